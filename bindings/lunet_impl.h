@@ -1,0 +1,36 @@
+/* lunet_impl.h — shared by the binding files (not installed). */
+#ifndef LUNET_IMPL_H
+#define LUNET_IMPL_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include "lunet.h"
+
+#define LUNET_MODULE "lunet.Module"     /* built-in C layers */
+#define LUNET_OPTIM "lunet.Optimizer"
+#define LUNET_GENERATOR "lunet.Generator"
+
+typedef struct { nn_tensor *t; } LTensor;  /* t == NULL: closed */
+
+/* Raises the context's error message as a Lua error when s != NN_OK. */
+int lunet_check(lua_State *L, nn_status s);
+/* Box first, then compute: pushes a closed box to fill; an error after this leaks nothing. */
+LTensor *lunet_newbox(lua_State *L);
+/* Tensor at idx; a number becomes a 0-d tensor of dtype like (or float32 if like is NULL). */
+nn_tensor *lunet_totensor_or_number(lua_State *L, int idx, nn_tensor *like);
+/* Reads a dtype name at idx (or opts.dtype); def if absent. */
+nn_dtype lunet_checkdtype(lua_State *L, int idx, nn_dtype def);
+/* A Generator userdata's rng, or NULL (default generator) if idx is nil/none. */
+nn_rng *lunet_optrng(lua_State *L, int idx);
+/* Tells the collector about storage allocated since the last call. */
+void lunet_gcstep(lua_State *L);
+
+/* per-type openers, called by luaopen_lunet with the module table on top */
+void lunet_open_tensor(lua_State *L);
+void lunet_open_module(lua_State *L);
+void lunet_open_optim(lua_State *L);
+void lunet_open_io(lua_State *L);       /* lio.c: save, load (safetensors) */
+void lunet_open_readers(lua_State *L);  /* lreaders.c: read_csv, read_idx */
+void lunet_open_generator(lua_State *L);
+
+#endif

@@ -1,0 +1,284 @@
+/* autograd.c — recording nodes, accumulating gradients, and the backward walk.
+
+   Each op that sees an input needing a gradient attaches a node to its output. A node holds
+   its inputs, so the graph lives exactly as long as the tensors that can still reach it.
+   Nodes carry a sequence number taken from the context when they are made: ops run in
+   order, so sorting the reachable nodes by decreasing number is a topological order and
+   backward is one reverse loop over an array (kann's kad_grad), no graph compiler. */
+#include <stdlib.h>
+#include "nn_impl.h"
+
+bool nn_needs_grad(nn_ctx *ctx, int n, nn_tensor *const *in) {
+  if (!ctx->grad_enabled) return false;
+  for (int i = 0; i < n; i++)
+    if (in[i] && in[i]->requires_grad) return true;
+  return false;
+}
+
+nn_node *nn_record(nn_ctx *ctx, const nn_op *op, nn_tensor *out, int n, nn_tensor *const *in,
+                   nn_tensor *saved) {
+  nn_node *node = nn_malloc(ctx, sizeof *node);
+  if (!node) { nn_fail(ctx, NN_ERR_MEM, "%s: out of memory recording the graph", op->name); return NULL; }
+  memset(node, 0, sizeof *node);
+  node->refs = 1;
+  node->op = op;
+  node->seq = ++ctx->seq;
+  node->nin = n;
+  node->ctx = ctx;
+  for (int i = 0; i < n; i++) {
+    node->in[i] = in[i];
+    nn_tensor_retain(in[i]);
+    if (in[i]) node->in_version[i] = in[i]->st->version;
+  }
+  if (saved) { nn_tensor_retain(saved); node->saved = saved; node->saved_version = saved->st->version; }
+  node->out_ndim = out->ndim;
+  node->out_dtype = out->dtype;
+  for (int i = 0; i < out->ndim; i++) node->out_shape[i] = out->shape[i];
+  ctx->live++;
+  out->node = node;
+  out->requires_grad = true;
+  return node;
+}
+
+static void node_drop_graph(nn_node *n) {
+  for (int i = 0; i < n->nin; i++) { nn_tensor_release(n->in[i]); n->in[i] = NULL; }
+  nn_tensor_release(n->saved); n->saved = NULL;
+  nn_tensor_release(n->gout); n->gout = NULL;
+}
+
+void nn_node_release(nn_node *n) {
+  if (!n || --n->refs > 0) return;
+  nn_ctx *ctx = n->ctx;
+  node_drop_graph(n);
+  nn_mfree(ctx, n, sizeof *n);
+  nn_ctx_unref(ctx);
+}
+
+bool nn_input_needs_grad(const nn_node *n, int i) {
+  return i < n->nin && n->in[i] && n->in[i]->requires_grad;
+}
+
+/* dst[...] += src[...] over src's shape, dst seen through broadcast strides (zeros where the
+   gradient sums over a broadcast dim). Sequential, so repeated dst elements add up. */
+typedef struct { nn_dtype d, s; } acc_arg;
+static void acc_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *u, int64_t us,
+                    void *arg) {
+  (void)u; (void)us;
+  const acc_arg *c = arg;
+  if (c->d == NN_F32 && c->s == NN_F32) {
+    float *y = (float *)o; const float *x = (const float *)a;
+    if (so == 1 && sa == 1) for (int64_t i = 0; i < n; i++) y[i] += x[i];
+    else if (so == 0) { float s = 0; for (int64_t i = 0; i < n; i++) s += x[i * sa]; *y += s; }
+    else for (int64_t i = 0; i < n; i++) y[i * so] += x[i * sa];
+  } else if (c->d == NN_F64 && c->s == NN_F64) {
+    double *y = (double *)o; const double *x = (const double *)a;
+    if (so == 1 && sa == 1) for (int64_t i = 0; i < n; i++) y[i] += x[i];
+    else if (so == 0) { double s = 0; for (int64_t i = 0; i < n; i++) s += x[i * sa]; *y += s; }
+    else for (int64_t i = 0; i < n; i++) y[i * so] += x[i * sa];
+  } else if (c->d == NN_F32) {
+    float *y = (float *)o; const double *x = (const double *)a;
+    for (int64_t i = 0; i < n; i++) y[i * so] += (float)x[i * sa];
+  } else {
+    double *y = (double *)o; const float *x = (const float *)a;
+    for (int64_t i = 0; i < n; i++) y[i * so] += x[i * sa];
+  }
+}
+
+static void add_reduced(nn_tensor *dst, const nn_tensor *g) {
+  int64_t dst_st[NN_MAX_DIMS];
+  nn_broadcast_strides(dst, g->ndim, g->shape, dst_st);
+  acc_arg c = {dst->dtype, g->dtype};
+  char *base[2] = {nn_ptr(dst), nn_ptr(g)};
+  const int64_t *strides[2] = {dst_st, g->stride};
+  size_t es[2] = {nn_dtype_size(dst->dtype), nn_dtype_size(g->dtype)};
+  nn_loop(2, g->ndim, g->shape, base, strides, es, acc_row, &c);
+}
+
+nn_status nn_grad_accum(nn_ctx *ctx, nn_node *n, int i, nn_tensor *g) {
+  nn_tensor *in = n->in[i];
+  if (!in || !in->requires_grad) return NN_OK;
+  nn_tensor **slot = in->node ? &in->node->gout : &in->grad;
+  if (!*slot) {
+    if (g->refs == 1 && g->st->refs == 1 && !g->node && g->dtype == in->dtype &&
+        nn_same_shape(g, in) && nn_is_contig(g) && g->offset == 0) {
+      nn_tensor_retain(g);           /* a fresh temporary: adopt it instead of copying */
+      *slot = g;
+      return NN_OK;
+    }
+    nn_status s = nn_new(ctx, in->dtype, in->ndim, in->shape, true, slot);
+    if (s) return s;
+  }
+  add_reduced(*slot, g);
+  return NN_OK;
+}
+
+nn_status nn_grad_slot(nn_ctx *ctx, nn_node *n, int i, nn_tensor **slot) {
+  *slot = NULL;
+  nn_tensor *in = n->in[i];
+  if (!in || !in->requires_grad) return NN_OK;
+  nn_tensor **p = in->node ? &in->node->gout : &in->grad;
+  if (!*p) {
+    nn_status s = nn_new(ctx, in->dtype, in->ndim, in->shape, true, p);
+    if (s) return s;
+  }
+  *slot = *p;
+  return NN_OK;
+}
+
+/* ---- backward ------------------------------------------------------------------------ */
+
+static int by_seq_desc(const void *x, const void *y) {
+  const nn_node *a = *(nn_node *const *)x, *b = *(nn_node *const *)y;
+  return a->seq < b->seq ? 1 : a->seq > b->seq ? -1 : 0;
+}
+
+static nn_status push_node(nn_ctx *ctx, size_t *n, nn_node *node) {
+  if (*n == ctx->order_cap) {
+    size_t cap = ctx->order_cap ? ctx->order_cap * 2 : 256;
+    nn_node **p = ctx->alloc(ctx->ud, ctx->order, ctx->order_cap * sizeof *p, cap * sizeof *p);
+    ctx->alloc_calls++;
+    if (!p) return nn_fail(ctx, NN_ERR_MEM, "backward: out of memory");
+    ctx->order = p;
+    ctx->order_cap = cap;
+  }
+  ctx->order[(*n)++] = node;
+  return NN_OK;
+}
+
+static const char *FREED_MSG =
+    "backward: trying to backward through the graph a second time (its saved tensors were "
+    "freed by the first backward; run the forward pass again)";
+
+nn_status nn_backward(nn_ctx *ctx, nn_tensor *t, nn_tensor *grad) {
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  if (!t) return nn_fail(ctx, NN_ERR_ARG, "backward: tensor is NULL");
+  if (!t->requires_grad)
+    return nn_fail(ctx, NN_ERR_STATE,
+                   "backward: the tensor does not require grad and has no grad_fn");
+  if (!grad && t->numel != 1)
+    return nn_fail(ctx, NN_ERR_SHAPE,
+                   "backward: grad can be implicitly created only for one-element outputs "
+                   "(got shape %s)", nn_shape_fmt(t->ndim, t->shape, b1));
+  if (grad && !nn_same_shape(grad, t))
+    return nn_fail(ctx, NN_ERR_SHAPE, "backward: grad of shape %s does not match the output's %s",
+                   nn_shape_fmt(grad->ndim, grad->shape, b1), nn_shape_fmt(t->ndim, t->shape, b2));
+  if (grad && grad->dtype == NN_I64)
+    return nn_fail(ctx, NN_ERR_DTYPE, "backward: grad must be floating point, got int64");
+  nn_tensor *seed;
+  nn_status s = nn_new_like(ctx, t, false, &seed);
+  if (s) return s;
+  if (grad) nn_copy_raw(seed, grad);
+  else { seed->st->version = 0; nn_tensor *one; int64_t z = 1;
+    if ((s = nn_full(ctx, t->dtype, 0, &z, 1.0, &one))) { nn_tensor_release(seed); return s; }
+    nn_copy_raw(seed, one); nn_tensor_release(one); }
+
+  if (!t->node) {                  /* a leaf: its grad is the seed */
+    if (!t->grad) { t->grad = seed; return NN_OK; }
+    add_reduced(t->grad, seed);
+    nn_tensor_release(seed);
+    return NN_OK;
+  }
+  if (t->node->freed) { nn_tensor_release(seed); return nn_fail(ctx, NN_ERR_STATE, "%s", FREED_MSG); }
+
+  /* collect every node reachable from t (depth-first, iterative, using order[] as a stack
+     at its tail and the result at its head) */
+  uint64_t stamp = ++ctx->seq;       /* unique per walk */
+  size_t n = 0;
+  s = push_node(ctx, &n, t->node);
+  t->node->mark = stamp;
+  for (size_t k = 0; !s && k < n; k++) {
+    nn_node *node = ctx->order[k];
+    if (node->freed) { s = nn_fail(ctx, NN_ERR_STATE, "%s", FREED_MSG); break; }
+    for (int i = 0; i < node->nin && !s; i++) {
+      nn_tensor *in = node->in[i];
+      if (in && in->requires_grad && in->node && in->node->mark != stamp) {
+        in->node->mark = stamp;
+        s = push_node(ctx, &n, in->node);
+      }
+    }
+  }
+  if (s) { nn_tensor_release(seed); return s; }
+  qsort(ctx->order, n, sizeof *ctx->order, by_seq_desc);
+  for (size_t k = 0; k < n; k++) ctx->order[k]->refs++;   /* pinned while we walk */
+
+  bool was = ctx->grad_enabled;
+  ctx->grad_enabled = false;
+  nn_tensor_release(t->node->gout);
+  t->node->gout = seed;
+  for (size_t k = 0; k < n && !s; k++) {
+    nn_node *node = ctx->order[k];
+    if (!node->gout) continue;
+    if ((s = nn_check_interrupt(ctx, "backward"))) break;
+    for (int i = 0; i < node->nin; i++)
+      if ((node->op->saves >> i & 1) && node->in[i] && node->in[i]->st->version != node->in_version[i])
+        s = nn_fail(ctx, NN_ERR_STATE,
+                    "backward: an input of %s was modified by an in-place operation after it "
+                    "was used (version %llu, expected %llu); its gradient would be wrong",
+                    node->op->name, (unsigned long long)node->in[i]->st->version,
+                    (unsigned long long)node->in_version[i]);
+    if (!s && node->saved && node->saved->st->version != node->saved_version)
+      s = nn_fail(ctx, NN_ERR_STATE,
+                  "backward: a tensor saved by %s was modified by an in-place operation after "
+                  "it was used; its gradient would be wrong", node->op->name);
+    if (s) break;
+    double t0 = ctx->profiling ? nn_now() : 0;
+    s = node->op->backward(ctx, node);
+    if (ctx->profiling) nn_prof_add(ctx, node->op->name, nn_now() - t0);
+    nn_tensor_release(node->gout);
+    node->gout = NULL;
+  }
+  ctx->grad_enabled = was;
+  /* free the graph: saved tensors and inputs go now, nodes when their outputs go */
+  for (size_t k = 0; k < n; k++) { node_drop_graph(ctx->order[k]); ctx->order[k]->freed = true; }
+  for (size_t k = 0; k < n; k++) nn_node_release(ctx->order[k]);
+  return s;
+}
+
+/* ---- the autograd face of tensors ------------------------------------------------------- */
+
+bool nn_tensor_requires_grad(const nn_tensor *t) { return t->requires_grad; }
+bool nn_tensor_is_leaf(const nn_tensor *t) { return t->node == NULL; }
+nn_tensor *nn_tensor_grad(const nn_tensor *t) { return t->grad; }
+const char *nn_tensor_grad_fn(const nn_tensor *t) { return t->node ? t->node->op->name : NULL; }
+
+nn_status nn_tensor_set_requires_grad(nn_ctx *ctx, nn_tensor *t, bool on) {
+  if (t->node) {
+    if (on) return NN_OK;
+    return nn_fail(ctx, NN_ERR_STATE,
+                   "set_requires_grad: only leaf tensors can change requires_grad (this one was "
+                   "made by %s; use detach())", t->node->op->name);
+  }
+  if (on && t->dtype == NN_I64)
+    return nn_fail(ctx, NN_ERR_DTYPE,
+                   "set_requires_grad: only floating-point tensors can require gradients (got int64)");
+  t->requires_grad = on;
+  return NN_OK;
+}
+
+nn_status nn_tensor_set_grad(nn_ctx *ctx, nn_tensor *t, nn_tensor *g) {
+  if (g) {
+    char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+    if (!nn_same_shape(g, t) || g->dtype != t->dtype)
+      return nn_fail(ctx, NN_ERR_SHAPE, "set_grad: grad %s %s does not match tensor %s %s",
+                     nn_shape_fmt(g->ndim, g->shape, b1), nn_dtype_name(g->dtype),
+                     nn_shape_fmt(t->ndim, t->shape, b2), nn_dtype_name(t->dtype));
+    if (!nn_is_contig(g))
+      return nn_fail(ctx, NN_ERR_ARG, "set_grad: the grad must be contiguous");
+    nn_tensor_retain(g);
+  }
+  nn_tensor_release(t->grad);
+  t->grad = g;
+  return NN_OK;
+}
+
+void nn_tensor_zero_grad(nn_tensor *t) {
+  nn_tensor *g = t->grad;
+  if (!g) return;
+  if (nn_is_contig(g)) memset(nn_ptr(g), 0, (size_t)g->numel * nn_dtype_size(g->dtype));
+  else { nn_tensor *z; int64_t one = 1;
+    if (nn_new(t->ctx, g->dtype, 0, &one, true, &z) == NN_OK) { nn_copy_raw(g, z); nn_tensor_release(z); } }
+}
+
+nn_status nn_detach(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
+  return nn_alias(ctx, t, t->ndim, t->shape, t->stride, t->offset, out);
+}

@@ -1,0 +1,300 @@
+/* ctx.c — the context: allocator and its block cache, errors, interrupts, random generators,
+   BLAS threads and the op profiler. Everything a context holds is private to it. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <cblas.h>
+#include "nn_impl.h"
+
+/* OpenBLAS extensions (declared in its cblas.h, repeated here for other BLAS headers) */
+extern void openblas_set_num_threads(int);
+extern int openblas_get_num_threads(void);
+extern char *openblas_get_config(void);
+extern char *openblas_get_corename(void);
+
+/* ---- allocation ------------------------------------------------------------ */
+
+static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud; (void)osize;
+  if (nsize == 0) { free(ptr); return NULL; }
+  return realloc(ptr, nsize);
+}
+
+/* Free blocks are kept in bins of one exact size each, hashed into NN_CACHE_SLOTS lists.
+   A training step asks for the same sizes every time, so after warm-up every request is a
+   pop from a bin and the allocator is never called. */
+typedef struct nn_bin { size_t size; nn_block *head; struct nn_bin *next; } nn_bin;
+#define CACHE_CAP ((size_t)1 << 30)   /* cached bytes beyond this go back to the allocator */
+
+static size_t slot_of(size_t n) { return (size_t)((n >> 4) * 2654435761u) % NN_CACHE_SLOTS; }
+static size_t round_size(size_t n) { return n < 16 ? 16 : (n + 15) & ~(size_t)15; }
+
+static void *raw_alloc(nn_ctx *ctx, size_t n) {
+  ctx->alloc_calls++;
+  return ctx->alloc(ctx->ud, NULL, 0, n);
+}
+static void raw_free(nn_ctx *ctx, void *p, size_t n) { ctx->alloc(ctx->ud, p, n, 0); }
+
+static nn_bin *find_bin(nn_ctx *ctx, size_t n) {
+  nn_bin *b = (nn_bin *)ctx->cache[slot_of(n)];
+  while (b && b->size != n) b = b->next;
+  return b;
+}
+
+void *nn_block_get(nn_ctx *ctx, size_t n) {
+  n = round_size(n);
+  nn_bin *b = find_bin(ctx, n);
+  if (b && b->head) {
+    nn_block *blk = b->head;
+    b->head = blk->next;
+    ctx->cached_bytes -= n;
+    return blk;
+  }
+  return raw_alloc(ctx, n);
+}
+
+void nn_block_put(nn_ctx *ctx, void *p, size_t n) {
+  if (!p) return;
+  n = round_size(n);
+  nn_bin *b = NULL;
+  if (ctx->cached_bytes + n <= CACHE_CAP && !ctx->closing) {
+    b = find_bin(ctx, n);
+    if (!b && (b = raw_alloc(ctx, sizeof *b)) != NULL) {
+      size_t s = slot_of(n);
+      b->size = n; b->head = NULL; b->next = (nn_bin *)ctx->cache[s];
+      ctx->cache[s] = (nn_block *)b;
+    }
+  }
+  if (!b) { raw_free(ctx, p, n); return; }
+  nn_block *blk = p;
+  blk->next = b->head; blk->size = n;
+  b->head = blk;
+  ctx->cached_bytes += n;
+}
+
+void *nn_malloc(nn_ctx *ctx, size_t n) { return nn_block_get(ctx, n); }
+void *nn_calloc(nn_ctx *ctx, size_t n) {
+  void *p = nn_block_get(ctx, n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+void nn_mfree(nn_ctx *ctx, void *p, size_t n) { nn_block_put(ctx, p, n); }
+
+void nn_ctx_trim(nn_ctx *ctx) {
+  for (int s = 0; s < NN_CACHE_SLOTS; s++) {
+    nn_bin *b = (nn_bin *)ctx->cache[s];
+    while (b) {
+      nn_bin *next = b->next;
+      while (b->head) { nn_block *k = b->head; b->head = k->next; raw_free(ctx, k, b->size); }
+      raw_free(ctx, b, sizeof *b);
+      b = next;
+    }
+    ctx->cache[s] = NULL;
+  }
+  ctx->cached_bytes = 0;
+}
+
+/* ---- the context ----------------------------------------------------------------- */
+
+nn_ctx *nn_ctx_new(nn_alloc f, void *ud) {
+  if (!f) f = default_alloc;
+  nn_ctx *ctx = f(ud, NULL, 0, sizeof *ctx);
+  if (!ctx) return NULL;
+  memset(ctx, 0, sizeof *ctx);
+  ctx->alloc = f;
+  ctx->ud = ud;
+  ctx->alloc_calls = 1;
+  ctx->grad_enabled = true;
+  ctx->threads = openblas_get_num_threads();
+  if (ctx->threads < 1) ctx->threads = 1;
+  nn_rng_seed(&ctx->rng, 0x6c756e6574ULL); /* "lunet" */
+  return ctx;
+}
+
+static void ctx_destroy(nn_ctx *ctx) {
+  nn_ctx_trim(ctx);
+  if (ctx->order) raw_free(ctx, ctx->order, ctx->order_cap * sizeof *ctx->order);
+  ctx->alloc(ctx->ud, ctx, sizeof *ctx, 0);
+}
+
+/* A context outlives its objects: if any are alive it closes when the last one goes. */
+void nn_ctx_free(nn_ctx *ctx) {
+  if (!ctx) return;
+  ctx->closing = true;
+  nn_ctx_trim(ctx);
+  if (ctx->live == 0) ctx_destroy(ctx);
+}
+
+void nn_ctx_unref(nn_ctx *ctx) {
+  if (--ctx->live == 0 && ctx->closing) ctx_destroy(ctx);
+}
+
+nn_status nn_fail(nn_ctx *ctx, nn_status s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+  va_end(ap);
+  ctx->status = s;
+  return s;
+}
+
+const char *nn_ctx_errmsg(const nn_ctx *ctx) { return ctx->errmsg; }
+nn_status nn_ctx_status(const nn_ctx *ctx) { return ctx->status; }
+void nn_ctx_clear_error(nn_ctx *ctx) { ctx->status = NN_OK; ctx->errmsg[0] = '\0'; }
+void nn_ctx_interrupt(nn_ctx *ctx) { ctx->interrupted = 1; }
+void nn_ctx_clear_interrupt(nn_ctx *ctx) { ctx->interrupted = 0; }
+bool nn_grad_enabled(const nn_ctx *ctx) { return ctx->grad_enabled; }
+bool nn_set_grad_enabled(nn_ctx *ctx, bool on) {
+  bool old = ctx->grad_enabled;
+  ctx->grad_enabled = on;
+  return old;
+}
+size_t nn_ctx_bytes_in_use(const nn_ctx *ctx) { return ctx->bytes_in_use; }
+uint64_t nn_ctx_alloc_calls(const nn_ctx *ctx) { return ctx->alloc_calls; }
+nn_rng *nn_ctx_rng(nn_ctx *ctx) { return &ctx->rng; }
+void nn_manual_seed(nn_ctx *ctx, uint64_t seed) { nn_rng_seed(&ctx->rng, seed); }
+
+nn_status nn_check_interrupt(nn_ctx *ctx, const char *op) {
+  if (!ctx->interrupted) return NN_OK;
+  return nn_fail(ctx, NN_ERR_INTERRUPTED, "%s: interrupted", op);
+}
+
+double nn_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- BLAS threads ------------------------------------------------------------------- */
+
+/* OpenBLAS keeps one process-wide thread count; each context remembers its own and applies
+   it before its BLAS calls, so two contexts with different settings each get theirs. */
+void nn_blas_threads(nn_ctx *ctx) {
+  if (openblas_get_num_threads() != ctx->threads) openblas_set_num_threads(ctx->threads);
+}
+int nn_get_num_threads(const nn_ctx *ctx) { return ctx->threads; }
+nn_status nn_set_num_threads(nn_ctx *ctx, int n) {
+  if (n < 1 || n > 1024)
+    return nn_fail(ctx, NN_ERR_ARG, "set_num_threads: thread count must be in 1..1024, got %d", n);
+  ctx->threads = n;
+  nn_blas_threads(ctx);
+  return NN_OK;
+}
+
+const char *nn_blas_info(int *threads, const char **core) {
+  if (threads) *threads = openblas_get_num_threads();
+  if (core) *core = openblas_get_corename();
+  return openblas_get_config();
+}
+
+/* ---- profiling ------------------------------------------------------------------------ */
+
+void nn_profile_enable(nn_ctx *ctx, bool on) { ctx->profiling = on; }
+void nn_profile_reset(nn_ctx *ctx) { ctx->nprof = 0; }
+void nn_prof_add(nn_ctx *ctx, const char *name, double seconds) {
+  int i = 0;
+  while (i < ctx->nprof && ctx->prof[i].name != name && strcmp(ctx->prof[i].name, name) != 0) i++;
+  if (i == ctx->nprof) {
+    if (ctx->nprof == NN_PROF_MAX) return;
+    ctx->prof[ctx->nprof++] = (nn_prof){name, 0, 0.0};
+  }
+  ctx->prof[i].calls++;
+  ctx->prof[i].seconds += seconds;
+}
+bool nn_profile_get(const nn_ctx *ctx, int i, const char **name, uint64_t *calls, double *seconds) {
+  if (i < 0 || i >= ctx->nprof) return false;
+  if (name) *name = ctx->prof[i].name;
+  if (calls) *calls = ctx->prof[i].calls;
+  if (seconds) *seconds = ctx->prof[i].seconds;
+  return true;
+}
+
+/* ---- random generators: xoshiro256** (Blackman & Vigna), seeded by splitmix64 ---------- */
+
+static uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+void nn_rng_seed(nn_rng *r, uint64_t seed) {
+  uint64_t x = seed;
+  for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+  r->has_spare = 0;
+  r->spare = 0.0;
+}
+
+uint64_t nn_rng_next(nn_rng *r) {
+  uint64_t *s = r->s;
+  uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return result;
+}
+
+double nn_rng_uniform(nn_rng *r) { return (double)(nn_rng_next(r) >> 11) * 0x1.0p-53; }
+
+/* Marsaglia's polar method; the second value of each pair is kept for the next call. */
+double nn_rng_normal(nn_rng *r) {
+  if (r->has_spare) { r->has_spare = 0; return r->spare; }
+  double u, v, s;
+  do {
+    u = 2.0 * nn_rng_uniform(r) - 1.0;
+    v = 2.0 * nn_rng_uniform(r) - 1.0;
+    s = u * u + v * v;
+  } while (s >= 1.0 || s == 0.0);
+  double m = sqrt(-2.0 * log(s) / s);
+  double spare = v * m;
+  uint64_t bits;
+  memcpy(&bits, &spare, sizeof bits);
+  bits &= ~(uint64_t)1;              /* so that get_state/set_state round-trip it exactly */
+  memcpy(&r->spare, &bits, sizeof bits);
+  r->has_spare = 1;
+  return u * m;
+}
+
+/* Rejection keeps it unbiased: draws below 2^64 mod n are thrown away. */
+uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
+  if (n <= 1) return 0;
+  uint64_t threshold = (0 - n) % n, x;
+  do x = nn_rng_next(r); while (x < threshold);
+  return x % n;
+}
+
+nn_status nn_rng_new(nn_ctx *ctx, uint64_t seed, nn_rng **out) {
+  *out = NULL;
+  nn_rng *r = nn_malloc(ctx, sizeof *r);
+  if (!r) return nn_fail(ctx, NN_ERR_MEM, "Generator: out of memory");
+  nn_rng_seed(r, seed);
+  ctx->live++;
+  *out = r;
+  return NN_OK;
+}
+void nn_rng_free(nn_ctx *ctx, nn_rng *r) {
+  if (!r) return;
+  nn_mfree(ctx, r, sizeof *r);
+  nn_ctx_unref(ctx);
+}
+
+/* state[0..3]: the xoshiro words; state[4]: the cached normal's bits, or 0 with none
+   (the low bit tags presence, the cached double is stored with its low bit cleared). */
+void nn_rng_get_state(const nn_rng *r, uint64_t state[5]) {
+  memcpy(state, r->s, sizeof r->s);
+  uint64_t bits = 0;
+  if (r->has_spare) { memcpy(&bits, &r->spare, sizeof bits); bits |= 1; }
+  state[4] = bits;
+}
+nn_status nn_rng_set_state(nn_ctx *ctx, nn_rng *r, const uint64_t state[5]) {
+  if ((state[0] | state[1] | state[2] | state[3]) == 0)
+    return nn_fail(ctx, NN_ERR_ARG, "set_state: an all-zero xoshiro256** state is invalid");
+  memcpy(r->s, state, sizeof r->s);
+  r->has_spare = (int)(state[4] & 1);
+  uint64_t bits = state[4] & ~(uint64_t)1;
+  memcpy(&r->spare, &bits, sizeof bits);
+  return NN_OK;
+}

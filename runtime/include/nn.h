@@ -1,0 +1,407 @@
+/*
+** nn.h — the Lunet core: tensors, autograd, layers, losses, optimizers.
+** C11, no Lua. Every object belongs to a context; nothing here is global.
+**
+**   nn_ctx *ctx = nn_ctx_new(NULL, NULL);          // malloc/free
+**   nn_tensor *x, *w, *y, *loss;
+**   int64_t xs[] = {4, 3}, ws[] = {2, 3};
+**   nn_randn(ctx, NULL, NN_F32, 2, xs, &x);
+**   nn_randn(ctx, NULL, NN_F32, 2, ws, &w);
+**   nn_tensor_set_requires_grad(ctx, w, true);
+**   if (nn_linear(ctx, x, w, NULL, &y) != NN_OK) puts(nn_ctx_errmsg(ctx));
+**   nn_sum(ctx, y, NN_ALL, false, &loss);
+**   nn_backward(ctx, loss, NULL);                   // w's grad: nn_tensor_grad(w)
+**   nn_tensor_release(loss); nn_tensor_release(y); ...
+**   nn_ctx_free(ctx);
+**
+** Conventions
+** - Every function returning nn_status writes *out only on NN_OK (it sets *out = NULL first);
+**   on failure nn_ctx_errmsg(ctx) says what went wrong, naming the operation and shapes.
+** - Every *out hands the caller one reference: release it with nn_tensor_release.
+**   Arguments are borrowed.
+** - Indices and dims are 0-based here; negative dims count from the end (-1 is the last).
+** - Ops record an autograd node when grad mode is on and an input requires grad.
+*/
+#ifndef NN_H
+#define NN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(NN_BUILD)
+#define NN_API __attribute__((visibility("default")))
+#else
+#define NN_API
+#endif
+
+#define NN_VERSION "0.1.0"
+#define NN_MAX_DIMS 8
+#define NN_ALL (-1000) /* "all dims" for reductions */
+
+typedef struct nn_ctx nn_ctx;       /* allocator, last error, RNG, grad mode, threads */
+typedef struct nn_tensor nn_tensor; /* shape/strides/offset/dtype over refcounted storage */
+typedef struct nn_rng nn_rng;       /* a random generator (xoshiro256**) */
+typedef struct nn_module nn_module; /* a built-in layer or a Sequential of them */
+typedef struct nn_optim nn_optim;   /* an optimizer over parameter groups */
+
+typedef enum { NN_F32 = 0, NN_F64 = 1, NN_I64 = 2 } nn_dtype;
+
+typedef enum {
+  NN_OK = 0,
+  NN_ERR_MEM,         /* allocation failed */
+  NN_ERR_ARG,         /* a bad argument value (index, dim, size, option) */
+  NN_ERR_SHAPE,       /* shapes do not fit */
+  NN_ERR_DTYPE,       /* dtype misuse */
+  NN_ERR_STATE,       /* wrong order of calls (backward twice, modified saved tensor…) */
+  NN_ERR_IO,          /* a file could not be read or written */
+  NN_ERR_FORMAT,      /* a file's contents are malformed */
+  NN_ERR_INTERRUPTED  /* nn_ctx_interrupt was called during a long operation */
+} nn_status;
+
+typedef enum { NN_REDUCE_MEAN = 0, NN_REDUCE_SUM, NN_REDUCE_NONE } nn_reduction;
+
+/* The allocator, as lua_Alloc: nsize 0 frees ptr (returns NULL); otherwise (re)allocates. */
+typedef void *(*nn_alloc)(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* ---- context ---------------------------------------------------------- */
+NN_API nn_ctx *nn_ctx_new(nn_alloc f, void *ud);      /* f NULL: malloc/free; NULL on failure */
+NN_API void nn_ctx_free(nn_ctx *ctx);                  /* every tensor must be released first */
+NN_API const char *nn_ctx_errmsg(const nn_ctx *ctx);   /* text of the last failure ("" if none) */
+NN_API nn_status nn_ctx_status(const nn_ctx *ctx);     /* status of the last failure */
+NN_API void nn_ctx_clear_error(nn_ctx *ctx);
+NN_API void nn_ctx_interrupt(nn_ctx *ctx);             /* async-signal-safe: long ops stop soon */
+NN_API void nn_ctx_clear_interrupt(nn_ctx *ctx);
+NN_API bool nn_grad_enabled(const nn_ctx *ctx);
+NN_API bool nn_set_grad_enabled(nn_ctx *ctx, bool on); /* returns the previous mode */
+NN_API int nn_get_num_threads(const nn_ctx *ctx);
+NN_API nn_status nn_set_num_threads(nn_ctx *ctx, int n); /* BLAS threads used by this context's ops */
+NN_API size_t nn_ctx_bytes_in_use(const nn_ctx *ctx);  /* live tensor storage bytes */
+NN_API uint64_t nn_ctx_alloc_calls(const nn_ctx *ctx); /* calls made to the allocator so far */
+NN_API void nn_ctx_trim(nn_ctx *ctx);                  /* return cached blocks to the allocator */
+NN_API nn_rng *nn_ctx_rng(nn_ctx *ctx);                /* the default generator (borrowed) */
+NN_API void nn_manual_seed(nn_ctx *ctx, uint64_t seed);/* seeds the default generator */
+NN_API const char *nn_blas_info(int *threads, const char **core); /* BLAS library and version */
+
+/* ---- random generators: xoshiro256** seeded through splitmix64 ---------- */
+NN_API nn_status nn_rng_new(nn_ctx *ctx, uint64_t seed, nn_rng **out); /* free with nn_rng_free */
+NN_API void nn_rng_free(nn_ctx *ctx, nn_rng *r);
+NN_API void nn_rng_seed(nn_rng *r, uint64_t seed);
+NN_API void nn_rng_get_state(const nn_rng *r, uint64_t state[5]); /* 4 words + cached normal flag */
+NN_API nn_status nn_rng_set_state(nn_ctx *ctx, nn_rng *r, const uint64_t state[5]);
+NN_API uint64_t nn_rng_next(nn_rng *r);               /* 64 random bits */
+NN_API double nn_rng_uniform(nn_rng *r);              /* [0, 1) with 53 bits */
+NN_API double nn_rng_normal(nn_rng *r);               /* N(0, 1) */
+NN_API uint64_t nn_rng_below(nn_rng *r, uint64_t n);  /* uniform in [0, n), unbiased; n > 0 */
+
+/* ---- tensor objects ------------------------------------------------------ */
+NN_API nn_status nn_tensor_new(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape,
+                               nn_tensor **out);        /* uninitialized, contiguous */
+NN_API nn_status nn_tensor_from_data(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape,
+                                     const void *data, nn_tensor **out); /* copies numel elements */
+/* Wraps caller memory without copying; release(ud, data) runs when the last view goes.
+   strides NULL means contiguous; strides are in elements and must keep every index in bounds
+   of the memory the host owns (not checked: the host vouches for it). */
+NN_API nn_status nn_tensor_wrap(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape,
+                                const int64_t *strides, void *data,
+                                void (*release)(void *ud, void *data), void *ud, nn_tensor **out);
+NN_API void nn_tensor_retain(nn_tensor *t);
+NN_API void nn_tensor_release(nn_tensor *t);            /* NULL is a no-op */
+NN_API nn_dtype nn_tensor_dtype(const nn_tensor *t);
+NN_API int nn_tensor_ndim(const nn_tensor *t);
+NN_API const int64_t *nn_tensor_shape(const nn_tensor *t);
+NN_API const int64_t *nn_tensor_strides(const nn_tensor *t); /* in elements */
+NN_API int64_t nn_tensor_numel(const nn_tensor *t);
+NN_API void *nn_tensor_data(const nn_tensor *t);        /* address of element [0,…,0] */
+NN_API bool nn_tensor_is_contiguous(const nn_tensor *t);
+NN_API bool nn_tensor_same_storage(const nn_tensor *a, const nn_tensor *b);
+NN_API uint64_t nn_tensor_version(const nn_tensor *t);  /* bumped by in-place changes */
+NN_API void nn_tensor_bump_version(nn_tensor *t);       /* after writing through nn_tensor_data */
+NN_API size_t nn_dtype_size(nn_dtype dt);
+NN_API const char *nn_dtype_name(nn_dtype dt);          /* "float32", "float64", "int64" */
+NN_API nn_status nn_dtype_parse(nn_ctx *ctx, const char *name, nn_dtype *dt);
+NN_API nn_dtype nn_promote(nn_dtype a, nn_dtype b);     /* PyTorch's rule for these three */
+NN_API nn_ctx *nn_tensor_ctx(const nn_tensor *t);
+/* Writes "[2, 3]" into buf (always NUL-terminated). Returns buf. */
+NN_API const char *nn_shape_str(const nn_tensor *t, char *buf, size_t size);
+
+/* element access by index (0-based, bounds-checked) */
+NN_API nn_status nn_tensor_get(nn_ctx *ctx, const nn_tensor *t, const int64_t *idx, double *v);
+NN_API nn_status nn_tensor_set(nn_ctx *ctx, nn_tensor *t, const int64_t *idx, double v);
+NN_API nn_status nn_item(nn_ctx *ctx, const nn_tensor *t, double *v); /* one-element tensor */
+NN_API nn_status nn_item_i64(nn_ctx *ctx, const nn_tensor *t, int64_t *v);
+
+/* ---- autograd ------------------------------------------------------------ */
+NN_API bool nn_tensor_requires_grad(const nn_tensor *t);
+NN_API nn_status nn_tensor_set_requires_grad(nn_ctx *ctx, nn_tensor *t, bool on); /* leaves only */
+NN_API bool nn_tensor_is_leaf(const nn_tensor *t);
+NN_API nn_tensor *nn_tensor_grad(const nn_tensor *t);   /* borrowed; NULL if none yet */
+NN_API nn_status nn_tensor_set_grad(nn_ctx *ctx, nn_tensor *t, nn_tensor *g); /* g NULL clears */
+NN_API void nn_tensor_zero_grad(nn_tensor *t);          /* fills the grad with 0 (keeps the buffer) */
+NN_API const char *nn_tensor_grad_fn(const nn_tensor *t); /* op name of the recording node or NULL */
+/* Accumulates d(t)/d(leaves) into the leaves' grads. grad NULL requires a one-element t.
+   The graph behind t is freed afterwards; a second backward through it is an error. */
+NN_API nn_status nn_backward(nn_ctx *ctx, nn_tensor *t, nn_tensor *grad);
+NN_API nn_status nn_detach(nn_ctx *ctx, nn_tensor *t, nn_tensor **out); /* shares storage */
+
+/* ---- creation --------------------------------------------------------- */
+NN_API nn_status nn_zeros(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, nn_tensor **out);
+NN_API nn_status nn_ones(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, nn_tensor **out);
+NN_API nn_status nn_full(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, double v,
+                         nn_tensor **out);
+NN_API nn_status nn_eye(nn_ctx *ctx, nn_dtype dt, int64_t n, int64_t m, nn_tensor **out);
+NN_API nn_status nn_arange(nn_ctx *ctx, nn_dtype dt, double start, double end, double step,
+                           nn_tensor **out);              /* end exclusive */
+NN_API nn_status nn_linspace(nn_ctx *ctx, nn_dtype dt, double a, double b, int64_t n,
+                             nn_tensor **out);
+/* r NULL: the context's default generator */
+NN_API nn_status nn_rand(nn_ctx *ctx, nn_rng *r, nn_dtype dt, int ndim, const int64_t *shape,
+                         nn_tensor **out);                /* U[0, 1) */
+NN_API nn_status nn_randn(nn_ctx *ctx, nn_rng *r, nn_dtype dt, int ndim, const int64_t *shape,
+                          nn_tensor **out);               /* N(0, 1) */
+NN_API nn_status nn_randint(nn_ctx *ctx, nn_rng *r, int64_t lo, int64_t hi, int ndim,
+                            const int64_t *shape, nn_tensor **out); /* int64 in [lo, hi) */
+NN_API nn_status nn_randperm(nn_ctx *ctx, nn_rng *r, int64_t n, nn_tensor **out); /* 0..n-1 */
+/* In-place fills (bump the version): */
+NN_API nn_status nn_fill_(nn_ctx *ctx, nn_tensor *t, double v);
+NN_API nn_status nn_uniform_(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double lo, double hi);
+NN_API nn_status nn_normal_(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double mean, double std);
+
+/* ---- views (share storage, differentiable) ------------------------------ */
+NN_API nn_status nn_view(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape,
+                         nn_tensor **out);                /* one -1 is inferred; needs viewable strides */
+NN_API nn_status nn_reshape(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape,
+                            nn_tensor **out);             /* a view when possible, else a copy */
+NN_API nn_status nn_transpose(nn_ctx *ctx, nn_tensor *t, int d0, int d1, nn_tensor **out);
+NN_API nn_status nn_permute(nn_ctx *ctx, nn_tensor *t, const int *dims, nn_tensor **out);
+NN_API nn_status nn_narrow(nn_ctx *ctx, nn_tensor *t, int dim, int64_t start, int64_t len,
+                           nn_tensor **out);
+NN_API nn_status nn_select(nn_ctx *ctx, nn_tensor *t, int dim, int64_t i, nn_tensor **out);
+NN_API nn_status nn_unsqueeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out);
+NN_API nn_status nn_squeeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out); /* NN_ALL: all */
+NN_API nn_status nn_expand(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape,
+                           nn_tensor **out);              /* -1 keeps a size */
+NN_API nn_status nn_flatten(nn_ctx *ctx, nn_tensor *t, int start, int end, nn_tensor **out);
+
+/* ---- copies ----------------------------------------------------------------- */
+NN_API nn_status nn_contiguous(nn_ctx *ctx, nn_tensor *t, nn_tensor **out); /* t itself if already */
+NN_API nn_status nn_clone(nn_ctx *ctx, nn_tensor *t, nn_tensor **out);
+NN_API nn_status nn_to(nn_ctx *ctx, nn_tensor *t, nn_dtype dt, nn_tensor **out);
+NN_API nn_status nn_copy_(nn_ctx *ctx, nn_tensor *dst, nn_tensor *src); /* src broadcasts to dst */
+NN_API nn_status nn_index_select(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx,
+                                 nn_tensor **out);        /* idx: 1-D int64, 0-based */
+NN_API nn_status nn_cat(nn_ctx *ctx, int n, nn_tensor *const *ts, int dim, nn_tensor **out);
+NN_API nn_status nn_stack(nn_ctx *ctx, int n, nn_tensor *const *ts, int dim, nn_tensor **out);
+
+/* ---- element-wise (broadcasting, dtype promotion) ------------------------ */
+NN_API nn_status nn_add(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_sub(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_mul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_div(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_pow(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_maximum(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_minimum(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+/* with a number: y = a op s (s is not promoted past a's dtype, as a Python scalar in PyTorch,
+   except that an int64 tensor with a non-integral s gives float32) */
+NN_API nn_status nn_adds(nn_ctx *ctx, nn_tensor *a, double s, nn_tensor **out);
+NN_API nn_status nn_muls(nn_ctx *ctx, nn_tensor *a, double s, nn_tensor **out);
+NN_API nn_status nn_pows(nn_ctx *ctx, nn_tensor *a, double p, nn_tensor **out);
+NN_API nn_status nn_rsubs(nn_ctx *ctx, nn_tensor *a, double s, nn_tensor **out); /* s - a */
+NN_API nn_status nn_rdivs(nn_ctx *ctx, nn_tensor *a, double s, nn_tensor **out); /* s / a */
+/* comparisons: 0/1 in the promoted dtype, no gradient */
+typedef enum { NN_EQ, NN_NE, NN_LT, NN_LE, NN_GT, NN_GE } nn_cmp;
+NN_API nn_status nn_compare(nn_ctx *ctx, nn_cmp op, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_where(nn_ctx *ctx, nn_tensor *cond, nn_tensor *a, nn_tensor *b,
+                          nn_tensor **out);               /* cond != 0 ? a : b */
+/* unary */
+NN_API nn_status nn_neg(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_exp(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_log(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_sqrt(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_abs(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_sign(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_tanh(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_sigmoid(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_relu(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_leaky_relu(nn_ctx *ctx, nn_tensor *a, double slope, nn_tensor **out);
+NN_API nn_status nn_gelu(nn_ctx *ctx, nn_tensor *a, nn_tensor **out); /* exact (erf) form */
+NN_API nn_status nn_clamp(nn_ctx *ctx, nn_tensor *a, double lo, double hi, nn_tensor **out);
+/* in place on a (no autograd recording through a; bumps the version; a leaf that requires
+   grad may not be changed in place while grad mode is on) */
+NN_API nn_status nn_add_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b);  /* a += b (b broadcasts) */
+NN_API nn_status nn_sub_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b);
+NN_API nn_status nn_mul_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b);
+NN_API nn_status nn_div_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b);
+NN_API nn_status nn_adds_(nn_ctx *ctx, nn_tensor *a, double s);
+NN_API nn_status nn_muls_(nn_ctx *ctx, nn_tensor *a, double s);
+NN_API nn_status nn_clamp_(nn_ctx *ctx, nn_tensor *a, double lo, double hi);
+
+/* ---- reductions: dim NN_ALL reduces everything to a 0-d tensor -------------- */
+NN_API nn_status nn_sum(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out);
+NN_API nn_status nn_mean(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out);
+NN_API nn_status nn_prod(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out);
+NN_API nn_status nn_var(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, int correction,
+                        nn_tensor **out);                 /* correction 1: unbiased */
+NN_API nn_status nn_std(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, int correction,
+                        nn_tensor **out);
+/* values and 0-based int64 indices (either out may be NULL); dim NN_ALL gives 0-d results
+   with the index into the flattened tensor */
+NN_API nn_status nn_max(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **values,
+                        nn_tensor **indices);
+NN_API nn_status nn_min(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **values,
+                        nn_tensor **indices);
+
+/* ---- linear algebra (BLAS) ------------------------------------------------ */
+NN_API nn_status nn_matmul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+                                    /* 1-D·1-D, 2-D, batched 3-D (broadcast batch) as PyTorch */
+NN_API nn_status nn_dot(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+/* y = x w^T + b; x [N,in] (or [in]), w [out,in], b [out] or NULL: one fused op */
+NN_API nn_status nn_linear(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_tensor **out);
+
+/* ---- neural-network functions ---------------------------------------------- */
+NN_API nn_status nn_softmax(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out);
+NN_API nn_status nn_log_softmax(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out);
+/* inverted dropout: zeroes with probability p and scales the rest by 1/(1-p); identity when !train */
+NN_API nn_status nn_dropout(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double p, bool train,
+                            nn_tensor **out);
+
+/* ---- losses: input [N,C] (or [C]); targets int64 0-based class ids [N] or probabilities [N,C] */
+NN_API nn_status nn_cross_entropy(nn_ctx *ctx, nn_tensor *logits, nn_tensor *target,
+                                  nn_reduction red, nn_tensor **out); /* fused log-softmax + NLL */
+NN_API nn_status nn_nll_loss(nn_ctx *ctx, nn_tensor *logp, nn_tensor *target, nn_reduction red,
+                             nn_tensor **out);
+NN_API nn_status nn_mse_loss(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_reduction red,
+                             nn_tensor **out);
+NN_API nn_status nn_l1_loss(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_reduction red,
+                            nn_tensor **out);
+NN_API nn_status nn_binary_cross_entropy(nn_ctx *ctx, nn_tensor *p, nn_tensor *t,
+                                         nn_reduction red, nn_tensor **out);
+NN_API nn_status nn_bce_with_logits(nn_ctx *ctx, nn_tensor *z, nn_tensor *t, nn_reduction red,
+                                    nn_tensor **out);
+
+/* ---- the op list (for gradient checks and profiling) ------------------------ */
+typedef struct nn_op nn_op;
+NN_API int nn_op_count(void);
+NN_API const char *nn_op_name(int i);
+/* Profiling: when on, each op's forward and backward time is summed per op name. */
+NN_API void nn_profile_enable(nn_ctx *ctx, bool on);
+NN_API void nn_profile_reset(nn_ctx *ctx);
+/* i-th profile row; false past the end. seconds include forward and backward. */
+NN_API bool nn_profile_get(const nn_ctx *ctx, int i, const char **name, uint64_t *calls,
+                           double *seconds);
+
+/* ---- layers ------------------------------------------------------------------ */
+typedef enum {
+  NN_LINEAR, NN_RELU, NN_LEAKY_RELU, NN_SIGMOID, NN_TANH, NN_GELU, NN_SOFTMAX, NN_LOG_SOFTMAX,
+  NN_IDENTITY, NN_DROPOUT, NN_FLATTEN, NN_SEQUENTIAL
+} nn_module_kind;
+/* Linear(in, out): weight [out,in], bias [out], both U(-1/sqrt(in), 1/sqrt(in)) as PyTorch. */
+NN_API nn_status nn_linear_new(nn_ctx *ctx, nn_rng *r, int64_t in, int64_t out, bool bias,
+                               nn_dtype dt, nn_module **m);
+/* Parameter-free layers. arg: LeakyReLU slope, Softmax/LogSoftmax dim, Dropout p,
+   Flatten start dim (end dim is -1). */
+NN_API nn_status nn_layer_new(nn_ctx *ctx, nn_module_kind kind, double arg, nn_module **m);
+/* Flatten(start, end): dims start..end (0-based, negative from the end) become one. */
+NN_API nn_status nn_flatten_new(nn_ctx *ctx, int start, int end, nn_module **m);
+NN_API nn_status nn_sequential_new(nn_ctx *ctx, nn_module **m);
+NN_API nn_status nn_sequential_add(nn_ctx *ctx, nn_module *seq, nn_module *child); /* retains */
+NN_API void nn_module_retain(nn_module *m);
+NN_API void nn_module_release(nn_module *m);             /* NULL is a no-op */
+NN_API nn_module_kind nn_module_kind_of(const nn_module *m);
+NN_API const char *nn_module_name(const nn_module *m);   /* "Linear", "ReLU", … */
+NN_API double nn_module_arg(const nn_module *m);
+NN_API double nn_module_arg2(const nn_module *m);          /* Flatten end dim */
+NN_API int nn_module_num_children(const nn_module *m);
+NN_API nn_module *nn_module_child(const nn_module *m, int i); /* borrowed */
+NN_API nn_status nn_module_forward(nn_ctx *ctx, nn_module *m, nn_tensor *x, nn_tensor **out);
+NN_API void nn_module_train(nn_module *m, bool on);      /* recursive; Dropout obeys it */
+NN_API bool nn_module_is_training(const nn_module *m);
+NN_API void nn_module_set_rng(nn_module *m, nn_rng *r);  /* Dropout's generator (NULL: default) */
+/* Parameters in PyTorch state_dict order, names like "0.weight" (0-based, as PyTorch). */
+NN_API int nn_module_num_params(const nn_module *m);
+NN_API nn_tensor *nn_module_param(const nn_module *m, int i, char *name, size_t namesize);
+NN_API nn_status nn_module_set_param(nn_ctx *ctx, nn_module *m, const char *name, nn_tensor *t);
+NN_API int64_t nn_module_in_features(const nn_module *m);  /* Linear only, else -1 */
+NN_API int64_t nn_module_out_features(const nn_module *m);
+
+/* ---- optimizers ------------------------------------------------------------------ */
+typedef enum { NN_SGD, NN_ADAM, NN_ADAMW, NN_RMSPROP, NN_ADAGRAD } nn_optim_kind;
+typedef struct nn_optim_opts {
+  double lr;            /* SGD/Adam/AdamW/RMSprop/Adagrad */
+  double momentum;      /* SGD, RMSprop */
+  double dampening;     /* SGD */
+  double weight_decay;  /* all: L2 added to the gradient; AdamW: decoupled */
+  bool nesterov;        /* SGD */
+  double beta1, beta2;  /* Adam(W) */
+  double eps;           /* Adam(W), RMSprop, Adagrad */
+  bool amsgrad;         /* Adam(W) */
+  bool eps_inside;      /* Adam(W): scikit-learn's rule, eps added to the uncorrected sqrt(v) */
+  double alpha;         /* RMSprop smoothing */
+  bool centered;        /* RMSprop */
+  double lr_decay;      /* Adagrad */
+  double initial_accumulator_value; /* Adagrad */
+  bool maximize;
+} nn_optim_opts;
+NN_API void nn_optim_defaults(nn_optim_kind kind, nn_optim_opts *o); /* PyTorch's defaults */
+/* Checks o as the optimizer's constructor would (lr >= 0, betas in [0, 1), …): NN_ERR_ARG if bad. */
+NN_API nn_status nn_optim_check_opts(nn_ctx *ctx, nn_optim_kind kind, const nn_optim_opts *o);
+NN_API nn_status nn_optim_new(nn_ctx *ctx, nn_optim_kind kind, nn_optim **out);
+NN_API void nn_optim_free(nn_optim *o);
+/* A group of n parameters with its options; the optimizer retains the tensors. */
+NN_API nn_status nn_optim_add_group(nn_ctx *ctx, nn_optim *o, int n, nn_tensor *const *params,
+                                    const nn_optim_opts *opts);
+NN_API nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o); /* parameters without grad are skipped */
+NN_API void nn_optim_zero_grad(nn_optim *o);
+NN_API int nn_optim_num_groups(const nn_optim *o);
+NN_API nn_optim_kind nn_optim_kind_of(const nn_optim *o);
+NN_API nn_optim_opts *nn_optim_group_opts(nn_optim *o, int g); /* modifiable (lr schedules) */
+NN_API int nn_optim_group_size(const nn_optim *o, int g);
+NN_API nn_tensor *nn_optim_group_param(const nn_optim *o, int g, int i); /* borrowed */
+/* Per-parameter state, as PyTorch names it: "step" (a count), "exp_avg", "exp_avg_sq",
+   "max_exp_avg_sq", "momentum_buffer", "square_avg", "grad_avg", "sum". The flat index p runs
+   over all groups' parameters in order. *t is borrowed and NULL when that state does not exist
+   (yet). */
+NN_API int nn_optim_num_params(const nn_optim *o);
+NN_API int nn_optim_state_names(const nn_optim *o, const char *const **names);
+NN_API nn_tensor *nn_optim_state(const nn_optim *o, int p, const char *name);
+NN_API int64_t nn_optim_param_step(const nn_optim *o, int p);
+/* Sets a state (copied; the shape must match the parameter) and the step count. */
+NN_API nn_status nn_optim_set_state(nn_ctx *ctx, nn_optim *o, int p, const char *name,
+                                    nn_tensor *t);
+NN_API nn_status nn_optim_set_param_step(nn_ctx *ctx, nn_optim *o, int p, int64_t step);
+
+/* ---- files: CSV, IDX, safetensors ------------------------------------------------ */
+/* CSV: numbers only, optional header row; ".gz" read through zlib. */
+typedef struct nn_csv_opts { char delimiter; bool header; nn_dtype dtype; } nn_csv_opts;
+/* *header (if asked, may be NULL) receives a NUL-separated list of ncols names; free with
+   nn_free(ctx, *header). */
+NN_API nn_status nn_read_csv(nn_ctx *ctx, const char *path, const nn_csv_opts *opts,
+                             nn_tensor **out, char **header, int64_t *ncols);
+/* IDX (MNIST layout, big-endian header; unsigned byte, signed byte, short, int, float, double
+   element types; ".gz" read through zlib): values converted to dt, shape from the header. */
+NN_API nn_status nn_read_idx(nn_ctx *ctx, const char *path, nn_dtype dt, nn_tensor **out);
+NN_API void nn_free(nn_ctx *ctx, void *p);
+
+/* safetensors: a named list of tensors plus string metadata */
+typedef struct nn_named { const char *name; nn_tensor *t; } nn_named;
+typedef struct nn_meta { const char *key; const char *value; } nn_meta;
+NN_API nn_status nn_save_safetensors(nn_ctx *ctx, const char *path, int n, const nn_named *ts,
+                                     int nmeta, const nn_meta *meta); /* atomic */
+typedef struct nn_stfile nn_stfile; /* a loaded file: names, tensors, metadata */
+NN_API nn_status nn_load_safetensors(nn_ctx *ctx, const char *path, nn_stfile **out);
+NN_API nn_status nn_parse_safetensors(nn_ctx *ctx, const void *bytes, size_t len, nn_stfile **out);
+NN_API int nn_stfile_count(const nn_stfile *f);
+NN_API const char *nn_stfile_name(const nn_stfile *f, int i);
+NN_API nn_tensor *nn_stfile_tensor(const nn_stfile *f, int i); /* borrowed */
+NN_API int nn_stfile_meta_count(const nn_stfile *f);
+NN_API void nn_stfile_meta(const nn_stfile *f, int i, const char **key, const char **value);
+NN_API void nn_stfile_free(nn_stfile *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,182 @@
+/* nn_impl.h — private structures of the core. Not installed: nn.h is the public face. */
+#ifndef NN_IMPL_H
+#define NN_IMPL_H
+
+#include <signal.h>
+#include <string.h>
+#include "nn.h"
+
+/* ---- context ------------------------------------------------------------- */
+
+/* A freed block waits in a size-keyed cache so that steady-state training loops never call
+   the allocator: a step allocates the same sizes every time. */
+typedef struct nn_block { struct nn_block *next; size_t size; } nn_block;
+#define NN_CACHE_SLOTS 64
+
+typedef struct nn_prof { const char *name; uint64_t calls; double seconds; } nn_prof;
+#define NN_PROF_MAX 96
+
+struct nn_rng { uint64_t s[4]; double spare; int has_spare; };
+
+struct nn_ctx {
+  nn_alloc alloc;
+  void *ud;
+  uint64_t alloc_calls;
+  size_t bytes_in_use;        /* live tensor storage */
+  size_t cached_bytes;
+  nn_block *cache[NN_CACHE_SLOTS]; /* free lists, hashed by size */
+  void *free_tensors;         /* recycled tensor headers */
+  void *free_nodes;           /* recycled autograd nodes */
+  nn_status status;
+  char errmsg[512];
+  volatile sig_atomic_t interrupted;
+  bool grad_enabled;
+  bool closing;               /* nn_ctx_free called while objects were alive */
+  int64_t live;               /* tensors, storages, nodes, modules, optimizers, rngs alive */
+  int threads;
+  uint64_t seq;               /* autograd node sequence (topological order) */
+  struct nn_node **order;     /* backward's reusable work list */
+  size_t order_cap;
+  struct nn_rng rng;
+  bool profiling;
+  nn_prof prof[NN_PROF_MAX];
+  int nprof;
+};
+
+/* Records an error and returns its status. Always returns s. */
+nn_status nn_fail(nn_ctx *ctx, nn_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void *nn_malloc(nn_ctx *ctx, size_t n);   /* NULL on failure (no error recorded) */
+void *nn_calloc(nn_ctx *ctx, size_t n);
+void nn_mfree(nn_ctx *ctx, void *p, size_t n);
+/* A block that remembers its size, for buffers handed to callers: free with nn_free. */
+void *nn_sized_alloc(nn_ctx *ctx, size_t n);
+/* Cached big-block allocation for storages (exact size, 64-byte aligned). */
+void *nn_block_get(nn_ctx *ctx, size_t n);
+void nn_block_put(nn_ctx *ctx, void *p, size_t n);
+void nn_ctx_unref(nn_ctx *ctx);           /* an object died: free a closing context at 0 */
+double nn_now(void);                      /* monotonic seconds */
+/* NN_ERR_INTERRUPTED (with message) if the interrupt flag is set */
+nn_status nn_check_interrupt(nn_ctx *ctx, const char *op);
+void nn_prof_add(nn_ctx *ctx, const char *name, double seconds);
+void nn_blas_threads(nn_ctx *ctx);        /* applies ctx->threads to BLAS */
+
+/* ---- storage and tensors ----------------------------------------------------- */
+typedef struct nn_storage {
+  int64_t refs;
+  void *data;
+  size_t nbytes;
+  uint64_t version;               /* shared by all views: in-place changes bump it */
+  void (*release)(void *ud, void *data); /* host memory's release callback, or NULL */
+  void *ud;
+  bool owned;                     /* data is a context block */
+  nn_ctx *ctx;
+} nn_storage;
+
+struct nn_tensor {
+  int refs;
+  nn_dtype dtype;
+  int ndim;
+  bool requires_grad;
+  int64_t shape[NN_MAX_DIMS];
+  int64_t stride[NN_MAX_DIMS];     /* in elements */
+  int64_t offset;                  /* in elements */
+  int64_t numel;
+  nn_storage *st;
+  nn_ctx *ctx;
+  nn_tensor *grad;                 /* leaves: accumulated gradient */
+  struct nn_node *node;            /* non-leaves: the op that made it (owned) */
+};
+
+static inline char *nn_ptr(const nn_tensor *t) {
+  return (char *)t->st->data + (size_t)t->offset * nn_dtype_size(t->dtype);
+}
+bool nn_is_contig(const nn_tensor *t);
+/* A new header over t's storage with the given geometry (no autograd). */
+nn_status nn_alias(nn_ctx *ctx, const nn_tensor *t, int ndim, const int64_t *shape,
+                   const int64_t *stride, int64_t offset, nn_tensor **out);
+/* A new contiguous tensor; zeroed if zero. */
+nn_status nn_new(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, bool zero,
+                 nn_tensor **out);
+nn_status nn_new_like(nn_ctx *ctx, const nn_tensor *t, bool zero, nn_tensor **out);
+int64_t nn_shape_numel(int ndim, const int64_t *shape);
+bool nn_same_shape(const nn_tensor *a, const nn_tensor *b);
+/* Normalizes a dim (negative from the end) into [0, ndim); false if out of range. */
+bool nn_wrap_dim(int *dim, int ndim);
+nn_status nn_check_dim(nn_ctx *ctx, const char *op, int *dim, int ndim);
+nn_status nn_check_open(nn_ctx *ctx, const char *op, const nn_tensor *t);
+/* Validates a shape (ndim in 0..8, sizes >= 0, numel fits) for op. */
+nn_status nn_check_shape(nn_ctx *ctx, const char *op, int ndim, const int64_t *shape);
+/* Broadcast shape of a and b into shape/ndim; NN_ERR_SHAPE naming op and both shapes. */
+nn_status nn_broadcast_shape(nn_ctx *ctx, const char *op, const nn_tensor *a, const nn_tensor *b,
+                             int *ndim, int64_t *shape);
+/* Strides of t seen at a broadcast shape (0 on broadcast dims). */
+void nn_broadcast_strides(const nn_tensor *t, int ndim, const int64_t *shape, int64_t *stride);
+/* Element i (flat, row-major over shape) of t as double; slow path helper. */
+double nn_get_flat(const nn_tensor *t, int64_t i);
+/* Copies src (broadcast) into dst converting dtypes; no autograd. */
+void nn_copy_raw(nn_tensor *dst, const nn_tensor *src);
+
+/* ---- autograd ---------------------------------------------------------------- */
+#define NN_NODE_MAXIN 3
+
+/* An op descriptor: its name and its backward, which reads n->gout and accumulates into the
+   inputs' gradients through nn_grad_accum. Forward is the public nn_<op> function. */
+struct nn_op {
+  const char *name;
+  nn_status (*backward)(nn_ctx *ctx, struct nn_node *n);
+  unsigned saves;    /* bit i: backward reads input i's values (checked against in-place changes) */
+};
+
+typedef struct nn_node {
+  int refs;
+  bool freed;                       /* graph released by backward */
+  uint64_t mark;                    /* visited stamp of the current backward walk */
+  const nn_op *op;
+  uint64_t seq;
+  int nin;
+  nn_tensor *in[NN_NODE_MAXIN];     /* retained inputs */
+  uint64_t in_version[NN_NODE_MAXIN];
+  nn_tensor *saved;                 /* an extra saved tensor (output alias, mask, probs…) */
+  uint64_t saved_version;
+  int out_ndim;
+  nn_dtype out_dtype;
+  int64_t out_shape[NN_MAX_DIMS];
+  double f[4];                      /* op arguments */
+  int64_t iarg[NN_MAX_DIMS + 2];
+  nn_tensor *gout;                  /* gradient w.r.t. the output, during backward */
+  nn_ctx *ctx;
+} nn_node;
+
+extern const nn_op *const nn_all_ops[];
+/* True if an op on these inputs must be recorded. */
+bool nn_needs_grad(nn_ctx *ctx, int n, nn_tensor *const *in);
+/* Attaches a node for op to out (which must be fresh, refs 1, no node), retaining inputs.
+   saved may be NULL. Returns the node (so the op can fill f/iarg) or NULL after nn_fail. */
+nn_node *nn_record(nn_ctx *ctx, const nn_op *op, nn_tensor *out, int n, nn_tensor *const *in,
+                   nn_tensor *saved);
+/* Adds g into the gradient of input i of n, summing over broadcast dims so that g's shape
+   reduces to the input's. Inputs that need no grad are skipped. */
+nn_status nn_grad_accum(nn_ctx *ctx, nn_node *n, int i, nn_tensor *g);
+/* The contiguous gradient buffer of input i (created zeroed when absent) for kernels that
+   accumulate straight into it (GEMM with beta = 1); *slot NULL if input i needs no grad. */
+nn_status nn_grad_slot(nn_ctx *ctx, nn_node *n, int i, nn_tensor **slot);
+/* Whether input i needs a gradient. */
+bool nn_input_needs_grad(const nn_node *n, int i);
+void nn_node_release(nn_node *n);
+
+/* "[2, 3]" into a rotating static-free buffer owned by the caller */
+#define NN_SHAPE_BUF 96
+const char *nn_shape_fmt(int ndim, const int64_t *shape, char *buf);
+
+/* ---- strided loops ------------------------------------------------------------------
+   Up to three operands walked over one index space. Dims where every operand is contiguous
+   with the next are merged, so most loops run as one long inner row. fn gets each inner
+   row: n elements, operand base pointers and their strides in elements. */
+typedef void (*nn_row_fn)(int64_t n, char *p0, int64_t s0, char *p1, int64_t s1, char *p2,
+                          int64_t s2, void *arg);
+void nn_loop(int nops, int ndim, const int64_t *shape, char *const *base,
+             const int64_t *const *strides, const size_t *elsize, nn_row_fn fn, void *arg);
+/* Strides of a contiguous tensor of this shape */
+void nn_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
+#endif

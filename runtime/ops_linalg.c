@@ -1,0 +1,269 @@
+/* ops_linalg.c — matrix products through BLAS: matmul (1-D, 2-D, batched with broadcast
+   batch dims), dot, and the fused linear layer. Transposed views go to BLAS as transpose
+   flags, never as copies. */
+#include <cblas.h>
+#include "nn_impl.h"
+
+/* How BLAS can read a 2-D matrix with these strides: as is, as a transpose, or not at all. */
+typedef struct { bool trans; int64_t ld; bool ok; } gemm_view;
+static gemm_view as_gemm(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  gemm_view v = {false, 0, false};
+  if ((cs == 1 || cols == 1) && rs >= (cols > 1 ? cols : 1)) { v.ld = rows > 1 ? rs : (cols > 1 ? cols : 1); v.ok = true; }
+  else if ((rs == 1 || rows == 1) && cs >= (rows > 1 ? rows : 1)) { v.trans = true; v.ld = cols > 1 ? cs : (rows > 1 ? rows : 1); v.ok = true; }
+  return v;
+}
+
+/* C[M,N] = alpha op(A) op(B) + beta C, A/B/C given by pointer, shape and strides */
+static void gemm(nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a, int64_t ars,
+                 int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c, int64_t ldc,
+                 double beta) {
+  gemm_view va = as_gemm(M, K, ars, acs), vb = as_gemm(K, N, brs, bcs);
+  enum CBLAS_TRANSPOSE ta = va.trans ? CblasTrans : CblasNoTrans;
+  enum CBLAS_TRANSPOSE tb = vb.trans ? CblasTrans : CblasNoTrans;
+  if (M == 0 || N == 0) return;
+  if (dt == NN_F32)
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, (const float *)a, (int)va.ld,
+                (const float *)b, (int)vb.ld, (float)beta, (float *)c, (int)ldc);
+  else
+    cblas_dgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0, (const double *)a, (int)va.ld,
+                (const double *)b, (int)vb.ld, beta, (double *)c, (int)ldc);
+}
+
+/* int64 has no BLAS: a plain triple loop */
+static void gemm_i64(int64_t M, int64_t N, int64_t K, const int64_t *a, int64_t ars, int64_t acs,
+                     const int64_t *b, int64_t brs, int64_t bcs, int64_t *c, int64_t ldc) {
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      int64_t s = 0;
+      for (int64_t k = 0; k < K; k++) s += a[i * ars + k * acs] * b[k * brs + j * bcs];
+      c[i * ldc + j] = s;
+    }
+}
+
+static nn_status gemm_ready(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
+  int n = t->ndim;
+  gemm_view v = as_gemm(t->shape[n - 2], t->shape[n - 1], t->stride[n - 2], t->stride[n - 1]);
+  if (t->dtype == NN_I64 || v.ok) { nn_tensor_retain(t); *out = t; return NN_OK; }
+  nn_status s = nn_new_like(ctx, t, false, out);
+  if (!s) nn_copy_raw(*out, t);
+  return s;
+}
+
+/* ---- mm: Y[...,M,N] = A[...,M,K] B[...,K,N], batch dims broadcast -----------------------
+   dA += dY B^T,  dB += A^T dY (summed over broadcast batch dims) */
+static nn_status mm_raw(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+
+static nn_status mm_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *a = n->in[0], *b = n->in[1], *t = NULL, *g = NULL;
+  nn_status s = NN_OK;
+  for (int i = 0; i < 2 && !s; i++) {
+    if (!nn_input_needs_grad(n, i)) continue;
+    nn_tensor *other = i == 0 ? b : a;
+    if ((s = nn_transpose(ctx, other, -1, -2, &t))) break;
+    s = i == 0 ? mm_raw(ctx, n->gout, t, &g) : mm_raw(ctx, t, n->gout, &g);
+    if (!s) s = nn_grad_accum(ctx, n, i, g);
+    nn_tensor_release(t); nn_tensor_release(g);
+    t = g = NULL;
+  }
+  return s;
+}
+const nn_op nn_op_matmul = {"matmul", mm_backward, 3};
+
+static nn_status mm_raw(nn_ctx *ctx, nn_tensor *a0, nn_tensor *b0, nn_tensor **out) {
+  *out = NULL;
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  int na = a0->ndim, nb = b0->ndim;
+  int64_t M = a0->shape[na - 2], K = a0->shape[na - 1], N = b0->shape[nb - 1];
+  if (b0->shape[nb - 2] != K)
+    return nn_fail(ctx, NN_ERR_SHAPE, "matmul: shapes %s and %s cannot be multiplied (%lld vs %lld)",
+                   nn_shape_fmt(na, a0->shape, b1), nn_shape_fmt(nb, b0->shape, b2),
+                   (long long)K, (long long)b0->shape[nb - 2]);
+  /* batch dims: broadcast a[:-2] with b[:-2] */
+  nn_tensor ha = {0}, hb = {0};
+  ha.ndim = na - 2; hb.ndim = nb - 2;
+  memcpy(ha.shape, a0->shape, sizeof(int64_t) * (size_t)ha.ndim);
+  memcpy(hb.shape, b0->shape, sizeof(int64_t) * (size_t)hb.ndim);
+  int nbd;
+  int64_t bsh[NN_MAX_DIMS + 2];
+  nn_status s = nn_broadcast_shape(ctx, "matmul", &ha, &hb, &nbd, bsh);
+  if (s) return nn_fail(ctx, NN_ERR_SHAPE, "matmul: batch dimensions of %s and %s do not broadcast",
+                        nn_shape_fmt(na, a0->shape, b1), nn_shape_fmt(nb, b0->shape, b2));
+  if (nbd + 2 > NN_MAX_DIMS) return nn_fail(ctx, NN_ERR_SHAPE, "matmul: too many dimensions");
+  nn_tensor *a = NULL, *b = NULL, *y = NULL;
+  if ((s = gemm_ready(ctx, a0, &a)) || (s = gemm_ready(ctx, b0, &b))) goto done;
+  bsh[nbd] = M; bsh[nbd + 1] = N;
+  if ((s = nn_new(ctx, a->dtype, nbd + 2, bsh, false, &y))) goto done;
+  for (int i = 0; i < a->ndim - 2; i++) ha.stride[i] = a->stride[i];
+  for (int i = 0; i < b->ndim - 2; i++) hb.stride[i] = b->stride[i];
+  int64_t sa[NN_MAX_DIMS], sb[NN_MAX_DIMS];
+  nn_broadcast_strides(&ha, nbd, bsh, sa);
+  nn_broadcast_strides(&hb, nbd, bsh, sb);
+  int64_t batches = nn_shape_numel(nbd, bsh), es = (int64_t)nn_dtype_size(a->dtype);
+  nn_blas_threads(ctx);
+  for (int64_t bi = 0; bi < batches; bi++) {
+    int64_t oa = 0, ob = 0, r = bi;
+    for (int d = nbd - 1; d >= 0; d--) { int64_t k = r % bsh[d]; r /= bsh[d]; oa += k * sa[d]; ob += k * sb[d]; }
+    const char *pa = nn_ptr(a) + oa * es, *pb = nn_ptr(b) + ob * es;
+    char *py = nn_ptr(y) + bi * M * N * es;
+    if (a->dtype == NN_I64)
+      gemm_i64(M, N, K, (const int64_t *)pa, a->stride[na - 2], a->stride[na - 1], (const int64_t *)pb,
+               b->stride[nb - 2], b->stride[nb - 1], (int64_t *)py, N);
+    else if (K == 0)
+      memset(py, 0, (size_t)(M * N * es));
+    else
+      gemm(a->dtype, M, N, K, pa, a->stride[na - 2], a->stride[na - 1], pb, b->stride[nb - 2],
+           b->stride[nb - 1], py, N > 0 ? N : 1, 0.0);
+  }
+  *out = y;
+  y = NULL;
+done:
+  nn_tensor_release(a); nn_tensor_release(b); nn_tensor_release(y);
+  return s;
+}
+
+nn_status nn_matmul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
+  *out = NULL;
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  if (!a || !b) return nn_fail(ctx, NN_ERR_ARG, "matmul: tensor is NULL");
+  if (a->ndim == 0 || b->ndim == 0)
+    return nn_fail(ctx, NN_ERR_SHAPE, "matmul: both arguments need at least 1 dimension, got %s and %s",
+                   nn_shape_fmt(a->ndim, a->shape, b1), nn_shape_fmt(b->ndim, b->shape, b2));
+  if (a->dtype != b->dtype)
+    return nn_fail(ctx, NN_ERR_DTYPE, "matmul: expected both tensors to have the same dtype, got %s and %s",
+                   nn_dtype_name(a->dtype), nn_dtype_name(b->dtype));
+  /* 1-D operands become matrices (a row, a column) and the extra dim is dropped after */
+  nn_tensor *a2 = a, *b2t = b, *y = NULL;
+  nn_status s = NN_OK;
+  if (a->ndim == 1 && (s = nn_unsqueeze(ctx, a, 0, &a2))) return s;
+  if (b->ndim == 1 && (s = nn_unsqueeze(ctx, b, 1, &b2t))) goto done;
+  if (a2->shape[a2->ndim - 1] != b2t->shape[b2t->ndim - 2]) {
+    s = nn_fail(ctx, NN_ERR_SHAPE, "matmul: shapes %s and %s cannot be multiplied (%lld vs %lld)",
+                nn_shape_fmt(a->ndim, a->shape, b1), nn_shape_fmt(b->ndim, b->shape, b2),
+                (long long)a2->shape[a2->ndim - 1], (long long)b2t->shape[b2t->ndim - 2]);
+    goto done;
+  }
+  if ((s = mm_raw(ctx, a2, b2t, &y))) goto done;
+  nn_tensor *in[2] = {a2, b2t};
+  if (y->dtype != NN_I64 && nn_needs_grad(ctx, 2, in) && !nn_record(ctx, &nn_op_matmul, y, 2, in, NULL)) {
+    s = ctx->status;
+    goto done;
+  }
+  if (a->ndim == 1 || b->ndim == 1) {
+    nn_tensor *t = y, *u = NULL;
+    s = nn_squeeze(ctx, t, b->ndim == 1 ? -1 : -2, &u);
+    if (!s && a->ndim == 1 && b->ndim == 1) {
+      nn_tensor_release(t);
+      t = u;
+      s = nn_squeeze(ctx, t, -1, &u);
+    }
+    nn_tensor_release(t);
+    y = s ? NULL : u;
+  }
+  if (!s) { *out = y; y = NULL; }
+done:
+  if (a2 != a) nn_tensor_release(a2);
+  if (b2t != b) nn_tensor_release(b2t);
+  nn_tensor_release(y);
+  return s;
+}
+
+nn_status nn_dot(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
+  *out = NULL;
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  if (!a || !b) return nn_fail(ctx, NN_ERR_ARG, "dot: tensor is NULL");
+  if (a->ndim != 1 || b->ndim != 1 || a->shape[0] != b->shape[0])
+    return nn_fail(ctx, NN_ERR_SHAPE, "dot: expects two 1-D tensors of the same size, got %s and %s",
+                   nn_shape_fmt(a->ndim, a->shape, b1), nn_shape_fmt(b->ndim, b->shape, b2));
+  return nn_matmul(ctx, a, b, out);
+}
+
+/* ---- linear: Y[N,out] = X[N,in] W[out,in]^T + b ----------------------------------------------
+   One op: GEMM with the bias broadcast in as beta = 1. Backward is two GEMMs and a column sum,
+   accumulating straight into the gradient buffers (beta = 1, nothing allocated):
+   dX += dY W,  dW += dY^T X,  db += Σ_rows dY */
+static nn_status linear_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *g = n->gout, *x = NULL, *w = NULL, *slot;
+  int64_t N = g->shape[0], O = g->shape[1], In = n->in[1]->shape[1];
+  nn_status s;
+  if ((s = gemm_ready(ctx, n->in[0], &x)) || (s = gemm_ready(ctx, n->in[1], &w))) goto done;
+  nn_blas_threads(ctx);
+  if ((s = nn_grad_slot(ctx, n, 0, &slot))) goto done;
+  if (slot && N > 0 && In > 0 && O > 0)
+    gemm(g->dtype, N, In, O, nn_ptr(g), O, 1, nn_ptr(w), w->stride[0], w->stride[1], nn_ptr(slot), In, 1.0);
+  if ((s = nn_grad_slot(ctx, n, 1, &slot))) goto done;
+  if (slot && N > 0 && In > 0 && O > 0)
+    gemm(g->dtype, O, In, N, nn_ptr(g), 1, O, nn_ptr(x), x->stride[0], x->stride[1], nn_ptr(slot), In, 1.0);
+  if (n->nin > 2 && (s = nn_grad_slot(ctx, n, 2, &slot))) goto done;
+  if (n->nin > 2 && slot) {
+    if (g->dtype == NN_F32) {
+      float *db = (float *)nn_ptr(slot);
+      const float *gy = (const float *)nn_ptr(g);
+      for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j < O; j++) db[j] += gy[i * O + j];
+    } else {
+      double *db = (double *)nn_ptr(slot);
+      const double *gy = (const double *)nn_ptr(g);
+      for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j < O; j++) db[j] += gy[i * O + j];
+    }
+  }
+done:
+  nn_tensor_release(x); nn_tensor_release(w);
+  return s;
+}
+const nn_op nn_op_linear = {"linear", linear_backward, 3};
+
+nn_status nn_linear(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_tensor **out) {
+  *out = NULL;
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  if (!x || !w) return nn_fail(ctx, NN_ERR_ARG, "linear: tensor is NULL");
+  if (w->ndim != 2)
+    return nn_fail(ctx, NN_ERR_SHAPE, "linear: weight must be 2-D [out, in], got %s",
+                   nn_shape_fmt(w->ndim, w->shape, b1));
+  int64_t O = w->shape[0], In = w->shape[1];
+  if ((x->ndim != 1 && x->ndim != 2) || x->shape[x->ndim - 1] != In)
+    return nn_fail(ctx, NN_ERR_SHAPE, "linear: expected input with %lld features, got %lld (input shape %s, weight %s)",
+                   (long long)In, (long long)(x->ndim ? x->shape[x->ndim - 1] : 0),
+                   nn_shape_fmt(x->ndim, x->shape, b1), nn_shape_fmt(2, w->shape, b2));
+  if (b && (b->ndim != 1 || b->shape[0] != O))
+    return nn_fail(ctx, NN_ERR_SHAPE, "linear: bias must have shape [%lld], got %s", (long long)O,
+                   nn_shape_fmt(b->ndim, b->shape, b1));
+  if (x->dtype == NN_I64 || x->dtype != w->dtype || (b && b->dtype != w->dtype))
+    return nn_fail(ctx, NN_ERR_DTYPE, "linear: input, weight and bias must share a floating dtype, got %s, %s%s%s",
+                   nn_dtype_name(x->dtype), nn_dtype_name(w->dtype), b ? " and " : "",
+                   b ? nn_dtype_name(b->dtype) : "");
+  nn_status s;
+  if (x->ndim == 1) {              /* a single sample: [in] -> [1, in] -> [1, out] -> [out] */
+    nn_tensor *x2, *y2;
+    if ((s = nn_unsqueeze(ctx, x, 0, &x2))) return s;
+    s = nn_linear(ctx, x2, w, b, &y2);
+    nn_tensor_release(x2);
+    if (s) return s;
+    s = nn_squeeze(ctx, y2, 0, out);
+    nn_tensor_release(y2);
+    return s;
+  }
+  nn_tensor *xr = NULL, *wr = NULL, *br = NULL, *y = NULL;
+  int64_t N = x->shape[0], shape[2] = {N, O};
+  if ((s = gemm_ready(ctx, x, &xr)) || (s = gemm_ready(ctx, w, &wr)) ||
+      (b && (s = nn_contiguous(ctx, b, &br))) || (s = nn_new(ctx, x->dtype, 2, shape, false, &y)))
+    goto done;
+  size_t es = nn_dtype_size(y->dtype);
+  if (b)
+    for (int64_t i = 0; i < N; i++) memcpy(nn_ptr(y) + (size_t)(i * O) * es, nn_ptr(br), (size_t)O * es);
+  if (In > 0 && N > 0 && O > 0) {
+    nn_blas_threads(ctx);
+    gemm(y->dtype, N, O, In, nn_ptr(xr), xr->stride[0], xr->stride[1], nn_ptr(wr), wr->stride[1],
+         wr->stride[0], nn_ptr(y), O, b ? 1.0 : 0.0);
+  } else if (!b) memset(nn_ptr(y), 0, (size_t)(N * O) * es);
+  nn_tensor *in[3] = {x, w, b};
+  if (nn_needs_grad(ctx, b ? 3 : 2, in) && !nn_record(ctx, &nn_op_linear, y, b ? 3 : 2, in, NULL)) {
+    s = ctx->status;
+    goto done;
+  }
+  *out = y;
+  y = NULL;
+done:
+  nn_tensor_release(xr); nn_tensor_release(wr); nn_tensor_release(br); nn_tensor_release(y);
+  return s;
+}

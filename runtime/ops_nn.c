@@ -1,0 +1,480 @@
+/* ops_nn.c — softmax, log-softmax, dropout and the losses. Cross-entropy is one fused op
+   (log-sum-exp, NLL and the reduction together), as is BCE with logits. */
+#include <math.h>
+#include "nn_impl.h"
+
+static inline double ld(const char *p, nn_dtype dt) {
+  return dt == NN_F32 ? (double)*(const float *)p : *(const double *)p;
+}
+static inline void st(char *p, nn_dtype dt, double v) {
+  if (dt == NN_F32) *(float *)p = (float)v; else *(double *)p = v;
+}
+
+static nn_status need_float(nn_ctx *ctx, const char *op, const nn_tensor *t) {
+  if (!t) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", op);
+  if (t->dtype == NN_I64)
+    return nn_fail(ctx, NN_ERR_DTYPE, "%s: needs a floating dtype (float32 or float64), got int64", op);
+  return NN_OK;
+}
+
+/* Splits a contiguous tensor around dim: outer × D × inner. */
+static void split_dim(const nn_tensor *t, int dim, int64_t *outer, int64_t *D, int64_t *inner) {
+  *outer = 1; *inner = 1; *D = t->ndim ? t->shape[dim] : 1;
+  for (int i = 0; i < dim; i++) *outer *= t->shape[i];
+  for (int i = dim + 1; i < t->ndim; i++) *inner *= t->shape[i];
+}
+
+static nn_status record_out(nn_ctx *ctx, const nn_op *op, nn_tensor **out, int n, nn_tensor **in,
+                            nn_tensor *saved, int64_t i0, double f0) {
+  if (!nn_needs_grad(ctx, n, in)) return NN_OK;
+  nn_node *node = nn_record(ctx, op, *out, n, in, saved);
+  if (node) { node->iarg[0] = i0; node->f[0] = f0; return NN_OK; }
+  nn_tensor_release(*out);
+  *out = NULL;
+  return ctx->status;
+}
+
+static nn_tensor *alias_of(nn_ctx *ctx, nn_tensor *y) {
+  nn_tensor *v;
+  return nn_alias(ctx, y, y->ndim, y->shape, y->stride, y->offset, &v) ? NULL : v;
+}
+
+/* ---- softmax / log_softmax over dim --------------------------------------------------------
+   y = exp(x - lse(x));  softmax:     dx = y (dy - Σ dy y)
+   y = x - lse(x);       log_softmax: dx = dy - exp(y) Σ dy */
+static void softmax_kernel(const nn_tensor *x, nn_tensor *y, int dim, bool logf_) {
+  int64_t outer, D, inner;
+  split_dim(x, dim, &outer, &D, &inner);
+  nn_dtype dt = x->dtype;
+  size_t es = nn_dtype_size(dt);
+  const char *xp = nn_ptr(x);
+  char *yp = nn_ptr(y);
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t i = 0; i < inner; i++) {
+      int64_t base = o * D * inner + i;
+      double m = -INFINITY, s = 0;
+      for (int64_t d = 0; d < D; d++) { double v = ld(xp + (size_t)(base + d * inner) * es, dt); if (v > m) m = v; }
+      if (m == -INFINITY) m = 0;
+      for (int64_t d = 0; d < D; d++) s += exp(ld(xp + (size_t)(base + d * inner) * es, dt) - m);
+      double lse = m + log(s);
+      for (int64_t d = 0; d < D; d++) {
+        double v = ld(xp + (size_t)(base + d * inner) * es, dt) - lse;
+        st(yp + (size_t)(base + d * inner) * es, dt, logf_ ? v : exp(v));
+      }
+    }
+}
+
+static nn_status softmax_bw(nn_ctx *ctx, nn_node *n, bool logf_) {
+  nn_tensor *y = n->saved, *g = n->gout, *dx;
+  nn_status s = nn_new_like(ctx, y, false, &dx);
+  if (s) return s;
+  int64_t outer, D, inner;
+  split_dim(y, (int)n->iarg[0], &outer, &D, &inner);
+  nn_dtype dt = y->dtype;
+  size_t es = nn_dtype_size(dt);
+  const char *yp = nn_ptr(y), *gp = nn_ptr(g);
+  char *dp = nn_ptr(dx);
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t i = 0; i < inner; i++) {
+      int64_t base = o * D * inner + i;
+      double acc = 0;
+      for (int64_t d = 0; d < D; d++) {
+        size_t k = (size_t)(base + d * inner) * es;
+        acc += logf_ ? ld(gp + k, dt) : ld(gp + k, dt) * ld(yp + k, dt);
+      }
+      for (int64_t d = 0; d < D; d++) {
+        size_t k = (size_t)(base + d * inner) * es;
+        double yv = ld(yp + k, dt), gv = ld(gp + k, dt);
+        st(dp + k, dt, logf_ ? gv - exp(yv) * acc : yv * (gv - acc));
+      }
+    }
+  s = nn_grad_accum(ctx, n, 0, dx);
+  nn_tensor_release(dx);
+  return s;
+}
+static nn_status softmax_backward(nn_ctx *ctx, nn_node *n) { return softmax_bw(ctx, n, false); }
+static nn_status log_softmax_backward(nn_ctx *ctx, nn_node *n) { return softmax_bw(ctx, n, true); }
+const nn_op nn_op_softmax = {"softmax", softmax_backward, 0};
+const nn_op nn_op_log_softmax = {"log_softmax", log_softmax_backward, 0};
+
+static nn_status softmax_any(nn_ctx *ctx, const nn_op *op, nn_tensor *t, int dim, nn_tensor **out) {
+  *out = NULL;
+  nn_status s = need_float(ctx, op->name, t);
+  if (s || (s = nn_check_dim(ctx, op->name, &dim, t->ndim))) return s;
+  /* kernels index as if contiguous; the grad (and the saved output) are contiguous too */
+  nn_tensor *x = NULL, *y = NULL;
+  if ((s = nn_new_like(ctx, t, false, &y))) return s;
+  if (nn_is_contig(t)) { x = t; nn_tensor_retain(t); }
+  else if (!(s = nn_new_like(ctx, t, false, &x))) nn_copy_raw(x, t);
+  if (s) { nn_tensor_release(y); return s; }
+  softmax_kernel(x, y, dim, op == &nn_op_log_softmax);
+  nn_tensor_release(x);
+  nn_tensor *saved = NULL;
+  if (nn_needs_grad(ctx, 1, &t) && !(saved = alias_of(ctx, y))) { nn_tensor_release(y); return ctx->status; }
+  *out = y;
+  s = record_out(ctx, op, out, 1, &t, saved, dim, 0);
+  nn_tensor_release(saved);
+  return s;
+}
+nn_status nn_softmax(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
+  return softmax_any(ctx, &nn_op_softmax, t, dim, out);
+}
+nn_status nn_log_softmax(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
+  return softmax_any(ctx, &nn_op_log_softmax, t, dim, out);
+}
+
+/* ---- dropout: y = x m / (1 - p), m ~ Bernoulli(1 - p);  dx = dy m / (1 - p) ------------------ */
+static nn_status dropout_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *t;
+  nn_status s = nn_mul(ctx, n->gout, n->saved, &t);
+  if (s) return s;
+  s = nn_grad_accum(ctx, n, 0, t);
+  nn_tensor_release(t);
+  return s;
+}
+const nn_op nn_op_dropout = {"dropout", dropout_backward, 0};
+
+nn_status nn_dropout(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double p, bool train, nn_tensor **out) {
+  *out = NULL;
+  nn_status s = need_float(ctx, "dropout", t);
+  if (s) return s;
+  if (!(p >= 0 && p <= 1))
+    return nn_fail(ctx, NN_ERR_ARG, "dropout: probability has to be between 0 and 1, got %g", p);
+  if (!train || p == 0) { nn_tensor_retain(t); *out = t; return NN_OK; }
+  if (!r) r = &ctx->rng;
+  nn_tensor *mask, *y;
+  if ((s = nn_new_like(ctx, t, false, &mask))) return s;
+  double scale = p == 1 ? 0 : 1 / (1 - p);
+  char *mp = nn_ptr(mask);
+  for (int64_t i = 0; i < mask->numel; i++)
+    st(mp + (size_t)i * nn_dtype_size(t->dtype), t->dtype, nn_rng_uniform(r) >= p ? scale : 0.0);
+  bool was = ctx->grad_enabled;
+  ctx->grad_enabled = false;
+  s = nn_mul(ctx, t, mask, &y);
+  ctx->grad_enabled = was;
+  if (s) { nn_tensor_release(mask); return s; }
+  *out = y;
+  s = record_out(ctx, &nn_op_dropout, out, 1, &t, mask, 0, p);
+  nn_tensor_release(mask);
+  return s;
+}
+
+/* ---- reductions of element-wise losses ------------------------------------------------------- */
+
+static nn_status check_reduction(nn_ctx *ctx, const char *op, nn_reduction red) {
+  if (red != NN_REDUCE_MEAN && red != NN_REDUCE_SUM && red != NN_REDUCE_NONE)
+    return nn_fail(ctx, NN_ERR_ARG, "%s: reduction must be mean, sum or none (got %d)", op, (int)red);
+  return NN_OK;
+}
+
+static nn_status reduce_loss(nn_ctx *ctx, nn_tensor *l, nn_reduction red, nn_tensor **out) {
+  if (red == NN_REDUCE_NONE) { *out = l; return NN_OK; }
+  nn_status s = red == NN_REDUCE_MEAN ? nn_mean(ctx, l, NN_ALL, false, out)
+                                      : nn_sum(ctx, l, NN_ALL, false, out);
+  nn_tensor_release(l);
+  return s;
+}
+
+static nn_status same_shape(nn_ctx *ctx, const char *op, const nn_tensor *a, const nn_tensor *b) {
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  if (!a || !b) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", op);
+  if (!nn_same_shape(a, b))
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s: input shape %s and target shape %s differ", op,
+                   nn_shape_fmt(a->ndim, a->shape, b1), nn_shape_fmt(b->ndim, b->shape, b2));
+  return NN_OK;
+}
+
+/* mse: mean((a - b)²) — composed of recorded ops */
+nn_status nn_mse_loss(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_reduction red, nn_tensor **out) {
+  *out = NULL;
+  nn_status s = same_shape(ctx, "mse_loss", a, b);
+  if (s || (s = check_reduction(ctx, "mse_loss", red)) || (s = need_float(ctx, "mse_loss", a))) return s;
+  nn_tensor *d, *sq;
+  if ((s = nn_sub(ctx, a, b, &d))) return s;
+  s = nn_mul(ctx, d, d, &sq);
+  nn_tensor_release(d);
+  return s ? s : reduce_loss(ctx, sq, red, out);
+}
+
+/* l1: mean(|a - b|) */
+nn_status nn_l1_loss(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_reduction red, nn_tensor **out) {
+  *out = NULL;
+  nn_status s = same_shape(ctx, "l1_loss", a, b);
+  if (s || (s = check_reduction(ctx, "l1_loss", red)) || (s = need_float(ctx, "l1_loss", a))) return s;
+  nn_tensor *d, *ab;
+  if ((s = nn_sub(ctx, a, b, &d))) return s;
+  s = nn_abs(ctx, d, &ab);
+  nn_tensor_release(d);
+  return s ? s : reduce_loss(ctx, ab, red, out);
+}
+
+/* ---- binary cross-entropy on probabilities (logs clamped at -100, as PyTorch) ----------------
+   l = -(t log p + (1 - t) log(1 - p));  dp = dy (p - t) / max(p (1 - p), 1e-12);
+   dt = dy (log(1 - p) - log p) */
+static nn_status bce_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *p = n->in[0], *t = n->in[1], *g = n->gout, *dp = NULL, *dt = NULL;
+  nn_dtype d = p->dtype;
+  size_t es = nn_dtype_size(d);
+  nn_status s;
+  if ((s = nn_new_like(ctx, p, false, &dp)) || (s = nn_new_like(ctx, p, false, &dt))) goto done;
+  for (int64_t i = 0; i < p->numel; i++) {
+    double pv = nn_get_flat(p, i), tv = nn_get_flat(t, i), gv = ld(nn_ptr(g) + (size_t)i * es, d);
+    double den = pv * (1 - pv);
+    st(nn_ptr(dp) + (size_t)i * es, d, gv * (pv - tv) / (den > 1e-12 ? den : 1e-12));
+    double lp = pv > 0 ? log(pv) : -100, l1p = pv < 1 ? log1p(-pv) : -100;
+    if (lp < -100) lp = -100;
+    if (l1p < -100) l1p = -100;
+    st(nn_ptr(dt) + (size_t)i * es, d, gv * (l1p - lp));
+  }
+  if (!(s = nn_grad_accum(ctx, n, 0, dp))) s = nn_grad_accum(ctx, n, 1, dt);
+done:
+  nn_tensor_release(dp); nn_tensor_release(dt);
+  return s;
+}
+const nn_op nn_op_binary_cross_entropy = {"binary_cross_entropy", bce_backward, 3};
+
+nn_status nn_binary_cross_entropy(nn_ctx *ctx, nn_tensor *p, nn_tensor *t, nn_reduction red,
+                                  nn_tensor **out) {
+  *out = NULL;
+  const char *op = "binary_cross_entropy";
+  nn_status s = same_shape(ctx, op, p, t);
+  if (s || (s = check_reduction(ctx, op, red)) || (s = need_float(ctx, op, p)) || (s = need_float(ctx, op, t)))
+    return s;
+  nn_tensor *l;
+  if ((s = nn_new_like(ctx, p, false, &l))) return s;
+  size_t es = nn_dtype_size(p->dtype);
+  for (int64_t i = 0; i < p->numel; i++) {
+    double pv = nn_get_flat(p, i), tv = nn_get_flat(t, i);
+    if (!(pv >= 0 && pv <= 1)) {
+      nn_tensor_release(l);
+      return nn_fail(ctx, NN_ERR_ARG, "%s: input values must be between 0 and 1, got %g at element %lld",
+                     op, pv, (long long)i);
+    }
+    double lp = pv > 0 ? log(pv) : -100, l1p = pv < 1 ? log1p(-pv) : -100;
+    if (lp < -100) lp = -100;
+    if (l1p < -100) l1p = -100;
+    st(nn_ptr(l) + (size_t)i * es, p->dtype, -(tv * lp + (1 - tv) * l1p));
+  }
+  nn_tensor *in[2] = {p, t};
+  if ((s = record_out(ctx, &nn_op_binary_cross_entropy, &l, 2, in, NULL, 0, 0))) return s;
+  return reduce_loss(ctx, l, red, out);
+}
+
+/* ---- BCE with logits, stable form ------------------------------------------------------------
+   l = max(z, 0) - z t + log(1 + exp(-|z|));  dz = dy (σ(z) - t);  dt = -dy z */
+static nn_status bcel_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *z = n->in[0], *t = n->in[1], *g = n->gout, *dz = NULL, *dt = NULL;
+  nn_dtype d = z->dtype;
+  size_t es = nn_dtype_size(d);
+  nn_status s;
+  if ((s = nn_new_like(ctx, z, false, &dz)) || (s = nn_new_like(ctx, z, false, &dt))) goto done;
+  for (int64_t i = 0; i < z->numel; i++) {
+    double zv = nn_get_flat(z, i), tv = nn_get_flat(t, i), gv = ld(nn_ptr(g) + (size_t)i * es, d);
+    double sg = zv >= 0 ? 1 / (1 + exp(-zv)) : exp(zv) / (1 + exp(zv));
+    st(nn_ptr(dz) + (size_t)i * es, d, gv * (sg - tv));
+    st(nn_ptr(dt) + (size_t)i * es, d, -gv * zv);
+  }
+  if (!(s = nn_grad_accum(ctx, n, 0, dz))) s = nn_grad_accum(ctx, n, 1, dt);
+done:
+  nn_tensor_release(dz); nn_tensor_release(dt);
+  return s;
+}
+const nn_op nn_op_bce_with_logits = {"bce_with_logits", bcel_backward, 3};
+
+nn_status nn_bce_with_logits(nn_ctx *ctx, nn_tensor *z, nn_tensor *t, nn_reduction red, nn_tensor **out) {
+  *out = NULL;
+  const char *op = "binary_cross_entropy_with_logits";
+  nn_status s = same_shape(ctx, op, z, t);
+  if (s || (s = check_reduction(ctx, op, red)) || (s = need_float(ctx, op, z)) || (s = need_float(ctx, op, t)))
+    return s;
+  nn_tensor *l;
+  if ((s = nn_new_like(ctx, z, false, &l))) return s;
+  size_t es = nn_dtype_size(z->dtype);
+  for (int64_t i = 0; i < z->numel; i++) {
+    double zv = nn_get_flat(z, i), tv = nn_get_flat(t, i);
+    st(nn_ptr(l) + (size_t)i * es, z->dtype, (zv > 0 ? zv : 0) - zv * tv + log1p(exp(-fabs(zv))));
+  }
+  nn_tensor *in[2] = {z, t};
+  if ((s = record_out(ctx, &nn_op_bce_with_logits, &l, 2, in, NULL, 0, 0))) return s;
+  return reduce_loss(ctx, l, red, out);
+}
+
+/* ---- class targets ----------------------------------------------------------------------------- */
+
+/* Logits [N,C] (or [C] with a 0-d target) and a target of N class ids or [N,C] probabilities. */
+static nn_status check_class_target(nn_ctx *ctx, const char *op, const nn_tensor *x,
+                                    const nn_tensor *t, bool allow_probs) {
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  nn_status s = need_float(ctx, op, x);
+  if (s) return s;
+  if (!t) return nn_fail(ctx, NN_ERR_ARG, "%s: target is NULL", op);
+  if (x->ndim != 2 && x->ndim != 1)
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s: input must be [N, C] or [C], got %s", op,
+                   nn_shape_fmt(x->ndim, x->shape, b1));
+  int64_t N = x->ndim == 2 ? x->shape[0] : 1, C = x->shape[x->ndim - 1];
+  if (t->dtype == NN_I64) {
+    if (t->numel != N || t->ndim != x->ndim - 1)
+      return nn_fail(ctx, NN_ERR_SHAPE, "%s: target shape %s does not match input shape %s (expected %lld class ids)",
+                     op, nn_shape_fmt(t->ndim, t->shape, b1), nn_shape_fmt(x->ndim, x->shape, b2), (long long)N);
+    for (int64_t i = 0; i < N; i++) {
+      int64_t c = (int64_t)nn_get_flat(t, i);
+      if (c < 0 || c >= C)
+        return nn_fail(ctx, NN_ERR_ARG, "%s: target %lld is out of bounds for %lld classes", op,
+                       (long long)c, (long long)C);
+    }
+    return NN_OK;
+  }
+  if (!allow_probs)
+    return nn_fail(ctx, NN_ERR_DTYPE, "%s: target must be int64 class ids, got %s", op, nn_dtype_name(t->dtype));
+  if (!nn_same_shape(t, x))
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s: probability target shape %s differs from input shape %s", op,
+                   nn_shape_fmt(t->ndim, t->shape, b1), nn_shape_fmt(x->ndim, x->shape, b2));
+  return NN_OK;
+}
+
+/* The weight of row i's loss in the result: 1/N for mean, 1 for sum, and for none dy[i]. */
+static double row_weight(const nn_node *n, int64_t i) {
+  nn_reduction red = (nn_reduction)n->iarg[0];
+  if (red == NN_REDUCE_NONE) return nn_get_flat(n->gout, i);
+  double g = nn_get_flat(n->gout, 0);
+  return red == NN_REDUCE_MEAN ? g / (double)n->iarg[1] : g;
+}
+
+static nn_status make_loss_out(nn_ctx *ctx, const nn_tensor *x, nn_reduction red, nn_tensor **l) {
+  int64_t N = x->ndim == 2 ? x->shape[0] : 1;
+  return red == NN_REDUCE_NONE ? nn_new(ctx, x->dtype, x->ndim - 1, &N, false, l)
+                               : nn_new(ctx, x->dtype, 0, &N, false, l);
+}
+
+static void store_loss(nn_tensor *l, nn_reduction red, int64_t i, double v, double *total) {
+  if (red == NN_REDUCE_NONE) st(nn_ptr(l) + (size_t)i * nn_dtype_size(l->dtype), l->dtype, v);
+  else *total += v;
+}
+
+/* ---- cross-entropy, fused: p = softmax(x);  l_i = lse(x_i) - x_i[t_i]  (or -Σ_c q_c log p_c)
+   dx_i = w_i (p_i Σ_c q_c - q_i) with q the one-hot or probability target;
+   dq_i = -w_i log p_i (probability targets only). p is saved for backward. */
+static nn_status ce_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *x = n->in[0], *t = n->in[1], *p = n->saved, *dx = NULL, *dq = NULL;
+  int64_t N = x->ndim == 2 ? x->shape[0] : 1, C = x->shape[x->ndim - 1];
+  nn_dtype d = x->dtype;
+  size_t es = nn_dtype_size(d);
+  nn_status s;
+  if ((s = nn_new(ctx, d, x->ndim, x->shape, false, &dx))) return s;
+  const char *pp = nn_ptr(p);
+  char *dp = nn_ptr(dx);
+  bool ids = t->dtype == NN_I64;
+  for (int64_t i = 0; i < N; i++) {
+    double w = row_weight(n, i);
+    if (ids) {
+      int64_t c = (int64_t)nn_get_flat(t, i);
+      if (d == NN_F32) {
+        const float *pr = (const float *)pp + i * C;
+        float *dr = (float *)dp + i * C, wf = (float)w;
+        for (int64_t j = 0; j < C; j++) dr[j] = wf * pr[j];
+        dr[c] -= wf;
+      } else {
+        const double *pr = (const double *)pp + i * C;
+        double *dr = (double *)dp + i * C;
+        for (int64_t j = 0; j < C; j++) dr[j] = w * pr[j];
+        dr[c] -= w;
+      }
+    } else {
+      double qs = 0;
+      for (int64_t j = 0; j < C; j++) qs += nn_get_flat(t, i * C + j);
+      for (int64_t j = 0; j < C; j++) {
+        size_t k = (size_t)(i * C + j) * es;
+        st(dp + k, d, w * (ld(pp + k, d) * qs - nn_get_flat(t, i * C + j)));
+      }
+    }
+  }
+  s = nn_grad_accum(ctx, n, 0, dx);
+  if (!s && !ids && nn_input_needs_grad(n, 1) && !(s = nn_new_like(ctx, t, false, &dq))) {
+    for (int64_t i = 0; i < N; i++) {
+      double w = row_weight(n, i);
+      for (int64_t j = 0; j < C; j++) {
+        size_t k = (size_t)(i * C + j) * es;
+        double pv = ld(pp + k, d);
+        st(nn_ptr(dq) + (size_t)(i * C + j) * nn_dtype_size(t->dtype), t->dtype, -w * log(pv > 0 ? pv : 1e-300));
+      }
+    }
+    s = nn_grad_accum(ctx, n, 1, dq);
+  }
+  nn_tensor_release(dx); nn_tensor_release(dq);
+  return s;
+}
+const nn_op nn_op_cross_entropy = {"cross_entropy", ce_backward, 2};
+
+nn_status nn_cross_entropy(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction red, nn_tensor **out) {
+  *out = NULL;
+  nn_status s = check_class_target(ctx, "cross_entropy", x, t, true);
+  if (s || (s = check_reduction(ctx, "cross_entropy", red))) return s;
+  int64_t N = x->ndim == 2 ? x->shape[0] : 1, C = x->shape[x->ndim - 1];
+  nn_tensor *xc = NULL, *p = NULL, *l = NULL;
+  if ((s = nn_contiguous(ctx, x, &xc)) || (s = nn_new_like(ctx, x, false, &p)) ||
+      (s = make_loss_out(ctx, x, red, &l)))
+    goto done;
+  softmax_kernel(xc, p, x->ndim - 1, true);        /* p holds log-probabilities for now */
+  double total = 0;
+  nn_dtype d = x->dtype;
+  size_t es = nn_dtype_size(d);
+  char *pp = nn_ptr(p);
+  for (int64_t i = 0; i < N; i++) {
+    double li = 0;
+    if (t->dtype == NN_I64) li = -ld(pp + (size_t)(i * C + (int64_t)nn_get_flat(t, i)) * es, d);
+    else for (int64_t j = 0; j < C; j++) li -= nn_get_flat(t, i * C + j) * ld(pp + (size_t)(i * C + j) * es, d);
+    store_loss(l, red, i, li, &total);
+  }
+  if (red != NN_REDUCE_NONE) st(nn_ptr(l), d, red == NN_REDUCE_MEAN ? (N ? total / (double)N : NAN) : total);
+  nn_tensor *in[2] = {x, t};
+  if (nn_needs_grad(ctx, 2, in)) {
+    if (d == NN_F32) { float *q = (float *)pp; for (int64_t i = 0; i < N * C; i++) q[i] = expf(q[i]); }
+    else { double *q = (double *)pp; for (int64_t i = 0; i < N * C; i++) q[i] = exp(q[i]); }
+    nn_node *node = nn_record(ctx, &nn_op_cross_entropy, l, 2, in, p);
+    if (!node) { s = ctx->status; goto done; }
+    node->iarg[0] = red;
+    node->iarg[1] = N;
+  }
+  *out = l;
+  l = NULL;
+done:
+  nn_tensor_release(xc); nn_tensor_release(p); nn_tensor_release(l);
+  return s;
+}
+
+/* ---- nll: l_i = -x_i[t_i];  dx_i[t_i] = -w_i ------------------------------------------------- */
+static nn_status nll_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *x = n->in[0], *t = n->in[1], *dx;
+  int64_t N = x->ndim == 2 ? x->shape[0] : 1, C = x->shape[x->ndim - 1];
+  nn_status s = nn_new(ctx, x->dtype, x->ndim, x->shape, true, &dx);
+  if (s) return s;
+  size_t es = nn_dtype_size(x->dtype);
+  for (int64_t i = 0; i < N; i++)
+    st(nn_ptr(dx) + (size_t)(i * C + (int64_t)nn_get_flat(t, i)) * es, x->dtype, -row_weight(n, i));
+  s = nn_grad_accum(ctx, n, 0, dx);
+  nn_tensor_release(dx);
+  return s;
+}
+const nn_op nn_op_nll_loss = {"nll_loss", nll_backward, 2};
+
+nn_status nn_nll_loss(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction red, nn_tensor **out) {
+  *out = NULL;
+  nn_status s = check_class_target(ctx, "nll_loss", x, t, false);
+  if (s || (s = check_reduction(ctx, "nll_loss", red))) return s;
+  int64_t N = x->ndim == 2 ? x->shape[0] : 1, C = x->shape[x->ndim - 1];
+  nn_tensor *l;
+  if ((s = make_loss_out(ctx, x, red, &l))) return s;
+  double total = 0;
+  for (int64_t i = 0; i < N; i++)
+    store_loss(l, red, i, -nn_get_flat(x, i * C + (int64_t)nn_get_flat(t, i)), &total);
+  if (red != NN_REDUCE_NONE) st(nn_ptr(l), x->dtype, red == NN_REDUCE_MEAN ? (N ? total / (double)N : NAN) : total);
+  nn_tensor *in[2] = {x, t};
+  if (nn_needs_grad(ctx, 2, in)) {
+    nn_node *node = nn_record(ctx, &nn_op_nll_loss, l, 2, in, NULL);
+    if (!node) { nn_tensor_release(l); return ctx->status; }
+    node->iarg[0] = red;
+    node->iarg[1] = N;
+  }
+  *out = l;
+  return NN_OK;
+}

@@ -1,0 +1,366 @@
+/* ops_shape.c — views (new headers over the same storage) and copies, with their backward.
+   Gradients reach contiguous buffers, so the backward of a reshaping view is a view of dy
+   back to the input's shape, and that of narrow/select is dy written into zeros. */
+#include "nn_impl.h"
+
+static nn_status record_view(nn_ctx *ctx, const nn_op *op, nn_tensor *t, nn_tensor **out,
+                             int64_t i0, int64_t i1, int64_t i2) {
+  if (!nn_needs_grad(ctx, 1, &t)) return NN_OK;
+  nn_node *n = nn_record(ctx, op, *out, 1, &t, NULL);
+  if (n) { n->iarg[0] = i0; n->iarg[1] = i1; n->iarg[2] = i2; return NN_OK; }
+  nn_tensor_release(*out);
+  *out = NULL;
+  return ctx->status;
+}
+
+/* dy viewed with the input's shape (dy is contiguous, so this always works) */
+static nn_status reshape_back(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *in = n->in[0], *g = n->gout, *v;
+  int64_t st[NN_MAX_DIMS];
+  nn_tensor *c = g;
+  nn_status s = NN_OK;
+  if (!nn_is_contig(g) && (s = nn_new_like(ctx, g, false, &c))) return s;
+  if (c != g) nn_copy_raw(c, g);
+  nn_contig_strides(in->ndim, in->shape, st);
+  if (!(s = nn_alias(ctx, c, in->ndim, in->shape, st, c->offset, &v))) {
+    s = nn_grad_accum(ctx, n, 0, v);
+    nn_tensor_release(v);
+  }
+  if (c != g) nn_tensor_release(c);
+  return s;
+}
+
+/* ---- view / reshape ------------------------------------------------------------------- */
+
+/* Resolves one -1 and checks the element count. */
+static nn_status infer_shape(nn_ctx *ctx, const char *op, const nn_tensor *t, int ndim,
+                             const int64_t *shape, int64_t *res) {
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  if (ndim < 0 || ndim > NN_MAX_DIMS)
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s: %d dimensions (at most %d are supported)", op, ndim, NN_MAX_DIMS);
+  int infer = -1;
+  int64_t known = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] == -1) {
+      if (infer >= 0) return nn_fail(ctx, NN_ERR_SHAPE, "%s: only one dimension can be inferred (-1)", op);
+      infer = i;
+    } else if (shape[i] < 0) {
+      return nn_fail(ctx, NN_ERR_SHAPE, "%s: invalid size %lld in dimension %d", op, (long long)shape[i], i + 1);
+    } else known *= shape[i];
+    res[i] = shape[i];
+  }
+  if (infer >= 0) {
+    if (known == 0 || t->numel % known != 0)
+      return nn_fail(ctx, NN_ERR_SHAPE, "%s: shape %s is invalid for input of size %lld", op,
+                     nn_shape_fmt(ndim, shape, b1), (long long)t->numel);
+    res[infer] = t->numel / known;
+  } else if (known != t->numel) {
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s: shape %s is invalid for input of size %lld (shape %s)", op,
+                   nn_shape_fmt(ndim, shape, b1), (long long)t->numel,
+                   nn_shape_fmt(t->ndim, t->shape, b2));
+  }
+  return NN_OK;
+}
+
+/* Strides for viewing t as shape without copying, if they exist (PyTorch's computeStride:
+   each run of input dims that is contiguous in memory can be split or merged freely). */
+static bool view_strides(const nn_tensor *t, int ndim, const int64_t *shape, int64_t *st) {
+  if (t->numel == 0 || nn_is_contig(t)) { nn_contig_strides(ndim, shape, st); return true; }
+  int vd = ndim - 1;
+  int64_t chunk = t->stride[t->ndim - 1], tensor_numel = 1, view_numel = 1;
+  for (int td = t->ndim - 1; td >= 0; td--) {
+    tensor_numel *= t->shape[td];
+    if (td == 0 || (t->shape[td - 1] != 1 && t->stride[td - 1] != tensor_numel * chunk)) {
+      while (vd >= 0 && (view_numel < tensor_numel || shape[vd] == 1)) {
+        st[vd] = view_numel * chunk;
+        view_numel *= shape[vd];
+        vd--;
+      }
+      if (view_numel != tensor_numel) return false;
+      if (td > 0) { chunk = t->stride[td - 1]; tensor_numel = 1; view_numel = 1; }
+    }
+  }
+  return vd == -1;
+}
+
+const nn_op nn_op_view = {"view", reshape_back, 0};
+nn_status nn_view(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_tensor **out) {
+  *out = NULL;
+  int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  nn_status s = infer_shape(ctx, "view", t, ndim, shape, sh);
+  if (s) return s;
+  if (!view_strides(t, ndim, sh, st))
+    return nn_fail(ctx, NN_ERR_SHAPE, "view: a tensor of shape %s with these strides cannot be viewed as "
+                   "%s without a copy (use reshape)", nn_shape_fmt(t->ndim, t->shape, b1),
+                   nn_shape_fmt(ndim, sh, b2));
+  if ((s = nn_alias(ctx, t, ndim, sh, st, t->offset, out))) return s;
+  return record_view(ctx, &nn_op_view, t, out, 0, 0, 0);
+}
+
+nn_status nn_reshape(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_tensor **out) {
+  *out = NULL;
+  int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
+  nn_status s = infer_shape(ctx, "reshape", t, ndim, shape, sh);
+  if (s) return s;
+  if (view_strides(t, ndim, sh, st)) return nn_view(ctx, t, ndim, sh, out);
+  nn_tensor *c;
+  if ((s = nn_clone(ctx, t, &c))) return s;
+  s = nn_view(ctx, c, ndim, sh, out);
+  nn_tensor_release(c);
+  return s;
+}
+
+nn_status nn_flatten(nn_ctx *ctx, nn_tensor *t, int start, int end, nn_tensor **out) {
+  *out = NULL;
+  int nd = t->ndim;
+  if (nd == 0) { int64_t one = 1; return nn_reshape(ctx, t, 1, &one, out); }
+  nn_status s;
+  if ((s = nn_check_dim(ctx, "flatten", &start, nd)) || (s = nn_check_dim(ctx, "flatten", &end, nd)))
+    return s;
+  if (start > end)
+    return nn_fail(ctx, NN_ERR_ARG, "flatten: start dimension %d comes after end dimension %d",
+                   start + 1, end + 1);
+  int64_t sh[NN_MAX_DIMS];
+  int k = 0;
+  for (int i = 0; i < start; i++) sh[k++] = t->shape[i];
+  int64_t m = 1;
+  for (int i = start; i <= end; i++) m *= t->shape[i];
+  sh[k++] = m;
+  for (int i = end + 1; i < nd; i++) sh[k++] = t->shape[i];
+  return nn_reshape(ctx, t, k, sh, out);
+}
+
+/* ---- transpose, permute ---------------------------------------------------------------- */
+
+static nn_status transpose_raw(nn_ctx *ctx, nn_tensor *t, int d0, int d1, nn_tensor **out) {
+  int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
+  memcpy(sh, t->shape, sizeof sh);
+  memcpy(st, t->stride, sizeof st);
+  sh[d0] = t->shape[d1]; sh[d1] = t->shape[d0];
+  st[d0] = t->stride[d1]; st[d1] = t->stride[d0];
+  return nn_alias(ctx, t, t->ndim, sh, st, t->offset, out);
+}
+/* transpose: dx = dy transposed back */
+static nn_status transpose_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *g;
+  nn_status s = transpose_raw(ctx, n->gout, (int)n->iarg[0], (int)n->iarg[1], &g);
+  if (s) return s;
+  s = nn_grad_accum(ctx, n, 0, g);
+  nn_tensor_release(g);
+  return s;
+}
+const nn_op nn_op_transpose = {"transpose", transpose_backward, 0};
+nn_status nn_transpose(nn_ctx *ctx, nn_tensor *t, int d0, int d1, nn_tensor **out) {
+  *out = NULL;
+  if (t->ndim == 0 && (d0 == 0 || d0 == -1) && (d1 == 0 || d1 == -1)) {
+    nn_status s = nn_alias(ctx, t, 0, t->shape, t->stride, t->offset, out);
+    return s ? s : record_view(ctx, &nn_op_view, t, out, 0, 0, 0);
+  }
+  nn_status s;
+  if ((s = nn_check_dim(ctx, "transpose", &d0, t->ndim)) || (s = nn_check_dim(ctx, "transpose", &d1, t->ndim)))
+    return s;
+  if ((s = transpose_raw(ctx, t, d0, d1, out))) return s;
+  return record_view(ctx, &nn_op_transpose, t, out, d0, d1, 0);
+}
+
+/* permute: dx = dy permuted by the inverse permutation */
+static nn_status permute_raw(nn_ctx *ctx, nn_tensor *t, const int *dims, nn_tensor **out) {
+  int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
+  for (int i = 0; i < t->ndim; i++) { sh[i] = t->shape[dims[i]]; st[i] = t->stride[dims[i]]; }
+  return nn_alias(ctx, t, t->ndim, sh, st, t->offset, out);
+}
+static nn_status permute_backward(nn_ctx *ctx, nn_node *n) {
+  int inv[NN_MAX_DIMS];
+  for (int i = 0; i < n->out_ndim; i++) inv[(int)n->iarg[i]] = i;
+  nn_tensor *g;
+  nn_status s = permute_raw(ctx, n->gout, inv, &g);
+  if (s) return s;
+  s = nn_grad_accum(ctx, n, 0, g);
+  nn_tensor_release(g);
+  return s;
+}
+const nn_op nn_op_permute = {"permute", permute_backward, 0};
+nn_status nn_permute(nn_ctx *ctx, nn_tensor *t, const int *dims, nn_tensor **out) {
+  *out = NULL;
+  int d[NN_MAX_DIMS];
+  bool seen[NN_MAX_DIMS] = {false};
+  for (int i = 0; i < t->ndim; i++) {
+    d[i] = dims[i];
+    nn_status s = nn_check_dim(ctx, "permute", &d[i], t->ndim);
+    if (s) return s;
+    if (seen[d[i]]) return nn_fail(ctx, NN_ERR_ARG, "permute: dimension %d repeats", d[i] + 1);
+    seen[d[i]] = true;
+  }
+  nn_status s = permute_raw(ctx, t, d, out);
+  if (s || !nn_needs_grad(ctx, 1, &t)) return s;
+  nn_node *n = nn_record(ctx, &nn_op_permute, *out, 1, &t, NULL);
+  if (!n) { nn_tensor_release(*out); *out = NULL; return ctx->status; }
+  for (int i = 0; i < t->ndim; i++) n->iarg[i] = d[i];
+  return NN_OK;
+}
+
+/* ---- narrow, select: dx = zeros with dy written into the same window ---------------------- */
+
+static nn_status narrow_raw(nn_ctx *ctx, nn_tensor *t, int dim, int64_t start, int64_t len,
+                            nn_tensor **out) {
+  int64_t sh[NN_MAX_DIMS];
+  memcpy(sh, t->shape, sizeof sh);
+  sh[dim] = len;
+  return nn_alias(ctx, t, t->ndim, sh, t->stride, t->offset + start * t->stride[dim], out);
+}
+static nn_status select_raw(nn_ctx *ctx, nn_tensor *t, int dim, int64_t i, nn_tensor **out) {
+  int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
+  int k = 0;
+  for (int d = 0; d < t->ndim; d++)
+    if (d != dim) { sh[k] = t->shape[d]; st[k] = t->stride[d]; k++; }
+  return nn_alias(ctx, t, t->ndim - 1, sh, st, t->offset + i * t->stride[dim], out);
+}
+static nn_status window_backward(nn_ctx *ctx, nn_node *n, bool is_select) {
+  nn_tensor *in = n->in[0], *z, *w;
+  nn_status s = nn_new(ctx, in->dtype, in->ndim, in->shape, true, &z);
+  if (s) return s;
+  s = is_select ? select_raw(ctx, z, (int)n->iarg[0], n->iarg[1], &w)
+                : narrow_raw(ctx, z, (int)n->iarg[0], n->iarg[1], n->iarg[2], &w);
+  if (!s) {
+    nn_copy_raw(w, n->gout);
+    nn_tensor_release(w);
+    s = nn_grad_accum(ctx, n, 0, z);
+  }
+  nn_tensor_release(z);
+  return s;
+}
+static nn_status narrow_backward(nn_ctx *ctx, nn_node *n) { return window_backward(ctx, n, false); }
+static nn_status select_backward(nn_ctx *ctx, nn_node *n) { return window_backward(ctx, n, true); }
+const nn_op nn_op_narrow = {"narrow", narrow_backward, 0};
+const nn_op nn_op_select = {"select", select_backward, 0};
+
+nn_status nn_narrow(nn_ctx *ctx, nn_tensor *t, int dim, int64_t start, int64_t len, nn_tensor **out) {
+  *out = NULL;
+  nn_status s = nn_check_dim(ctx, "narrow", &dim, t->ndim);
+  if (s) return s;
+  if (t->ndim == 0) return nn_fail(ctx, NN_ERR_ARG, "narrow: cannot narrow a 0-d tensor");
+  if (start < 0 || len < 0 || start + len > t->shape[dim])
+    return nn_fail(ctx, NN_ERR_ARG, "narrow: start %lld and length %lld exceed dimension %d of size %lld",
+                   (long long)start, (long long)len, dim + 1, (long long)t->shape[dim]);
+  if ((s = narrow_raw(ctx, t, dim, start, len, out))) return s;
+  return record_view(ctx, &nn_op_narrow, t, out, dim, start, len);
+}
+
+nn_status nn_select(nn_ctx *ctx, nn_tensor *t, int dim, int64_t i, nn_tensor **out) {
+  *out = NULL;
+  if (t->ndim == 0) return nn_fail(ctx, NN_ERR_ARG, "select: cannot index a 0-d tensor");
+  nn_status s = nn_check_dim(ctx, "select", &dim, t->ndim);
+  if (s) return s;
+  if (i < -t->shape[dim] || i >= t->shape[dim])
+    return nn_fail(ctx, NN_ERR_ARG, "select: index %lld out of range for dimension %d of size %lld",
+                   (long long)i, dim + 1, (long long)t->shape[dim]);
+  if (i < 0) i += t->shape[dim];
+  if ((s = select_raw(ctx, t, dim, i, out))) return s;
+  return record_view(ctx, &nn_op_select, t, out, dim, i, 0);
+}
+
+/* ---- unsqueeze, squeeze: reshaping views ----------------------------------------------------- */
+
+nn_status nn_unsqueeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
+  *out = NULL;
+  if (t->ndim >= NN_MAX_DIMS)
+    return nn_fail(ctx, NN_ERR_SHAPE, "unsqueeze: a %d-d tensor cannot grow (at most %d dims)", t->ndim, NN_MAX_DIMS);
+  int d = dim;
+  if (!nn_wrap_dim(&d, t->ndim + 1))
+    return nn_fail(ctx, NN_ERR_ARG, "unsqueeze: dimension %d out of range for a %d-d tensor",
+                   dim >= 0 ? dim + 1 : dim, t->ndim);
+  int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
+  int k = 0;
+  for (int i = 0; i <= t->ndim; i++) {
+    if (i == d) { sh[k] = 1; st[k] = i < t->ndim ? t->stride[i] * t->shape[i] : 1; k++; }
+    if (i < t->ndim) { sh[k] = t->shape[i]; st[k] = t->stride[i]; k++; }
+  }
+  nn_status s = nn_alias(ctx, t, t->ndim + 1, sh, st, t->offset, out);
+  return s ? s : record_view(ctx, &nn_op_view, t, out, 0, 0, 0);
+}
+
+nn_status nn_squeeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
+  *out = NULL;
+  int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
+  int k = 0;
+  if (dim != NN_ALL) {
+    nn_status s = nn_check_dim(ctx, "squeeze", &dim, t->ndim);
+    if (s) return s;
+  }
+  for (int i = 0; i < t->ndim; i++) {
+    bool drop = t->shape[i] == 1 && (dim == NN_ALL || dim == i);
+    if (!drop) { sh[k] = t->shape[i]; st[k] = t->stride[i]; k++; }
+  }
+  nn_status s = nn_alias(ctx, t, k, sh, st, t->offset, out);
+  return s ? s : record_view(ctx, &nn_op_view, t, out, 0, 0, 0);
+}
+
+/* ---- expand: a broadcast view (stride 0); dx = dy summed over the expanded dims --------------- */
+
+static nn_status expand_backward(nn_ctx *ctx, nn_node *n) { return nn_grad_accum(ctx, n, 0, n->gout); }
+const nn_op nn_op_expand = {"expand", expand_backward, 0};
+nn_status nn_expand(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_tensor **out) {
+  *out = NULL;
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  if (ndim < t->ndim || ndim > NN_MAX_DIMS)
+    return nn_fail(ctx, NN_ERR_SHAPE, "expand: cannot expand shape %s to %s",
+                   nn_shape_fmt(t->ndim, t->shape, b1), nn_shape_fmt(ndim < 0 ? 0 : ndim > NN_MAX_DIMS ? NN_MAX_DIMS : ndim, shape, b2));
+  int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
+  int lead = ndim - t->ndim;
+  for (int i = 0; i < ndim; i++) {
+    int it = i - lead;
+    int64_t want = shape[i];
+    if (it < 0) {
+      if (want < 0)
+        return nn_fail(ctx, NN_ERR_SHAPE, "expand: size -1 is not allowed in a new leading dimension (%d)", i + 1);
+      sh[i] = want; st[i] = 0;
+    } else {
+      int64_t have = t->shape[it];
+      if (want == -1) want = have;
+      if (want != have && have != 1)
+        return nn_fail(ctx, NN_ERR_SHAPE, "expand: cannot expand shape %s to %s (dimension %d: %lld vs %lld)",
+                       nn_shape_fmt(t->ndim, t->shape, b1), nn_shape_fmt(ndim, shape, b2), i + 1,
+                       (long long)have, (long long)want);
+      if (want < 0) return nn_fail(ctx, NN_ERR_SHAPE, "expand: negative size %lld", (long long)want);
+      sh[i] = want;
+      st[i] = (have == 1 && want != 1) ? 0 : t->stride[it];
+    }
+  }
+  nn_status s = nn_check_shape(ctx, "expand", ndim, sh);
+  if (!s) s = nn_alias(ctx, t, ndim, sh, st, t->offset, out);
+  return s ? s : record_view(ctx, &nn_op_expand, t, out, 0, 0, 0);
+}
+
+/* ---- copies: contiguous, clone, to; dx = dy (converted back to the input's dtype) ------------ */
+
+static nn_status copy_backward(nn_ctx *ctx, nn_node *n) { return nn_grad_accum(ctx, n, 0, n->gout); }
+const nn_op nn_op_clone = {"clone", copy_backward, 0};
+const nn_op nn_op_to = {"to", copy_backward, 0};
+
+static nn_status copy_as(nn_ctx *ctx, const nn_op *op, nn_tensor *t, nn_dtype dt, nn_tensor **out) {
+  *out = NULL;
+  if (!t) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", op->name);
+  nn_status s = nn_new(ctx, dt, t->ndim, t->shape, false, out);
+  if (s) return s;
+  nn_copy_raw(*out, t);
+  if (dt == NN_I64 || !nn_needs_grad(ctx, 1, &t)) return NN_OK;
+  if (nn_record(ctx, op, *out, 1, &t, NULL)) return NN_OK;
+  nn_tensor_release(*out);
+  *out = NULL;
+  return ctx->status;
+}
+
+nn_status nn_clone(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
+  return copy_as(ctx, &nn_op_clone, t, t ? t->dtype : NN_F32, out);
+}
+nn_status nn_contiguous(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
+  if (t && nn_is_contig(t)) { nn_tensor_retain(t); *out = t; return NN_OK; }
+  return nn_clone(ctx, t, out);
+}
+nn_status nn_to(nn_ctx *ctx, nn_tensor *t, nn_dtype dt, nn_tensor **out) {
+  *out = NULL;
+  if (dt != NN_F32 && dt != NN_F64 && dt != NN_I64)
+    return nn_fail(ctx, NN_ERR_DTYPE, "to: invalid dtype %d", (int)dt);
+  return copy_as(ctx, &nn_op_to, t, dt, out);
+}

@@ -1,0 +1,644 @@
+/* tensor.c — storage, tensor headers, creation, element access, strided loops, copies. */
+#include <math.h>
+#include <stdio.h>
+#include "nn_impl.h"
+
+/* ---- dtypes ------------------------------------------------------------------------- */
+
+size_t nn_dtype_size(nn_dtype dt) { return dt == NN_F32 ? 4 : 8; }
+const char *nn_dtype_name(nn_dtype dt) {
+  switch (dt) {
+    case NN_F32: return "float32";
+    case NN_F64: return "float64";
+    case NN_I64: return "int64";
+  }
+  return "?";
+}
+nn_status nn_dtype_parse(nn_ctx *ctx, const char *name, nn_dtype *dt) {
+  static const struct { const char *n; nn_dtype d; } names[] = {
+    {"float32", NN_F32}, {"float", NN_F32}, {"float64", NN_F64}, {"double", NN_F64},
+    {"int64", NN_I64}, {"long", NN_I64}};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(name, names[i].n) == 0) { *dt = names[i].d; return NN_OK; }
+  return nn_fail(ctx, NN_ERR_DTYPE, "unknown dtype '%s' (expected float32, float64 or int64)",
+                 name);
+}
+/* int64 with a float gives the float; float32 with float64 gives float64. */
+nn_dtype nn_promote(nn_dtype a, nn_dtype b) {
+  if (a == b) return a;
+  if (a == NN_I64) return b;
+  if (b == NN_I64) return a;
+  return NN_F64;
+}
+
+/* ---- shapes --------------------------------------------------------------------------- */
+
+const char *nn_shape_fmt(int ndim, const int64_t *shape, char *buf) {
+  size_t n = 0;
+  buf[n++] = '[';
+  for (int i = 0; i < ndim && n < NN_SHAPE_BUF - 24; i++)
+    n += (size_t)snprintf(buf + n, NN_SHAPE_BUF - n, i ? ", %lld" : "%lld", (long long)shape[i]);
+  buf[n++] = ']';
+  buf[n] = '\0';
+  return buf;
+}
+const char *nn_shape_str(const nn_tensor *t, char *buf, size_t size) {
+  char tmp[NN_SHAPE_BUF];
+  if (size == 0) return buf;
+  snprintf(buf, size, "%s", nn_shape_fmt(t->ndim, t->shape, tmp));
+  return buf;
+}
+
+int64_t nn_shape_numel(int ndim, const int64_t *shape) {
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= shape[i];
+  return n;
+}
+
+nn_status nn_check_shape(nn_ctx *ctx, const char *op, int ndim, const int64_t *shape) {
+  if (ndim < 0 || ndim > NN_MAX_DIMS)
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s: %d dimensions (at most %d are supported)", op, ndim,
+                   NN_MAX_DIMS);
+  if (ndim > 0 && !shape) return nn_fail(ctx, NN_ERR_ARG, "%s: shape is NULL", op);
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0)
+      return nn_fail(ctx, NN_ERR_SHAPE, "%s: negative size %lld in dimension %d", op,
+                     (long long)shape[i], i + 1);
+    if (shape[i] > 0 && n > ((int64_t)1 << 48) / shape[i])
+      return nn_fail(ctx, NN_ERR_SHAPE, "%s: too many elements (size overflow)", op);
+    n *= shape[i];
+  }
+  return NN_OK;
+}
+
+void nn_contig_strides(int ndim, const int64_t *shape, int64_t *stride) {
+  int64_t s = 1;
+  for (int i = ndim - 1; i >= 0; i--) { stride[i] = s; s *= shape[i] > 1 ? shape[i] : 1; }
+}
+
+bool nn_is_contig(const nn_tensor *t) {
+  int64_t s = 1;
+  for (int i = t->ndim - 1; i >= 0; i--) {
+    if (t->shape[i] != 1 && t->stride[i] != s) return false;
+    s *= t->shape[i];
+  }
+  return true;
+}
+
+bool nn_same_shape(const nn_tensor *a, const nn_tensor *b) {
+  if (a->ndim != b->ndim) return false;
+  for (int i = 0; i < a->ndim; i++)
+    if (a->shape[i] != b->shape[i]) return false;
+  return true;
+}
+
+bool nn_wrap_dim(int *dim, int ndim) {
+  int n = ndim > 0 ? ndim : 1;
+  int d = *dim < 0 ? *dim + n : *dim;
+  if (d < 0 || d >= n) return false;
+  *dim = d;
+  return true;
+}
+
+nn_status nn_check_dim(nn_ctx *ctx, const char *op, int *dim, int ndim) {
+  int d = *dim;
+  if (!nn_wrap_dim(dim, ndim))
+    return nn_fail(ctx, NN_ERR_ARG, "%s: dimension %d out of range for a %d-d tensor", op,
+                   d >= 0 ? d + 1 : d, ndim);
+  return NN_OK;
+}
+
+nn_status nn_check_open(nn_ctx *ctx, const char *op, const nn_tensor *t) {
+  if (!t) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", op);
+  return NN_OK;
+}
+
+nn_status nn_broadcast_shape(nn_ctx *ctx, const char *op, const nn_tensor *a, const nn_tensor *b,
+                             int *ndim, int64_t *shape) {
+  int n = a->ndim > b->ndim ? a->ndim : b->ndim;
+  for (int i = 0; i < n; i++) {
+    int ia = a->ndim - n + i, ib = b->ndim - n + i;
+    int64_t sa = ia >= 0 ? a->shape[ia] : 1, sb = ib >= 0 ? b->shape[ib] : 1;
+    if (sa != sb && sa != 1 && sb != 1) {
+      char x[NN_SHAPE_BUF], y[NN_SHAPE_BUF];
+      return nn_fail(ctx, NN_ERR_SHAPE, "%s: shapes %s and %s do not broadcast", op,
+                     nn_shape_fmt(a->ndim, a->shape, x), nn_shape_fmt(b->ndim, b->shape, y));
+    }
+    shape[i] = sa == 1 ? sb : sa;
+  }
+  *ndim = n;
+  return NN_OK;
+}
+
+void nn_broadcast_strides(const nn_tensor *t, int ndim, const int64_t *shape, int64_t *stride) {
+  for (int i = 0; i < ndim; i++) {
+    int it = t->ndim - ndim + i;
+    stride[i] = (it < 0 || (t->shape[it] == 1 && shape[i] != 1)) ? 0 : t->stride[it];
+  }
+}
+
+/* ---- strided loops --------------------------------------------------------------------- */
+
+void nn_loop(int nops, int ndim, const int64_t *shape, char *const *base,
+             const int64_t *const *strides, const size_t *elsize, nn_row_fn fn, void *arg) {
+  int64_t sh[NN_MAX_DIMS + 1], st[3][NN_MAX_DIMS + 1];
+  int nd = 0;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] == 0) return;
+    if (shape[i] == 1) continue;            /* size-1 dims do not move */
+    sh[nd] = shape[i];
+    for (int k = 0; k < nops; k++) st[k][nd] = strides[k][i];
+    nd++;
+  }
+  /* merge dim d-1 into d when every operand steps through d-1 as one run of d */
+  int m = 0;
+  for (int d = 0; d < nd; d++) {
+    if (m > 0) {
+      bool ok = true;
+      for (int k = 0; k < nops; k++)
+        if (st[k][m - 1] != st[k][d] * sh[d]) { ok = false; break; }
+      if (ok) {
+        sh[m - 1] *= sh[d];
+        for (int k = 0; k < nops; k++) st[k][m - 1] = st[k][d];
+        continue;
+      }
+    }
+    sh[m] = sh[d];
+    for (int k = 0; k < nops; k++) st[k][m] = st[k][d];
+    m++;
+  }
+  if (m == 0) { sh[0] = 1; for (int k = 0; k < nops; k++) st[k][0] = 0; m = 1; }
+  char *p[3] = {base[0], nops > 1 ? base[1] : NULL, nops > 2 ? base[2] : NULL};
+  int64_t inner = sh[m - 1], s[3] = {0, 0, 0};
+  for (int k = 0; k < nops; k++) s[k] = st[k][m - 1];
+  int64_t idx[NN_MAX_DIMS + 1] = {0};
+  for (;;) {
+    fn(inner, p[0], s[0], p[1], s[1], p[2], s[2], arg);
+    int d = m - 2;
+    for (; d >= 0; d--) {
+      for (int k = 0; k < nops; k++) p[k] += st[k][d] * (int64_t)elsize[k];
+      if (++idx[d] < sh[d]) break;
+      for (int k = 0; k < nops; k++) p[k] -= st[k][d] * sh[d] * (int64_t)elsize[k];
+      idx[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+/* ---- storage and headers ------------------------------------------------------------------ */
+
+static nn_storage *storage_new(nn_ctx *ctx, size_t nbytes) {
+  nn_storage *st = nn_malloc(ctx, sizeof *st);
+  if (!st) return NULL;
+  st->data = nn_block_get(ctx, nbytes ? nbytes : 1);
+  if (!st->data) { nn_mfree(ctx, st, sizeof *st); return NULL; }
+  st->refs = 1; st->nbytes = nbytes; st->version = 0;
+  st->release = NULL; st->ud = NULL; st->ctx = ctx; st->owned = true;
+  ctx->bytes_in_use += nbytes;
+  ctx->live++;
+  return st;
+}
+
+static void storage_unref(nn_storage *st) {
+  if (!st || --st->refs > 0) return;
+  nn_ctx *ctx = st->ctx;
+  if (st->release) st->release(st->ud, st->data);
+  else if (st->owned) {
+    nn_block_put(ctx, st->data, st->nbytes ? st->nbytes : 1);
+    ctx->bytes_in_use -= st->nbytes;
+  }
+  nn_mfree(ctx, st, sizeof *st);
+  nn_ctx_unref(ctx);
+}
+
+static nn_tensor *header_new(nn_ctx *ctx) {
+  nn_tensor *t = nn_malloc(ctx, sizeof *t);
+  if (!t) return NULL;
+  memset(t, 0, sizeof *t);
+  t->refs = 1;
+  t->ctx = ctx;
+  ctx->live++;
+  return t;
+}
+
+void nn_tensor_retain(nn_tensor *t) { if (t) t->refs++; }
+
+void nn_tensor_release(nn_tensor *t) {
+  if (!t || --t->refs > 0) return;
+  nn_ctx *ctx = t->ctx;
+  nn_tensor_release(t->grad);
+  nn_node_release(t->node);
+  storage_unref(t->st);
+  nn_mfree(ctx, t, sizeof *t);
+  nn_ctx_unref(ctx);
+}
+
+nn_status nn_new(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, bool zero,
+                 nn_tensor **out) {
+  *out = NULL;
+  nn_status s = nn_check_shape(ctx, "tensor", ndim, shape);
+  if (s) return s;
+  if (dt != NN_F32 && dt != NN_F64 && dt != NN_I64)
+    return nn_fail(ctx, NN_ERR_DTYPE, "tensor: invalid dtype %d", (int)dt);
+  int64_t n = nn_shape_numel(ndim, shape);
+  nn_tensor *t = header_new(ctx);
+  if (!t) return nn_fail(ctx, NN_ERR_MEM, "tensor: out of memory");
+  size_t nbytes = (size_t)n * nn_dtype_size(dt);
+  t->st = storage_new(ctx, nbytes);
+  if (!t->st) {
+    nn_tensor_release(t);
+    return nn_fail(ctx, NN_ERR_MEM, "tensor: out of memory allocating %zu bytes", nbytes);
+  }
+  t->dtype = dt; t->ndim = ndim; t->numel = n;
+  for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+  nn_contig_strides(ndim, shape, t->stride);
+  if (zero) memset(t->st->data, 0, nbytes);
+  *out = t;
+  return NN_OK;
+}
+
+nn_status nn_new_like(nn_ctx *ctx, const nn_tensor *t, bool zero, nn_tensor **out) {
+  return nn_new(ctx, t->dtype, t->ndim, t->shape, zero, out);
+}
+
+nn_status nn_alias(nn_ctx *ctx, const nn_tensor *t, int ndim, const int64_t *shape,
+                   const int64_t *stride, int64_t offset, nn_tensor **out) {
+  *out = NULL;
+  nn_tensor *v = header_new(ctx);
+  if (!v) return nn_fail(ctx, NN_ERR_MEM, "view: out of memory");
+  v->dtype = t->dtype; v->ndim = ndim; v->offset = offset;
+  for (int i = 0; i < ndim; i++) { v->shape[i] = shape[i]; v->stride[i] = stride[i]; }
+  v->numel = nn_shape_numel(ndim, shape);
+  v->st = t->st;
+  t->st->refs++;
+  *out = v;
+  return NN_OK;
+}
+
+/* ---- public tensor API ---------------------------------------------------------------------- */
+
+nn_status nn_tensor_new(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape,
+                        nn_tensor **out) {
+  return nn_new(ctx, dt, ndim, shape, false, out);
+}
+
+nn_status nn_tensor_from_data(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape,
+                              const void *data, nn_tensor **out) {
+  *out = NULL;
+  if (!data && nn_shape_numel(ndim > 0 && shape ? ndim : 0, shape) > 0)
+    return nn_fail(ctx, NN_ERR_ARG, "tensor_from_data: data is NULL");
+  nn_tensor *t;
+  nn_status s = nn_new(ctx, dt, ndim, shape, false, &t);
+  if (s) return s;
+  if (t->numel) memcpy(t->st->data, data, t->st->nbytes);
+  *out = t;
+  return NN_OK;
+}
+
+nn_status nn_tensor_wrap(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape,
+                         const int64_t *strides, void *data,
+                         void (*release)(void *ud, void *data), void *ud, nn_tensor **out) {
+  *out = NULL;
+  nn_status s = nn_check_shape(ctx, "wrap", ndim, shape);
+  if (s) return s;
+  if (dt != NN_F32 && dt != NN_F64 && dt != NN_I64)
+    return nn_fail(ctx, NN_ERR_DTYPE, "wrap: invalid dtype %d", (int)dt);
+  if (!data) return nn_fail(ctx, NN_ERR_ARG, "wrap: data is NULL");
+  if (strides)
+    for (int i = 0; i < ndim; i++)
+      if (strides[i] < 0)
+        return nn_fail(ctx, NN_ERR_ARG, "wrap: negative stride %lld in dimension %d",
+                       (long long)strides[i], i + 1);
+  nn_tensor *t = header_new(ctx);
+  nn_storage *st = t ? nn_malloc(ctx, sizeof *st) : NULL;
+  if (!st) {
+    nn_tensor_release(t);
+    return nn_fail(ctx, NN_ERR_MEM, "wrap: out of memory");
+  }
+  t->dtype = dt; t->ndim = ndim; t->numel = nn_shape_numel(ndim, shape);
+  for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+  if (strides) for (int i = 0; i < ndim; i++) t->stride[i] = strides[i];
+  else nn_contig_strides(ndim, shape, t->stride);
+  int64_t span = 1;
+  for (int i = 0; i < ndim; i++) if (shape[i] > 0) span += (shape[i] - 1) * t->stride[i];
+  st->refs = 1; st->data = data; st->nbytes = (size_t)span * nn_dtype_size(dt);
+  st->version = 0; st->release = release; st->ud = ud; st->ctx = ctx; st->owned = false;
+  ctx->live++;
+  t->st = st;
+  *out = t;
+  return NN_OK;
+}
+
+nn_dtype nn_tensor_dtype(const nn_tensor *t) { return t->dtype; }
+int nn_tensor_ndim(const nn_tensor *t) { return t->ndim; }
+const int64_t *nn_tensor_shape(const nn_tensor *t) { return t->shape; }
+const int64_t *nn_tensor_strides(const nn_tensor *t) { return t->stride; }
+int64_t nn_tensor_numel(const nn_tensor *t) { return t->numel; }
+void *nn_tensor_data(const nn_tensor *t) { return nn_ptr(t); }
+bool nn_tensor_is_contiguous(const nn_tensor *t) { return nn_is_contig(t); }
+bool nn_tensor_same_storage(const nn_tensor *a, const nn_tensor *b) { return a->st == b->st; }
+uint64_t nn_tensor_version(const nn_tensor *t) { return t->st->version; }
+void nn_tensor_bump_version(nn_tensor *t) { t->st->version++; }
+nn_ctx *nn_tensor_ctx(const nn_tensor *t) { return t->ctx; }
+/* Sized blocks carry their size in a 16-byte prefix, so nn_free needs no size argument. */
+void *nn_sized_alloc(nn_ctx *ctx, size_t n) {
+  if (n > SIZE_MAX - 16) return NULL;
+  size_t *h = nn_malloc(ctx, n + 16);
+  if (!h) return NULL;
+  h[0] = n + 16;
+  return (char *)h + 16;
+}
+void nn_free(nn_ctx *ctx, void *p) {
+  if (!p) return;
+  size_t *h = (size_t *)((char *)p - 16);
+  nn_mfree(ctx, h, h[0]);
+}
+
+/* ---- element access ---------------------------------------------------------------------- */
+
+static inline double load(const char *p, nn_dtype dt) {
+  switch (dt) {
+    case NN_F32: return *(const float *)p;
+    case NN_F64: return *(const double *)p;
+    default: return (double)*(const int64_t *)p;
+  }
+}
+static inline void store(char *p, nn_dtype dt, double v) {
+  switch (dt) {
+    case NN_F32: *(float *)p = (float)v; break;
+    case NN_F64: *(double *)p = v; break;
+    default: *(int64_t *)p = (int64_t)v; break;
+  }
+}
+
+double nn_get_flat(const nn_tensor *t, int64_t i) {
+  int64_t off = t->offset;
+  for (int d = t->ndim - 1; d >= 0; d--) {
+    off += (i % t->shape[d]) * t->stride[d];
+    i /= t->shape[d];
+  }
+  return load((const char *)t->st->data + off * (int64_t)nn_dtype_size(t->dtype), t->dtype);
+}
+
+static nn_status index_offset(nn_ctx *ctx, const char *op, const nn_tensor *t, const int64_t *idx,
+                              int64_t *off) {
+  int64_t o = t->offset;
+  for (int d = 0; d < t->ndim; d++) {
+    if (idx[d] < 0 || idx[d] >= t->shape[d])
+      return nn_fail(ctx, NN_ERR_ARG, "%s: index %lld out of range for dimension %d of size %lld",
+                     op, (long long)idx[d], d + 1, (long long)t->shape[d]);
+    o += idx[d] * t->stride[d];
+  }
+  *off = o;
+  return NN_OK;
+}
+
+nn_status nn_tensor_get(nn_ctx *ctx, const nn_tensor *t, const int64_t *idx, double *v) {
+  int64_t off;
+  nn_status s = index_offset(ctx, "get", t, idx, &off);
+  if (s) return s;
+  *v = load((const char *)t->st->data + off * (int64_t)nn_dtype_size(t->dtype), t->dtype);
+  return NN_OK;
+}
+
+nn_status nn_tensor_set(nn_ctx *ctx, nn_tensor *t, const int64_t *idx, double v) {
+  int64_t off;
+  nn_status s = index_offset(ctx, "set", t, idx, &off);
+  if (s) return s;
+  if (t->requires_grad && !t->node && ctx->grad_enabled)
+    return nn_fail(ctx, NN_ERR_STATE,
+                   "set: a leaf tensor that requires grad cannot be changed in place");
+  store((char *)t->st->data + off * (int64_t)nn_dtype_size(t->dtype), t->dtype, v);
+  t->st->version++;
+  return NN_OK;
+}
+
+nn_status nn_item(nn_ctx *ctx, const nn_tensor *t, double *v) {
+  if (t->numel != 1) {
+    char b[NN_SHAPE_BUF];
+    return nn_fail(ctx, NN_ERR_SHAPE, "item: a tensor with %lld elements (shape %s) has no single value",
+                   (long long)t->numel, nn_shape_fmt(t->ndim, t->shape, b));
+  }
+  *v = load(nn_ptr(t), t->dtype);
+  return NN_OK;
+}
+
+nn_status nn_item_i64(nn_ctx *ctx, const nn_tensor *t, int64_t *v) {
+  double d;
+  nn_status s = nn_item(ctx, t, &d);
+  if (s) return s;
+  *v = t->dtype == NN_I64 ? *(const int64_t *)nn_ptr(t) : (int64_t)d;
+  return NN_OK;
+}
+
+/* ---- raw copies --------------------------------------------------------------------------- */
+
+typedef struct { nn_dtype d, s; } conv_arg;
+static void copy_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *u1, int64_t u2,
+                     void *arg) {
+  (void)u1; (void)u2;
+  const conv_arg *c = arg;
+  if (c->d == c->s && so == 1 && sa == 1) { memcpy(o, a, (size_t)n * nn_dtype_size(c->d)); return; }
+  if (c->d == NN_F32 && c->s == NN_F32) {
+    float *y = (float *)o; const float *x = (const float *)a;
+    for (int64_t i = 0; i < n; i++) y[i * so] = x[i * sa];
+    return;
+  }
+  if (c->d == NN_F32 && c->s == NN_F64) {
+    float *y = (float *)o; const double *x = (const double *)a;
+    for (int64_t i = 0; i < n; i++) y[i * so] = (float)x[i * sa];
+    return;
+  }
+  if (c->d == NN_F64 && c->s == NN_F32) {
+    double *y = (double *)o; const float *x = (const float *)a;
+    for (int64_t i = 0; i < n; i++) y[i * so] = x[i * sa];
+    return;
+  }
+  size_t ds = nn_dtype_size(c->d), ss = nn_dtype_size(c->s);
+  for (int64_t i = 0; i < n; i++)
+    store(o + i * so * (int64_t)ds, c->d, load(a + i * sa * (int64_t)ss, c->s));
+}
+
+void nn_copy_raw(nn_tensor *dst, const nn_tensor *src) {
+  int64_t sst[NN_MAX_DIMS];
+  nn_broadcast_strides(src, dst->ndim, dst->shape, sst);
+  conv_arg c = {dst->dtype, src->dtype};
+  char *base[2] = {nn_ptr(dst), nn_ptr(src)};
+  const int64_t *strides[2] = {dst->stride, sst};
+  size_t es[2] = {nn_dtype_size(dst->dtype), nn_dtype_size(src->dtype)};
+  nn_loop(2, dst->ndim, dst->shape, base, strides, es, copy_row, &c);
+}
+
+/* ---- creation ------------------------------------------------------------------------------ */
+
+nn_status nn_zeros(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, nn_tensor **out) {
+  return nn_new(ctx, dt, ndim, shape, true, out);
+}
+
+nn_status nn_full(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, double v,
+                  nn_tensor **out) {
+  nn_status s = nn_new(ctx, dt, ndim, shape, false, out);
+  if (s) return s;
+  nn_tensor *t = *out;
+  char *p = t->st->data;
+  for (int64_t i = 0; i < t->numel; i++) store(p + i * (int64_t)nn_dtype_size(dt), dt, v);
+  return NN_OK;
+}
+
+nn_status nn_ones(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, nn_tensor **out) {
+  return nn_full(ctx, dt, ndim, shape, 1.0, out);
+}
+
+nn_status nn_eye(nn_ctx *ctx, nn_dtype dt, int64_t n, int64_t m, nn_tensor **out) {
+  *out = NULL;
+  if (n < 0 || m < 0)
+    return nn_fail(ctx, NN_ERR_ARG, "eye: negative size (%lld, %lld)", (long long)n, (long long)m);
+  int64_t shape[2] = {n, m};
+  nn_status s = nn_new(ctx, dt, 2, shape, true, out);
+  if (s) return s;
+  for (int64_t i = 0; i < n && i < m; i++)
+    store((char *)(*out)->st->data + (i * m + i) * (int64_t)nn_dtype_size(dt), dt, 1.0);
+  return NN_OK;
+}
+
+nn_status nn_arange(nn_ctx *ctx, nn_dtype dt, double start, double end, double step,
+                    nn_tensor **out) {
+  *out = NULL;
+  if (!isfinite(start) || !isfinite(end) || !isfinite(step))
+    return nn_fail(ctx, NN_ERR_ARG, "arange: bounds and step must be finite");
+  if (step == 0) return nn_fail(ctx, NN_ERR_ARG, "arange: step must be nonzero");
+  if ((end - start) / step < 0)
+    return nn_fail(ctx, NN_ERR_ARG, "arange: upper bound and step sign are inconsistent "
+                   "(start %g, end %g, step %g)", start, end, step);
+  double nd = ceil((end - start) / step);
+  if (nd > 1e12) return nn_fail(ctx, NN_ERR_ARG, "arange: too many elements");
+  int64_t n = (int64_t)nd, shape[1] = {n};
+  nn_status s = nn_new(ctx, dt, 1, shape, false, out);
+  if (s) return s;
+  for (int64_t i = 0; i < n; i++)
+    store((char *)(*out)->st->data + i * (int64_t)nn_dtype_size(dt), dt, start + (double)i * step);
+  return NN_OK;
+}
+
+nn_status nn_linspace(nn_ctx *ctx, nn_dtype dt, double a, double b, int64_t n, nn_tensor **out) {
+  *out = NULL;
+  if (n < 0) return nn_fail(ctx, NN_ERR_ARG, "linspace: number of steps must be non-negative, got %lld",
+                            (long long)n);
+  int64_t shape[1] = {n};
+  nn_status s = nn_new(ctx, dt, 1, shape, false, out);
+  if (s) return s;
+  double step = n > 1 ? (b - a) / (double)(n - 1) : 0;
+  /* as PyTorch: the first half counts up from a, the second down from b (exact end points) */
+  for (int64_t i = 0; i < n; i++) {
+    double v = i < n / 2 ? a + step * (double)i : b - step * (double)(n - 1 - i);
+    store((char *)(*out)->st->data + i * (int64_t)nn_dtype_size(dt), dt, v);
+  }
+  return NN_OK;
+}
+
+static nn_status check_float(nn_ctx *ctx, const char *op, nn_dtype dt) {
+  if (dt == NN_I64)
+    return nn_fail(ctx, NN_ERR_DTYPE, "%s: needs a floating dtype (float32 or float64), got int64", op);
+  return NN_OK;
+}
+
+nn_status nn_uniform_(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double lo, double hi) {
+  nn_status s = check_float(ctx, "uniform_", t->dtype);
+  if (s) return s;
+  if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi))
+    return nn_fail(ctx, NN_ERR_ARG, "uniform_: expects lo <= hi, finite, got %g and %g", lo, hi);
+  if (!r) r = &ctx->rng;
+  nn_tensor *c = t;
+  if (!nn_is_contig(t) && (s = nn_new_like(ctx, t, false, &c))) return s;
+  char *p = nn_ptr(c);
+  for (int64_t i = 0; i < c->numel; i++) {
+    if (t->dtype == NN_F32) ((float *)p)[i] = (float)(lo + (hi - lo) * ((double)(nn_rng_next(r) >> 40) * 0x1.0p-24));
+    else ((double *)p)[i] = lo + (hi - lo) * nn_rng_uniform(r);
+  }
+  if (c != t) { nn_copy_raw(t, c); nn_tensor_release(c); }
+  t->st->version++;
+  return NN_OK;
+}
+
+nn_status nn_normal_(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double mean, double std) {
+  nn_status s = check_float(ctx, "normal_", t->dtype);
+  if (s) return s;
+  if (!(std >= 0) || !isfinite(std) || !isfinite(mean))
+    return nn_fail(ctx, NN_ERR_ARG, "normal_: std must be finite and >= 0, got %g", std);
+  if (!r) r = &ctx->rng;
+  nn_tensor *c = t;
+  if (!nn_is_contig(t) && (s = nn_new_like(ctx, t, false, &c))) return s;
+  char *p = nn_ptr(c);
+  for (int64_t i = 0; i < c->numel; i++) {
+    double v = mean + std * nn_rng_normal(r);
+    if (t->dtype == NN_F32) ((float *)p)[i] = (float)v; else ((double *)p)[i] = v;
+  }
+  if (c != t) { nn_copy_raw(t, c); nn_tensor_release(c); }
+  t->st->version++;
+  return NN_OK;
+}
+
+nn_status nn_rand(nn_ctx *ctx, nn_rng *r, nn_dtype dt, int ndim, const int64_t *shape,
+                  nn_tensor **out) {
+  *out = NULL;
+  nn_status s = check_float(ctx, "rand", dt);
+  if (s || (s = nn_new(ctx, dt, ndim, shape, false, out))) return s;
+  return nn_uniform_(ctx, r, *out, 0.0, 1.0);
+}
+
+nn_status nn_randn(nn_ctx *ctx, nn_rng *r, nn_dtype dt, int ndim, const int64_t *shape,
+                   nn_tensor **out) {
+  *out = NULL;
+  nn_status s = check_float(ctx, "randn", dt);
+  if (s || (s = nn_new(ctx, dt, ndim, shape, false, out))) return s;
+  return nn_normal_(ctx, r, *out, 0.0, 1.0);
+}
+
+nn_status nn_randint(nn_ctx *ctx, nn_rng *r, int64_t lo, int64_t hi, int ndim,
+                     const int64_t *shape, nn_tensor **out) {
+  *out = NULL;
+  if (hi <= lo)
+    return nn_fail(ctx, NN_ERR_ARG, "randint: expects lo < hi, got lo = %lld, hi = %lld",
+                   (long long)lo, (long long)hi);
+  nn_status s = nn_new(ctx, NN_I64, ndim, shape, false, out);
+  if (s) return s;
+  if (!r) r = &ctx->rng;
+  int64_t *p = (*out)->st->data;
+  uint64_t range = (uint64_t)hi - (uint64_t)lo;
+  for (int64_t i = 0; i < (*out)->numel; i++) p[i] = lo + (int64_t)nn_rng_below(r, range);
+  return NN_OK;
+}
+
+/* Fisher–Yates over 0..n-1 */
+nn_status nn_randperm(nn_ctx *ctx, nn_rng *r, int64_t n, nn_tensor **out) {
+  *out = NULL;
+  if (n < 0) return nn_fail(ctx, NN_ERR_ARG, "randperm: n must be non-negative, got %lld", (long long)n);
+  int64_t shape[1] = {n};
+  nn_status s = nn_new(ctx, NN_I64, 1, shape, false, out);
+  if (s) return s;
+  if (!r) r = &ctx->rng;
+  int64_t *p = (*out)->st->data;
+  for (int64_t i = 0; i < n; i++) p[i] = i;
+  for (int64_t i = n - 1; i > 0; i--) {
+    int64_t j = (int64_t)nn_rng_below(r, (uint64_t)i + 1), tmp = p[i];
+    p[i] = p[j]; p[j] = tmp;
+  }
+  return NN_OK;
+}
+
+nn_status nn_fill_(nn_ctx *ctx, nn_tensor *t, double v) {
+  if (t->requires_grad && !t->node && ctx->grad_enabled)
+    return nn_fail(ctx, NN_ERR_STATE,
+                   "fill_: a leaf tensor that requires grad cannot be changed in place");
+  if (t->dtype == NN_I64 && v != floor(v))
+    return nn_fail(ctx, NN_ERR_DTYPE, "fill_: value %g is not an integer for an int64 tensor", v);
+  nn_tensor *src;
+  int64_t one = 1;
+  nn_status s = nn_full(ctx, t->dtype, 0, &one, v, &src);
+  if (s) return s;
+  nn_copy_raw(t, src);
+  nn_tensor_release(src);
+  t->st->version++;
+  return NN_OK;
+}
