@@ -170,16 +170,24 @@ double nn_now(void) {
 /* ---- BLAS threads ------------------------------------------------------------------- */
 
 /* OpenBLAS keeps one process-wide thread count; each context remembers its own and applies
-   it before its BLAS calls, so two contexts with different settings each get theirs. */
-void nn_blas_threads(nn_ctx *ctx) {
-  if (openblas_get_num_threads() != ctx->threads) openblas_set_num_threads(ctx->threads);
+   it before its BLAS calls, so two contexts with different settings each get theirs.
+   Small products run on one thread: waking OpenBLAS's workers costs more than they save
+   below a few million multiply-adds, and idle workers spin (sched_yield) against the main
+   thread's element-wise work on a small machine. */
+#define BLAS_SMALL_MACS 4000000.0
+void nn_blas_threads(nn_ctx *ctx, double macs) {
+  int want = macs < BLAS_SMALL_MACS ? 1 : ctx->threads;
+  if (ctx->blas_threads != want) {
+    openblas_set_num_threads(want);
+    ctx->blas_threads = want;
+  }
 }
 int nn_get_num_threads(const nn_ctx *ctx) { return ctx->threads; }
 nn_status nn_set_num_threads(nn_ctx *ctx, int n) {
   if (n < 1 || n > 1024)
     return nn_fail(ctx, NN_ERR_ARG, "set_num_threads: thread count must be in 1..1024, got %d", n);
   ctx->threads = n;
-  nn_blas_threads(ctx);
+  ctx->blas_threads = 0;            /* applied at the next product */
   return NN_OK;
 }
 

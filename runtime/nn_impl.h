@@ -34,6 +34,7 @@ struct nn_ctx {
   bool closing;               /* nn_ctx_free called while objects were alive */
   int64_t live;               /* tensors, storages, nodes, modules, optimizers, rngs alive */
   int threads;
+  int blas_threads;           /* what BLAS was last set to (0: unknown) */
   uint64_t seq;               /* autograd node sequence (topological order) */
   struct nn_node **order;     /* backward's reusable work list */
   size_t order_cap;
@@ -59,7 +60,8 @@ double nn_now(void);                      /* monotonic seconds */
 /* NN_ERR_INTERRUPTED (with message) if the interrupt flag is set */
 nn_status nn_check_interrupt(nn_ctx *ctx, const char *op);
 void nn_prof_add(nn_ctx *ctx, const char *name, double seconds);
-void nn_blas_threads(nn_ctx *ctx);        /* applies ctx->threads to BLAS */
+/* Sets BLAS's thread count for a product of macs multiply-adds (1 for small ones). */
+void nn_blas_threads(nn_ctx *ctx, double macs);
 
 /* ---- storage and tensors ----------------------------------------------------- */
 typedef struct nn_storage {

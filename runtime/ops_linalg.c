@@ -99,7 +99,7 @@ static nn_status mm_raw(nn_ctx *ctx, nn_tensor *a0, nn_tensor *b0, nn_tensor **o
   nn_broadcast_strides(&ha, nbd, bsh, sa);
   nn_broadcast_strides(&hb, nbd, bsh, sb);
   int64_t batches = nn_shape_numel(nbd, bsh), es = (int64_t)nn_dtype_size(a->dtype);
-  nn_blas_threads(ctx);
+  nn_blas_threads(ctx, (double)M * (double)N * (double)K);
   for (int64_t bi = 0; bi < batches; bi++) {
     int64_t oa = 0, ob = 0, r = bi;
     for (int d = nbd - 1; d >= 0; d--) { int64_t k = r % bsh[d]; r /= bsh[d]; oa += k * sa[d]; ob += k * sb[d]; }
@@ -186,7 +186,7 @@ static nn_status linear_backward(nn_ctx *ctx, nn_node *n) {
   int64_t N = g->shape[0], O = g->shape[1], In = n->in[1]->shape[1];
   nn_status s;
   if ((s = gemm_ready(ctx, n->in[0], &x)) || (s = gemm_ready(ctx, n->in[1], &w))) goto done;
-  nn_blas_threads(ctx);
+  nn_blas_threads(ctx, (double)N * (double)O * (double)In);
   if ((s = nn_grad_slot(ctx, n, 0, &slot))) goto done;
   if (slot && N > 0 && In > 0 && O > 0)
     gemm(g->dtype, N, In, O, nn_ptr(g), O, 1, nn_ptr(w), w->stride[0], w->stride[1], nn_ptr(slot), In, 1.0);
@@ -252,7 +252,7 @@ nn_status nn_linear(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_te
   if (b)
     for (int64_t i = 0; i < N; i++) memcpy(nn_ptr(y) + (size_t)(i * O) * es, nn_ptr(br), (size_t)O * es);
   if (In > 0 && N > 0 && O > 0) {
-    nn_blas_threads(ctx);
+    nn_blas_threads(ctx, (double)N * (double)O * (double)In);
     gemm(y->dtype, N, O, In, nn_ptr(xr), xr->stride[0], xr->stride[1], nn_ptr(wr), wr->stride[1],
          wr->stride[0], nn_ptr(y), O, b ? 1.0 : 0.0);
   } else if (!b) memset(nn_ptr(y), 0, (size_t)(N * O) * es);

@@ -395,7 +395,7 @@ static nn_status index_offset(nn_ctx *ctx, const char *op, const nn_tensor *t, c
 }
 
 nn_status nn_tensor_get(nn_ctx *ctx, const nn_tensor *t, const int64_t *idx, double *v) {
-  int64_t off;
+  int64_t off = 0;
   nn_status s = index_offset(ctx, "get", t, idx, &off);
   if (s) return s;
   *v = load((const char *)t->st->data + off * (int64_t)nn_dtype_size(t->dtype), t->dtype);
@@ -403,7 +403,7 @@ nn_status nn_tensor_get(nn_ctx *ctx, const nn_tensor *t, const int64_t *idx, dou
 }
 
 nn_status nn_tensor_set(nn_ctx *ctx, nn_tensor *t, const int64_t *idx, double v) {
-  int64_t off;
+  int64_t off = 0;
   nn_status s = index_offset(ctx, "set", t, idx, &off);
   if (s) return s;
   if (t->requires_grad && !t->node && ctx->grad_enabled)
