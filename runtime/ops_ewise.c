@@ -544,8 +544,8 @@ nn_status nn_abs(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
   return s ? s : record_unary(ctx, &nn_op_abs, out, a, false, 0, 0);
 }
 
-/* sign: zero gradient almost everywhere (recorded so that the graph stays connected) */
-static nn_status sign_backward(nn_ctx *ctx, nn_node *n) { (void)ctx; (void)n; return NN_OK; }
+/* sign: da += 0 (zero almost everywhere; the input still gets a gradient, as in PyTorch) */
+static nn_status sign_backward(nn_ctx *ctx, nn_node *n) { return accum_scaled(ctx, n, 0, n->gout, 0.0); }
 const nn_op nn_op_sign = {"sign", sign_backward, 0};
 nn_status nn_sign(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
   nn_status s = unary(ctx, "sign", U_SIGN, a, 0, 0, NULL, out);

@@ -531,7 +531,7 @@ nn_status nn_linspace(nn_ctx *ctx, nn_dtype dt, double a, double b, int64_t n, n
   double step = n > 1 ? (b - a) / (double)(n - 1) : 0;
   /* as PyTorch: the first half counts up from a, the second down from b (exact end points) */
   for (int64_t i = 0; i < n; i++) {
-    double v = i < n / 2 ? a + step * (double)i : b - step * (double)(n - 1 - i);
+    double v = (i < n / 2 || n == 1) ? a + step * (double)i : b - step * (double)(n - 1 - i);
     store((char *)(*out)->st->data + i * (int64_t)nn_dtype_size(dt), dt, v);
   }
   return NN_OK;

@@ -1,0 +1,670 @@
+/* lmodule.c — the built-in C layers as Lua userdata (metatable "lunet.Module"), and
+   lunet._nn: their constructors, the functional forms, the losses and the in-place
+   initializers that bindings/lua/lunet/nn.lua builds on.
+
+   Dims are 1-based here (negative from the end) and 0-based in the core; class ids are
+   1-based int64 here and 0-based in the core: both are converted in this file only. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lunet_impl.h"
+
+typedef struct { nn_module *m; } LModule;   /* m == NULL: closed */
+
+/* The module's user value is a table: parameter name -> the tensor userdata last handed
+   out for it (so m.weight is the same Lua object every time and dedup by identity works),
+   and "generator" -> the Generator a Dropout draws from (kept alive with the module). */
+
+/* ---- boxes ------------------------------------------------------------------------ */
+
+static LModule *newmodbox(lua_State *L) {
+  LModule *b = lua_newuserdatauv(L, sizeof *b, 1);
+  b->m = NULL;
+  luaL_setmetatable(L, LUNET_MODULE);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 1);
+  return b;
+}
+
+static nn_module *tomodule(lua_State *L, int idx) {
+  LModule *b = luaL_checkudata(L, idx, LUNET_MODULE);
+  if (!b->m) luaL_error(L, "closed module");
+  return b->m;
+}
+
+/* Pushes the userdata of parameter i of the module at idx (cached in its user value). */
+static void pushparam(lua_State *L, int idx, int i) {
+  nn_module *m = tomodule(L, idx);
+  char name[256];
+  nn_tensor *t = nn_module_param(m, i, name, sizeof name);
+  idx = lua_absindex(L, idx);
+  lua_getiuservalue(L, idx, 1);
+  if (lua_getfield(L, -1, name) != LUA_TNIL && lunet_totensor(L, -1) == t) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  nn_tensor_retain(t);
+  lunet_pushtensor(L, t);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, name);
+  lua_remove(L, -2);
+}
+
+static int findparam(nn_module *m, const char *name) {
+  char buf[256];
+  int n = nn_module_num_params(m);
+  for (int i = 0; i < n; i++) {
+    nn_module_param(m, i, buf, sizeof buf);
+    if (strcmp(buf, name) == 0) return i;
+  }
+  return -1;
+}
+
+/* A Lua dim (1-based, negative from the end, 0 invalid) to the core's 0-based one. */
+static int checkdim(lua_State *L, int idx, lua_Integer def, const char *op) {
+  lua_Integer d = luaL_optinteger(L, idx, def);
+  if (d == 0) luaL_error(L, "%s: dim 0 is invalid (dims are 1-based; -1 is the last)", op);
+  if (d > NN_MAX_DIMS || d < -NN_MAX_DIMS)
+    luaL_error(L, "%s: dim %d is out of range", op, (int)d);
+  return d > 0 ? (int)d - 1 : (int)d;
+}
+static lua_Integer luadim(double d) { return d >= 0 ? (lua_Integer)d + 1 : (lua_Integer)d; }
+
+/* Python's repr of a float: shortest round trip, with ".0" on integral values. */
+static void addfloat(luaL_Buffer *B, double v) {
+  char s[40];
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(s, sizeof s, "%.*g", prec, v);
+    if (strtod(s, NULL) == v) break;
+  }
+  luaL_addstring(B, s);
+  if (isfinite(v) && !strpbrk(s, ".e")) luaL_addstring(B, ".0");
+}
+
+/* ---- repr, as PyTorch's (dims shown 1-based) --------------------------------------- */
+
+static void addindent(luaL_Buffer *B, int n) {
+  for (int i = 0; i < n; i++) luaL_addchar(B, ' ');
+}
+
+static void addrepr(lua_State *L, luaL_Buffer *B, const nn_module *m, int indent) {
+  char s[128];
+  luaL_addstring(B, nn_module_name(m));
+  switch (nn_module_kind_of(m)) {
+  case NN_LINEAR:
+    snprintf(s, sizeof s, "(in_features=%lld, out_features=%lld, bias=%s)",
+             (long long)nn_module_in_features(m), (long long)nn_module_out_features(m),
+             nn_module_num_params(m) == 2 ? "True" : "False");
+    luaL_addstring(B, s);
+    break;
+  case NN_LEAKY_RELU:
+    luaL_addstring(B, "(negative_slope=");
+    addfloat(B, nn_module_arg(m));
+    luaL_addchar(B, ')');
+    break;
+  case NN_GELU: luaL_addstring(B, "(approximate='none')"); break;
+  case NN_SOFTMAX: case NN_LOG_SOFTMAX:
+    snprintf(s, sizeof s, "(dim=%lld)", (long long)luadim(nn_module_arg(m)));
+    luaL_addstring(B, s);
+    break;
+  case NN_DROPOUT:
+    luaL_addstring(B, "(p=");
+    addfloat(B, nn_module_arg(m));
+    luaL_addchar(B, ')');
+    break;
+  case NN_FLATTEN:
+    snprintf(s, sizeof s, "(start_dim=%lld, end_dim=%lld)", (long long)luadim(nn_module_arg(m)),
+             (long long)luadim(nn_module_arg2(m)));
+    luaL_addstring(B, s);
+    break;
+  case NN_SEQUENTIAL: {
+    int n = nn_module_num_children(m);
+    luaL_addchar(B, '(');
+    for (int i = 0; i < n; i++) {
+      luaL_addchar(B, '\n');
+      addindent(B, indent + 2);
+      snprintf(s, sizeof s, "(%d): ", i);
+      luaL_addstring(B, s);
+      addrepr(L, B, nn_module_child(m, i), indent + 2);
+    }
+    if (n > 0) { luaL_addchar(B, '\n'); addindent(B, indent); }
+    luaL_addchar(B, ')');
+    break;
+  }
+  default: luaL_addstring(B, "()"); break;
+  }
+}
+
+/* ---- methods ------------------------------------------------------------------------ */
+
+static int m_forward(lua_State *L) {                 /* m(x), m:forward(x) */
+  nn_module *m = tomodule(L, 1);
+  nn_tensor *x = lunet_checktensor(L, 2);
+  LTensor *r = lunet_newbox(L);
+  lunet_check(L, nn_module_forward(lunet_ctx(L), m, x, &r->t));
+  lunet_gcstep(L);
+  return 1;
+}
+
+static int m_parameters(lua_State *L) {
+  int n = nn_module_num_params(tomodule(L, 1));
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    pushparam(L, 1, i);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+/* name -> tensor, and as a second result the names in state_dict order */
+static int m_named_parameters(lua_State *L) {
+  nn_module *m = tomodule(L, 1);
+  int n = nn_module_num_params(m);
+  char name[256];
+  lua_createtable(L, 0, n);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    nn_module_param(m, i, name, sizeof name);
+    lua_pushstring(L, name);
+    lua_rawseti(L, -2, i + 1);
+    pushparam(L, 1, i);
+    lua_setfield(L, -3, name);
+  }
+  return 2;
+}
+
+static int m_train(lua_State *L) {
+  nn_module *m = tomodule(L, 1);
+  nn_module_train(m, lua_isnoneornil(L, 2) ? true : lua_toboolean(L, 2));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int m_eval(lua_State *L) {
+  nn_module_train(tomodule(L, 1), false);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int m_zero_grad(lua_State *L) {
+  nn_module *m = tomodule(L, 1);
+  int n = nn_module_num_params(m);
+  for (int i = 0; i < n; i++) nn_tensor_zero_grad(nn_module_param(m, i, NULL, 0));
+  return 0;
+}
+
+static int m_num_parameters(lua_State *L) {
+  nn_module *m = tomodule(L, 1);
+  int n = nn_module_num_params(m);
+  lua_Integer total = 0;
+  for (int i = 0; i < n; i++) total += nn_tensor_numel(nn_module_param(m, i, NULL, 0));
+  lua_pushinteger(L, total);
+  return 1;
+}
+
+static int m_tostring(lua_State *L) {
+  LModule *b = luaL_checkudata(L, 1, LUNET_MODULE);
+  if (!b->m) { lua_pushliteral(L, "Module (closed)"); return 1; }
+  luaL_Buffer B;
+  luaL_buffinit(L, &B);
+  addrepr(L, &B, b->m, 0);
+  luaL_pushresult(&B);
+  return 1;
+}
+
+static int m_gc(lua_State *L) {                      /* __gc, __close, m:close() */
+  LModule *b = luaL_checkudata(L, 1, LUNET_MODULE);
+  nn_module_release(b->m);
+  b->m = NULL;
+  return 0;
+}
+
+static int m_len(lua_State *L) {
+  lua_pushinteger(L, nn_module_num_children(tomodule(L, 1)));
+  return 1;
+}
+
+static void pushmodule(lua_State *L, nn_module *m) {
+  LModule *b = newmodbox(L);
+  nn_module_retain(m);
+  b->m = m;
+}
+
+/* Child i (1-based) of the C Sequential at idx, cached in its user value so that seq[i]
+   is the same object every time (and so are its parameters). */
+static void pushchild(lua_State *L, int idx, int i) {
+  nn_module *child = nn_module_child(tomodule(L, idx), i - 1);
+  lua_getiuservalue(L, idx, 1);
+  if (lua_geti(L, -1, i) == LUA_TUSERDATA) {
+    LModule *b = luaL_testudata(L, -1, LUNET_MODULE);
+    if (b && b->m == child) { lua_remove(L, -2); return; }
+  }
+  lua_pop(L, 1);
+  pushmodule(L, child);
+  lua_pushvalue(L, -1);
+  lua_seti(L, -3, i);
+  lua_remove(L, -2);
+}
+
+/* methods, then fields: training, in_features/out_features, parameters by name, children
+   of a C Sequential by 1-based index */
+static int m_index(lua_State *L) {
+  nn_module *m = tomodule(L, 1);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *k = lua_tostring(L, 2);
+    if (lua_getfield(L, lua_upvalueindex(1), k) != LUA_TNIL) return 1;
+    if (strcmp(k, "training") == 0) {
+      lua_pushboolean(L, nn_module_is_training(m));
+      return 1;
+    }
+    if (nn_module_kind_of(m) == NN_LINEAR && strcmp(k, "in_features") == 0) {
+      lua_pushinteger(L, nn_module_in_features(m));
+      return 1;
+    }
+    if (nn_module_kind_of(m) == NN_LINEAR && strcmp(k, "out_features") == 0) {
+      lua_pushinteger(L, nn_module_out_features(m));
+      return 1;
+    }
+    int i = findparam(m, k);
+    if (i >= 0) { pushparam(L, 1, i); return 1; }
+    lua_pushnil(L);
+    return 1;
+  }
+  if (lua_isinteger(L, 2)) {
+    lua_Integer i = lua_tointeger(L, 2), n = nn_module_num_children(m);
+    if (i < 0) i += n + 1;
+    if (i >= 1 && i <= n) { pushchild(L, 1, (int)i); return 1; }
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
+static int m_newindex(lua_State *L) {                /* m.weight = t; m.training = b */
+  nn_module *m = tomodule(L, 1);
+  const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "training") == 0) {
+    nn_module_train(m, lua_toboolean(L, 3));
+    return 0;
+  }
+  if (findparam(m, k) < 0)
+    return luaL_error(L, "%s has no parameter '%s' (a built-in layer cannot hold new fields; "
+                      "define an nn.Module to add some)", nn_module_name(m), k);
+  nn_tensor *t = lunet_totensor(L, 3);
+  if (!t) return luaL_error(L, "%s.%s: expected a tensor, got %s", nn_module_name(m), k,
+                            luaL_typename(L, 3));
+  lunet_check(L, nn_module_set_param(lunet_ctx(L), m, k, t));
+  return 0;
+}
+
+static const luaL_Reg module_methods[] = {
+  {"forward", m_forward},
+  {"parameters", m_parameters},
+  {"named_parameters", m_named_parameters},
+  {"train", m_train},
+  {"eval", m_eval},
+  {"zero_grad", m_zero_grad},
+  {"num_parameters", m_num_parameters},
+  {"close", m_gc},
+  {NULL, NULL}
+};
+
+static const luaL_Reg module_meta[] = {
+  {"__newindex", m_newindex},
+  {"__call", m_forward},
+  {"__tostring", m_tostring},
+  {"__len", m_len},
+  {"__gc", m_gc},
+  {"__close", m_gc},
+  {NULL, NULL}
+};
+
+/* ---- constructors ---------------------------------------------------------------------- */
+
+static int optbool(lua_State *L, int opts, const char *k, int def) {
+  if (lua_type(L, opts) != LUA_TTABLE) return def;
+  int r = def;
+  if (lua_getfield(L, opts, k) != LUA_TNIL) r = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return r;
+}
+
+static int n_Linear(lua_State *L) {        /* Linear(in, out [, {bias, dtype, generator}]) */
+  lua_Integer in = luaL_checkinteger(L, 1), out = luaL_checkinteger(L, 2);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  bool bias = optbool(L, 3, "bias", 1);
+  nn_dtype dt = NN_F32;
+  nn_rng *r = NULL;
+  if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "dtype");
+    dt = lunet_checkdtype(L, -1, NN_F32);
+    lua_getfield(L, 3, "generator");
+    r = lunet_optrng(L, -1);
+    lua_pop(L, 2);
+  }
+  LModule *b = newmodbox(L);
+  lunet_check(L, nn_linear_new(lunet_ctx(L), r, in, out, bias, dt, &b->m));
+  lunet_gcstep(L);
+  return 1;
+}
+
+static int newlayer(lua_State *L, nn_module_kind kind, double arg) {
+  LModule *b = newmodbox(L);
+  lunet_check(L, nn_layer_new(lunet_ctx(L), kind, arg, &b->m));
+  return 1;
+}
+
+static int n_ReLU(lua_State *L) { return newlayer(L, NN_RELU, 0); }
+static int n_Sigmoid(lua_State *L) { return newlayer(L, NN_SIGMOID, 0); }
+static int n_Tanh(lua_State *L) { return newlayer(L, NN_TANH, 0); }
+static int n_GELU(lua_State *L) { return newlayer(L, NN_GELU, 0); }
+static int n_Identity(lua_State *L) { return newlayer(L, NN_IDENTITY, 0); }
+static int n_LeakyReLU(lua_State *L) {
+  return newlayer(L, NN_LEAKY_RELU, luaL_optnumber(L, 1, 0.01));
+}
+static int n_Softmax(lua_State *L) { return newlayer(L, NN_SOFTMAX, checkdim(L, 1, -1, "Softmax")); }
+static int n_LogSoftmax(lua_State *L) {
+  return newlayer(L, NN_LOG_SOFTMAX, checkdim(L, 1, -1, "LogSoftmax"));
+}
+
+static int n_Dropout(lua_State *L) {       /* Dropout(p = 0.5 [, {generator}]) */
+  double p = luaL_optnumber(L, 1, 0.5);
+  nn_rng *r = NULL;
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "generator");
+    r = lunet_optrng(L, -1);
+  }
+  int gen = lua_gettop(L);
+  newlayer(L, NN_DROPOUT, p);
+  if (r) {
+    LModule *b = lua_touserdata(L, -1);
+    nn_module_set_rng(b->m, r);
+    lua_getiuservalue(L, -1, 1);
+    lua_pushvalue(L, gen);
+    lua_setfield(L, -2, "generator");
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+static int n_Flatten(lua_State *L) {       /* Flatten(start = 2, end = -1) */
+  int start = checkdim(L, 1, 2, "Flatten"), end = checkdim(L, 2, -1, "Flatten");
+  LModule *b = newmodbox(L);
+  lunet_check(L, nn_flatten_new(lunet_ctx(L), start, end, &b->m));
+  return 1;
+}
+
+/* Sequential of C modules (nn.lua's Sequential is the general one). */
+static int n_CSequential(lua_State *L) {
+  int n = lua_gettop(L);
+  for (int i = 1; i <= n; i++) tomodule(L, i);
+  LModule *b = newmodbox(L);
+  nn_ctx *ctx = lunet_ctx(L);
+  lunet_check(L, nn_sequential_new(ctx, &b->m));
+  for (int i = 1; i <= n; i++) lunet_check(L, nn_sequential_add(ctx, b->m, tomodule(L, i)));
+  return 1;
+}
+
+static int n_is_module(lua_State *L) {
+  lua_pushboolean(L, luaL_testudata(L, 1, LUNET_MODULE) != NULL);
+  return 1;
+}
+
+/* ---- functional forms ------------------------------------------------------------------ */
+
+typedef nn_status (*unary_fn)(nn_ctx *, nn_tensor *, nn_tensor **);
+static int unary(lua_State *L, unary_fn f) {
+  nn_tensor *x = lunet_checktensor(L, 1);
+  LTensor *r = lunet_newbox(L);
+  lunet_check(L, f(lunet_ctx(L), x, &r->t));
+  return 1;
+}
+static int f_relu(lua_State *L) { return unary(L, nn_relu); }
+static int f_sigmoid(lua_State *L) { return unary(L, nn_sigmoid); }
+static int f_tanh(lua_State *L) { return unary(L, nn_tanh); }
+static int f_gelu(lua_State *L) { return unary(L, nn_gelu); }
+
+static int f_leaky_relu(lua_State *L) {
+  nn_tensor *x = lunet_checktensor(L, 1);
+  double slope = luaL_optnumber(L, 2, 0.01);
+  LTensor *r = lunet_newbox(L);
+  lunet_check(L, nn_leaky_relu(lunet_ctx(L), x, slope, &r->t));
+  return 1;
+}
+
+static int f_softmax(lua_State *L) {
+  nn_tensor *x = lunet_checktensor(L, 1);
+  int dim = checkdim(L, 2, -1, "softmax");
+  LTensor *r = lunet_newbox(L);
+  lunet_check(L, nn_softmax(lunet_ctx(L), x, dim, &r->t));
+  return 1;
+}
+
+static int f_log_softmax(lua_State *L) {
+  nn_tensor *x = lunet_checktensor(L, 1);
+  int dim = checkdim(L, 2, -1, "log_softmax");
+  LTensor *r = lunet_newbox(L);
+  lunet_check(L, nn_log_softmax(lunet_ctx(L), x, dim, &r->t));
+  return 1;
+}
+
+static int f_dropout(lua_State *L) {       /* dropout(x, p = 0.5, training = true [, gen]) */
+  nn_tensor *x = lunet_checktensor(L, 1);
+  double p = luaL_optnumber(L, 2, 0.5);
+  bool train = lua_isnoneornil(L, 3) ? true : lua_toboolean(L, 3);
+  nn_rng *rng = lunet_optrng(L, 4);
+  if (!(p >= 0.0 && p <= 1.0))
+    return luaL_error(L, "dropout: probability has to be between 0 and 1, but got %s",
+                      lua_tostring(L, 2));
+  LTensor *r = lunet_newbox(L);
+  lunet_check(L, nn_dropout(lunet_ctx(L), rng, x, p, train, &r->t));
+  return 1;
+}
+
+static int f_linear(lua_State *L) {        /* linear(x, w [, b]) = x w^T + b */
+  nn_tensor *x = lunet_checktensor(L, 1), *w = lunet_checktensor(L, 2);
+  nn_tensor *b = lua_isnoneornil(L, 3) ? NULL : lunet_checktensor(L, 3);
+  LTensor *r = lunet_newbox(L);
+  lunet_check(L, nn_linear(lunet_ctx(L), x, w, b, &r->t));
+  return 1;
+}
+
+/* ---- losses ------------------------------------------------------------------------------ */
+
+static nn_reduction checkreduction(lua_State *L, int idx, const char *op) {
+  const char *s = luaL_optstring(L, idx, "mean");
+  if (strcmp(s, "mean") == 0) return NN_REDUCE_MEAN;
+  if (strcmp(s, "sum") == 0) return NN_REDUCE_SUM;
+  if (strcmp(s, "none") == 0) return NN_REDUCE_NONE;
+  luaL_error(L, "%s: reduction must be 'mean', 'sum' or 'none', got '%s'", op, s);
+  return NN_REDUCE_MEAN;
+}
+
+/* 1-based int64 class ids -> a new 0-based tensor, after checking every id is in 1..C. */
+static nn_status shift_ids(lua_State *L, nn_ctx *ctx, const char *op, nn_tensor *input,
+                           nn_tensor *target, nn_tensor **out) {
+  *out = NULL;
+  int nd = nn_tensor_ndim(input);
+  const int64_t *ishape = nn_tensor_shape(input);
+  int64_t classes = nd == 0 ? 0 : nd == 1 ? ishape[0] : ishape[1];
+  nn_tensor *c;
+  nn_status s = nn_contiguous(ctx, target, &c);
+  if (s != NN_OK) return s;
+  const int64_t *ids = nn_tensor_data(c);
+  int64_t n = nn_tensor_numel(c);
+  for (int64_t i = 0; i < n; i++) {
+    if (ids[i] < 1 || ids[i] > classes) {
+      lua_Integer bad = (lua_Integer)ids[i];
+      nn_tensor_release(c);
+      luaL_error(L, "%s: target class id %I is out of range for %I classes (ids are 1..%I)",
+                 op, bad, (lua_Integer)classes, (lua_Integer)classes);
+    }
+  }
+  nn_tensor_release(c);
+  return nn_adds(ctx, target, -1.0, out);
+}
+
+static void shapestr(const nn_tensor *t, char *buf, size_t n) { nn_shape_str(t, buf, n); }
+
+typedef nn_status (*class_loss_fn)(nn_ctx *, nn_tensor *, nn_tensor *, nn_reduction,
+                                   nn_tensor **);
+
+/* cross_entropy(logits, target [, reduction]) and nll_loss(logp, target [, reduction]):
+   target is int64 1-based class ids of shape [N] (or a 0-d id for a [C] input); for
+   cross_entropy it may instead be float class probabilities shaped like the input. */
+static int class_loss(lua_State *L, const char *op, class_loss_fn f, bool probs_ok) {
+  nn_tensor *x = lunet_checktensor(L, 1), *t = lunet_checktensor(L, 2);
+  nn_reduction red = checkreduction(L, 3, op);
+  nn_ctx *ctx = lunet_ctx(L);
+  int nd = nn_tensor_ndim(x);
+  if (nd != 1 && nd != 2) {
+    char sx[96];
+    shapestr(x, sx, sizeof sx);
+    return luaL_error(L, "%s: input must be [N, C] (or [C]), got shape %s", op, sx);
+  }
+  LTensor *r = lunet_newbox(L);
+  if (nn_tensor_dtype(t) == NN_I64) {
+    if (nn_tensor_ndim(t) != nd - 1 ||
+        (nd == 2 && nn_tensor_shape(t)[0] != nn_tensor_shape(x)[0])) {
+      char sx[96], st[96];
+      shapestr(x, sx, sizeof sx);
+      shapestr(t, st, sizeof st);
+      char want[40] = "[]";
+      if (nd == 2) snprintf(want, sizeof want, "[%lld]", (long long)nn_tensor_shape(x)[0]);
+      return luaL_error(L, "%s: class-id target must have shape %s for input %s, got %s",
+                        op, want, sx, st);
+    }
+    nn_tensor *t0;
+    lunet_check(L, shift_ids(L, ctx, op, x, t, &t0));
+    nn_status s = f(ctx, x, t0, red, &r->t);
+    nn_tensor_release(t0);
+    lunet_check(L, s);
+    return 1;
+  }
+  char sx[96], st[96];
+  shapestr(x, sx, sizeof sx);
+  shapestr(t, st, sizeof st);
+  if (!probs_ok)
+    return luaL_error(L, "%s: target must be int64 class ids (1-based), got %s %s", op,
+                      nn_dtype_name(nn_tensor_dtype(t)), st);
+  if (strcmp(sx, st) != 0)
+    return luaL_error(L, "%s: target must be int64 class ids (1-based) or class probabilities "
+                      "of shape %s, got %s %s", op, sx, nn_dtype_name(nn_tensor_dtype(t)), st);
+  lunet_check(L, f(ctx, x, t, red, &r->t));
+  return 1;
+}
+
+static int l_cross_entropy(lua_State *L) {
+  return class_loss(L, "cross_entropy", nn_cross_entropy, true);
+}
+static int l_nll_loss(lua_State *L) { return class_loss(L, "nll_loss", nn_nll_loss, false); }
+
+static int pair_loss(lua_State *L, const char *op, class_loss_fn f) {
+  nn_tensor *a = lunet_checktensor(L, 1), *b = lunet_checktensor(L, 2);
+  nn_reduction red = checkreduction(L, 3, op);
+  LTensor *r = lunet_newbox(L);
+  lunet_check(L, f(lunet_ctx(L), a, b, red, &r->t));
+  return 1;
+}
+static int l_mse_loss(lua_State *L) { return pair_loss(L, "mse_loss", nn_mse_loss); }
+static int l_l1_loss(lua_State *L) { return pair_loss(L, "l1_loss", nn_l1_loss); }
+static int l_bce(lua_State *L) {
+  return pair_loss(L, "binary_cross_entropy", nn_binary_cross_entropy);
+}
+static int l_bce_logits(lua_State *L) {
+  return pair_loss(L, "binary_cross_entropy_with_logits", nn_bce_with_logits);
+}
+
+/* ---- in-place initializers (run with grad mode off, as torch.nn.init's no_grad) ---------- */
+
+static int i_uniform_(lua_State *L) {       /* uniform_(t, a, b [, gen]) */
+  nn_tensor *t = lunet_checktensor(L, 1);
+  double a = luaL_checknumber(L, 2), b = luaL_checknumber(L, 3);
+  nn_rng *r = lunet_optrng(L, 4);
+  nn_ctx *ctx = lunet_ctx(L);
+  bool old = nn_set_grad_enabled(ctx, false);
+  nn_status s = nn_uniform_(ctx, r, t, a, b);
+  nn_set_grad_enabled(ctx, old);
+  lunet_check(L, s);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int i_normal_(lua_State *L) {        /* normal_(t, mean, std [, gen]) */
+  nn_tensor *t = lunet_checktensor(L, 1);
+  double mean = luaL_checknumber(L, 2), std = luaL_checknumber(L, 3);
+  nn_rng *r = lunet_optrng(L, 4);
+  nn_ctx *ctx = lunet_ctx(L);
+  bool old = nn_set_grad_enabled(ctx, false);
+  nn_status s = nn_normal_(ctx, r, t, mean, std);
+  nn_set_grad_enabled(ctx, old);
+  lunet_check(L, s);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int i_fill_(lua_State *L) {          /* fill_(t, v) */
+  nn_tensor *t = lunet_checktensor(L, 1);
+  double v = luaL_checknumber(L, 2);
+  nn_ctx *ctx = lunet_ctx(L);
+  bool old = nn_set_grad_enabled(ctx, false);
+  nn_status s = nn_fill_(ctx, t, v);
+  nn_set_grad_enabled(ctx, old);
+  lunet_check(L, s);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static const luaL_Reg nn_funcs[] = {
+  {"Linear", n_Linear},
+  {"ReLU", n_ReLU},
+  {"LeakyReLU", n_LeakyReLU},
+  {"Sigmoid", n_Sigmoid},
+  {"Tanh", n_Tanh},
+  {"GELU", n_GELU},
+  {"Softmax", n_Softmax},
+  {"LogSoftmax", n_LogSoftmax},
+  {"Identity", n_Identity},
+  {"Dropout", n_Dropout},
+  {"Flatten", n_Flatten},
+  {"CSequential", n_CSequential},
+  {"is_module", n_is_module},
+  {"relu", f_relu},
+  {"sigmoid", f_sigmoid},
+  {"tanh", f_tanh},
+  {"gelu", f_gelu},
+  {"leaky_relu", f_leaky_relu},
+  {"softmax", f_softmax},
+  {"log_softmax", f_log_softmax},
+  {"dropout", f_dropout},
+  {"linear", f_linear},
+  {"cross_entropy", l_cross_entropy},
+  {"nll_loss", l_nll_loss},
+  {"mse_loss", l_mse_loss},
+  {"l1_loss", l_l1_loss},
+  {"binary_cross_entropy", l_bce},
+  {"binary_cross_entropy_with_logits", l_bce_logits},
+  {"uniform_", i_uniform_},
+  {"normal_", i_normal_},
+  {"fill_", i_fill_},
+  {NULL, NULL}
+};
+
+/* Module table on top: adds lunet._nn. _nn.methods is the C layers' method table, which
+   nn.lua extends with the methods shared with Lua modules (state_dict, …). */
+void lunet_open_module(lua_State *L) {
+  luaL_newmetatable(L, LUNET_MODULE);
+  luaL_setfuncs(L, module_meta, 0);
+  luaL_newlib(L, module_methods);
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, m_index, 1);
+  lua_setfield(L, -3, "__index");            /* metatable.__index = m_index(methods) */
+  luaL_newlib(L, nn_funcs);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "methods");
+  lua_pushvalue(L, -3);
+  lua_setfield(L, -2, "metatable");
+  lua_setfield(L, -4, "_nn");
+  lua_pop(L, 2);
+}

@@ -1,0 +1,378 @@
+/*
+** lunet.c — the module entry point: one nn_ctx per lua_State, the helpers every binding file
+** shares (lunet_impl.h), module-level functions (grad mode, threads, clock, BLAS info,
+** profiling) and the lazy loading of the pure-Lua submodules.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lunet_impl.h"
+
+#ifndef LUNET_VERSION
+#define LUNET_VERSION NN_VERSION
+#endif
+
+/* ---- the context ----------------------------------------------------------------------- */
+
+/* One context per state, kept in the registry inside a userdata whose __gc frees it.
+   nn_ctx_free defers while tensors are alive, so the order in which lua_close runs the
+   finalizers does not matter. seen/debt feed lunet_gcstep. */
+typedef struct {
+  nn_ctx *ctx;
+  size_t seen; /* bytes_in_use at the last lunet_gcstep */
+  size_t debt; /* growth not yet reported to the collector */
+} CtxBox;
+
+static const char ctxkey = 'c'; /* its address keys the box in the registry */
+#define CTX_MT "lunet.Context"
+#define PROFILE_MT "lunet.ProfileReport"
+/* Report new storage to the collector in chunks of at least this many bytes. */
+#define GC_CHUNK (64 * 1024)
+
+static int ctx_gc(lua_State *L) {
+  CtxBox *c = luaL_checkudata(L, 1, CTX_MT);
+  nn_ctx_free(c->ctx);
+  c->ctx = NULL;
+  return 0;
+}
+
+static CtxBox *ctxbox(lua_State *L) {
+  CtxBox *c;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ctxkey) == LUA_TUSERDATA) {
+    c = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return c;
+  }
+  lua_pop(L, 1);
+  c = lua_newuserdatauv(L, sizeof *c, 0); /* box first: a failure below leaks nothing */
+  c->ctx = NULL;
+  c->seen = c->debt = 0;
+  if (luaL_newmetatable(L, CTX_MT)) {
+    lua_pushcfunction(L, ctx_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  c->ctx = nn_ctx_new(NULL, NULL);
+  if (c->ctx == NULL) luaL_error(L, "lunet: cannot create a context (out of memory)");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &ctxkey);
+  return c;
+}
+
+nn_ctx *lunet_ctx(lua_State *L) {
+  CtxBox *c = ctxbox(L);
+  if (c->ctx == NULL) luaL_error(L, "lunet: the context is closed");
+  return c->ctx;
+}
+
+/* ---- shared helpers ---------------------------------------------------------------------- */
+
+int lunet_check(lua_State *L, nn_status s) {
+  if (s != NN_OK) return luaL_error(L, "%s", nn_ctx_errmsg(lunet_ctx(L)));
+  return 0;
+}
+
+/* Tensor storage lives outside Lua's heap, so the collector cannot see what a dropped tensor
+   holds (torch7 #280). Growth of the context's live bytes is fed to the collector as if Lua
+   had allocated it: LUA_GCSTEP adds it to the debt, and a cycle runs once the debt exceeds
+   what the Lua heap alone would allow. Work stays proportional to the Lua heap. */
+void lunet_gcstep(lua_State *L) {
+  CtxBox *c = ctxbox(L);
+  size_t now;
+  if (c->ctx == NULL) return;
+  now = nn_ctx_bytes_in_use(c->ctx);
+  if (now > c->seen) c->debt += now - c->seen;
+  c->seen = now;
+  if (c->debt >= GC_CHUNK) {
+    size_t kb = c->debt / 1024;
+    c->debt -= kb * 1024;
+    while (kb > 0) {
+      int step = kb > (size_t)(1 << 30) ? (1 << 30) : (int)kb;
+      lua_gc(L, LUA_GCSTEP, step);
+      kb -= (size_t)step;
+    }
+  }
+}
+
+nn_dtype lunet_checkdtype(lua_State *L, int idx, nn_dtype def) {
+  nn_dtype dt = def;
+  const char *name;
+  idx = lua_absindex(L, idx);
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    int ty = lua_getfield(L, idx, "dtype");
+    if (ty == LUA_TNIL) {
+      lua_pop(L, 1);
+      return def;
+    }
+    if (ty != LUA_TSTRING)
+      luaL_error(L, "option dtype must be a string (float32, float64 or int64), got %s",
+                 luaL_typename(L, -1));
+    name = lua_tostring(L, -1);
+    lunet_check(L, nn_dtype_parse(lunet_ctx(L), name, &dt));
+    lua_pop(L, 1);
+    return dt;
+  }
+  if (lua_isnoneornil(L, idx)) return def;
+  if (lua_type(L, idx) != LUA_TSTRING) luaL_typeerror(L, idx, "dtype name");
+  lunet_check(L, nn_dtype_parse(lunet_ctx(L), lua_tostring(L, idx), &dt));
+  return dt;
+}
+
+/* ---- grad mode ------------------------------------------------------------------------------- */
+
+static void checkcallable(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TFUNCTION) return;
+  if (luaL_getmetafield(L, idx, "__call") != LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  luaL_typeerror(L, idx, "function");
+}
+
+/* Runs fn(...) with grad mode set to on, restoring the previous mode even when fn raises:
+   pcall, restore, then rethrow the same error value. */
+static int run_with_grad(lua_State *L, bool on) {
+  nn_ctx *ctx = lunet_ctx(L);
+  bool prev;
+  int st;
+  checkcallable(L, 1);
+  prev = nn_set_grad_enabled(ctx, on);
+  st = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  nn_set_grad_enabled(ctx, prev);
+  if (st != LUA_OK) return lua_error(L);
+  return lua_gettop(L);
+}
+
+static int m_no_grad(lua_State *L) { return run_with_grad(L, false); }
+static int m_enable_grad(lua_State *L) { return run_with_grad(L, true); }
+
+static int m_is_grad_enabled(lua_State *L) {
+  lua_pushboolean(L, nn_grad_enabled(lunet_ctx(L)));
+  return 1;
+}
+
+static int m_set_grad_enabled(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TBOOLEAN);
+  lua_pushboolean(L, nn_set_grad_enabled(lunet_ctx(L), lua_toboolean(L, 1)));
+  return 1; /* the previous mode */
+}
+
+/* ---- threads, time, BLAS ---------------------------------------------------------------- */
+
+static int m_set_num_threads(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  nn_ctx *ctx = lunet_ctx(L);
+  if (n < 1 || n > 4096) return luaL_error(L, "set_num_threads: expected 1..4096 threads, got %I", n);
+  lunet_check(L, nn_set_num_threads(ctx, (int)n));
+  return 0;
+}
+
+static int m_get_num_threads(lua_State *L) {
+  lua_pushinteger(L, nn_get_num_threads(lunet_ctx(L)));
+  return 1;
+}
+
+static int m_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
+/* {library = "OpenBLAS", version = "0.3.26", core = "Haswell", threads = 4, config = "…"}:
+   the config string's first two words are the library and its version. */
+static int m_blas_info(lua_State *L) {
+  int threads = 0;
+  const char *core = NULL;
+  const char *cfg = nn_blas_info(&threads, &core);
+  const char *sp, *ver, *end;
+  if (cfg == NULL) cfg = "";
+  lua_createtable(L, 0, 5);
+  sp = strchr(cfg, ' ');
+  if (sp == NULL) sp = cfg + strlen(cfg);
+  lua_pushlstring(L, cfg, (size_t)(sp - cfg));
+  lua_setfield(L, -2, "library");
+  ver = *sp ? sp + 1 : sp;
+  end = strchr(ver, ' ');
+  if (end == NULL) end = ver + strlen(ver);
+  lua_pushlstring(L, ver, (size_t)(end - ver));
+  lua_setfield(L, -2, "version");
+  lua_pushstring(L, core ? core : "");
+  lua_setfield(L, -2, "core");
+  lua_pushinteger(L, threads);
+  lua_setfield(L, -2, "threads");
+  lua_pushstring(L, cfg);
+  lua_setfield(L, -2, "config");
+  return 1;
+}
+
+/* ---- profiling ------------------------------------------------------------------------ */
+
+typedef struct { const char *name; uint64_t calls; double seconds; } ProfRow;
+
+static int byseconds(const void *a, const void *b) {
+  const ProfRow *x = a, *y = b;
+  if (x->seconds != y->seconds) return x->seconds < y->seconds ? 1 : -1;
+  return strcmp(x->name, y->name);
+}
+
+/* The report as text: one row per op, slowest first.
+     op                      calls    total ms       %
+     matmul                    300      12.345    45.6 */
+static int report_tostring(lua_State *L) {
+  luaL_Buffer b;
+  char line[160];
+  lua_Integer i, n;
+  double total;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "total_ms");
+  total = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  n = luaL_len(L, 1);
+  luaL_buffinit(L, &b);
+  snprintf(line, sizeof line, "%-24s %8s %12s %7s\n", "op", "calls", "total ms", "%");
+  luaL_addstring(&b, line);
+  for (i = 1; i <= n; i++) {
+    const char *name;
+    lua_Integer calls;
+    double ms, pct;
+    lua_geti(L, 1, i);
+    lua_getfield(L, -1, "name");
+    lua_getfield(L, -2, "calls");
+    lua_getfield(L, -3, "ms");
+    lua_getfield(L, -4, "percent");
+    name = lua_tostring(L, -4);
+    calls = lua_tointeger(L, -3);
+    ms = lua_tonumber(L, -2);
+    pct = lua_tonumber(L, -1);
+    snprintf(line, sizeof line, "%-24.24s %8lld %12.3f %7.1f\n", name ? name : "?",
+             (long long)calls, ms, pct);
+    lua_pop(L, 5);
+    luaL_addstring(&b, line); /* the buffer may use the stack: add after popping */
+  }
+  snprintf(line, sizeof line, "%-24s %8s %12.3f %7.1f", "total", "", total, total > 0 ? 100.0 : 0.0);
+  luaL_addstring(&b, line);
+  luaL_pushresult(&b);
+  return 1;
+}
+
+/* lunet.profile(fn, ...) -> report, fn's results. Runs fn with per-op timing on; the report
+   is an array of {name, calls, ms, percent} rows, slowest first, plus total_ms; tostring
+   gives a table for print. Profiling is switched off again even when fn raises. */
+static int m_profile(lua_State *L) {
+  nn_ctx *ctx = lunet_ctx(L);
+  int nargs = lua_gettop(L) - 1, st, nres, i, nrows = 0;
+  ProfRow *rows;
+  double total = 0;
+  const char *name;
+  uint64_t calls;
+  double secs;
+  checkcallable(L, 1);
+  nn_profile_reset(ctx);
+  nn_profile_enable(ctx, true);
+  st = lua_pcall(L, nargs, LUA_MULTRET, 0);
+  nn_profile_enable(ctx, false);
+  if (st != LUA_OK) return lua_error(L);
+  nres = lua_gettop(L);
+  while (nn_profile_get(ctx, nrows, &name, &calls, &secs)) nrows++;
+  rows = lua_newuserdatauv(L, sizeof *rows * (size_t)(nrows > 0 ? nrows : 1), 0);
+  for (i = 0; i < nrows; i++) {
+    nn_profile_get(ctx, i, &rows[i].name, &rows[i].calls, &rows[i].seconds);
+    total += rows[i].seconds;
+  }
+  qsort(rows, (size_t)nrows, sizeof *rows, byseconds);
+  lua_createtable(L, nrows, 1);
+  for (i = 0; i < nrows; i++) {
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, rows[i].name);
+    lua_setfield(L, -2, "name");
+    lua_pushinteger(L, (lua_Integer)rows[i].calls);
+    lua_setfield(L, -2, "calls");
+    lua_pushnumber(L, rows[i].seconds * 1e3);
+    lua_setfield(L, -2, "ms");
+    lua_pushnumber(L, total > 0 ? 100.0 * rows[i].seconds / total : 0.0);
+    lua_setfield(L, -2, "percent");
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_pushnumber(L, total * 1e3);
+  lua_setfield(L, -2, "total_ms");
+  if (luaL_newmetatable(L, PROFILE_MT)) {
+    lua_pushcfunction(L, report_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_setmetatable(L, -2);
+  lua_replace(L, -2);  /* drop the scratch rows */
+  lua_insert(L, 1);    /* report first, then fn's results */
+  return nres + 1;
+}
+
+/* ---- the module table ------------------------------------------------------------------- */
+
+/* Submodules load on first use: lunet.nn is require "lunet.nn", and so on. The result is
+   cached in the module table with rawset, so __index runs once per name. */
+static int m_index(lua_State *L) {
+  static const char *const subs[] = {"nn", "optim", "data", "metrics", "plot", "testing",
+                                     "progress", NULL};
+  const char *key;
+  int i;
+  if (lua_type(L, 2) != LUA_TSTRING) return 0;
+  key = lua_tostring(L, 2);
+  for (i = 0; subs[i]; i++) {
+    if (strcmp(key, subs[i]) == 0) {
+      lua_getglobal(L, "require");
+      lua_pushfstring(L, "lunet.%s", key);
+      lua_call(L, 1, 1);
+      goto cache;
+    }
+  }
+  if (strcmp(key, "MLPClassifier") == 0 || strcmp(key, "MLPRegressor") == 0) {
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "lunet.estimators");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, key);
+    goto cache;
+  }
+  return 0;
+cache:
+  if (lua_isnil(L, -1)) return 1;
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);
+  return 1;
+}
+
+static const luaL_Reg funcs[] = {
+  {"no_grad", m_no_grad},
+  {"enable_grad", m_enable_grad},
+  {"is_grad_enabled", m_is_grad_enabled},
+  {"set_grad_enabled", m_set_grad_enabled},
+  {"set_num_threads", m_set_num_threads},
+  {"get_num_threads", m_get_num_threads},
+  {"clock", m_clock},
+  {"blas_info", m_blas_info},
+  {"profile", m_profile},
+  {NULL, NULL}
+};
+
+NN_API int luaopen_lunet(lua_State *L) {
+  luaL_checkversion(L);
+  lunet_ctx(L);
+  luaL_newlib(L, funcs);
+  lua_pushliteral(L, LUNET_VERSION);
+  lua_setfield(L, -2, "_VERSION");
+  lunet_open_tensor(L);
+  lunet_open_generator(L);
+  lunet_open_module(L);
+  lunet_open_optim(L);
+  lunet_open_readers(L);
+  lunet_open_io(L);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, m_index);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+  return 1;
+}

@@ -1,0 +1,207 @@
+/*
+** io_idx.c — reading IDX files (the MNIST layout), plain or gzipped.
+**
+** An IDX file is a 4-byte magic (0, 0, element type, number of dims), the dims as big-endian
+** uint32, then the elements, big-endian, row-major. Files are untrusted: the dims' product is
+** checked for overflow, and a file shorter or longer than its header says is an error that
+** gives both sizes. The data goes through zlib (gzread reads uncompressed files as they are)
+** in fixed-size chunks converted straight into the output tensor: no full-size scratch copy.
+*/
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "nn_impl.h"
+
+/* ---- IDX ---------------------------------------------------------------------------------- */
+
+typedef struct { unsigned char code; const char *name; size_t size; bool isfloat; } idxtype;
+static const idxtype idxtypes[] = {
+  {0x08, "ubyte", 1, false}, {0x09, "byte", 1, false}, {0x0B, "short", 2, false},
+  {0x0C, "int", 4, false},   {0x0D, "float", 4, true}, {0x0E, "double", 8, true},
+};
+
+/* Reads up to n bytes; returns the count read (< n only at end of file) or -1 on error. */
+static int64_t readn(gzFile f, void *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    size_t want = n - got > (1u << 30) ? (1u << 30) : n - got;
+    int r = gzread(f, (char *)buf + got, (unsigned)want);
+    if (r < 0) return -1;
+    if (r == 0) break;
+    got += (size_t)r;
+  }
+  int zerr;
+  gzerror(f, &zerr);  /* a truncated gzip stream ends with Z_BUF_ERROR, not a -1 */
+  return zerr == Z_OK ? (int64_t)got : -1;
+}
+
+static uint64_t be(const unsigned char *p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) v = v << 8 | p[i];
+  return v;
+}
+
+/* element i of a big-endian chunk as a double (exact for every type but int64-range ints) */
+static double elem(const idxtype *ty, const unsigned char *p) {
+  switch (ty->code) {
+    case 0x08: return p[0];
+    case 0x09: return (signed char)p[0];
+    case 0x0B: return (int16_t)(uint16_t)be(p, 2);
+    case 0x0C: return (int32_t)(uint32_t)be(p, 4);
+    case 0x0D: { uint32_t u = (uint32_t)be(p, 4); float x; memcpy(&x, &u, 4); return x; }
+    default:   { uint64_t u = be(p, 8); double x; memcpy(&x, &u, 8); return x; }
+  }
+}
+
+/* n elements from src (IDX layout) into dst (dtype dt) starting at element i0 */
+static void convert(const idxtype *ty, const unsigned char *src, size_t n, nn_dtype dt,
+                    void *dst, size_t i0) {
+  if (ty->code == 0x08 && dt == NN_F32) {           /* the MNIST case, kept tight */
+    float *d = (float *)dst + i0;
+    for (size_t i = 0; i < n; i++) d[i] = src[i];
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    double v = elem(ty, src + i * ty->size);
+    switch (dt) {
+      case NN_F32: ((float *)dst)[i0 + i] = (float)v; break;
+      case NN_F64: ((double *)dst)[i0 + i] = v; break;
+      default:     ((int64_t *)dst)[i0 + i] = (int64_t)v; break;  /* integer types only */
+    }
+  }
+}
+
+/* zlib's message is "<path>: <what>"; the path is already in ours. */
+const char *nn_io_gzmsg(gzFile f, const char *path, int *zerr);  /* also used by io_csv.c */
+
+const char *nn_io_gzmsg(gzFile f, const char *path, int *zerr) {
+  const char *msg = gzerror(f, zerr);
+  size_t n = strlen(path);
+  if (strncmp(msg, path, n) == 0 && msg[n] == ':') msg += n + 1;
+  while (*msg == ' ') msg++;
+  return msg;
+}
+
+static nn_status ioerr(nn_ctx *ctx, const char *path, gzFile f) {
+  int zerr;
+  const char *msg = nn_io_gzmsg(f, path, &zerr);
+  return nn_fail(ctx, zerr == Z_ERRNO ? NN_ERR_IO : NN_ERR_FORMAT, "read_idx: '%s': read error: %s",
+                 path, msg);
+}
+
+/* Counts the bytes left in f (for the "file has more data" message); -1 on a read error. */
+static int64_t count_rest(gzFile f, unsigned char *buf, size_t bufsize) {
+  int64_t n = 0, r;
+  while ((r = readn(f, buf, bufsize)) > 0) n += r;
+  return r < 0 ? -1 : n;
+}
+
+static nn_status read_idx(nn_ctx *ctx, const char *path, gzFile f, nn_dtype dt, nn_tensor **out) {
+  unsigned char hdr[4 + 4 * 255];
+  int64_t r = readn(f, hdr, 4);
+  if (r < 0) return ioerr(ctx, path, f);
+  if (r < 4)
+    return nn_fail(ctx, NN_ERR_FORMAT, "read_idx: '%s' is truncated: %lld bytes, the magic needs 4",
+                   path, (long long)r);
+  if (hdr[0] != 0 || hdr[1] != 0)
+    return nn_fail(ctx, NN_ERR_FORMAT,
+                   "read_idx: '%s' is not an IDX file (magic 0x%02x%02x%02x%02x does not start "
+                   "with two zero bytes)", path, hdr[0], hdr[1], hdr[2], hdr[3]);
+  const idxtype *ty = NULL;
+  for (size_t i = 0; i < sizeof idxtypes / sizeof *idxtypes; i++)
+    if (idxtypes[i].code == hdr[2]) ty = &idxtypes[i];
+  if (ty == NULL)
+    return nn_fail(ctx, NN_ERR_FORMAT, "read_idx: '%s': unknown element type 0x%02x in the magic",
+                   path, hdr[2]);
+  int ndim = hdr[3];
+  if (ndim < 1 || ndim > NN_MAX_DIMS)
+    return nn_fail(ctx, NN_ERR_FORMAT, "read_idx: '%s': %d dims in the magic (1..%d supported)",
+                   path, ndim, NN_MAX_DIMS);
+  if (ty->isfloat && dt == NN_I64)
+    return nn_fail(ctx, NN_ERR_DTYPE, "read_idx: '%s' holds %s data, which cannot be read as int64",
+                   path, ty->name);
+  r = readn(f, hdr + 4, 4 * (size_t)ndim);
+  if (r < 0) return ioerr(ctx, path, f);
+  if (r < 4 * ndim)
+    return nn_fail(ctx, NN_ERR_FORMAT,
+                   "read_idx: '%s' is truncated: the header needs %d bytes, the file has %lld",
+                   path, 4 + 4 * ndim, (long long)(4 + r));
+
+  int64_t shape[NN_MAX_DIMS];
+  uint64_t numel = 1;
+  bool overflow = false;
+  for (int d = 0; d < ndim; d++) {
+    shape[d] = (int64_t)be(hdr + 4 + 4 * d, 4);
+    if (shape[d] != 0 && numel > (uint64_t)(INT64_MAX / 8) / (uint64_t)shape[d]) overflow = true;
+    else numel *= (uint64_t)shape[d];
+  }
+  char dims[NN_MAX_DIMS * 12 + 1];
+  size_t at = 0;
+  for (int d = 0; d < ndim; d++)
+    at += (size_t)snprintf(dims + at, sizeof dims - at, d ? "x%lld" : "%lld", (long long)shape[d]);
+  if (overflow || numel > SIZE_MAX / ty->size)
+    return nn_fail(ctx, NN_ERR_FORMAT, "read_idx: '%s': dims %s overflow the element count",
+                   path, dims);
+  uint64_t want = numel * ty->size;
+
+  nn_tensor *t;
+  nn_status s = nn_tensor_new(ctx, dt, ndim, shape, &t);
+  if (s != NN_OK) return s;
+  enum { CHUNK = 1 << 18 };                           /* a multiple of every element size */
+  unsigned char *buf = nn_malloc(ctx, CHUNK);
+  if (buf == NULL) {
+    nn_tensor_release(t);
+    return nn_fail(ctx, NN_ERR_MEM, "read_idx: out of memory for a %d-byte buffer", CHUNK);
+  }
+  void *dst = nn_tensor_data(t);
+  uint64_t got = 0;
+  s = NN_OK;
+  while (got < want) {
+    size_t n = want - got < CHUNK ? (size_t)(want - got) : CHUNK;
+    r = readn(f, buf, n);
+    if (r < 0) { s = ioerr(ctx, path, f); break; }
+    convert(ty, buf, (size_t)r / ty->size, dt, dst, (size_t)(got / ty->size));
+    got += (uint64_t)r;
+    if ((size_t)r < n) {
+      s = nn_fail(ctx, NN_ERR_FORMAT,
+                  "read_idx: '%s' is truncated: dims %s of %s need %llu bytes of data, the file "
+                  "has %llu", path, dims, ty->name, (unsigned long long)want,
+                  (unsigned long long)got);
+      break;
+    }
+  }
+  if (s == NN_OK) {
+    int64_t extra = count_rest(f, buf, CHUNK);
+    if (extra < 0) s = ioerr(ctx, path, f);
+    else if (extra > 0)
+      s = nn_fail(ctx, NN_ERR_FORMAT,
+                  "read_idx: '%s' is longer than its header says: dims %s of %s need %llu bytes "
+                  "of data, the file has %llu", path, dims, ty->name, (unsigned long long)want,
+                  (unsigned long long)(want + (uint64_t)extra));
+  }
+  nn_mfree(ctx, buf, CHUNK);
+  if (s != NN_OK) { nn_tensor_release(t); return s; }
+  nn_tensor_bump_version(t);
+  *out = t;
+  return NN_OK;
+}
+
+nn_status nn_read_idx(nn_ctx *ctx, const char *path, nn_dtype dt, nn_tensor **out) {
+  if (out == NULL) return nn_fail(ctx, NN_ERR_ARG, "read_idx: out is NULL");
+  *out = NULL;
+  if (path == NULL) return nn_fail(ctx, NN_ERR_ARG, "read_idx: path is NULL");
+  if (dt != NN_F32 && dt != NN_F64 && dt != NN_I64)
+    return nn_fail(ctx, NN_ERR_DTYPE, "read_idx: unknown dtype %d", (int)dt);
+  errno = 0;
+  gzFile f = gzopen(path, "rb");
+  if (f == NULL)
+    return nn_fail(ctx, NN_ERR_IO, "read_idx: cannot open '%s': %s", path,
+                   errno ? strerror(errno) : "out of memory");
+  gzbuffer(f, 1 << 17);
+  nn_status s = read_idx(ctx, path, f, dt, out);
+  gzclose(f);
+  return s;
+}

@@ -1,0 +1,462 @@
+/* ops_reduce.c — reductions over one dim or over all: sum, mean, prod, var, std, max, min.
+
+   Every reduction sees its input (made contiguous) as [outer, n, inner]: n elements are
+   reduced for each of the outer*inner results, which sit contiguously in the output. Reducing
+   over all dims is outer = inner = 1, n = numel. Each op: forward kernel, backward, descriptor. */
+#include <math.h>
+#include "nn_impl.h"
+
+/* ---- geometry ------------------------------------------------------------------------- */
+
+typedef struct {
+  int dim;                         /* normalized, or NN_ALL */
+  int64_t outer, n, inner;
+  int ndim;                        /* the result's shape */
+  int64_t shape[NN_MAX_DIMS];
+  int64_t kshape[NN_MAX_DIMS];     /* the result's shape with keepdim (the input's ndim) */
+} geom;
+
+static nn_status setup(nn_ctx *ctx, const char *op, nn_tensor *t, int dim, bool keepdim, geom *g) {
+  if (!t) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", op);
+  int nd = t->ndim;
+  g->outer = 1; g->inner = 1;
+  if (dim == NN_ALL) {
+    g->dim = NN_ALL;
+    g->n = t->numel;
+    for (int i = 0; i < nd; i++) g->kshape[i] = 1;
+  } else {
+    int d = dim;
+    if (!nn_wrap_dim(&d, nd)) {
+      char b[NN_SHAPE_BUF];
+      return nn_fail(ctx, NN_ERR_ARG, "%s: dimension %d out of range for a %d-d tensor of shape %s",
+                     op, dim >= 0 ? dim + 1 : dim, nd, nn_shape_fmt(nd, t->shape, b));
+    }
+    g->dim = nd ? d : NN_ALL;      /* a 0-d tensor: dim 0 / -1 is the whole (one element) */
+    if (nd == 0) g->n = 1;
+    else {
+      for (int i = 0; i < d; i++) g->outer *= t->shape[i];
+      for (int i = d + 1; i < nd; i++) g->inner *= t->shape[i];
+      g->n = t->shape[d];
+    }
+    for (int i = 0; i < nd; i++) g->kshape[i] = i == d ? 1 : t->shape[i];
+  }
+  g->ndim = 0;
+  for (int i = 0; i < nd; i++)
+    if (keepdim) g->shape[g->ndim++] = g->kshape[i];
+    else if (g->dim != NN_ALL && i != g->dim) g->shape[g->ndim++] = t->shape[i];
+  return NN_OK;
+}
+
+/* t itself when contiguous (retained), else a contiguous copy (no autograd) */
+static nn_status contig(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
+  if (nn_is_contig(t)) { nn_tensor_retain(t); *out = t; return NN_OK; }
+  nn_status s = nn_new(ctx, t->dtype, t->ndim, t->shape, false, out);
+  if (!s) nn_copy_raw(*out, t);
+  return s;
+}
+
+static nn_status need_float(nn_ctx *ctx, const char *op, const nn_tensor *t) {
+  if (t->dtype == NN_I64)
+    return nn_fail(ctx, NN_ERR_DTYPE, "%s: needs a floating dtype (float32 or float64), got int64", op);
+  return NN_OK;
+}
+
+static inline double ld(const char *p, nn_dtype dt, int64_t i) {
+  return dt == NN_F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
+}
+static inline void st(char *p, nn_dtype dt, int64_t i, double v) {
+  if (dt == NN_F32) ((float *)p)[i] = (float)v; else ((double *)p)[i] = v;
+}
+
+/* Records a one-input node with the reduction's dim/keepdim; on failure releases *out. */
+static nn_status record(nn_ctx *ctx, const nn_op *op, nn_tensor *t, nn_tensor **out,
+                        nn_tensor *saved, const geom *g, bool keepdim, double f0) {
+  if (!nn_needs_grad(ctx, 1, &t) || (*out)->dtype == NN_I64) return NN_OK;
+  nn_node *n = nn_record(ctx, op, *out, 1, &t, saved);
+  if (n) { n->iarg[0] = g->dim; n->iarg[1] = keepdim; n->f[0] = f0; return NN_OK; }
+  nn_tensor_release(*out);
+  *out = NULL;
+  return ctx->status;
+}
+
+/* dy (the result's shape) seen at the input's shape: stride 0 over the reduced dims */
+static nn_status expand_back(nn_ctx *ctx, const nn_node *n, nn_tensor *dy, nn_tensor **c,
+                             nn_tensor **out) {
+  const nn_tensor *in = n->in[0];
+  int64_t ksh[NN_MAX_DIMS], kst[NN_MAX_DIMS];
+  int dim = (int)n->iarg[0];
+  nn_status s = contig(ctx, dy, c);
+  if (s) return s;
+  for (int i = 0; i < in->ndim; i++) ksh[i] = (dim == NN_ALL || i == dim) ? 1 : in->shape[i];
+  nn_contig_strides(in->ndim, ksh, kst);
+  for (int i = 0; i < in->ndim; i++) if (dim == NN_ALL || i == dim) kst[i] = 0;
+  return nn_alias(ctx, *c, in->ndim, in->shape, kst, (*c)->offset, out);
+}
+
+/* ---- sum ------------------------------------------------------------------------------
+   Float32 accumulates in double. Rows (inner == 1) use eight independent lanes, so the loop
+   vectorizes without reassociating; columns (inner > 1) add whole rows at a time through a
+   block of double accumulators (the column sums of Linear's backward). */
+#define LANES 8
+#define COLBLOCK 256
+
+static double row_sum_f32(const float *x, int64_t n) {
+  double acc[LANES] = {0};
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
+  double s = 0;
+  for (; i < n; i++) s += x[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s;
+}
+static double row_sum_f64(const double *x, int64_t n) {
+  double acc[LANES] = {0};
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
+  double s = 0;
+  for (; i < n; i++) s += x[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s;
+}
+
+static void sum_f32(const float *x, float *y, const geom *g) {
+  int64_t n = g->n, inner = g->inner;
+  for (int64_t o = 0; o < g->outer; o++) {
+    const float *xo = x + o * n * inner;
+    if (inner == 1) { y[o] = (float)row_sum_f32(xo, n); continue; }
+    for (int64_t j0 = 0; j0 < inner; j0 += COLBLOCK) {
+      int64_t m = inner - j0 < COLBLOCK ? inner - j0 : COLBLOCK;
+      double acc[COLBLOCK];
+      for (int64_t j = 0; j < m; j++) acc[j] = 0;
+      for (int64_t k = 0; k < n; k++) {
+        const float *r = xo + k * inner + j0;
+        for (int64_t j = 0; j < m; j++) acc[j] += r[j];
+      }
+      for (int64_t j = 0; j < m; j++) y[o * inner + j0 + j] = (float)acc[j];
+    }
+  }
+}
+static void sum_f64(const double *x, double *y, const geom *g) {
+  int64_t n = g->n, inner = g->inner;
+  for (int64_t o = 0; o < g->outer; o++) {
+    const double *xo = x + o * n * inner;
+    if (inner == 1) { y[o] = row_sum_f64(xo, n); continue; }
+    double *yo = y + o * inner;
+    for (int64_t j = 0; j < inner; j++) yo[j] = 0;
+    for (int64_t k = 0; k < n; k++) {
+      const double *r = xo + k * inner;
+      for (int64_t j = 0; j < inner; j++) yo[j] += r[j];
+    }
+  }
+}
+static void sum_i64(const int64_t *x, int64_t *y, const geom *g) {
+  int64_t n = g->n, inner = g->inner;
+  for (int64_t o = 0; o < g->outer; o++) {
+    int64_t *yo = y + o * inner;
+    for (int64_t j = 0; j < inner; j++) yo[j] = 0;
+    for (int64_t k = 0; k < n; k++) {
+      const int64_t *r = x + (o * n + k) * inner;
+      for (int64_t j = 0; j < inner; j++) yo[j] = (int64_t)((uint64_t)yo[j] + (uint64_t)r[j]);
+    }
+  }
+}
+
+/* The sum of t over g into a new tensor of g's result shape (no autograd). */
+static nn_status sum_raw(nn_ctx *ctx, nn_tensor *t, const geom *g, nn_tensor **out) {
+  nn_tensor *c, *y;
+  nn_status s = contig(ctx, t, &c);
+  if (s) return s;
+  if (!(s = nn_new(ctx, t->dtype, g->ndim, g->shape, false, &y))) {
+    switch (t->dtype) {
+      case NN_F32: sum_f32((const float *)nn_ptr(c), (float *)nn_ptr(y), g); break;
+      case NN_F64: sum_f64((const double *)nn_ptr(c), (double *)nn_ptr(y), g); break;
+      case NN_I64: sum_i64((const int64_t *)nn_ptr(c), (int64_t *)nn_ptr(y), g); break;
+    }
+    *out = y;
+  }
+  nn_tensor_release(c);
+  return s;
+}
+
+/* sum: dx = dy broadcast back over the reduced dims */
+static nn_status sum_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *c = NULL, *e = NULL;
+  nn_status s = expand_back(ctx, n, n->gout, &c, &e);
+  if (!s) s = nn_grad_accum(ctx, n, 0, e);
+  nn_tensor_release(e); nn_tensor_release(c);
+  return s;
+}
+const nn_op nn_op_sum = {"sum", sum_backward, 0};
+nn_status nn_sum(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out) {
+  *out = NULL;
+  geom g;
+  nn_status s = setup(ctx, "sum", t, dim, keepdim, &g);
+  if (s || (s = sum_raw(ctx, t, &g, out))) return s;
+  return record(ctx, &nn_op_sum, t, out, NULL, &g, keepdim, 0);
+}
+
+/* ---- mean: y = sum / n;  dx = dy / n ------------------------------------------------------ */
+static nn_status mean_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *c = NULL, *e = NULL, *d = NULL;
+  nn_status s = expand_back(ctx, n, n->gout, &c, &e);
+  if (!s && !(s = nn_muls(ctx, e, n->f[0], &d))) s = nn_grad_accum(ctx, n, 0, d);
+  nn_tensor_release(d); nn_tensor_release(e); nn_tensor_release(c);
+  return s;
+}
+const nn_op nn_op_mean = {"mean", mean_backward, 0};
+
+static void scale_raw(nn_tensor *y, double k) {
+  char *p = nn_ptr(y);
+  for (int64_t i = 0; i < y->numel; i++) st(p, y->dtype, i, ld(p, y->dtype, i) * k);
+}
+
+nn_status nn_mean(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out) {
+  *out = NULL;
+  geom g;
+  nn_status s = setup(ctx, "mean", t, dim, keepdim, &g);
+  if (s || (s = need_float(ctx, "mean", t)) || (s = sum_raw(ctx, t, &g, out))) return s;
+  double k = 1.0 / (double)g.n;    /* n = 0 gives nan, as PyTorch */
+  if (g.n == 0) k = NAN;
+  scale_raw(*out, k);
+  return record(ctx, &nn_op_mean, t, out, NULL, &g, keepdim, k);
+}
+
+/* ---- prod: y = Π x;  dx_i = dy Π_{j≠i} x_j (computed directly, so zeros are exact) -------- */
+static void prod_i64(const int64_t *x, int64_t *y, const geom *g) {
+  for (int64_t o = 0; o < g->outer; o++)
+    for (int64_t j = 0; j < g->inner; j++) {
+      uint64_t p = 1;
+      for (int64_t k = 0; k < g->n; k++) p *= (uint64_t)x[(o * g->n + k) * g->inner + j];
+      y[o * g->inner + j] = (int64_t)p;
+    }
+}
+static void prod_float(const char *x, char *y, nn_dtype dt, const geom *g) {
+  for (int64_t o = 0; o < g->outer; o++)
+    for (int64_t j = 0; j < g->inner; j++) {
+      double p = 1;
+      for (int64_t k = 0; k < g->n; k++) p *= ld(x, dt, (o * g->n + k) * g->inner + j);
+      st(y, dt, o * g->inner + j, p);
+    }
+}
+
+/* dx[o,k,j] = dy[o,j] * product of the slice without element k: with no zero in the slice
+   that is y / x_k; with one zero only that position gets the product of the others. */
+static void prod_grad(const char *x, const char *dy, char *dx, nn_dtype dt, const geom *g) {
+  for (int64_t o = 0; o < g->outer; o++)
+    for (int64_t j = 0; j < g->inner; j++) {
+      int64_t base = o * g->n * g->inner + j, zpos = -1, zeros = 0;
+      double p = 1, gy = ld(dy, dt, o * g->inner + j);
+      for (int64_t k = 0; k < g->n; k++) {
+        double v = ld(x, dt, base + k * g->inner);
+        if (v == 0) { zeros++; zpos = k; } else p *= v;
+      }
+      for (int64_t k = 0; k < g->n; k++) {
+        int64_t i = base + k * g->inner;
+        double r = zeros == 0 ? gy * p / ld(x, dt, i) : (zeros == 1 && k == zpos) ? gy * p : 0;
+        st(dx, dt, i, r);
+      }
+    }
+}
+
+static nn_status prod_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *x = n->in[0], *cx = NULL, *cy = NULL, *dx = NULL;
+  geom g;
+  nn_status s = setup(ctx, "prod", x, (int)n->iarg[0], n->iarg[1], &g);
+  if (!s && !(s = contig(ctx, x, &cx)) && !(s = contig(ctx, n->gout, &cy)) &&
+      !(s = nn_new(ctx, x->dtype, x->ndim, x->shape, false, &dx))) {
+    if (cy->dtype == x->dtype) prod_grad(nn_ptr(cx), nn_ptr(cy), nn_ptr(dx), x->dtype, &g);
+    else {
+      nn_tensor *c2;
+      if (!(s = nn_new(ctx, x->dtype, cy->ndim, cy->shape, false, &c2))) {
+        nn_copy_raw(c2, cy);
+        prod_grad(nn_ptr(cx), nn_ptr(c2), nn_ptr(dx), x->dtype, &g);
+        nn_tensor_release(c2);
+      }
+    }
+    if (!s) s = nn_grad_accum(ctx, n, 0, dx);
+  }
+  nn_tensor_release(cx); nn_tensor_release(cy); nn_tensor_release(dx);
+  return s;
+}
+const nn_op nn_op_prod = {"prod", prod_backward, 1};
+nn_status nn_prod(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out) {
+  *out = NULL;
+  geom g;
+  nn_tensor *c, *y;
+  nn_status s = setup(ctx, "prod", t, dim, keepdim, &g);
+  if (s || (s = contig(ctx, t, &c))) return s;
+  if (!(s = nn_new(ctx, t->dtype, g.ndim, g.shape, false, &y))) {
+    if (t->dtype == NN_I64) prod_i64((const int64_t *)nn_ptr(c), (int64_t *)nn_ptr(y), &g);
+    else prod_float(nn_ptr(c), nn_ptr(y), t->dtype, &g);
+    *out = y;
+  }
+  nn_tensor_release(c);
+  return s ? s : record(ctx, &nn_op_prod, t, out, NULL, &g, keepdim, 0);
+}
+
+/* ---- var, std: two passes in double; var = Σ (x - mean)² / (n - correction)
+   dvar/dx = 2 (x - mean) / (n - c);  dstd/dx = (x - mean) / ((n - c) std) ------------------ */
+static void var_kernel(const char *x, char *y, nn_dtype dt, const geom *g, int correction, bool root) {
+  for (int64_t o = 0; o < g->outer; o++)
+    for (int64_t j = 0; j < g->inner; j++) {
+      int64_t base = o * g->n * g->inner + j;
+      double m = 0, ss = 0;
+      for (int64_t k = 0; k < g->n; k++) m += ld(x, dt, base + k * g->inner);
+      m /= (double)g->n;
+      for (int64_t k = 0; k < g->n; k++) {
+        double d = ld(x, dt, base + k * g->inner) - m;
+        ss += d * d;
+      }
+      double den = (double)g->n - correction, v = ss / (den > 0 ? den : 0.0); /* as PyTorch */
+      st(y, dt, o * g->inner + j, root ? sqrt(v) : v);
+    }
+}
+
+static nn_status var_backward_common(nn_ctx *ctx, nn_node *n, bool root) {
+  nn_tensor *x = n->in[0], *m = NULL, *d = NULL, *c = NULL, *e = NULL, *t = NULL, *u = NULL,
+            *c2 = NULL, *ys = NULL;
+  int dim = (int)n->iarg[0];
+  nn_status s = nn_mean(ctx, x, dim, true, &m);
+  if (!s) s = nn_sub(ctx, x, m, &d);
+  if (!s) s = expand_back(ctx, n, n->gout, &c, &e);
+  if (!s) s = nn_mul(ctx, d, e, &t);
+  if (!s && root) {              /* divide by std (the saved output), broadcast back too */
+    if (!(s = expand_back(ctx, n, n->saved, &c2, &ys))) {
+      nn_tensor *q;
+      if (!(s = nn_div(ctx, t, ys, &q))) { nn_tensor_release(t); t = q; }
+    }
+  }
+  if (!s) s = nn_muls(ctx, t, n->f[0], &u);
+  if (!s) s = nn_grad_accum(ctx, n, 0, u);
+  nn_tensor_release(m); nn_tensor_release(d); nn_tensor_release(c); nn_tensor_release(e);
+  nn_tensor_release(t); nn_tensor_release(u); nn_tensor_release(c2); nn_tensor_release(ys);
+  return s;
+}
+static nn_status var_backward(nn_ctx *ctx, nn_node *n) { return var_backward_common(ctx, n, false); }
+static nn_status std_backward(nn_ctx *ctx, nn_node *n) { return var_backward_common(ctx, n, true); }
+const nn_op nn_op_var = {"var", var_backward, 1};
+const nn_op nn_op_std = {"std", std_backward, 1};
+
+static nn_status var_common(nn_ctx *ctx, const char *op, nn_tensor *t, int dim, bool keepdim,
+                            int correction, bool root, nn_tensor **out) {
+  *out = NULL;
+  geom g;
+  nn_tensor *c, *y;
+  nn_status s = setup(ctx, op, t, dim, keepdim, &g);
+  if (s || (s = need_float(ctx, op, t)) || (s = contig(ctx, t, &c))) return s;
+  s = nn_new(ctx, t->dtype, g.ndim, g.shape, false, &y);
+  if (!s) var_kernel(nn_ptr(c), nn_ptr(y), t->dtype, &g, correction, root);
+  nn_tensor_release(c);
+  if (s) return s;
+  *out = y;
+  double den = (double)g.n - correction, k = (root ? 1.0 : 2.0) / (den > 0 ? den : 0.0);
+  if (!nn_needs_grad(ctx, 1, &t)) return NN_OK;
+  nn_tensor *saved = NULL;
+  if (root && (s = nn_alias(ctx, y, y->ndim, y->shape, y->stride, y->offset, &saved))) {
+    nn_tensor_release(y);
+    *out = NULL;
+    return s;
+  }
+  s = record(ctx, root ? &nn_op_std : &nn_op_var, t, out, saved, &g, keepdim, k);
+  nn_tensor_release(saved);
+  return s;
+}
+nn_status nn_var(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, int correction, nn_tensor **out) {
+  return var_common(ctx, "var", t, dim, keepdim, correction, false, out);
+}
+nn_status nn_std(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, int correction, nn_tensor **out) {
+  return var_common(ctx, "std", t, dim, keepdim, correction, true, out);
+}
+
+/* ---- max, min: values and the index of the first extreme (NaN wins, as PyTorch);
+   dx = dy scattered to the saved indices ------------------------------------------------------ */
+static void extreme_float(const char *x, char *y, int64_t *idx, nn_dtype dt, const geom *g, bool want_max) {
+  for (int64_t o = 0; o < g->outer; o++)
+    for (int64_t j = 0; j < g->inner; j++) {
+      int64_t base = o * g->n * g->inner + j, bi = 0;
+      double best = ld(x, dt, base);
+      for (int64_t k = 1; k < g->n && best == best; k++) {
+        double v = ld(x, dt, base + k * g->inner);
+        if (v != v || (want_max ? v > best : v < best)) { best = v; bi = k; }
+      }
+      if (y) st(y, dt, o * g->inner + j, best);
+      idx[o * g->inner + j] = bi;
+    }
+}
+static void extreme_i64(const int64_t *x, int64_t *y, int64_t *idx, const geom *g, bool want_max) {
+  for (int64_t o = 0; o < g->outer; o++)
+    for (int64_t j = 0; j < g->inner; j++) {
+      int64_t base = o * g->n * g->inner + j, bi = 0, best = x[base];
+      for (int64_t k = 1; k < g->n; k++) {
+        int64_t v = x[base + k * g->inner];
+        if (want_max ? v > best : v < best) { best = v; bi = k; }
+      }
+      if (y) y[o * g->inner + j] = best;
+      idx[o * g->inner + j] = bi;
+    }
+}
+
+static nn_status extreme_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *x = n->in[0], *idx = n->saved, *cy = NULL, *dx = NULL;
+  geom g;
+  nn_status s = setup(ctx, n->op->name, x, (int)n->iarg[0], n->iarg[1], &g);
+  if (!s && !(s = contig(ctx, n->gout, &cy)) && !(s = nn_new(ctx, cy->dtype, x->ndim, x->shape, true, &dx))) {
+    const int64_t *ip = (const int64_t *)nn_ptr(idx);   /* made contiguous by the forward */
+    for (int64_t o = 0; o < g.outer; o++)
+      for (int64_t j = 0; j < g.inner; j++) {
+        int64_t r = o * g.inner + j, k = ip[r];
+        if (k >= 0 && k < g.n) st(nn_ptr(dx), dx->dtype, (o * g.n + k) * g.inner + j, ld(nn_ptr(cy), cy->dtype, r));
+      }
+    s = nn_grad_accum(ctx, n, 0, dx);
+  }
+  nn_tensor_release(cy); nn_tensor_release(dx);
+  return s;
+}
+const nn_op nn_op_max = {"max", extreme_backward, 0};
+const nn_op nn_op_min = {"min", extreme_backward, 0};
+
+static nn_status extreme(nn_ctx *ctx, const nn_op *op, nn_tensor *t, int dim, bool keepdim,
+                         nn_tensor **values, nn_tensor **indices) {
+  const char *name = op->name;
+  if (values) *values = NULL;
+  if (indices) *indices = NULL;
+  if (!values && !indices) return nn_fail(ctx, NN_ERR_ARG, "%s: values and indices are both NULL", name);
+  geom g;
+  nn_status s = setup(ctx, name, t, dim, keepdim, &g);
+  if (s) return s;
+  if (g.n == 0) {
+    char b[NN_SHAPE_BUF];
+    if (dim == NN_ALL)
+      return nn_fail(ctx, NN_ERR_SHAPE, "%s: cannot reduce an empty tensor (shape %s): it has no identity",
+                     name, nn_shape_fmt(t->ndim, t->shape, b));
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s: cannot reduce over dimension %d of size 0 (shape %s)", name,
+                   dim >= 0 ? dim + 1 : dim, nn_shape_fmt(t->ndim, t->shape, b));
+  }
+  nn_tensor *c = NULL, *y = NULL, *ix = NULL;
+  bool grad = values && t->dtype != NN_I64 && nn_needs_grad(ctx, 1, &t);
+  if ((s = contig(ctx, t, &c)) || (values && (s = nn_new(ctx, t->dtype, g.ndim, g.shape, false, &y))) ||
+      (s = nn_new(ctx, NN_I64, g.ndim, g.shape, false, &ix)))
+    goto fail;
+  if (t->dtype == NN_I64)
+    extreme_i64((const int64_t *)nn_ptr(c), y ? (int64_t *)nn_ptr(y) : NULL, (int64_t *)nn_ptr(ix), &g,
+                op == &nn_op_max);
+  else
+    extreme_float(nn_ptr(c), y ? nn_ptr(y) : NULL, (int64_t *)nn_ptr(ix), t->dtype, &g, op == &nn_op_max);
+  nn_tensor_release(c);
+  c = NULL;
+  if (grad && (s = record(ctx, op, t, &y, ix, &g, keepdim, 0))) goto fail;
+  if (values) *values = y;
+  if (indices) *indices = ix; else nn_tensor_release(ix);
+  return NN_OK;
+fail:
+  nn_tensor_release(c); nn_tensor_release(y); nn_tensor_release(ix);
+  return s;
+}
+nn_status nn_max(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **values,
+                 nn_tensor **indices) {
+  return extreme(ctx, &nn_op_max, t, dim, keepdim, values, indices);
+}
+nn_status nn_min(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **values,
+                 nn_tensor **indices) {
+  return extreme(ctx, &nn_op_min, t, dim, keepdim, values, indices);
+}

@@ -1,0 +1,640 @@
+/*
+** optim.c — SGD, Adam, AdamW, RMSprop and Adagrad over parameter groups.
+**
+** The update rules are PyTorch's (torch/optim/<name>.py, the single-tensor paths), written as one
+** flat loop per optimizer over contiguous float32/float64 data. Scalars are computed in double;
+** each element is read, updated in double and stored back in the parameter's dtype.
+** Per-parameter state (PyTorch's names: "exp_avg", "momentum_buffer", …) is allocated on the
+** first step that sees a gradient, except Adagrad's "sum", which PyTorch creates with the
+** optimizer; after that a step allocates nothing.
+*/
+#include <math.h>
+#include <string.h>
+
+#include "nn_impl.h"
+
+/* ---- layout ------------------------------------------------------------ */
+
+enum { MAXST = 3 }; /* state tensors per parameter, at most (Adam: m, v, max v) */
+
+typedef struct {
+  nn_tensor *p;          /* retained */
+  int64_t step;          /* steps taken with a gradient */
+  nn_tensor *st[MAXST];  /* retained or NULL; slot meaning by kind (see statenames) */
+} oparam;
+
+typedef struct {
+  nn_optim_opts opts;
+  int first, n; /* params[first .. first+n) */
+} ogroup;
+
+struct nn_optim {
+  nn_ctx *ctx;
+  nn_optim_kind kind;
+  ogroup *groups;
+  int ngroups, capgroups;
+  oparam *params;
+  int nparams, capparams;
+};
+
+static const char *const sgd_names[] = {"momentum_buffer"};
+static const char *const adam_names[] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+static const char *const rms_names[] = {"square_avg", "momentum_buffer", "grad_avg"};
+static const char *const adagrad_names[] = {"sum"};
+
+static const char *kind_name(nn_optim_kind k) {
+  switch (k) {
+  case NN_SGD: return "SGD";
+  case NN_ADAM: return "Adam";
+  case NN_ADAMW: return "AdamW";
+  case NN_RMSPROP: return "RMSprop";
+  case NN_ADAGRAD: return "Adagrad";
+  }
+  return "?";
+}
+
+static int statenames(nn_optim_kind k, const char *const **names) {
+  switch (k) {
+  case NN_SGD: *names = sgd_names; return 1;
+  case NN_ADAM: case NN_ADAMW: *names = adam_names; return 3;
+  case NN_RMSPROP: *names = rms_names; return 3;
+  case NN_ADAGRAD: *names = adagrad_names; return 1;
+  }
+  *names = NULL;
+  return 0;
+}
+
+static int stateslot(nn_optim_kind k, const char *name) {
+  const char *const *names;
+  int n = statenames(k, &names);
+  for (int i = 0; i < n; i++)
+    if (strcmp(names[i], name) == 0) return i;
+  return -1;
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+void nn_optim_defaults(nn_optim_kind kind, nn_optim_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->beta1 = 0.9;
+  o->beta2 = 0.999;
+  o->alpha = 0.99;
+  switch (kind) {
+  case NN_SGD: o->lr = 1e-3; break;
+  case NN_ADAM: o->lr = 1e-3; o->eps = 1e-8; break;
+  case NN_ADAMW: o->lr = 1e-3; o->eps = 1e-8; o->weight_decay = 1e-2; break;
+  case NN_RMSPROP: o->lr = 1e-2; o->eps = 1e-8; break;
+  case NN_ADAGRAD: o->lr = 1e-2; o->eps = 1e-10; break;
+  }
+}
+
+/* not (finite and >= 0), NaN included */
+static bool notnonneg(double x) { return !(x >= 0 && isfinite(x)); }
+
+/* NaN prints as "nan" whatever its sign bit (0/0 is -nan on x86) */
+static double shown(double x) { return isnan(x) ? NAN : x; }
+
+/* The checks of PyTorch's constructors, plus finiteness (NaN and inf are refused). */
+nn_status nn_optim_check_opts(nn_ctx *ctx, nn_optim_kind k, const nn_optim_opts *o) {
+  const char *name = kind_name(k);
+  if (strcmp(name, "?") == 0)
+    return nn_fail(ctx, NN_ERR_ARG, "optimizer: unknown kind %d", (int)k);
+  if (notnonneg(o->lr))
+    return nn_fail(ctx, NN_ERR_ARG, "%s: invalid learning rate: %g (must be a finite number >= 0)",
+                   name, shown(o->lr));
+  if (notnonneg(o->weight_decay))
+    return nn_fail(ctx, NN_ERR_ARG,
+                   "%s: invalid weight_decay value: %g (must be a finite number >= 0)", name,
+                   shown(o->weight_decay));
+  if (k != NN_SGD && notnonneg(o->eps))
+    return nn_fail(ctx, NN_ERR_ARG, "%s: invalid epsilon value: %g (must be a finite number >= 0)",
+                   name, shown(o->eps));
+  if ((k == NN_SGD || k == NN_RMSPROP) && notnonneg(o->momentum))
+    return nn_fail(ctx, NN_ERR_ARG, "%s: invalid momentum value: %g (must be a finite number >= 0)",
+                   name, shown(o->momentum));
+  switch (k) {
+  case NN_SGD:
+    if (!isfinite(o->dampening))
+      return nn_fail(ctx, NN_ERR_ARG, "SGD: invalid dampening value: %g (must be finite)",
+                     shown(o->dampening));
+    if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
+      return nn_fail(ctx, NN_ERR_ARG,
+                     "SGD: Nesterov momentum requires a momentum and zero dampening "
+                     "(momentum %g, dampening %g)", shown(o->momentum), shown(o->dampening));
+    break;
+  case NN_ADAM:
+  case NN_ADAMW:
+    if (!(o->beta1 >= 0 && o->beta1 < 1))
+      return nn_fail(ctx, NN_ERR_ARG, "%s: invalid beta parameter at index 0: %g (must be in [0, 1))",
+                     name, shown(o->beta1));
+    if (!(o->beta2 >= 0 && o->beta2 < 1))
+      return nn_fail(ctx, NN_ERR_ARG, "%s: invalid beta parameter at index 1: %g (must be in [0, 1))",
+                     name, shown(o->beta2));
+    break;
+  case NN_RMSPROP:
+    if (notnonneg(o->alpha))
+      return nn_fail(ctx, NN_ERR_ARG, "RMSprop: invalid alpha value: %g (must be a finite number >= 0)",
+                     shown(o->alpha));
+    break;
+  case NN_ADAGRAD:
+    if (notnonneg(o->lr_decay))
+      return nn_fail(ctx, NN_ERR_ARG,
+                     "Adagrad: invalid lr_decay value: %g (must be a finite number >= 0)",
+                     shown(o->lr_decay));
+    if (notnonneg(o->initial_accumulator_value))
+      return nn_fail(ctx, NN_ERR_ARG,
+                     "Adagrad: invalid initial_accumulator_value value: %g (must be a finite number >= 0)",
+                     shown(o->initial_accumulator_value));
+    break;
+  }
+  return NN_OK;
+}
+
+/* ---- object -------------------------------------------------------------- */
+
+nn_status nn_optim_new(nn_ctx *ctx, nn_optim_kind kind, nn_optim **out) {
+  *out = NULL;
+  if ((int)kind < NN_SGD || (int)kind > NN_ADAGRAD)
+    return nn_fail(ctx, NN_ERR_ARG, "optimizer: unknown kind %d", (int)kind);
+  nn_optim *o = nn_malloc(ctx, sizeof *o);
+  if (!o) return nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", kind_name(kind));
+  memset(o, 0, sizeof *o);
+  o->ctx = ctx;
+  o->kind = kind;
+  ctx->live++;
+  *out = o;
+  return NN_OK;
+}
+
+void nn_optim_free(nn_optim *o) {
+  if (!o) return;
+  for (int i = 0; i < o->nparams; i++) {
+    nn_tensor_release(o->params[i].p);
+    for (int s = 0; s < MAXST; s++) nn_tensor_release(o->params[i].st[s]);
+  }
+  nn_ctx *ctx = o->ctx;
+  nn_mfree(ctx, o->params, (size_t)o->capparams * sizeof *o->params);
+  nn_mfree(ctx, o->groups, (size_t)o->capgroups * sizeof *o->groups);
+  nn_mfree(ctx, o, sizeof *o);
+  nn_ctx_unref(ctx);
+}
+
+/* Grows *a (elements of size sz, capacity *cap) to hold need; false when out of memory. */
+static bool grow(nn_ctx *ctx, void **a, int *cap, int need, size_t sz) {
+  if (need <= *cap) return true;
+  int ncap = *cap ? *cap : 4;
+  while (ncap < need) ncap *= 2;
+  void *b = nn_malloc(ctx, (size_t)ncap * sz);
+  if (!b) return false;
+  if (*a) memcpy(b, *a, (size_t)*cap * sz);
+  nn_mfree(ctx, *a, (size_t)*cap * sz);
+  *a = b;
+  *cap = ncap;
+  return true;
+}
+
+nn_status nn_optim_add_group(nn_ctx *ctx, nn_optim *o, int n, nn_tensor *const *params,
+                             const nn_optim_opts *opts) {
+  if (!o) return nn_fail(ctx, NN_ERR_ARG, "optimizer: add_group on a NULL optimizer");
+  const char *name = kind_name(o->kind);
+  if (n <= 0 || !params)
+    return nn_fail(ctx, NN_ERR_ARG, "%s: optimizer got an empty parameter list", name);
+  if (!opts) return nn_fail(ctx, NN_ERR_ARG, "%s: add_group without options", name);
+  nn_status s = nn_optim_check_opts(ctx, o->kind, opts);
+  if (s != NN_OK) return s;
+  if (n > INT32_MAX / 2 - o->nparams)
+    return nn_fail(ctx, NN_ERR_ARG, "%s: too many parameters (%d)", name, n);
+  for (int i = 0; i < n; i++) {
+    nn_tensor *p = params[i];
+    char buf[96];
+    if (!p) return nn_fail(ctx, NN_ERR_ARG, "%s: parameter %d is NULL", name, i);
+    if (nn_tensor_ctx(p) != ctx)
+      return nn_fail(ctx, NN_ERR_ARG, "%s: parameter %d belongs to another context", name, i);
+    if (!nn_tensor_is_leaf(p))
+      return nn_fail(ctx, NN_ERR_ARG, "%s: can't optimize a non-leaf tensor (parameter %d, made by %s)",
+                     name, i, nn_tensor_grad_fn(p) ? nn_tensor_grad_fn(p) : "an op");
+    if (nn_tensor_dtype(p) != NN_F32 && nn_tensor_dtype(p) != NN_F64)
+      return nn_fail(ctx, NN_ERR_DTYPE,
+                     "%s: parameter %d has dtype %s; only float32 and float64 can be optimized",
+                     name, i, nn_dtype_name(nn_tensor_dtype(p)));
+    if (!nn_tensor_is_contiguous(p))
+      return nn_fail(ctx, NN_ERR_ARG, "%s: parameter %d (shape %s) is not contiguous", name, i,
+                     nn_shape_str(p, buf, sizeof buf));
+    for (int j = 0; j < i; j++)
+      if (params[j] == p)
+        return nn_fail(ctx, NN_ERR_ARG, "%s: parameter %d appears twice in the group (also at %d)",
+                       name, i, j);
+    for (int j = 0; j < o->nparams; j++)
+      if (o->params[j].p == p)
+        return nn_fail(ctx, NN_ERR_ARG,
+                       "%s: some parameters appear in more than one parameter group (parameter %d)",
+                       name, i);
+  }
+  if (!grow(ctx, (void **)&o->params, &o->capparams, o->nparams + n, sizeof *o->params) ||
+      !grow(ctx, (void **)&o->groups, &o->capgroups, o->ngroups + 1, sizeof *o->groups))
+    return nn_fail(ctx, NN_ERR_MEM, "%s: out of memory adding a group of %d parameters", name, n);
+  oparam *ps = o->params + o->nparams;
+  memset(ps, 0, (size_t)n * sizeof *ps);
+  if (o->kind == NN_ADAGRAD) { /* PyTorch fills "sum" in the constructor */
+    for (int i = 0; i < n; i++) {
+      s = nn_full(ctx, nn_tensor_dtype(params[i]), nn_tensor_ndim(params[i]),
+                  nn_tensor_shape(params[i]), opts->initial_accumulator_value, &ps[i].st[0]);
+      if (s != NN_OK) {
+        for (int j = 0; j < i; j++) nn_tensor_release(ps[j].st[0]);
+        memset(ps, 0, (size_t)n * sizeof *ps);
+        return s;
+      }
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    nn_tensor_retain(params[i]);
+    ps[i].p = params[i];
+  }
+  o->groups[o->ngroups].opts = *opts;
+  o->groups[o->ngroups].first = o->nparams;
+  o->groups[o->ngroups].n = n;
+  o->ngroups++;
+  o->nparams += n;
+  return NN_OK;
+}
+
+/* ---- kernels ------------------------------------------------------------------------
+   Each rule is one loop over element i, computed in double. The loop is written once with
+   its dtype and its optional buffers as constant flags; the run functions call it with
+   literal flags, so every instance is a branch-free loop the compiler vectorizes. Options
+   that need no branch (first momentum step, nesterov, AdamW's decay, eps placement) enter
+   as coefficients. Buffers are distinct arrays (the caller makes sure of it). The loops that
+   take a square root vectorize only under -fno-math-errno (sqrt's errno is a side effect). */
+
+#if defined(__GNUC__)
+#define KERNEL static inline __attribute__((always_inline))
+#else
+#define KERNEL static inline
+#endif
+
+KERNEL double ld(const void *a, int64_t i, bool f32) {
+  return f32 ? (double)((const float *)a)[i] : ((const double *)a)[i];
+}
+KERNEL void st(void *a, int64_t i, double v, bool f32) {
+  if (f32) ((float *)a)[i] = (float)v;
+  else ((double *)a)[i] = v;
+}
+
+/* SGD (torch/optim/sgd.py): g = ±grad + wd·p; b = first ? g : mom·b + (1-damp)·g;
+   g = nesterov ? g + mom·b : b; p -= lr·g.
+   As coefficients: b = bm·b + bg·g (first: 0, 1); g = gg·g + gb·b (nesterov: 1, mom; else 0, 1).
+   A fresh buffer is zeros, so 0·b is 0. */
+typedef struct { double lr, wd, sign, bm, bg, gg, gb; } sgd_k;
+
+KERNEL void sgd_loop(const sgd_k *k, int64_t n, void *p, const void *g, void *b, bool f32,
+                     bool mom) {
+  for (int64_t i = 0; i < n; i++) {
+    double pi = ld(p, i, f32), gi = k->sign * ld(g, i, f32) + k->wd * pi;
+    if (mom) {
+      double bi = k->bm * ld(b, i, f32) + k->bg * gi;
+      st(b, i, bi, f32);
+      gi = k->gg * gi + k->gb * bi;
+    }
+    st(p, i, pi - k->lr * gi, f32);
+  }
+}
+
+static void sgd_run(const sgd_k *k, bool f32, int64_t n, void *p, const void *g, void *b) {
+  if (f32) {
+    if (b) sgd_loop(k, n, p, g, b, true, true);
+    else sgd_loop(k, n, p, g, b, true, false);
+  } else {
+    if (b) sgd_loop(k, n, p, g, b, false, true);
+    else sgd_loop(k, n, p, g, b, false, false);
+  }
+}
+
+/* Adam/AdamW (torch/optim/adam.py, adamw.py): g = ±grad; AdamW: p *= 1 - lr·wd, Adam: g += wd·p;
+   m = b1·m + (1-b1)·g; v = b2·v + (1-b2)·g²; amsgrad: vmax = max(vmax, v), v̂ = vmax, else v̂ = v;
+   p -= (lr/bc1)·m / (sqrt(v̂)/sqrt(bc2) + eps), bc = 1 - b^t.
+   eps_inside (scikit-learn's AdamOptimizer): p -= lr·sqrt(bc2)/bc1 · m / (sqrt(v̂) + eps).
+   As coefficients: p -= step·m / (dscale·sqrt(v̂) + eps). */
+typedef struct { double b1, b2, eps, sign, l2, decay, step, dscale; } adam_k;
+
+KERNEL void adam_loop(const adam_k *k, int64_t n, void *p, const void *g, void *m, void *v,
+                      void *vmax, bool f32, bool ams) {
+  for (int64_t i = 0; i < n; i++) {
+    double pi = k->decay * ld(p, i, f32);
+    double gi = k->sign * ld(g, i, f32) + k->l2 * pi;
+    double mi = k->b1 * ld(m, i, f32) + (1 - k->b1) * gi;
+    double vi = k->b2 * ld(v, i, f32) + (1 - k->b2) * gi * gi;
+    st(m, i, mi, f32);
+    st(v, i, vi, f32);
+    if (ams) {
+      double xi = ld(vmax, i, f32);
+      vi = vi > xi ? vi : xi;
+      st(vmax, i, vi, f32);
+    }
+    st(p, i, pi - k->step * mi / (k->dscale * sqrt(vi) + k->eps), f32);
+  }
+}
+
+static void adam_run(const adam_k *k, bool f32, int64_t n, void *p, const void *g, void *m,
+                     void *v, void *vmax) {
+  if (f32) {
+    if (vmax) adam_loop(k, n, p, g, m, v, vmax, true, true);
+    else adam_loop(k, n, p, g, m, v, vmax, true, false);
+  } else {
+    if (vmax) adam_loop(k, n, p, g, m, v, vmax, false, true);
+    else adam_loop(k, n, p, g, m, v, vmax, false, false);
+  }
+}
+
+/* RMSprop (torch/optim/rmsprop.py): g = ±grad + wd·p; sq = a·sq + (1-a)·g²;
+   centered: ga = a·ga + (1-a)·g, avg = sqrt(sq - ga²) + eps, else avg = sqrt(sq) + eps;
+   momentum: b = mom·b + g/avg, p -= lr·b, else p -= lr·g/avg */
+typedef struct { double lr, wd, alpha, eps, mom, sign; } rms_k;
+
+KERNEL void rms_loop(const rms_k *k, int64_t n, void *p, const void *g, void *sq, void *b,
+                     void *ga, bool f32, bool mom, bool centered) {
+  for (int64_t i = 0; i < n; i++) {
+    double pi = ld(p, i, f32), gi = k->sign * ld(g, i, f32) + k->wd * pi;
+    double si = k->alpha * ld(sq, i, f32) + (1 - k->alpha) * gi * gi;
+    st(sq, i, si, f32);
+    if (centered) {
+      double ai = k->alpha * ld(ga, i, f32) + (1 - k->alpha) * gi;
+      st(ga, i, ai, f32);
+      si -= ai * ai;
+    }
+    double d = gi / (sqrt(si) + k->eps);
+    if (mom) {
+      d += k->mom * ld(b, i, f32);
+      st(b, i, d, f32);
+    }
+    st(p, i, pi - k->lr * d, f32);
+  }
+}
+
+static void rms_run(const rms_k *k, bool f32, int64_t n, void *p, const void *g, void *sq,
+                    void *b, void *ga) {
+  if (f32) {
+    if (b && ga) rms_loop(k, n, p, g, sq, b, ga, true, true, true);
+    else if (b) rms_loop(k, n, p, g, sq, b, ga, true, true, false);
+    else if (ga) rms_loop(k, n, p, g, sq, b, ga, true, false, true);
+    else rms_loop(k, n, p, g, sq, b, ga, true, false, false);
+  } else {
+    if (b && ga) rms_loop(k, n, p, g, sq, b, ga, false, true, true);
+    else if (b) rms_loop(k, n, p, g, sq, b, ga, false, true, false);
+    else if (ga) rms_loop(k, n, p, g, sq, b, ga, false, false, true);
+    else rms_loop(k, n, p, g, sq, b, ga, false, false, false);
+  }
+}
+
+/* Adagrad (torch/optim/adagrad.py): g = ±grad + wd·p; clr = lr / (1 + (t-1)·lr_decay);
+   sum += g²; p -= clr·g / (sqrt(sum) + eps) */
+typedef struct { double clr, wd, eps, sign; } adagrad_k;
+
+KERNEL void adagrad_loop(const adagrad_k *k, int64_t n, void *p, const void *g, void *s,
+                         bool f32) {
+  for (int64_t i = 0; i < n; i++) {
+    double pi = ld(p, i, f32), gi = k->sign * ld(g, i, f32) + k->wd * pi;
+    double si = ld(s, i, f32) + gi * gi;
+    st(s, i, si, f32);
+    st(p, i, pi - k->clr * gi / (sqrt(si) + k->eps), f32);
+  }
+}
+
+static void adagrad_run(const adagrad_k *k, bool f32, int64_t n, void *p, const void *g,
+                        void *s) {
+  if (f32) adagrad_loop(k, n, p, g, s, true);
+  else adagrad_loop(k, n, p, g, s, false);
+}
+
+/* ---- step ------------------------------------------------------------------------ */
+
+static void *tdata(nn_tensor *t) { return t ? nn_tensor_data(t) : NULL; }
+
+/* State slot s of q, created as zeros (shape and dtype of the parameter) when missing.
+   *fresh tells whether it was just made. */
+static nn_status ensure_state(nn_ctx *ctx, oparam *q, int s, bool *fresh) {
+  if (fresh) *fresh = false;
+  if (q->st[s]) return NN_OK;
+  nn_status st = nn_zeros(ctx, nn_tensor_dtype(q->p), nn_tensor_ndim(q->p), nn_tensor_shape(q->p),
+                          &q->st[s]);
+  if (st == NN_OK && fresh) *fresh = true;
+  return st;
+}
+
+/* The gradient of q as contiguous data of the parameter's dtype, apart from the parameter's
+   memory. Usually the grad itself (borrowed, *tmp NULL); otherwise a copy in *tmp to release. */
+static nn_status grad_of(nn_ctx *ctx, const char *name, int index, oparam *q, nn_tensor **g,
+                         nn_tensor **tmp) {
+  nn_tensor *gr = nn_tensor_grad(q->p);
+  *tmp = NULL;
+  *g = gr;
+  if (!gr) return NN_OK;
+  if (nn_tensor_numel(gr) != nn_tensor_numel(q->p)) {
+    char a[96], b[96];
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s.step: parameter %d has shape %s but its grad has shape %s",
+                   name, index, nn_shape_str(q->p, a, sizeof a), nn_shape_str(gr, b, sizeof b));
+  }
+  bool alias = nn_tensor_same_storage(gr, q->p); /* p.grad = p: the kernels need distinct arrays */
+  if (!alias && nn_tensor_dtype(gr) == nn_tensor_dtype(q->p) && nn_tensor_is_contiguous(gr))
+    return NN_OK;
+  nn_tensor *c = NULL;
+  nn_status s = alias ? nn_clone(ctx, gr, &c) : nn_to(ctx, gr, nn_tensor_dtype(q->p), &c);
+  if (s == NN_OK && !nn_tensor_is_contiguous(c)) {
+    nn_tensor *d = NULL;
+    s = nn_contiguous(ctx, c, &d);
+    nn_tensor_release(c);
+    c = d;
+  }
+  if (s != NN_OK) return s;
+  *tmp = c;
+  *g = c;
+  return NN_OK;
+}
+
+static nn_status step_param(nn_ctx *ctx, nn_optim *o, const nn_optim_opts *op, oparam *q,
+                            const void *g) {
+  nn_dtype dt = nn_tensor_dtype(q->p);
+  bool f32 = dt == NN_F32;
+  int64_t n = nn_tensor_numel(q->p);
+  double sign = op->maximize ? -1 : 1;
+  nn_status s = NN_OK;
+  q->step++;
+  switch (o->kind) {
+  case NN_SGD: {
+    bool fresh = false;
+    if (op->momentum != 0 && (s = ensure_state(ctx, q, 0, &fresh)) != NN_OK) break;
+    double mom = op->momentum;
+    sgd_k k = {op->lr, op->weight_decay, sign, fresh ? 0 : mom, fresh ? 1 : 1 - op->dampening,
+               op->nesterov ? 1 : 0, op->nesterov ? mom : 1};
+    sgd_run(&k, f32, n, tdata(q->p), g, mom != 0 ? tdata(q->st[0]) : NULL);
+    break;
+  }
+  case NN_ADAM:
+  case NN_ADAMW: {
+    if ((s = ensure_state(ctx, q, 0, NULL)) != NN_OK || (s = ensure_state(ctx, q, 1, NULL)) != NN_OK ||
+        (op->amsgrad && (s = ensure_state(ctx, q, 2, NULL)) != NN_OK))
+      break;
+    double t = (double)q->step;
+    double bc1 = 1 - pow(op->beta1, t), bc2 = 1 - pow(op->beta2, t);
+    bool w = o->kind == NN_ADAMW;
+    adam_k k = {op->beta1, op->beta2, op->eps, sign,
+                w ? 0 : op->weight_decay, w ? 1 - op->lr * op->weight_decay : 1,
+                op->eps_inside ? op->lr * sqrt(bc2) / bc1 : op->lr / bc1,
+                op->eps_inside ? 1 : 1 / sqrt(bc2)};
+    adam_run(&k, f32, n, tdata(q->p), g, tdata(q->st[0]), tdata(q->st[1]),
+             op->amsgrad ? tdata(q->st[2]) : NULL);
+    break;
+  }
+  case NN_RMSPROP: {
+    if ((s = ensure_state(ctx, q, 0, NULL)) != NN_OK ||
+        (op->momentum > 0 && (s = ensure_state(ctx, q, 1, NULL)) != NN_OK) ||
+        (op->centered && (s = ensure_state(ctx, q, 2, NULL)) != NN_OK))
+      break;
+    rms_k k = {op->lr, op->weight_decay, op->alpha, op->eps, op->momentum, sign};
+    rms_run(&k, f32, n, tdata(q->p), g, tdata(q->st[0]), op->momentum > 0 ? tdata(q->st[1]) : NULL,
+            op->centered ? tdata(q->st[2]) : NULL);
+    break;
+  }
+  case NN_ADAGRAD: {
+    if (!q->st[0] && (s = nn_full(ctx, dt, nn_tensor_ndim(q->p), nn_tensor_shape(q->p),
+                                  op->initial_accumulator_value, &q->st[0])) != NN_OK)
+      break;
+    adagrad_k k = {op->lr / (1 + (double)(q->step - 1) * op->lr_decay), op->weight_decay, op->eps,
+                   sign};
+    adagrad_run(&k, f32, n, tdata(q->p), g, tdata(q->st[0]));
+    break;
+  }
+  }
+  if (s != NN_OK) {
+    q->step--;
+    return s;
+  }
+  nn_tensor_bump_version(q->p);
+  return NN_OK;
+}
+
+nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o) {
+  if (!o) return nn_fail(ctx, NN_ERR_ARG, "optimizer: step on a NULL optimizer");
+  const char *name = kind_name(o->kind);
+  for (int gi = 0; gi < o->ngroups; gi++) { /* options may have been changed since add_group */
+    nn_status s = nn_optim_check_opts(ctx, o->kind, &o->groups[gi].opts);
+    if (s != NN_OK) return s;
+  }
+  for (int gi = 0; gi < o->ngroups; gi++) {
+    const ogroup *gr = &o->groups[gi];
+    for (int i = gr->first; i < gr->first + gr->n; i++) {
+      nn_tensor *g, *tmp;
+      nn_status s = grad_of(ctx, name, i, &o->params[i], &g, &tmp);
+      if (s == NN_OK && g) s = step_param(ctx, o, &gr->opts, &o->params[i], nn_tensor_data(g));
+      nn_tensor_release(tmp);
+      if (s != NN_OK) return s;
+    }
+  }
+  return NN_OK;
+}
+
+void nn_optim_zero_grad(nn_optim *o) {
+  if (!o) return;
+  for (int i = 0; i < o->nparams; i++)
+    if (nn_tensor_grad(o->params[i].p)) nn_tensor_zero_grad(o->params[i].p);
+}
+
+/* ---- introspection and state -------------------------------------------------------- */
+
+int nn_optim_num_groups(const nn_optim *o) { return o ? o->ngroups : 0; }
+nn_optim_kind nn_optim_kind_of(const nn_optim *o) { return o ? o->kind : NN_SGD; }
+
+nn_optim_opts *nn_optim_group_opts(nn_optim *o, int g) {
+  return o && g >= 0 && g < o->ngroups ? &o->groups[g].opts : NULL;
+}
+
+int nn_optim_group_size(const nn_optim *o, int g) {
+  return o && g >= 0 && g < o->ngroups ? o->groups[g].n : 0;
+}
+
+nn_tensor *nn_optim_group_param(const nn_optim *o, int g, int i) {
+  if (!o || g < 0 || g >= o->ngroups || i < 0 || i >= o->groups[g].n) return NULL;
+  return o->params[o->groups[g].first + i].p;
+}
+
+int nn_optim_num_params(const nn_optim *o) { return o ? o->nparams : 0; }
+
+int nn_optim_state_names(const nn_optim *o, const char *const **names) {
+  if (!o) {
+    *names = NULL;
+    return 0;
+  }
+  return statenames(o->kind, names);
+}
+
+nn_tensor *nn_optim_state(const nn_optim *o, int p, const char *name) {
+  if (!o || !name || p < 0 || p >= o->nparams) return NULL;
+  int s = stateslot(o->kind, name);
+  return s < 0 ? NULL : o->params[p].st[s];
+}
+
+int64_t nn_optim_param_step(const nn_optim *o, int p) {
+  return o && p >= 0 && p < o->nparams ? o->params[p].step : 0;
+}
+
+/* dst[i] = src[i] converting dtypes; both contiguous with n elements. */
+static void convert(void *dst, nn_dtype ddt, const void *src, nn_dtype sdt, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    double v = sdt == NN_F32   ? ((const float *)src)[i]
+               : sdt == NN_F64 ? ((const double *)src)[i]
+                               : (double)((const int64_t *)src)[i];
+    if (ddt == NN_F32) ((float *)dst)[i] = (float)v;
+    else ((double *)dst)[i] = v;
+  }
+}
+
+nn_status nn_optim_set_state(nn_ctx *ctx, nn_optim *o, int p, const char *name, nn_tensor *t) {
+  if (!o) return nn_fail(ctx, NN_ERR_ARG, "optimizer: set_state on a NULL optimizer");
+  const char *kn = kind_name(o->kind);
+  if (p < 0 || p >= o->nparams)
+    return nn_fail(ctx, NN_ERR_ARG, "%s.set_state: parameter index %d out of range [0, %d)", kn, p,
+                   o->nparams);
+  int s = name ? stateslot(o->kind, name) : -1;
+  if (s < 0) {
+    const char *const *names;
+    int n = statenames(o->kind, &names);
+    return nn_fail(ctx, NN_ERR_ARG, "%s.set_state: unknown state '%s' (valid: %s%s%s%s%s)", kn,
+                   name ? name : "(null)", names[0], n > 1 ? ", " : "", n > 1 ? names[1] : "",
+                   n > 2 ? ", " : "", n > 2 ? names[2] : "");
+  }
+  oparam *q = &o->params[p];
+  if (!t) {
+    nn_tensor_release(q->st[s]);
+    q->st[s] = NULL;
+    return NN_OK;
+  }
+  char a[96], b[96];
+  int nd = nn_tensor_ndim(q->p);
+  bool same = nn_tensor_ndim(t) == nd &&
+              memcmp(nn_tensor_shape(t), nn_tensor_shape(q->p), (size_t)nd * sizeof(int64_t)) == 0;
+  if (!same)
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s.set_state: state '%s' of parameter %d has shape %s, expected %s",
+                   kn, name, p, nn_shape_str(t, a, sizeof a), nn_shape_str(q->p, b, sizeof b));
+  nn_tensor *src = NULL, *dst = NULL;
+  nn_status st = nn_contiguous(ctx, t, &src);
+  if (st == NN_OK) st = nn_tensor_new(ctx, nn_tensor_dtype(q->p), nd, nn_tensor_shape(q->p), &dst);
+  if (st == NN_OK) {
+    convert(nn_tensor_data(dst), nn_tensor_dtype(dst), nn_tensor_data(src), nn_tensor_dtype(src),
+            nn_tensor_numel(dst));
+    nn_tensor_release(q->st[s]);
+    q->st[s] = dst;
+  }
+  nn_tensor_release(src);
+  return st;
+}
+
+nn_status nn_optim_set_param_step(nn_ctx *ctx, nn_optim *o, int p, int64_t step) {
+  if (!o) return nn_fail(ctx, NN_ERR_ARG, "optimizer: set_param_step on a NULL optimizer");
+  const char *kn = kind_name(o->kind);
+  if (p < 0 || p >= o->nparams)
+    return nn_fail(ctx, NN_ERR_ARG, "%s.set_param_step: parameter index %d out of range [0, %d)", kn,
+                   p, o->nparams);
+  if (step < 0)
+    return nn_fail(ctx, NN_ERR_ARG, "%s.set_param_step: step %lld is negative", kn, (long long)step);
+  o->params[p].step = step;
+  return NN_OK;
+}

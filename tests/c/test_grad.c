@@ -1,0 +1,667 @@
+/* test_grad.c — gradient checks for every op in nn_all_ops.
+
+   Each op has a case in the table below (keyed by op name); an op without one fails the test.
+   A case builds float64 inputs away from kinks, runs the public function, reduces the result
+   with a fixed random weighting L = Σ y·w, runs backward and compares every input's gradient
+   with central differences (eps 1e-6): |analytic - numeric| / max(1, |analytic|, |numeric|)
+   must stay below 1e-6. The context runs on a counting allocator: nothing may leak. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nn.h"
+
+static int passed, failed;
+#define CHECK(cond, ...)                                              \
+  do {                                                                \
+    if (cond) passed++;                                               \
+    else {                                                            \
+      failed++;                                                       \
+      printf("FAIL %s:%d: ", __FILE__, __LINE__);                     \
+      printf(__VA_ARGS__);                                            \
+      printf("\n");                                                   \
+    }                                                                 \
+  } while (0)
+
+/* ---- a counting allocator ------------------------------------------------------------ */
+static long outstanding;
+static void *count_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud; (void)osize;
+  if (nsize == 0) { if (ptr) outstanding--; free(ptr); return NULL; }
+  if (!ptr) outstanding++;
+  return realloc(ptr, nsize);
+}
+
+static nn_ctx *C;
+
+/* ---- deterministic inputs ------------------------------------------------------------- */
+static uint64_t seed = 12345;
+static double urand(void) {                 /* splitmix64 → [0, 1) */
+  uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* float64 tensor with |x| in [lo, hi], random sign if sgn */
+static nn_tensor *mk(int nd, const int64_t *shape, double lo, double hi, bool sgn) {
+  nn_tensor *t;
+  if (nn_tensor_new(C, NN_F64, nd, shape, &t) != NN_OK) { printf("mk: %s\n", nn_ctx_errmsg(C)); exit(2); }
+  double *p = nn_tensor_data(t);
+  for (int64_t i = 0; i < nn_tensor_numel(t); i++) {
+    double v = lo + (hi - lo) * urand();
+    p[i] = sgn && urand() < 0.5 ? -v : v;
+  }
+  return t;
+}
+#define SH(...) (const int64_t[]){__VA_ARGS__}
+#define MK(nd, lo, hi, sgn, ...) mk(nd, SH(__VA_ARGS__), lo, hi, sgn)
+static nn_tensor *mki(int n, const int64_t *v) {
+  nn_tensor *t;
+  int64_t sh[1] = {n};
+  nn_tensor_from_data(C, NN_I64, 1, sh, v, &t);
+  return t;
+}
+
+/* element i (row-major) of any tensor */
+static double at(const nn_tensor *t, int64_t i) {
+  int nd = nn_tensor_ndim(t);
+  const int64_t *sh = nn_tensor_shape(t), *st = nn_tensor_strides(t);
+  int64_t off = 0;
+  for (int d = nd - 1; d >= 0; d--) { off += (i % sh[d]) * st[d]; i /= sh[d]; }
+  const char *p = nn_tensor_data(t);
+  switch (nn_tensor_dtype(t)) {
+    case NN_F32: return ((const float *)p)[off];
+    case NN_F64: return ((const double *)p)[off];
+    default: return (double)((const int64_t *)p)[off];
+  }
+}
+
+/* ---- the check ------------------------------------------------------------------------- */
+typedef nn_status (*binfn)(nn_ctx *, nn_tensor *, nn_tensor *, nn_tensor **);
+typedef nn_status (*unfn)(nn_ctx *, nn_tensor *, nn_tensor **);
+typedef nn_status (*scfn)(nn_ctx *, nn_tensor *, double, nn_tensor **);
+typedef nn_status (*redfn)(nn_ctx *, nn_tensor *, int, bool, nn_tensor **);
+typedef nn_status (*lossfn)(nn_ctx *, nn_tensor *, nn_tensor *, nn_reduction, nn_tensor **);
+
+typedef struct A {
+  nn_status (*f)(nn_tensor **in, const struct A *a, nn_tensor **out);
+  binfn bin; unfn un; scfn sc; redfn red; lossfn loss;
+  int d0, d1, n;
+  bool keep;
+  double s0, s1;
+  int nd;
+  int64_t shape[8];
+  int dims[8];
+  nn_reduction rd;
+  nn_rng *rng;
+} A;
+
+#define MAXW 4096
+static double wts[MAXW];
+
+/* L = Σ y_j w_j computed in C (no autograd) */
+static bool eval(const A *a, nn_tensor **in, double *L) {
+  nn_tensor *y;
+  if (a->f(in, a, &y) != NN_OK) return false;
+  double s = 0;
+  for (int64_t j = 0; j < nn_tensor_numel(y); j++) s += at(y, j) * wts[j % MAXW];
+  nn_tensor_release(y);
+  *L = s;
+  return true;
+}
+
+static void gradcheck(const char *label, const A *a, int nin, nn_tensor **in, unsigned diff) {
+  for (int j = 0; j < MAXW; j++) wts[j] = 2 * urand() - 1;
+  for (int i = 0; i < nin; i++)
+    if (diff >> i & 1) { nn_tensor_set_requires_grad(C, in[i], true); nn_tensor_set_grad(C, in[i], NULL); }
+  nn_tensor *y = NULL, *w = NULL, *yw = NULL, *L = NULL;
+  nn_status s = a->f(in, a, &y);
+  CHECK(s == NN_OK, "%s: forward failed: %s", label, nn_ctx_errmsg(C));
+  if (s) goto done;
+  CHECK(nn_tensor_requires_grad(y), "%s: result does not require grad", label);
+  if (nn_tensor_new(C, NN_F64, nn_tensor_ndim(y), nn_tensor_shape(y), &w)) goto done;
+  for (int64_t j = 0; j < nn_tensor_numel(w); j++) ((double *)nn_tensor_data(w))[j] = wts[j % MAXW];
+  if ((s = nn_mul(C, y, w, &yw)) || (s = nn_sum(C, yw, NN_ALL, false, &L)) || (s = nn_backward(C, L, NULL))) {
+    CHECK(0, "%s: backward failed: %s", label, nn_ctx_errmsg(C));
+    goto done;
+  }
+  bool was = nn_set_grad_enabled(C, false);
+  double worst = 0;
+  for (int i = 0; i < nin; i++) {
+    if (!(diff >> i & 1)) continue;
+    nn_tensor *g = nn_tensor_grad(in[i]);
+    CHECK(g != NULL, "%s: input %d got no gradient", label, i);
+    if (!g) continue;
+    double *x = nn_tensor_data(in[i]);
+    for (int64_t j = 0; j < nn_tensor_numel(in[i]); j++) {
+      double x0 = x[j], lp = 0, lm = 0, eps = 1e-6;
+      x[j] = x0 + eps;
+      bool ok = eval(a, in, &lp);
+      x[j] = x0 - eps;
+      ok = ok && eval(a, in, &lm);
+      x[j] = x0;
+      if (!ok) { CHECK(0, "%s: forward failed in the numeric pass: %s", label, nn_ctx_errmsg(C)); break; }
+      double num = (lp - lm) / (2 * eps), an = at(g, j);
+      double err = fabs(num - an) / fmax(1.0, fmax(fabs(num), fabs(an)));
+      if (!(err <= worst)) worst = err;
+      if (!(err < 1e-6)) {
+        printf("  %s: input %d element %lld: analytic %.10g numeric %.10g\n", label, i, (long long)j, an, num);
+        break;
+      }
+    }
+  }
+  nn_set_grad_enabled(C, was);
+  CHECK(worst < 1e-6, "%s: max relative error %.3g", label, worst);
+done:
+  nn_tensor_release(y); nn_tensor_release(w); nn_tensor_release(yw); nn_tensor_release(L);
+  for (int i = 0; i < nin; i++)
+    if (diff >> i & 1) { nn_tensor_set_grad(C, in[i], NULL); nn_tensor_set_requires_grad(C, in[i], false); }
+}
+
+static void release_all(int n, nn_tensor **t) { for (int i = 0; i < n; i++) nn_tensor_release(t[i]); }
+
+/* ---- forwards ------------------------------------------------------------------------------ */
+static nn_status f_bin(nn_tensor **in, const A *a, nn_tensor **out) { return a->bin(C, in[0], in[1], out); }
+static nn_status f_un(nn_tensor **in, const A *a, nn_tensor **out) { return a->un(C, in[0], out); }
+static nn_status f_sc(nn_tensor **in, const A *a, nn_tensor **out) { return a->sc(C, in[0], a->s0, out); }
+static nn_status f_red(nn_tensor **in, const A *a, nn_tensor **out) { return a->red(C, in[0], a->d0, a->keep, out); }
+static nn_status f_leaky(nn_tensor **in, const A *a, nn_tensor **out) { return nn_leaky_relu(C, in[0], a->s0, out); }
+static nn_status f_clamp(nn_tensor **in, const A *a, nn_tensor **out) { return nn_clamp(C, in[0], a->s0, a->s1, out); }
+static nn_status f_where(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_where(C, in[2], in[0], in[1], out); }
+static nn_status f_var(nn_tensor **in, const A *a, nn_tensor **out) { return nn_var(C, in[0], a->d0, a->keep, a->d1, out); }
+static nn_status f_std(nn_tensor **in, const A *a, nn_tensor **out) { return nn_std(C, in[0], a->d0, a->keep, a->d1, out); }
+static nn_status f_max(nn_tensor **in, const A *a, nn_tensor **out) { return nn_max(C, in[0], a->d0, a->keep, out, NULL); }
+static nn_status f_min(nn_tensor **in, const A *a, nn_tensor **out) { return nn_min(C, in[0], a->d0, a->keep, out, NULL); }
+static nn_status f_index_select(nn_tensor **in, const A *a, nn_tensor **out) { return nn_index_select(C, in[0], a->d0, in[1], out); }
+static nn_status f_cat(nn_tensor **in, const A *a, nn_tensor **out) { return nn_cat(C, a->n, in, a->d0, out); }
+static nn_status f_stack(nn_tensor **in, const A *a, nn_tensor **out) { return nn_stack(C, a->n, in, a->d0, out); }
+static nn_status f_linear(nn_tensor **in, const A *a, nn_tensor **out) { return nn_linear(C, in[0], in[1], a->n > 2 ? in[2] : NULL, out); }
+/* linear on a transposed input (a non-contiguous x) */
+static nn_status f_linear_t(nn_tensor **in, const A *a, nn_tensor **out) {
+  nn_tensor *xt;
+  nn_status s = nn_transpose(C, in[0], 0, 1, &xt);
+  if (!s) s = nn_linear(C, xt, in[1], a->n > 2 ? in[2] : NULL, out);
+  nn_tensor_release(xt);
+  return s;
+}
+static nn_status f_dim(nn_tensor **in, const A *a, nn_tensor **out) {   /* softmax, log_softmax */
+  return a->d1 ? nn_log_softmax(C, in[0], a->d0, out) : nn_softmax(C, in[0], a->d0, out);
+}
+static nn_status f_dropout(nn_tensor **in, const A *a, nn_tensor **out) {
+  nn_rng_seed(a->rng, 42);            /* the same mask on every evaluation */
+  return nn_dropout(C, a->rng, in[0], a->s0, true, out);
+}
+static nn_status f_loss(nn_tensor **in, const A *a, nn_tensor **out) { return a->loss(C, in[0], in[1], a->rd, out); }
+static nn_status f_transpose(nn_tensor **in, const A *a, nn_tensor **out) { return nn_transpose(C, in[0], a->d0, a->d1, out); }
+static nn_status f_narrow(nn_tensor **in, const A *a, nn_tensor **out) { return nn_narrow(C, in[0], a->d0, a->d1, a->n, out); }
+static nn_status f_select(nn_tensor **in, const A *a, nn_tensor **out) { return nn_select(C, in[0], a->d0, a->d1, out); }
+static nn_status f_permute(nn_tensor **in, const A *a, nn_tensor **out) { return nn_permute(C, in[0], a->dims, out); }
+static nn_status f_expand(nn_tensor **in, const A *a, nn_tensor **out) { return nn_expand(C, in[0], a->nd, a->shape, out); }
+static nn_status f_view(nn_tensor **in, const A *a, nn_tensor **out) { return nn_view(C, in[0], a->nd, a->shape, out); }
+static nn_status f_unsqueeze(nn_tensor **in, const A *a, nn_tensor **out) { return nn_unsqueeze(C, in[0], a->d0, out); }
+static nn_status f_squeeze(nn_tensor **in, const A *a, nn_tensor **out) { return nn_squeeze(C, in[0], a->d0, out); }
+static nn_status f_flatten(nn_tensor **in, const A *a, nn_tensor **out) { return nn_flatten(C, in[0], a->d0, a->d1, out); }
+static nn_status f_clone(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_clone(C, in[0], out); }
+static nn_status f_to(nn_tensor **in, const A *a, nn_tensor **out) { return nn_to(C, in[0], (nn_dtype)a->d0, out); }
+/* reshape / contiguous of a transposed input: not viewable, so a copy (clone) then a view */
+static nn_status f_reshape_t(nn_tensor **in, const A *a, nn_tensor **out) {
+  nn_tensor *t;
+  nn_status s = nn_transpose(C, in[0], 0, 1, &t);
+  if (!s) s = a->d0 ? nn_contiguous(C, t, out) : nn_reshape(C, t, a->nd, a->shape, out);
+  nn_tensor_release(t);
+  return s;
+}
+/* a reduction of a transposed (non-contiguous) input */
+static nn_status f_red_t(nn_tensor **in, const A *a, nn_tensor **out) {
+  nn_tensor *t;
+  nn_status s = nn_transpose(C, in[0], 0, 1, &t);
+  if (!s) s = a->red(C, t, a->d0, a->keep, out);
+  nn_tensor_release(t);
+  return s;
+}
+
+/* ---- cases, one function per op name ---------------------------------------------------------- */
+
+/* a binary op on [3,1,4] × [2,4] (broadcasting both ways), [2,3] × [2,3] and [2,3] × 0-d */
+static void binary_cases(const char *name, binfn f, double lo, double hi, bool sgn_a, bool sgn_b) {
+  A a = {.f = f_bin, .bin = f};
+  char label[128];
+  nn_tensor *in[2] = {MK(3, lo, hi, sgn_a, 3, 1, 4), MK(2, lo, hi, sgn_b, 2, 4)};
+  snprintf(label, sizeof label, "%s [3,1,4]x[2,4]", name);
+  gradcheck(label, &a, 2, in, 3);
+  release_all(2, in);
+  nn_tensor *in2[2] = {MK(2, lo, hi, sgn_a, 2, 3), MK(2, lo, hi, sgn_b, 2, 3)};
+  snprintf(label, sizeof label, "%s [2,3]x[2,3]", name);
+  gradcheck(label, &a, 2, in2, 3);
+  snprintf(label, sizeof label, "%s [2,3]x[2,3] (only a)", name);
+  gradcheck(label, &a, 2, in2, 1);
+  release_all(2, in2);
+  nn_tensor *in3[2] = {MK(2, lo, hi, sgn_a, 2, 3), mk(0, NULL, lo, hi, sgn_b)};
+  snprintf(label, sizeof label, "%s [2,3]x[]", name);
+  gradcheck(label, &a, 2, in3, 3);
+  release_all(2, in3);
+}
+static void c_add(void) { binary_cases("add", nn_add, 0.1, 2, true, true); }
+static void c_sub(void) { binary_cases("sub", nn_sub, 0.1, 2, true, true); }
+static void c_mul(void) { binary_cases("mul", nn_mul, 0.1, 2, true, true); }
+static void c_div(void) { binary_cases("div", nn_div, 0.5, 2, true, true); }
+static void c_pow(void) { binary_cases("pow", nn_pow, 0.5, 2, false, true); }
+static void c_maximum(void) { binary_cases("maximum", nn_maximum, 0.1, 2, true, true); }
+static void c_minimum(void) { binary_cases("minimum", nn_minimum, 0.1, 2, true, true); }
+
+static void scalar_case(const char *name, scfn f, double s, double lo, double hi, bool sgn) {
+  A a = {.f = f_sc, .sc = f, .s0 = s};
+  char label[128];
+  snprintf(label, sizeof label, "%s(%g)", name, s);
+  nn_tensor *x = MK(2, lo, hi, sgn, 3, 4);
+  gradcheck(label, &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_adds(void) { scalar_case("adds", nn_adds, 0.7, 0.1, 2, true); }
+static void c_muls(void) { scalar_case("muls", nn_muls, -1.3, 0.1, 2, true); }
+static void c_rsubs(void) { scalar_case("rsubs", nn_rsubs, 2.5, 0.1, 2, true); }
+static void c_rdivs(void) { scalar_case("rdivs", nn_rdivs, 1.7, 0.5, 2, true); }
+static void c_pows(void) {
+  scalar_case("pows", nn_pows, 2.0, 0.1, 2, true);
+  scalar_case("pows", nn_pows, 3.0, 0.1, 2, true);
+  scalar_case("pows", nn_pows, -1.5, 0.5, 2, false);
+  scalar_case("pows", nn_pows, 0.5, 0.5, 2, false);
+}
+
+static void unary_case(const char *name, unfn f, double lo, double hi, bool sgn) {
+  A a = {.f = f_un, .un = f};
+  nn_tensor *x = MK(3, lo, hi, sgn, 2, 3, 4);
+  gradcheck(name, &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_neg(void) { unary_case("neg", nn_neg, 0.1, 2, true); }
+static void c_exp(void) { unary_case("exp", nn_exp, 0.1, 2, true); }
+static void c_log(void) { unary_case("log", nn_log, 0.2, 3, false); }
+static void c_sqrt(void) { unary_case("sqrt", nn_sqrt, 0.2, 3, false); }
+static void c_abs(void) { unary_case("abs", nn_abs, 0.1, 2, true); }
+static void c_sign(void) { unary_case("sign", nn_sign, 0.1, 2, true); }
+static void c_tanh(void) { unary_case("tanh", nn_tanh, 0.1, 2, true); }
+static void c_sigmoid(void) { unary_case("sigmoid", nn_sigmoid, 0.1, 3, true); }
+static void c_relu(void) { unary_case("relu", nn_relu, 0.1, 2, true); }
+static void c_gelu(void) { unary_case("gelu", nn_gelu, 0.1, 3, true); }
+static void c_leaky_relu(void) {
+  A a = {.f = f_leaky, .s0 = 0.1};
+  nn_tensor *x = MK(2, 0.1, 2, true, 4, 5);
+  gradcheck("leaky_relu(0.1)", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_clamp(void) {
+  A a = {.f = f_clamp, .s0 = -0.5, .s1 = 0.7};
+  double v[12] = {-1.5, -0.7, -0.3, -0.1, 0.2, 0.45, 0.6, 0.9, 1.3, -0.45, 0.05, 2.0};
+  nn_tensor *x;
+  nn_tensor_from_data(C, NN_F64, 2, SH(3, 4), v, &x);
+  gradcheck("clamp(-0.5, 0.7)", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_where(void) {
+  A a = {.f = f_where};
+  int64_t cv[8] = {1, 0, 0, 1, 1, 1, 0, 0};
+  nn_tensor *cond;
+  nn_tensor_from_data(C, NN_I64, 2, SH(2, 4), cv, &cond);
+  nn_tensor *in[3] = {MK(3, 0.1, 2, true, 3, 1, 4), MK(1, 0.1, 2, true, 4), cond};
+  gradcheck("where [2,4] ? [3,1,4] : [4]", &a, 3, in, 3);
+  release_all(3, in);
+}
+
+/* reductions: all dims (with and without keepdim), dims 0, 1, -1 with and without keepdim */
+static void reduce_cases(const char *name, A base, double lo, double hi, bool sgn) {
+  static const int dims[] = {-1000 /* NN_ALL */, 0, 1, -1};
+  char label[128];
+  for (int k = 0; k < 4; k++)
+    for (int keep = 0; keep < 2; keep++) {
+      A a = base;
+      a.d0 = dims[k]; a.keep = keep;
+      nn_tensor *x = MK(3, lo, hi, sgn, 2, 3, 4);
+      snprintf(label, sizeof label, "%s [2,3,4] dim %d keepdim %d", name, dims[k], keep);
+      gradcheck(label, &a, 1, &x, 1);
+      nn_tensor_release(x);
+    }
+}
+static void c_sum(void) {
+  reduce_cases("sum", (A){.f = f_red, .red = nn_sum}, 0.1, 2, true);
+  A a = {.f = f_red_t, .red = nn_sum, .d0 = 1};
+  nn_tensor *x = MK(2, 0.1, 2, true, 4, 3);
+  gradcheck("sum of a transposed [3,4] dim 1", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_mean(void) {
+  reduce_cases("mean", (A){.f = f_red, .red = nn_mean}, 0.1, 2, true);
+  A a = {.f = f_red_t, .red = nn_mean, .d0 = 0, .keep = true};
+  nn_tensor *x = MK(2, 0.1, 2, true, 4, 3);
+  gradcheck("mean of a transposed [3,4] dim 0", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_prod(void) {
+  reduce_cases("prod", (A){.f = f_red, .red = nn_prod}, 0.5, 1.5, true);
+  /* zeros: row 0 has one zero, row 1 two, row 2 none */
+  double v[12] = {1.5, 0, -0.7, 1.2, 0, 0.8, 0, 1.1, 0.9, -1.3, 0.6, 1.4};
+  nn_tensor *x;
+  nn_tensor_from_data(C, NN_F64, 2, SH(3, 4), v, &x);
+  A a = {.f = f_red, .red = nn_prod, .d0 = 1};
+  gradcheck("prod with zeros dim 1", &a, 1, &x, 1);
+  a.d0 = -1000;
+  gradcheck("prod with zeros all", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_var(void) {
+  reduce_cases("var", (A){.f = f_var, .d1 = 1}, 0.1, 2, true);
+  reduce_cases("var correction 0", (A){.f = f_var, .d1 = 0}, 0.1, 2, true);
+}
+static void c_std(void) {
+  reduce_cases("std", (A){.f = f_std, .d1 = 1}, 0.1, 2, true);
+  reduce_cases("std correction 0", (A){.f = f_std, .d1 = 0}, 0.1, 2, true);
+}
+static void c_max(void) { reduce_cases("max", (A){.f = f_max}, 0.1, 2, true); }
+static void c_min(void) { reduce_cases("min", (A){.f = f_min}, 0.1, 2, true); }
+
+static void c_index_select(void) {
+  A a = {.f = f_index_select, .d0 = 0};
+  nn_tensor *in[2] = {MK(2, 0.1, 2, true, 4, 3), mki(4, SH(2, 0, 2, 3))};
+  gradcheck("index_select dim 0 repeated", &a, 2, in, 1);
+  nn_tensor_release(in[1]);
+  in[1] = mki(2, SH(2, 1));
+  a.d0 = 1;
+  gradcheck("index_select dim 1", &a, 2, in, 1);
+  release_all(2, in);
+  nn_tensor *in2[2] = {MK(3, 0.1, 2, true, 2, 3, 4), mki(3, SH(3, 3, 0))};
+  a.d0 = -1;
+  gradcheck("index_select [2,3,4] dim -1", &a, 2, in2, 1);
+  release_all(2, in2);
+}
+static void c_cat(void) {
+  A a = {.f = f_cat, .n = 2, .d0 = 0};
+  nn_tensor *in[2] = {MK(2, 0.1, 2, true, 2, 3), MK(2, 0.1, 2, true, 1, 3)};
+  gradcheck("cat 2 dim 0", &a, 2, in, 3);
+  release_all(2, in);
+  nn_tensor *in2[2] = {MK(2, 0.1, 2, true, 2, 3), MK(2, 0.1, 2, true, 2, 1)};
+  a.d0 = 1;
+  gradcheck("cat 2 dim 1", &a, 2, in2, 3);
+  release_all(2, in2);
+  nn_tensor *in5[5] = {MK(3, 0.1, 2, true, 2, 1, 3), MK(3, 0.1, 2, true, 2, 2, 3), MK(3, 0.1, 2, true, 2, 1, 3),
+                       MK(3, 0.1, 2, true, 2, 3, 3), MK(3, 0.1, 2, true, 2, 1, 3)};
+  a.n = 5; a.d0 = -2;
+  gradcheck("cat 5 dim -2", &a, 5, in5, 31);
+  gradcheck("cat 5 dim -2 (inputs 0, 3 only)", &a, 5, in5, 9);
+  gradcheck("cat 5 dim -2 (input 4 only)", &a, 5, in5, 16);
+  release_all(5, in5);
+}
+static void c_stack(void) {
+  A a = {.f = f_stack, .n = 2, .d0 = 0};
+  nn_tensor *in[6];
+  for (int i = 0; i < 6; i++) in[i] = MK(2, 0.1, 2, true, 2, 3);
+  gradcheck("stack 2 dim 0", &a, 2, in, 3);
+  a.d0 = -1;
+  gradcheck("stack 2 dim -1", &a, 2, in, 3);
+  a.n = 6; a.d0 = 1;
+  gradcheck("stack 6 dim 1", &a, 6, in, 63);
+  gradcheck("stack 6 dim 1 (inputs 1, 5)", &a, 6, in, 34);
+  release_all(6, in);
+}
+
+static void c_matmul(void) {
+  A a = {.f = f_bin, .bin = nn_matmul};
+  static const struct { int na, nb; int64_t sa[3], sb[3]; const char *label; } m[] = {
+    {1, 1, {4}, {4}, "matmul 1-D x 1-D"},
+    {2, 1, {3, 4}, {4}, "matmul 2-D x 1-D"},
+    {1, 2, {4}, {4, 2}, "matmul 1-D x 2-D"},
+    {2, 2, {3, 4}, {4, 2}, "matmul 2-D x 2-D"},
+    {3, 3, {2, 3, 4}, {2, 4, 2}, "matmul 3-D x 3-D"},
+    {3, 2, {2, 3, 4}, {4, 2}, "matmul 3-D x 2-D"},
+    {2, 3, {3, 4}, {2, 4, 2}, "matmul 2-D x 3-D"},
+  };
+  for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
+    nn_tensor *in[2] = {mk(m[k].na, m[k].sa, 0.1, 2, true), mk(m[k].nb, m[k].sb, 0.1, 2, true)};
+    gradcheck(m[k].label, &a, 2, in, 3);
+    release_all(2, in);
+  }
+  nn_tensor *in[2] = {MK(1, 0.1, 2, true, 5), MK(1, 0.1, 2, true, 5)};
+  A d = {.f = f_bin, .bin = nn_dot};
+  gradcheck("dot", &d, 2, in, 3);
+  release_all(2, in);
+}
+static void c_linear(void) {
+  A a = {.f = f_linear, .n = 3};
+  nn_tensor *in[3] = {MK(2, 0.1, 2, true, 4, 3), MK(2, 0.1, 2, true, 2, 3), MK(1, 0.1, 2, true, 2)};
+  gradcheck("linear with bias", &a, 3, in, 7);
+  gradcheck("linear with bias (weight only)", &a, 3, in, 2);
+  a.n = 2;
+  gradcheck("linear without bias", &a, 2, in, 3);
+  release_all(3, in);
+  nn_tensor *in1[3] = {MK(1, 0.1, 2, true, 3), MK(2, 0.1, 2, true, 2, 3), MK(1, 0.1, 2, true, 2)};
+  a.n = 3;
+  gradcheck("linear 1-D input", &a, 3, in1, 7);
+  release_all(3, in1);
+  nn_tensor *int_[3] = {MK(2, 0.1, 2, true, 3, 4), MK(2, 0.1, 2, true, 2, 3), MK(1, 0.1, 2, true, 2)};
+  A t = {.f = f_linear_t, .n = 3};
+  gradcheck("linear of a transposed input", &t, 3, int_, 7);
+  release_all(3, int_);
+}
+static void softmax_cases(const char *name, int logsm) {
+  char label[128];
+  static const int dims[] = {0, -1, 1};
+  for (int k = 0; k < 3; k++) {
+    A a = {.f = f_dim, .d0 = dims[k], .d1 = logsm};
+    nn_tensor *x = k < 2 ? MK(2, 0.1, 2, true, 3, 4) : MK(3, 0.1, 2, true, 2, 3, 4);
+    snprintf(label, sizeof label, "%s dim %d (%d-d)", name, dims[k], k < 2 ? 2 : 3);
+    gradcheck(label, &a, 1, &x, 1);
+    nn_tensor_release(x);
+  }
+}
+static void c_softmax(void) { softmax_cases("softmax", 0); }
+static void c_log_softmax(void) { softmax_cases("log_softmax", 1); }
+static void c_dropout(void) {
+  nn_rng *r;
+  nn_rng_new(C, 1, &r);
+  A a = {.f = f_dropout, .rng = r, .s0 = 0.0};
+  nn_tensor *x = MK(2, 0.1, 2, true, 8, 8);
+  gradcheck("dropout p=0", &a, 1, &x, 1);
+  a.s0 = 0.5;
+  gradcheck("dropout p=0.5 (fixed generator)", &a, 1, &x, 1);
+  /* the gradient is exactly the kept mask / (1 - p), read off the output */
+  nn_tensor_set_requires_grad(C, x, true);
+  nn_tensor *y, *L;
+  f_dropout(&x, &a, &y);
+  nn_sum(C, y, -1000, false, &L);
+  nn_backward(C, L, NULL);
+  nn_tensor *g = nn_tensor_grad(x);
+  int bad = 0, kept = 0;
+  for (int64_t j = 0; g && j < 64; j++) {
+    double want = at(y, j) != 0 ? 2.0 : 0.0;
+    kept += at(y, j) != 0;
+    if (at(g, j) != want || (at(y, j) != 0 && at(y, j) != 2.0 * at(x, j))) bad++;
+  }
+  CHECK(g && bad == 0, "dropout p=0.5: gradient is not mask / (1 - p) (%d bad)", bad);
+  CHECK(kept > 16 && kept < 48, "dropout p=0.5 kept %d of 64", kept);
+  nn_tensor_release(y); nn_tensor_release(L);
+  nn_tensor_release(x);
+  nn_rng_free(C, r);
+}
+
+static const char *red_name(nn_reduction r) { return r == NN_REDUCE_MEAN ? "mean" : r == NN_REDUCE_SUM ? "sum" : "none"; }
+static void loss_cases(const char *name, lossfn f, nn_tensor *a0, nn_tensor *b0, unsigned diff) {
+  char label[128];
+  for (int r = 0; r < 3; r++) {
+    A a = {.f = f_loss, .loss = f, .rd = (nn_reduction)r};
+    nn_tensor *in[2] = {a0, b0};
+    snprintf(label, sizeof label, "%s reduction %s", name, red_name((nn_reduction)r));
+    gradcheck(label, &a, 2, in, diff);
+  }
+  nn_tensor_release(a0); nn_tensor_release(b0);
+}
+/* probability rows (non-negative, summing to 1) */
+static nn_tensor *probs(int64_t n, int64_t c) {
+  nn_tensor *t = MK(2, 0.1, 1, false, n, c);
+  double *p = nn_tensor_data(t);
+  for (int64_t i = 0; i < n; i++) {
+    double s = 0;
+    for (int64_t j = 0; j < c; j++) s += p[i * c + j];
+    for (int64_t j = 0; j < c; j++) p[i * c + j] /= s;
+  }
+  return t;
+}
+static void c_cross_entropy(void) {
+  loss_cases("cross_entropy class ids", nn_cross_entropy, MK(2, 0.1, 2, true, 4, 3), mki(4, SH(0, 2, 1, 2)), 1);
+  loss_cases("cross_entropy probabilities", nn_cross_entropy, MK(2, 0.1, 2, true, 4, 3), probs(4, 3), 1);
+  nn_tensor *t0;
+  nn_tensor_from_data(C, NN_I64, 0, NULL, SH(2), &t0);
+  loss_cases("cross_entropy 1-D logits", nn_cross_entropy, MK(1, 0.1, 2, true, 5), t0, 1);
+}
+static void c_nll_loss(void) {
+  loss_cases("nll_loss", nn_nll_loss, MK(2, 0.1, 2, true, 5, 3), mki(5, SH(1, 0, 2, 2, 1)), 1);
+}
+static void c_mse(void) {
+  loss_cases("mse_loss", nn_mse_loss, MK(2, 0.1, 2, true, 3, 4), MK(2, 0.1, 2, true, 3, 4), 3);
+}
+static void c_l1(void) {
+  /* a - b kept away from 0: b = a + (±(0.2..1)) */
+  nn_tensor *a = MK(2, 0.1, 2, true, 3, 4), *b = MK(2, 0.2, 1, true, 3, 4);
+  for (int64_t j = 0; j < 12; j++) ((double *)nn_tensor_data(b))[j] += ((double *)nn_tensor_data(a))[j];
+  loss_cases("l1_loss", nn_l1_loss, a, b, 3);
+}
+static void c_bce(void) {
+  loss_cases("binary_cross_entropy", nn_binary_cross_entropy, MK(2, 0.1, 0.9, false, 3, 4),
+             MK(2, 0, 1, false, 3, 4), 3);
+}
+static void c_bce_logits(void) {
+  loss_cases("bce_with_logits", nn_bce_with_logits, MK(2, 0.1, 3, true, 3, 4), MK(2, 0, 1, false, 3, 4), 3);
+}
+
+static void c_view(void) {
+  A a = {.f = f_view, .nd = 2, .shape = {6, 4}};
+  nn_tensor *x = MK(3, 0.1, 2, true, 2, 3, 4);
+  gradcheck("view [2,3,4] -> [6,4]", &a, 1, &x, 1);
+  a.shape[0] = -1; a.shape[1] = 2;
+  gradcheck("view [2,3,4] -> [-1,2]", &a, 1, &x, 1);
+  A u = {.f = f_unsqueeze, .d0 = 1};
+  gradcheck("unsqueeze 1", &u, 1, &x, 1);
+  u.d0 = -1;
+  gradcheck("unsqueeze -1", &u, 1, &x, 1);
+  A f = {.f = f_flatten, .d0 = 1, .d1 = -1};
+  gradcheck("flatten 1..-1", &f, 1, &x, 1);
+  f.d0 = 0; f.d1 = 1;
+  gradcheck("flatten 0..1", &f, 1, &x, 1);
+  nn_tensor_release(x);
+  nn_tensor *y = MK(4, 0.1, 2, true, 2, 1, 3, 1);
+  A s = {.f = f_squeeze, .d0 = -1000};
+  gradcheck("squeeze all", &s, 1, &y, 1);
+  s.d0 = 1;
+  gradcheck("squeeze 1", &s, 1, &y, 1);
+  nn_tensor_release(y);
+  nn_tensor *z = MK(2, 0.1, 2, true, 3, 4);
+  A r = {.f = f_reshape_t, .nd = 1, .shape = {12}};
+  gradcheck("reshape of a transposed [4,3] (a copy)", &r, 1, &z, 1);
+  nn_tensor_release(z);
+}
+static void c_transpose(void) {
+  A a = {.f = f_transpose, .d0 = 0, .d1 = 2};
+  nn_tensor *x = MK(3, 0.1, 2, true, 2, 3, 4);
+  gradcheck("transpose 0 2", &a, 1, &x, 1);
+  a.d0 = -1; a.d1 = 1;
+  gradcheck("transpose -1 1", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_permute(void) {
+  A a = {.f = f_permute, .dims = {2, 0, 1}};
+  nn_tensor *x = MK(3, 0.1, 2, true, 2, 3, 4);
+  gradcheck("permute 2 0 1", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_narrow(void) {
+  A a = {.f = f_narrow, .d0 = 1, .d1 = 1, .n = 2};
+  nn_tensor *x = MK(3, 0.1, 2, true, 2, 4, 3);
+  gradcheck("narrow dim 1 [1, 3)", &a, 1, &x, 1);
+  a.d0 = -1; a.d1 = 0; a.n = 1;
+  gradcheck("narrow dim -1 [0, 1)", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_select(void) {
+  A a = {.f = f_select, .d0 = 1, .d1 = -1};
+  nn_tensor *x = MK(3, 0.1, 2, true, 2, 4, 3);
+  gradcheck("select dim 1 index -1", &a, 1, &x, 1);
+  a.d0 = 0; a.d1 = 1;
+  gradcheck("select dim 0 index 1", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_expand(void) {
+  A a = {.f = f_expand, .nd = 4, .shape = {3, 2, 3, 4}};
+  nn_tensor *x = MK(3, 0.1, 2, true, 2, 1, 4);
+  gradcheck("expand [2,1,4] -> [3,2,3,4]", &a, 1, &x, 1);
+  a.nd = 3; a.shape[0] = -1; a.shape[1] = 5; a.shape[2] = -1;
+  gradcheck("expand [2,1,4] -> [-1,5,-1]", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_clone(void) {
+  A a = {.f = f_clone};
+  nn_tensor *x = MK(2, 0.1, 2, true, 3, 4);
+  gradcheck("clone", &a, 1, &x, 1);
+  A c = {.f = f_reshape_t, .d0 = 1};
+  gradcheck("contiguous of a transposed", &c, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_to(void) {
+  A a = {.f = f_to, .d0 = NN_F64};
+  nn_tensor *x = MK(2, 0.1, 2, true, 3, 4);
+  gradcheck("to float64", &a, 1, &x, 1);
+  /* float64 -> float32: the gradient comes back as float64, equal to the float32 weights */
+  nn_tensor_set_requires_grad(C, x, true);
+  nn_tensor *y, *w, *yw, *L;
+  nn_to(C, x, NN_F32, &y);
+  nn_full(C, NN_F32, 2, SH(3, 4), 0.25, &w);
+  nn_mul(C, y, w, &yw);
+  nn_sum(C, yw, -1000, false, &L);
+  nn_backward(C, L, NULL);
+  nn_tensor *g = nn_tensor_grad(x);
+  CHECK(g && nn_tensor_dtype(g) == NN_F64 && at(g, 5) == 0.25, "to float32: gradient dtype/value");
+  nn_tensor_release(y); nn_tensor_release(w); nn_tensor_release(yw); nn_tensor_release(L);
+  nn_tensor_release(x);
+}
+
+static const struct { const char *op; void (*run)(void); } cases[] = {
+  {"add", c_add}, {"sub", c_sub}, {"mul", c_mul}, {"div", c_div}, {"pow", c_pow},
+  {"maximum", c_maximum}, {"minimum", c_minimum},
+  {"adds", c_adds}, {"muls", c_muls}, {"rsubs", c_rsubs}, {"rdivs", c_rdivs}, {"pows", c_pows},
+  {"neg", c_neg}, {"exp", c_exp}, {"log", c_log}, {"sqrt", c_sqrt}, {"abs", c_abs}, {"sign", c_sign},
+  {"tanh", c_tanh}, {"sigmoid", c_sigmoid}, {"relu", c_relu}, {"leaky_relu", c_leaky_relu},
+  {"gelu", c_gelu}, {"clamp", c_clamp}, {"where", c_where},
+  {"sum", c_sum}, {"mean", c_mean}, {"prod", c_prod}, {"var", c_var}, {"std", c_std},
+  {"max", c_max}, {"min", c_min},
+  {"index_select", c_index_select}, {"cat", c_cat}, {"stack", c_stack},
+  {"matmul", c_matmul}, {"linear", c_linear},
+  {"softmax", c_softmax}, {"log_softmax", c_log_softmax}, {"dropout", c_dropout},
+  {"cross_entropy", c_cross_entropy}, {"nll_loss", c_nll_loss},
+  {"binary_cross_entropy", c_bce}, {"bce_with_logits", c_bce_logits},
+  {"mse_loss", c_mse}, {"l1_loss", c_l1},
+  {"view", c_view}, {"transpose", c_transpose}, {"permute", c_permute}, {"narrow", c_narrow},
+  {"select", c_select}, {"expand", c_expand}, {"clone", c_clone}, {"to", c_to},
+};
+#define NCASES (int)(sizeof cases / sizeof cases[0])
+
+int main(int argc, char **argv) {
+  (void)argc; (void)argv;
+  C = nn_ctx_new(count_alloc, NULL);
+  if (!C) { printf("no context\n"); return 1; }
+  /* every op in the list has a case */
+  int nops = nn_op_count();
+  CHECK(nops > 40, "only %d ops listed", nops);
+  CHECK(nn_op_name(-1) == NULL && nn_op_name(nops) == NULL, "op_name out of range is not NULL");
+  for (int i = 0; i < nops; i++) {
+    const char *name = nn_op_name(i);
+    bool found = false;
+    for (int k = 0; k < NCASES && !found; k++) found = strcmp(cases[k].op, name) == 0;
+    CHECK(found, "op '%s' has no gradient case", name);
+  }
+  const char *only = getenv("GRAD_ONLY");
+  for (int k = 0; k < NCASES; k++)
+    if (!only || strcmp(only, cases[k].op) == 0) cases[k].run();
+  nn_ctx_free(C);
+  CHECK(outstanding == 0, "%ld allocations leaked", outstanding);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

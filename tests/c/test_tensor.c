@@ -1,0 +1,706 @@
+/* test_tensor.c — the tensor core: creation, random generators, views, broadcasting,
+   reductions and joins against naive loops, error statuses and messages, the context's
+   lifetime, allocation failures, autograd bookkeeping and the zero-allocation training step. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nn.h"
+
+static int passed, failed;
+#define CHECK(cond, ...)                                              \
+  do {                                                                \
+    if (cond) passed++;                                               \
+    else {                                                            \
+      failed++;                                                       \
+      printf("FAIL %s:%d: ", __FILE__, __LINE__);                     \
+      printf(__VA_ARGS__);                                            \
+      printf("\n");                                                   \
+    }                                                                 \
+  } while (0)
+
+#define SH(...) (const int64_t[]){__VA_ARGS__}
+#define ALL (-1000)
+
+/* ---- allocators: counting, and failing on the Nth call ------------------------------------ */
+static long outstanding, calls, fail_at;
+static void *test_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud; (void)osize;
+  if (nsize == 0) { if (ptr) outstanding--; free(ptr); return NULL; }
+  if (++calls == fail_at) return NULL;
+  void *p = realloc(ptr, nsize);
+  if (p && !ptr) outstanding++;
+  return p;
+}
+
+static nn_ctx *C;
+
+static double at(const nn_tensor *t, int64_t i) {
+  int nd = nn_tensor_ndim(t);
+  const int64_t *sh = nn_tensor_shape(t), *st = nn_tensor_strides(t);
+  int64_t off = 0;
+  for (int d = nd - 1; d >= 0; d--) { off += (i % sh[d]) * st[d]; i /= sh[d]; }
+  const char *p = nn_tensor_data(t);
+  switch (nn_tensor_dtype(t)) {
+    case NN_F32: return ((const float *)p)[off];
+    case NN_F64: return ((const double *)p)[off];
+    default: return (double)((const int64_t *)p)[off];
+  }
+}
+static bool shape_is(const nn_tensor *t, int nd, const int64_t *sh) {
+  if (!t || nn_tensor_ndim(t) != nd) return false;
+  for (int i = 0; i < nd; i++) if (nn_tensor_shape(t)[i] != sh[i]) return false;
+  return true;
+}
+static nn_tensor *from(nn_dtype dt, int nd, const int64_t *sh, const void *data) {
+  nn_tensor *t;
+  if (nn_tensor_from_data(C, dt, nd, sh, data, &t)) { printf("from: %s\n", nn_ctx_errmsg(C)); exit(2); }
+  return t;
+}
+static nn_tensor *randt(int nd, const int64_t *sh) {
+  nn_tensor *t;
+  nn_randn(C, NULL, NN_F64, nd, sh, &t);
+  return t;
+}
+/* the call failed with status want, *out stayed NULL and the message is exactly msg */
+static void expect_err(const char *what, nn_status got, nn_status want, nn_tensor *const *out,
+                       const char *msg) {
+  CHECK(got == want, "%s: status %d, expected %d (%s)", what, (int)got, (int)want, nn_ctx_errmsg(C));
+  CHECK(!out || *out == NULL, "%s: *out is not NULL after a failure", what);
+  CHECK(strcmp(nn_ctx_errmsg(C), msg) == 0, "%s: message\n    '%s'\n  expected\n    '%s'", what,
+        nn_ctx_errmsg(C), msg);
+}
+
+/* ---- creation ----------------------------------------------------------------------------- */
+static void test_creation(void) {
+  nn_tensor *t;
+  CHECK(nn_zeros(C, NN_F32, 2, SH(2, 3), &t) == NN_OK && shape_is(t, 2, SH(2, 3)), "zeros shape");
+  bool ok = true;
+  for (int i = 0; i < 6; i++) ok = ok && at(t, i) == 0;
+  CHECK(ok && nn_tensor_dtype(t) == NN_F32, "zeros values");
+  nn_tensor_release(t);
+  nn_ones(C, NN_I64, 1, SH(4), &t);
+  CHECK(at(t, 0) == 1 && at(t, 3) == 1 && nn_tensor_dtype(t) == NN_I64, "ones int64");
+  nn_tensor_release(t);
+  nn_full(C, NN_F64, 0, NULL, 2.5, &t);
+  CHECK(nn_tensor_ndim(t) == 0 && nn_tensor_numel(t) == 1 && at(t, 0) == 2.5, "full 0-d");
+  nn_tensor_release(t);
+  nn_eye(C, NN_F32, 2, 3, &t);
+  static const double eye[6] = {1, 0, 0, 0, 1, 0};
+  ok = shape_is(t, 2, SH(2, 3));
+  for (int i = 0; i < 6; i++) ok = ok && at(t, i) == eye[i];
+  CHECK(ok, "eye(2, 3)");
+  nn_tensor_release(t);
+  nn_arange(C, NN_F64, 0, 1, 0.1, &t);
+  CHECK(shape_is(t, 1, SH(10)) && at(t, 3) == 0.1 * 3 && at(t, 9) == 0.1 * 9, "arange(0, 1, 0.1)");
+  nn_tensor_release(t);
+  nn_arange(C, NN_I64, 5, 0, -2, &t);
+  CHECK(shape_is(t, 1, SH(3)) && at(t, 0) == 5 && at(t, 1) == 3 && at(t, 2) == 1, "arange(5, 0, -2) int64");
+  nn_tensor_release(t);
+  /* linspace: PyTorch computes the first half up from a and the second half down from b */
+  nn_linspace(C, NN_F64, 0, 1, 7, &t);
+  double step = 1.0 / 6;
+  CHECK(at(t, 0) == 0 && at(t, 6) == 1 && at(t, 2) == step * 2 && at(t, 4) == 1 - step * 2,
+        "linspace(0, 1, 7) end points and halves");
+  nn_tensor_release(t);
+  nn_linspace(C, NN_F32, -1, 1, 5, &t);
+  CHECK(at(t, 0) == -1 && at(t, 1) == -0.5 && at(t, 2) == 0 && at(t, 3) == 0.5 && at(t, 4) == 1, "linspace(-1, 1, 5)");
+  nn_tensor_release(t);
+  nn_linspace(C, NN_F64, 3, 9, 1, &t);
+  CHECK(shape_is(t, 1, SH(1)) && at(t, 0) == 3, "linspace n = 1");
+  nn_tensor_release(t);
+  nn_linspace(C, NN_F64, 3, 9, 0, &t);
+  CHECK(shape_is(t, 1, SH(0)), "linspace n = 0");
+  nn_tensor_release(t);
+  double v[6] = {1, 2, 3, 4, 5, 6};
+  t = from(NN_F64, 2, SH(2, 3), v);
+  int64_t idx[2] = {1, 2};
+  double got = 0;
+  CHECK(nn_tensor_get(C, t, idx, &got) == NN_OK && got == 6, "get [1, 2]");
+  CHECK(nn_tensor_set(C, t, idx, -1) == NN_OK && at(t, 5) == -1, "set [1, 2]");
+  idx[1] = 3;
+  CHECK(nn_tensor_get(C, t, idx, &got) == NN_ERR_ARG &&
+        strcmp(nn_ctx_errmsg(C), "get: index 3 out of range for dimension 2 of size 3") == 0,
+        "get out of range: %s", nn_ctx_errmsg(C));
+  nn_tensor_release(t);
+}
+
+/* ---- random generators ---------------------------------------------------------------------- */
+static void test_random(void) {
+  nn_tensor *p;
+  nn_randperm(C, NULL, 100, &p);
+  int seen[100] = {0};
+  bool ok = shape_is(p, 1, SH(100)) && nn_tensor_dtype(p) == NN_I64;
+  for (int i = 0; ok && i < 100; i++) {
+    int64_t k = (int64_t)at(p, i);
+    ok = k >= 0 && k < 100 && !seen[k]++;
+  }
+  CHECK(ok, "randperm(100) is a permutation of 0..99");
+  nn_tensor_release(p);
+
+  /* same seed, same bits, across contexts */
+  nn_ctx *c2 = nn_ctx_new(NULL, NULL);
+  nn_manual_seed(C, 7);
+  nn_manual_seed(c2, 7);
+  nn_tensor *a, *b;
+  nn_randn(C, NULL, NN_F32, 1, SH(33), &a);
+  nn_randn(c2, NULL, NN_F32, 1, SH(33), &b);
+  CHECK(memcmp(nn_tensor_data(a), nn_tensor_data(b), 33 * 4) == 0, "randn: same seed, same bits");
+  nn_tensor_release(a); nn_tensor_release(b);
+  nn_ctx_free(c2);
+  nn_manual_seed(C, 8);
+  nn_rand(C, NULL, NN_F64, 1, SH(4), &a);
+  nn_manual_seed(C, 9);
+  nn_rand(C, NULL, NN_F64, 1, SH(4), &b);
+  CHECK(memcmp(nn_tensor_data(a), nn_tensor_data(b), 32) != 0, "rand: different seeds differ");
+  ok = true;
+  for (int i = 0; i < 4; i++) ok = ok && at(a, i) >= 0 && at(a, i) < 1;
+  CHECK(ok, "rand in [0, 1)");
+  nn_tensor_release(a); nn_tensor_release(b);
+
+  /* state round trip, with a cached normal pending */
+  nn_rng *r;
+  nn_rng_new(C, 123, &r);
+  (void)nn_rng_normal(r);                 /* leaves the pair's second value cached */
+  uint64_t state[5];
+  nn_rng_get_state(r, state);
+  double first[6], again[6];
+  for (int i = 0; i < 6; i++) first[i] = i % 2 ? nn_rng_normal(r) : nn_rng_uniform(r);
+  CHECK(nn_rng_set_state(C, r, state) == NN_OK, "set_state");
+  for (int i = 0; i < 6; i++) again[i] = i % 2 ? nn_rng_normal(r) : nn_rng_uniform(r);
+  CHECK(memcmp(first, again, sizeof first) == 0, "get_state/set_state round trip");
+  uint64_t zero[5] = {0};
+  CHECK(nn_rng_set_state(C, r, zero) == NN_ERR_ARG &&
+        strcmp(nn_ctx_errmsg(C), "set_state: an all-zero xoshiro256** state is invalid") == 0,
+        "all-zero state refused");
+  bool below = true;
+  for (int i = 0; i < 1000; i++) below = below && nn_rng_below(r, 7) < 7;
+  CHECK(below, "rng_below(7) < 7");
+  nn_rng_free(C, r);
+}
+
+/* ---- views ------------------------------------------------------------------------------------ */
+static void test_views(void) {
+  double v[12];
+  for (int i = 0; i < 12; i++) v[i] = i;
+  nn_tensor *x = from(NN_F64, 2, SH(3, 4), v), *t, *n, *s, *w, *c;
+  nn_transpose(C, x, 0, 1, &t);
+  nn_narrow(C, x, 1, 1, 2, &n);
+  nn_select(C, x, 0, 2, &s);
+  nn_view(C, x, 2, SH(2, 6), &w);
+  nn_clone(C, x, &c);
+  CHECK(nn_tensor_same_storage(x, t) && nn_tensor_same_storage(x, n) && nn_tensor_same_storage(x, s) &&
+        nn_tensor_same_storage(x, w) && !nn_tensor_same_storage(x, c), "views share storage, clone does not");
+  CHECK(shape_is(t, 2, SH(4, 3)) && !nn_tensor_is_contiguous(t) && at(t, 1) == 4, "transpose values");
+  CHECK(shape_is(n, 2, SH(3, 2)) && at(n, 0) == 1 && at(n, 3) == 6, "narrow values");
+  CHECK(shape_is(s, 1, SH(4)) && at(s, 0) == 8, "select values");
+  int64_t i12[2] = {1, 2};
+  nn_tensor_set(C, x, i12, 100);          /* x[1,2] is t[2,1], n[1,1], w[1,0] */
+  CHECK(at(t, 7) == 100 && at(n, 3) == 100 && at(w, 6) == 100 && at(c, 6) == 6, "a write shows through views");
+  nn_tensor *bad;
+  expect_err("view of a transpose", nn_view(C, t, 1, SH(12), &bad), NN_ERR_SHAPE, &bad,
+             "view: a tensor of shape [4, 3] with these strides cannot be viewed as [12] without a copy (use reshape)");
+  nn_tensor_release(x); nn_tensor_release(t); nn_tensor_release(n); nn_tensor_release(s);
+  nn_tensor_release(w); nn_tensor_release(c);
+}
+
+/* ---- broadcasting against naive loops ---------------------------------------------------------- */
+static void test_broadcast(void) {
+  nn_tensor *a = randt(3, SH(3, 1, 4)), *b = randt(2, SH(2, 4)), *y;
+  CHECK(nn_add(C, a, b, &y) == NN_OK && shape_is(y, 3, SH(3, 2, 4)), "add [3,1,4] + [2,4] shape");
+  bool ok = true;
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 2; j++)
+      for (int k = 0; k < 4; k++)
+        ok = ok && at(y, (i * 2 + j) * 4 + k) == at(a, i * 4 + k) + at(b, j * 4 + k);
+  CHECK(ok, "add broadcast values");
+  nn_tensor_release(y);
+  /* strided operand: a transposed [4,2] times [2] */
+  nn_tensor *m = randt(2, SH(2, 4)), *mt, *r = randt(1, SH(2));
+  nn_transpose(C, m, 0, 1, &mt);
+  nn_mul(C, mt, r, &y);
+  ok = shape_is(y, 2, SH(4, 2));
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 2; j++) ok = ok && at(y, i * 2 + j) == at(m, j * 4 + i) * at(r, j);
+  CHECK(ok, "mul of a transposed operand");
+  nn_tensor_release(y);
+  /* promotion: float32 + int64 -> float32, float32 * float64 -> float64 */
+  nn_tensor *f, *li;
+  nn_ones(C, NN_F32, 1, SH(3), &f);
+  int64_t iv[3] = {1, 2, 3};
+  li = from(NN_I64, 1, SH(3), iv);
+  nn_add(C, f, li, &y);
+  CHECK(nn_tensor_dtype(y) == NN_F32 && at(y, 2) == 4, "float32 + int64 is float32");
+  nn_tensor_release(y);
+  nn_div(C, li, li, &y);
+  CHECK(nn_tensor_dtype(y) == NN_F32 && at(y, 1) == 1, "int64 / int64 is float32");
+  nn_tensor_release(y);
+  nn_tensor *e;
+  CHECK(nn_add(C, m, r, &e) == NN_ERR_SHAPE && e == NULL &&
+        strcmp(nn_ctx_errmsg(C), "add: shapes [2, 4] and [2] do not broadcast") == 0,
+        "add non-broadcastable: %s", nn_ctx_errmsg(C));
+  nn_tensor_release(a); nn_tensor_release(b); nn_tensor_release(m); nn_tensor_release(mt);
+  nn_tensor_release(r); nn_tensor_release(f); nn_tensor_release(li);
+}
+
+/* ---- reductions against naive loops --------------------------------------------------------------- */
+typedef enum { R_SUM, R_MEAN, R_PROD, R_VAR, R_STD, R_MAX, R_MIN } rk;
+/* naive reduction of x [2,3,4] over dim (or all) at output position (i, j) of the remaining dims */
+static double naive(const nn_tensor *x, rk k, int dim, int64_t o, int64_t *arg) {
+  const int64_t *sh = nn_tensor_shape(x);
+  int64_t n = dim == ALL ? 24 : sh[dim], idx[24];
+  for (int64_t q = 0; q < n; q++) {
+    if (dim == ALL) idx[q] = q;
+    else {
+      int64_t inner = 1;
+      for (int d = dim + 1; d < 3; d++) inner *= sh[d];
+      idx[q] = (o / inner) * n * inner + q * inner + o % inner;
+    }
+  }
+  double s = k == R_PROD ? 1 : 0, m = 0, best = at(x, idx[0]);
+  *arg = 0;
+  for (int64_t q = 0; q < n; q++) {
+    double v = at(x, idx[q]);
+    if (k == R_PROD) s *= v; else s += v;
+    if ((k == R_MAX && v > best) || (k == R_MIN && v < best)) { best = v; *arg = q; }
+  }
+  m = s / (double)n;
+  if (k == R_SUM || k == R_PROD) return s;
+  if (k == R_MEAN) return m;
+  if (k == R_MAX || k == R_MIN) return best;
+  double ss = 0;
+  for (int64_t q = 0; q < n; q++) ss += (at(x, idx[q]) - m) * (at(x, idx[q]) - m);
+  return k == R_VAR ? ss / (double)(n - 1) : sqrt(ss / (double)(n - 1));
+}
+static void test_reductions(void) {
+  static const char *names[] = {"sum", "mean", "prod", "var", "std", "max", "min"};
+  nn_tensor *x = randt(3, SH(2, 3, 4));
+  static const int dims[] = {ALL, 0, 1, 2, -1};
+  for (int k = R_SUM; k <= R_MIN; k++)
+    for (int di = 0; di < 5; di++)
+      for (int keep = 0; keep < 2; keep++) {
+        int dim = dims[di], nd = dim == -1 ? 2 : dim;
+        nn_tensor *y = NULL, *ix = NULL;
+        nn_status s;
+        switch ((rk)k) {
+          case R_SUM: s = nn_sum(C, x, dim, keep, &y); break;
+          case R_MEAN: s = nn_mean(C, x, dim, keep, &y); break;
+          case R_PROD: s = nn_prod(C, x, dim, keep, &y); break;
+          case R_VAR: s = nn_var(C, x, dim, keep, 1, &y); break;
+          case R_STD: s = nn_std(C, x, dim, keep, 1, &y); break;
+          case R_MAX: s = nn_max(C, x, dim, keep, &y, &ix); break;
+          default: s = nn_min(C, x, dim, keep, &y, &ix); break;
+        }
+        CHECK(s == NN_OK, "%s dim %d: %s", names[k], dim, nn_ctx_errmsg(C));
+        if (s) continue;
+        int64_t want[3], wn = 0;
+        for (int d = 0; d < 3; d++)
+          if (dim != ALL && d != nd) want[wn++] = nn_tensor_shape(x)[d];
+          else if (keep) want[wn++] = 1;
+        CHECK(shape_is(y, (int)wn, want), "%s dim %d keepdim %d: shape", names[k], dim, keep);
+        bool ok = true;
+        for (int64_t o = 0; o < nn_tensor_numel(y); o++) {
+          int64_t arg;
+          double w = naive(x, (rk)k, dim == -1 ? 2 : dim, o, &arg);
+          ok = ok && fabs(at(y, o) - w) <= 1e-12 * fmax(1, fabs(w));
+          if (ix) ok = ok && at(ix, o) == (double)arg && nn_tensor_dtype(ix) == NN_I64;
+        }
+        CHECK(ok, "%s dim %d keepdim %d: values against a naive loop", names[k], dim, keep);
+        nn_tensor_release(y); nn_tensor_release(ix);
+      }
+  nn_tensor_release(x);
+
+  /* float32 sums: the all-dims sum accumulates in double; rows and columns against naive loops */
+  nn_tensor *f, *y;
+  nn_full(C, NN_F32, 1, SH(1000000), 0.1, &f);
+  nn_sum(C, f, ALL, false, &y);
+  CHECK(fabs(at(y, 0) - 1e6 * (double)0.1f) < 1e-2, "float32 sum of 1e6 x 0.1: %.6f", at(y, 0));
+  nn_tensor_release(y); nn_tensor_release(f);
+  nn_rand(C, NULL, NN_F32, 2, SH(37, 300), &f);
+  nn_tensor *rows, *cols;
+  nn_sum(C, f, 1, false, &rows);
+  nn_sum(C, f, 0, false, &cols);
+  bool ok = shape_is(rows, 1, SH(37)) && shape_is(cols, 1, SH(300));
+  for (int i = 0; i < 37; i++) { double s = 0; for (int j = 0; j < 300; j++) s += at(f, i * 300 + j);
+    ok = ok && fabs(at(rows, i) - s) < 1e-4; }
+  for (int j = 0; j < 300; j++) { double s = 0; for (int i = 0; i < 37; i++) s += at(f, i * 300 + j);
+    ok = ok && fabs(at(cols, j) - s) < 1e-5; }
+  CHECK(ok, "float32 row and column sums");
+  nn_tensor_release(rows); nn_tensor_release(cols);
+  nn_tensor *ft;                          /* a non-contiguous input */
+  nn_transpose(C, f, 0, 1, &ft);
+  nn_sum(C, ft, 1, true, &rows);
+  ok = shape_is(rows, 2, SH(300, 1));
+  for (int j = 0; j < 300; j++) { double s = 0; for (int i = 0; i < 37; i++) s += at(f, i * 300 + j);
+    ok = ok && fabs(at(rows, j) - s) < 1e-5; }
+  CHECK(ok, "sum of a transposed float32 tensor");
+  nn_tensor_release(rows); nn_tensor_release(ft); nn_tensor_release(f);
+
+  /* ties: the first occurrence; NaN propagates with its index */
+  double tv[6] = {1, 3, 3, NAN, 2, 5};
+  nn_tensor *t = from(NN_F64, 2, SH(2, 3), tv), *v, *ix;
+  nn_max(C, t, 1, false, &v, &ix);
+  CHECK(at(v, 0) == 3 && at(ix, 0) == 1 && isnan(at(v, 1)) && at(ix, 1) == 0, "max: first of ties, NaN wins");
+  nn_tensor_release(v); nn_tensor_release(ix);
+  nn_min(C, t, ALL, false, &v, &ix);
+  CHECK(nn_tensor_ndim(v) == 0 && isnan(at(v, 0)) && at(ix, 0) == 3, "min over all: NaN at flat index 3");
+  nn_tensor_release(v); nn_tensor_release(ix);
+  nn_max(C, t, 0, true, NULL, &ix);
+  CHECK(shape_is(ix, 2, SH(1, 3)) && at(ix, 0) == 1 && at(ix, 1) == 0 && at(ix, 2) == 1, "max indices only (NaN first)");
+  nn_tensor_release(ix); nn_tensor_release(t);
+
+  /* int64: sum and prod stay int64 (exact); mean/var/std refuse */
+  int64_t iv[4] = {3000000000LL, 3, -2, 1};
+  nn_tensor *it = from(NN_I64, 1, SH(4), iv), *e;
+  nn_sum(C, it, ALL, false, &y);
+  int64_t got = 0;
+  nn_item_i64(C, y, &got);
+  CHECK(nn_tensor_dtype(y) == NN_I64 && got == 3000000002LL, "int64 sum exact");
+  nn_tensor_release(y);
+  nn_prod(C, it, 0, false, &y);
+  nn_item_i64(C, y, &got);
+  CHECK(nn_tensor_dtype(y) == NN_I64 && got == -18000000000LL, "int64 prod exact");
+  nn_tensor_release(y);
+  nn_max(C, it, 0, false, &y, NULL);
+  nn_item_i64(C, y, &got);
+  CHECK(got == 3000000000LL, "int64 max");
+  nn_tensor_release(y);
+  expect_err("mean int64", nn_mean(C, it, ALL, false, &e), NN_ERR_DTYPE, &e,
+             "mean: needs a floating dtype (float32 or float64), got int64");
+  expect_err("std int64", nn_std(C, it, 0, false, 1, &e), NN_ERR_DTYPE, &e,
+             "std: needs a floating dtype (float32 or float64), got int64");
+  nn_tensor_release(it);
+  /* empty tensors: sum 0, prod 1, mean nan, max refuses */
+  nn_zeros(C, NN_F64, 2, SH(0, 3), &t);
+  nn_sum(C, t, 0, false, &y);
+  CHECK(shape_is(y, 1, SH(3)) && at(y, 1) == 0, "sum over an empty dim is 0");
+  nn_tensor_release(y);
+  nn_prod(C, t, ALL, false, &y);
+  CHECK(at(y, 0) == 1, "prod of an empty tensor is 1");
+  nn_tensor_release(y);
+  nn_mean(C, t, ALL, false, &y);
+  CHECK(isnan(at(y, 0)), "mean of an empty tensor is nan");
+  nn_tensor_release(y);
+  nn_tensor *e2 = NULL;
+  expect_err("max empty", nn_max(C, t, 0, false, &e, &e2), NN_ERR_SHAPE, &e,
+             "max: cannot reduce over dimension 1 of size 0 (shape [0, 3])");
+  CHECK(e2 == NULL, "max empty: indices NULL");
+  nn_tensor_release(t);
+  /* var with one element and correction 1: nan, as PyTorch */
+  nn_ones(C, NN_F64, 1, SH(1), &t);
+  nn_var(C, t, 0, false, 1, &y);
+  CHECK(isnan(at(y, 0)), "var of one element is nan");
+  nn_tensor_release(y); nn_tensor_release(t);
+}
+
+/* ---- index_select, cat, stack, copy_ ------------------------------------------------------------ */
+static void test_index(void) {
+  double v[12];
+  for (int i = 0; i < 12; i++) v[i] = i;
+  nn_tensor *x = from(NN_F64, 2, SH(3, 4), v), *y, *e;
+  int64_t iv[3] = {2, 0, 2};
+  nn_tensor *idx = from(NN_I64, 1, SH(3), iv);
+  nn_index_select(C, x, 0, idx, &y);
+  CHECK(shape_is(y, 2, SH(3, 4)) && at(y, 0) == 8 && at(y, 4) == 0 && at(y, 11) == 11, "index_select dim 0");
+  nn_tensor_release(y);
+  nn_index_select(C, x, -1, idx, &y);
+  CHECK(shape_is(y, 2, SH(3, 3)) && at(y, 0) == 2 && at(y, 1) == 0 && at(y, 8) == 10, "index_select dim -1");
+  nn_tensor_release(y);
+  int64_t bad[2] = {1, 4};
+  nn_tensor *bi = from(NN_I64, 1, SH(2), bad);
+  expect_err("index_select out of range", nn_index_select(C, x, 1, bi, &e), NN_ERR_ARG, &e,
+             "index_select: index 4 is out of range for dimension 2 of size 4 (shape [3, 4])");
+  expect_err("index_select float index", nn_index_select(C, x, 1, x, &e), NN_ERR_DTYPE, &e,
+             "index_select: index must be int64, got float64");
+  expect_err("index_select bad dim", nn_index_select(C, x, 2, idx, &e), NN_ERR_ARG, &e,
+             "index_select: dimension 3 out of range for a 2-d tensor of shape [3, 4]");
+  nn_tensor_release(bi); nn_tensor_release(idx);
+
+  /* cat with promotion (float32 + float64 -> float64) */
+  nn_tensor *f;
+  nn_full(C, NN_F32, 2, SH(3, 1), 0.5, &f);
+  nn_tensor *two[2] = {x, f};
+  CHECK(nn_cat(C, 2, two, 1, &y) == NN_OK && shape_is(y, 2, SH(3, 5)) && nn_tensor_dtype(y) == NN_F64,
+        "cat promotes and joins");
+  CHECK(at(y, 3) == 3 && at(y, 4) == 0.5 && at(y, 5) == 4 && at(y, 14) == 0.5, "cat values");
+  nn_tensor_release(y);
+  expect_err("cat mismatch", nn_cat(C, 2, two, 0, &e), NN_ERR_SHAPE, &e,
+             "cat: sizes of tensors must match except in dimension 1: tensor 1 has shape [3, 4] and tensor 2 "
+             "has shape [3, 1]");
+  nn_tensor *empty;
+  nn_zeros(C, NN_F64, 1, SH(0), &empty);
+  nn_tensor *three[3] = {empty, x, x};
+  CHECK(nn_cat(C, 3, three, 0, &y) == NN_OK && shape_is(y, 2, SH(6, 4)) && at(y, 12) == 0,
+        "cat skips a 1-D empty tensor (legacy rule)");
+  nn_tensor_release(y);
+  expect_err("cat empty list", nn_cat(C, 0, three, 0, &e), NN_ERR_ARG, &e, "cat: expects a non-empty list of tensors");
+  nn_tensor *sc;
+  nn_full(C, NN_F64, 0, NULL, 1, &sc);
+  nn_tensor *scs[2] = {sc, sc};
+  expect_err("cat 0-d", nn_cat(C, 2, scs, 0, &e), NN_ERR_SHAPE, &e,
+             "cat: zero-dimensional tensor (number 1 of the list) cannot be concatenated");
+  CHECK(nn_stack(C, 2, scs, 0, &y) == NN_OK && shape_is(y, 1, SH(2)), "stack of 0-d tensors");
+  nn_tensor_release(y);
+  nn_tensor *xs[4] = {x, x, x, x};
+  CHECK(nn_stack(C, 4, xs, 1, &y) == NN_OK && shape_is(y, 3, SH(3, 4, 4)), "stack 4 on dim 1");
+  bool ok = true;
+  for (int i = 0; i < 3; i++) for (int k = 0; k < 4; k++) for (int j = 0; j < 4; j++)
+    ok = ok && at(y, (i * 4 + k) * 4 + j) == v[i * 4 + j];
+  CHECK(ok, "stack values");
+  nn_tensor_release(y);
+  nn_tensor *mixed[2] = {x, f};
+  expect_err("stack mismatch", nn_stack(C, 2, mixed, 0, &e), NN_ERR_SHAPE, &e,
+             "stack: expects each tensor to be equal size, but got [3, 4] at entry 1 and [3, 1] at entry 2");
+  expect_err("stack bad dim", nn_stack(C, 2, xs, 3, &e), NN_ERR_ARG, &e,
+             "stack: dimension 4 out of range for a 3-d result (tensors of shape [3, 4])");
+
+  /* copy_: broadcast, dtype conversion, overlap, version bump, refusal */
+  nn_tensor *d;
+  nn_zeros(C, NN_I64, 2, SH(3, 4), &d);
+  uint64_t v0 = nn_tensor_version(d);
+  double rv[4] = {1.9, -2.7, 3, 4};
+  nn_tensor *row = from(NN_F64, 1, SH(4), rv);
+  CHECK(nn_copy_(C, d, row) == NN_OK && at(d, 0) == 1 && at(d, 1) == -2 && at(d, 11) == 4 &&
+        nn_tensor_version(d) == v0 + 1, "copy_ broadcasts, truncates to int64, bumps the version");
+  CHECK(nn_copy_(C, row, d) == NN_ERR_SHAPE &&
+        strcmp(nn_ctx_errmsg(C), "copy_: source of shape [3, 4] does not broadcast to the destination's [4]") == 0,
+        "copy_ to a smaller shape: %s", nn_ctx_errmsg(C));
+  double sq[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  nn_tensor *m = from(NN_F64, 2, SH(3, 3), sq), *mt;
+  nn_transpose(C, m, 0, 1, &mt);
+  nn_copy_(C, m, mt);                     /* overlapping: m <- m^T */
+  CHECK(at(m, 1) == 4 && at(m, 3) == 2 && at(m, 5) == 8 && at(m, 8) == 9, "copy_ from an overlapping view");
+  nn_tensor_set_requires_grad(C, m, true);
+  CHECK(nn_copy_(C, m, row) == NN_ERR_STATE &&
+        strcmp(nn_ctx_errmsg(C), "copy_: a tensor that requires grad cannot be changed in place while grad "
+               "mode is on (use lunet.no_grad, or an out-of-place op)") == 0, "copy_ refuses a grad leaf");
+  bool was = nn_set_grad_enabled(C, false);
+  nn_tensor *z;
+  nn_zeros(C, NN_F64, 0, NULL, &z);
+  CHECK(nn_copy_(C, m, z) == NN_OK && at(m, 4) == 0, "copy_ into a grad leaf under no_grad");
+  nn_set_grad_enabled(C, was);
+  nn_tensor_release(z); nn_tensor_release(m); nn_tensor_release(mt); nn_tensor_release(row);
+  nn_tensor_release(d); nn_tensor_release(sc); nn_tensor_release(empty); nn_tensor_release(f);
+  nn_tensor_release(x);
+}
+
+/* ---- error statuses and messages ---------------------------------------------------------------- */
+static void test_errors(void) {
+  nn_tensor *e, *x;
+  expect_err("negative size", nn_zeros(C, NN_F32, 2, SH(2, -1), &e), NN_ERR_SHAPE, &e,
+             "tensor: negative size -1 in dimension 2");
+  int64_t nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+  expect_err("9 dims", nn_ones(C, NN_F32, 9, nine, &e), NN_ERR_SHAPE, &e,
+             "tensor: 9 dimensions (at most 8 are supported)");
+  nn_zeros(C, NN_F32, 2, SH(2, 3), &x);
+  expect_err("sum bad dim", nn_sum(C, x, 2, false, &e), NN_ERR_ARG, &e,
+             "sum: dimension 3 out of range for a 2-d tensor of shape [2, 3]");
+  expect_err("max bad dim", nn_max(C, x, -3, false, &e, NULL), NN_ERR_ARG, &e,
+             "max: dimension -3 out of range for a 2-d tensor of shape [2, 3]");
+  expect_err("max both NULL", nn_max(C, x, 0, false, NULL, NULL), NN_ERR_ARG, NULL,
+             "max: values and indices are both NULL");
+  expect_err("var bad dim", nn_var(C, x, 5, true, 1, &e), NN_ERR_ARG, &e,
+             "var: dimension 6 out of range for a 2-d tensor of shape [2, 3]");
+  expect_err("sum NULL", nn_sum(C, NULL, 0, false, &e), NN_ERR_ARG, &e, "sum: tensor is NULL");
+  expect_err("randn int64", nn_randn(C, NULL, NN_I64, 1, SH(2), &e), NN_ERR_DTYPE, &e,
+             "randn: needs a floating dtype (float32 or float64), got int64");
+  nn_tensor *li;
+  nn_zeros(C, NN_I64, 1, SH(2), &li);
+  CHECK(nn_tensor_set_requires_grad(C, li, true) == NN_ERR_DTYPE &&
+        strcmp(nn_ctx_errmsg(C), "set_requires_grad: only floating-point tensors can require gradients (got int64)") == 0,
+        "requires_grad on int64");
+  expect_err("linspace negative", nn_linspace(C, NN_F32, 0, 1, -1, &e), NN_ERR_ARG, &e,
+             "linspace: number of steps must be non-negative, got -1");
+  expect_err("arange step 0", nn_arange(C, NN_F32, 0, 1, 0, &e), NN_ERR_ARG, &e, "arange: step must be nonzero");
+  expect_err("randperm negative", nn_randperm(C, NULL, -2, &e), NN_ERR_ARG, &e,
+             "randperm: n must be non-negative, got -2");
+  expect_err("eye negative", nn_eye(C, NN_F32, -1, 2, &e), NN_ERR_ARG, &e, "eye: negative size (-1, 2)");
+  nn_tensor_release(li); nn_tensor_release(x);
+  nn_ctx_clear_error(C);
+  CHECK(nn_ctx_status(C) == NN_OK && nn_ctx_errmsg(C)[0] == '\0', "clear_error");
+}
+
+/* ---- the context's lifetime, allocation failures ------------------------------------------------- */
+static void test_ctx_lifetime(void) {
+  outstanding = 0; calls = 0; fail_at = 0;
+  nn_ctx *c = nn_ctx_new(test_alloc, NULL);
+  nn_tensor *t;
+  nn_full(c, NN_F64, 1, SH(5), 3, &t);
+  nn_ctx_free(c);                         /* deferred: t is alive */
+  CHECK(outstanding > 0 && at(t, 4) == 3, "a tensor outlives nn_ctx_free");
+  nn_tensor_release(t);                   /* the last object: the context goes now */
+  CHECK(outstanding == 0, "context freed with its last tensor (%ld blocks left)", outstanding);
+}
+
+/* One run of a small program; returns the first non-OK status (checking *out == NULL). */
+static nn_status program(nn_ctx *c) {
+  nn_tensor *x = NULL, *w = NULL, *b = NULL, *h = NULL, *r = NULL, *y = NULL, *L = NULL, *ix = NULL,
+            *cat = NULL, *sel = NULL, *idx = NULL, *tt = NULL;
+  nn_status s;
+#define STEP(call, out)                                                         \
+  if ((s = (call)) != NN_OK) {                                                  \
+    CHECK(out == NULL, "allocation failure at call %ld left *out set", fail_at); \
+    goto done;                                                                  \
+  }
+  STEP(nn_randn(c, NULL, NN_F32, 2, SH(4, 3), &x), x);
+  STEP(nn_randn(c, NULL, NN_F32, 2, SH(2, 3), &w), w);
+  STEP(nn_zeros(c, NN_F32, 1, SH(2), &b), b);
+  STEP(nn_tensor_set_requires_grad(c, w, true), NULL);
+  STEP(nn_tensor_set_requires_grad(c, b, true), NULL);
+  STEP(nn_linear(c, x, w, b, &h), h);
+  STEP(nn_relu(c, h, &r), r);
+  STEP(nn_transpose(c, r, 0, 1, &tt), tt);
+  nn_tensor *parts[4] = {r, r, r, r};
+  STEP(nn_cat(c, 4, parts, 0, &cat), cat);
+  STEP(nn_var(c, cat, 0, false, 1, &y), y);
+  int64_t iv[2] = {1, 0};
+  STEP(nn_tensor_from_data(c, NN_I64, 1, SH(2), iv, &idx), idx);
+  STEP(nn_index_select(c, tt, 0, idx, &sel), sel);
+  STEP(nn_max(c, sel, 1, false, NULL, &ix), ix);
+  nn_tensor *y2 = NULL;
+  STEP(nn_sum(c, y, ALL, false, &y2), y2);
+  L = y2;
+  STEP(nn_backward(c, L, NULL), NULL);
+done:
+  nn_tensor_release(x); nn_tensor_release(w); nn_tensor_release(b); nn_tensor_release(h);
+  nn_tensor_release(r); nn_tensor_release(y); nn_tensor_release(L); nn_tensor_release(ix);
+  nn_tensor_release(cat); nn_tensor_release(sel); nn_tensor_release(idx); nn_tensor_release(tt);
+  return s;
+#undef STEP
+}
+
+static void test_alloc_failures(void) {
+  int failures = 0;
+  for (long n = 1; n < 10000; n++) {
+    outstanding = 0; calls = 0; fail_at = n;
+    nn_ctx *c = nn_ctx_new(test_alloc, NULL);
+    if (!c) { CHECK(n == 1 && outstanding == 0, "ctx_new failed at call %ld", n); continue; }
+    nn_status s = program(c);
+    bool done = s == NN_OK;
+    if (!done) {
+      failures++;
+      if (s != NN_ERR_MEM)
+        CHECK(0, "allocation failure at call %ld: status %d (%s), expected NN_ERR_MEM", n, (int)s, nn_ctx_errmsg(c));
+    }
+    nn_ctx_free(c);
+    if (outstanding != 0) { CHECK(0, "allocation failure at call %ld: %ld blocks leaked", n, outstanding); break; }
+    if (done) { CHECK(failures > 10, "the program saw only %d allocation failures", failures); break; }
+  }
+  fail_at = 0;
+}
+
+/* ---- autograd bookkeeping -------------------------------------------------------------------------- */
+static void test_autograd(void) {
+  double xv[3] = {1, 2, 3}, av[3] = {4, 5, 6};
+  nn_tensor *x = from(NN_F64, 1, SH(3), xv), *a = from(NN_F64, 1, SH(3), av), *y, *L;
+  nn_tensor_set_requires_grad(C, x, true);
+  /* an input saved by mul changed in place before backward */
+  nn_mul(C, x, a, &y);
+  nn_sum(C, y, ALL, false, &L);
+  nn_adds_(C, a, 1.0);
+  CHECK(nn_backward(C, L, NULL) == NN_ERR_STATE &&
+        strcmp(nn_ctx_errmsg(C), "backward: an input of mul was modified by an in-place operation after it was "
+               "used (version 1, expected 0); its gradient would be wrong") == 0,
+        "in-place change detected: %s", nn_ctx_errmsg(C));
+  nn_tensor_release(y); nn_tensor_release(L);
+  nn_tensor_set_grad(C, x, NULL);
+  /* backward twice */
+  nn_mul(C, x, x, &y);
+  nn_sum(C, y, ALL, false, &L);
+  CHECK(nn_backward(C, L, NULL) == NN_OK, "first backward");
+  CHECK(nn_backward(C, L, NULL) == NN_ERR_STATE &&
+        strcmp(nn_ctx_errmsg(C), "backward: trying to backward through the graph a second time (its saved "
+               "tensors were freed by the first backward; run the forward pass again)") == 0,
+        "backward twice: %s", nn_ctx_errmsg(C));
+  nn_tensor_release(y); nn_tensor_release(L);
+  /* the grad of Σ x² is 2x; a second forward/backward accumulates to 4x */
+  nn_tensor *g = nn_tensor_grad(x);
+  CHECK(g && at(g, 0) == 2 && at(g, 2) == 6, "d Σx² = 2x");
+  nn_mul(C, x, x, &y);
+  nn_sum(C, y, ALL, false, &L);
+  nn_backward(C, L, NULL);
+  g = nn_tensor_grad(x);
+  CHECK(g && at(g, 0) == 4 && at(g, 1) == 8 && at(g, 2) == 12, "gradients accumulate across backward calls");
+  nn_tensor_release(y); nn_tensor_release(L);
+  nn_tensor_zero_grad(x);
+  CHECK(nn_tensor_grad(x) && at(nn_tensor_grad(x), 1) == 0, "zero_grad");
+  /* no_grad records nothing */
+  bool was = nn_set_grad_enabled(C, false);
+  CHECK(was && !nn_grad_enabled(C), "grad mode off");
+  nn_muls(C, x, 2, &y);
+  CHECK(!nn_tensor_requires_grad(y) && nn_tensor_grad_fn(y) == NULL && nn_tensor_is_leaf(y), "no_grad: no node");
+  nn_tensor_release(y);
+  nn_set_grad_enabled(C, true);
+  nn_sum(C, x, 0, false, &y);
+  CHECK(nn_tensor_grad_fn(y) && strcmp(nn_tensor_grad_fn(y), "sum") == 0, "grad_fn of sum");
+  nn_tensor_release(y);
+  nn_tensor *vals, *ix;
+  nn_max(C, x, 0, false, &vals, &ix);
+  CHECK(strcmp(nn_tensor_grad_fn(vals), "max") == 0 && !nn_tensor_requires_grad(ix), "max records, indices do not");
+  nn_tensor_release(vals); nn_tensor_release(ix);
+  nn_tensor_release(x); nn_tensor_release(a);
+}
+
+/* ---- the steady state of a tiny training step allocates nothing ---------------------------------- */
+static void test_steady_state(void) {
+  nn_ctx *c = nn_ctx_new(NULL, NULL);
+  nn_rng *r;
+  nn_rng_new(c, 5, &r);
+  nn_tensor *x, *w1, *b1, *w2, *b2, *t;
+  nn_randn(c, r, NN_F32, 2, SH(8, 4), &x);
+  nn_randn(c, r, NN_F32, 2, SH(6, 4), &w1);
+  nn_zeros(c, NN_F32, 1, SH(6), &b1);
+  nn_randn(c, r, NN_F32, 2, SH(3, 6), &w2);
+  nn_zeros(c, NN_F32, 1, SH(3), &b2);
+  nn_randint(c, r, 0, 3, 1, SH(8), &t);
+  nn_tensor *params[4] = {w1, b1, w2, b2};
+  for (int i = 0; i < 4; i++) nn_tensor_set_requires_grad(c, params[i], true);
+  double first = 0, last = 0;
+  uint64_t before = 0;
+  bool ok = true;
+  for (int step = 0; step < 110; step++) {
+    if (step == 10) before = nn_ctx_alloc_calls(c);
+    nn_tensor *h = NULL, *a = NULL, *o = NULL, *L = NULL;
+    ok = ok && !nn_linear(c, x, w1, b1, &h) && !nn_relu(c, h, &a) && !nn_linear(c, a, w2, b2, &o) &&
+         !nn_cross_entropy(c, o, t, NN_REDUCE_MEAN, &L) && !nn_backward(c, L, NULL);
+    if (L) { if (step == 0) nn_item(c, L, &first); nn_item(c, L, &last); }
+    nn_tensor_release(h); nn_tensor_release(a); nn_tensor_release(o); nn_tensor_release(L);
+    bool was = nn_set_grad_enabled(c, false);
+    for (int i = 0; i < 4; i++) {
+      nn_tensor *g = nn_tensor_grad(params[i]), *d = NULL;
+      ok = ok && g && !nn_muls(c, g, -0.1, &d) && !nn_add_(c, params[i], d);
+      nn_tensor_release(d);
+      nn_tensor_zero_grad(params[i]);
+    }
+    nn_set_grad_enabled(c, was);
+  }
+  CHECK(ok, "training step failed: %s", nn_ctx_errmsg(c));
+  CHECK(nn_ctx_alloc_calls(c) == before, "100 steady-state steps called the allocator %llu times",
+        (unsigned long long)(nn_ctx_alloc_calls(c) - before));
+  CHECK(last < first, "the loss went down (%g -> %g)", first, last);
+  nn_tensor_release(x); nn_tensor_release(t);
+  for (int i = 0; i < 4; i++) nn_tensor_release(params[i]);
+  nn_rng_free(c, r);
+  nn_ctx_free(c);
+}
+
+int main(int argc, char **argv) {
+  (void)argc; (void)argv;
+  C = nn_ctx_new(test_alloc, NULL);
+  if (!C) return 1;
+  test_creation();
+  test_random();
+  test_views();
+  test_broadcast();
+  test_reductions();
+  test_index();
+  test_errors();
+  test_autograd();
+  nn_ctx_free(C);
+  CHECK(outstanding == 0, "the main context leaked %ld blocks", outstanding);
+  test_ctx_lifetime();
+  test_alloc_failures();
+  test_steady_state();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,149 @@
+-- autograd_spec.lua: gradients by hand through the Lua surface — d(sum(x*x)) = 2x,
+-- broadcasting reduces gradients to the input's shape, accumulation across backward calls,
+-- no_grad, detach, backward on a non-scalar, in-place rules and the error texts.
+local lunet = require "lunet"
+
+local function leaf(v) return lunet.tensor(v, {dtype = "float64", requires_grad = true}) end
+local function vals(t) return t:totable() end
+
+local function near(a, b, tol, path)
+  tol, path = tol or 1e-12, path or ""
+  if type(a) == "number" or type(b) == "number" then
+    assert(type(a) == "number" and type(b) == "number",
+           ("at %s: %s vs %s"):format(path, tostring(a), tostring(b)))
+    assert(math.abs(a - b) <= tol, ("at %s: got %.15g, want %.15g"):format(path, a, b))
+    return
+  end
+  assert(#a == #b, ("at %s: %d elements, want %d"):format(path, #a, #b))
+  for i = 1, #a do near(a[i], b[i], tol, path .. "[" .. i .. "]") end
+end
+
+local function errmsg(fn, ...)
+  local ok, e = pcall(fn, ...)
+  assert(not ok, "expected an error")
+  return (tostring(e):gsub("^[^:]*:%d+: ", ""))
+end
+
+describe("autograd", function()
+  it("d(sum(x*x))/dx = 2x", function()
+    local x = leaf({1, -2, 3})
+    assert.is_nil(x.grad)
+    local loss = (x * x):sum()
+    assert.equal("sum", loss:grad_fn())
+    assert.is_false(loss:is_leaf())
+    assert.is_true(x:is_leaf())
+    loss:backward()
+    near({2, -4, 6}, vals(x.grad))
+  end)
+
+  it("reduces broadcast gradients to the input's shape", function()
+    local a = leaf({{1, 2, 3}, {4, 5, 6}})
+    local b = leaf({10, 20, 30})
+    local c = leaf(2)
+    ;((a * b + c) * 1):sum():backward()
+    near({{10, 20, 30}, {10, 20, 30}}, vals(a.grad))
+    near({5, 7, 9}, vals(b.grad))
+    near(6, c.grad:item())
+  end)
+
+  it("numbers on either side, division and powers", function()
+    local x = leaf({1, 2, 4})
+    ;((2 / x) + (x ^ 3) - (1 - x) * 5):sum():backward()
+    -- d/dx: -2/x^2 + 3x^2 + 5
+    near({-2 + 3 + 5, -0.5 + 12 + 5, -0.125 + 48 + 5}, vals(x.grad))
+  end)
+
+  it("matmul and mean", function()
+    local w = leaf({{1, 2}, {3, 4}})
+    local x = lunet.tensor({{1, 1}, {2, 0}}, {dtype = "float64"})
+    x:matmul(w):mean():backward()
+    -- d mean(x w)/dw = x^T 1 / 4
+    near({{0.75, 0.75}, {0.25, 0.25}}, vals(w.grad))
+  end)
+
+  it("views carry gradients back to the base", function()
+    local x = leaf({{1, 2}, {3, 4}})
+    local y = x:t()[1] * lunet.tensor({10, 100}, {dtype = "float64"})
+    y:sum():backward()
+    near({{10, 0}, {100, 0}}, vals(x.grad))
+  end)
+
+  it("accumulates across backward calls until zeroed", function()
+    local x = leaf({1, 2})
+    ;(x * 3):sum():backward()
+    ;(x * 3):sum():backward()
+    near({6, 6}, vals(x.grad))
+    x:zero_grad()
+    near({0, 0}, vals(x.grad))
+    x.grad = nil
+    assert.is_nil(x.grad)
+    ;(x * x):sum():backward()
+    near({2, 4}, vals(x.grad))
+  end)
+
+  it("takes an explicit gradient for non-scalar outputs", function()
+    local x = leaf({1, 2, 3})
+    local y = x * 2
+    assert.matches("^backward: ", errmsg(y.backward, y))
+    y:backward(lunet.tensor({1, 10, 100}, {dtype = "float64"}))
+    near({2, 20, 200}, vals(x.grad))
+  end)
+
+  it("a graph is freed by backward: a second backward is an error", function()
+    local x = leaf({1, 2})
+    local loss = (x * x):sum()
+    loss:backward()
+    assert.matches("^backward: ", errmsg(loss.backward, loss))
+  end)
+
+  it("no_grad records nothing and restores the mode", function()
+    local x = leaf({1, 2})
+    local y = lunet.no_grad(function() return x * 2 end)
+    assert.is_false(y:requires_grad())
+    assert.is_nil(y:grad_fn())
+    assert.is_true(lunet.is_grad_enabled())
+    local ok = pcall(lunet.no_grad, function() error("inside") end)
+    assert.is_false(ok)
+    assert.is_true(lunet.is_grad_enabled())
+    lunet.no_grad(function() x:add_(1) end) -- in-place on a leaf is allowed without grad
+    near({2, 3}, vals(x))
+    assert.equal("bad argument #1 to 'no_grad' (function expected, got number)",
+                 errmsg(function() return lunet.no_grad(1) end))
+  end)
+
+  it("detach shares storage and stops gradients", function()
+    local x = leaf({1, 2})
+    local d = x:detach()
+    assert.is_false(d:requires_grad())
+    lunet.no_grad(function() x[1] = 5 end)
+    assert.equal(5, d[1])
+    ;(x * d):sum():backward()
+    near({5, 2}, vals(x.grad))
+  end)
+
+  it("set_requires_grad returns the tensor; ints cannot require grad", function()
+    local t = lunet.ones(2, {dtype = "float64"})
+    assert.equal(t, t:set_requires_grad(true))
+    assert.is_true(t:requires_grad())
+    t:set_requires_grad(false)
+    assert.is_false(t:requires_grad())
+    local i = lunet.ones(2, {dtype = "int64"})
+    assert.matches("int64", errmsg(i.set_requires_grad, i, true))
+  end)
+
+  it("a leaf that requires grad cannot change in place while grad is on", function()
+    local x = leaf({1, 2})
+    assert.equal("fill_: a leaf tensor that requires grad cannot be changed in place",
+                 errmsg(x.fill_, x, 0))
+    assert.equal("set: a leaf tensor that requires grad cannot be changed in place",
+                 errmsg(function() x[1] = 0 end))
+    near({1, 2}, vals(x))
+  end)
+
+  it("max with a dim routes the gradient to the arg max", function()
+    local x = leaf({{1, 5}, {7, 3}})
+    local v = x:max(2)
+    v:sum():backward()
+    near({{0, 1}, {1, 0}}, vals(x.grad))
+  end)
+end)
