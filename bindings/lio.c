@@ -320,15 +320,20 @@ static void flatten(lua_State *L, flat *F, JBox *box, cJSON *parent, const char 
   }
   keyref *keys = lua_newuserdatauv(L, (nk ? nk : 1) * sizeof *keys, 0);
   int keys_idx = lua_gettop(L);
+  lua_createtable(L, (int)nk, 0);     /* anchors the key strings: a state_dict() called below
+                                         could change this table */
   size_t i = 0;
   lua_pushnil(L);
-  while (lua_next(L, idx) && i < nk) {
+  while (i < nk && lua_next(L, idx)) {
     lua_pop(L, 1);
     keyref *k = &keys[i++];
     k->isint = lua_type(L, -1) == LUA_TNUMBER;
     k->i = k->isint ? lua_tointeger(L, -1) : 0;
-    k->s = k->isint ? NULL : lua_tolstring(L, -1, &k->len);   /* alive: a key of idx */
+    k->s = k->isint ? NULL : lua_tolstring(L, -1, &k->len);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, keys_idx + 1, (lua_Integer)i);
   }
+  if (i == nk && nk > 0) lua_pop(L, 1);   /* the traversal stopped early: drop its key */
   qsort(keys, i, sizeof *keys, cmp_keys);
   for (size_t j = 0; j < i; j++) {
     keyref *k = &keys[j];

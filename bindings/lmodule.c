@@ -12,9 +12,8 @@
 
 typedef struct { nn_module *m; } LModule;   /* m == NULL: closed */
 
-/* The module's user value is a table: parameter name -> the tensor userdata last handed
-   out for it (so m.weight is the same Lua object every time and dedup by identity works),
-   and "generator" -> the Generator a Dropout draws from (kept alive with the module). */
+/* The module's user value is a table: i -> the userdata of child i of a C Sequential, and
+   "generator" -> the Generator a Dropout draws from (kept alive with the module). */
 
 /* ---- boxes ------------------------------------------------------------------------ */
 
@@ -33,14 +32,25 @@ static nn_module *tomodule(lua_State *L, int idx) {
   return b->m;
 }
 
-/* Pushes the userdata of parameter i of the module at idx (cached in its user value). */
+/* The tensor userdata of every parameter handed out, keyed by its nn_tensor address in a
+   weak-valued registry table: m.weight, m:parameters() and a containing Sequential's
+   named_parameters() all give the same Lua object, so dedup by identity works. An entry
+   cannot go stale: a live userdata holds its tensor, so the address is not reused. */
+static const char paramskey = 'p';
+
 static void pushparam(lua_State *L, int idx, int i) {
-  nn_module *m = tomodule(L, idx);
-  char name[256];
-  nn_tensor *t = nn_module_param(m, i, name, sizeof name);
-  idx = lua_absindex(L, idx);
-  lua_getiuservalue(L, idx, 1);
-  if (lua_getfield(L, -1, name) != LUA_TNIL && lunet_totensor(L, -1) == t) {
+  nn_tensor *t = nn_module_param(tomodule(L, idx), i, NULL, 0);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &paramskey) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &paramskey);
+  }
+  if (lua_rawgetp(L, -1, t) != LUA_TNIL && lunet_totensor(L, -1) == t) {
     lua_remove(L, -2);
     return;
   }
@@ -48,7 +58,7 @@ static void pushparam(lua_State *L, int idx, int i) {
   nn_tensor_retain(t);
   lunet_pushtensor(L, t);
   lua_pushvalue(L, -1);
-  lua_setfield(L, -3, name);
+  lua_rawsetp(L, -3, t);
   lua_remove(L, -2);
 }
 

@@ -212,12 +212,59 @@ static int m_blas_info(lua_State *L) {
 
 /* ---- profiling ------------------------------------------------------------------------ */
 
-typedef struct { const char *name; uint64_t calls; double seconds; } ProfRow;
+typedef struct { char name[48]; uint64_t calls; double seconds; } ProfRow;
 
 static int byseconds(const void *a, const void *b) {
   const ProfRow *x = a, *y = b;
   if (x->seconds != y->seconds) return x->seconds < y->seconds ? 1 : -1;
   return strcmp(x->name, y->name);
+}
+
+/* Forward times come from a call/return hook on C functions (each tensor method, metamethod
+   and layer call is one), backward times from the core's per-op timer. Times are inclusive:
+   backward() contains the rows of the ops it ran. */
+#define PROF_ROWS 256
+#define PROF_DEPTH 64
+typedef struct {
+  ProfRow rows[PROF_ROWS];
+  int nrows, depth;
+  double start[PROF_DEPTH];
+  int row_of[PROF_DEPTH];
+} HookProf;
+static const char PROF_KEY = 'p';   /* registry key of the running HookProf */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int prof_row(HookProf *p, const char *name) {
+  for (int i = 0; i < p->nrows; i++)
+    if (strcmp(p->rows[i].name, name) == 0) return i;
+  if (p->nrows == PROF_ROWS) return -1;
+  snprintf(p->rows[p->nrows].name, sizeof p->rows[0].name, "%s", name);
+  p->rows[p->nrows].calls = 0;
+  p->rows[p->nrows].seconds = 0;
+  return p->nrows++;
+}
+
+static void prof_hook(lua_State *L, lua_Debug *ar) {
+  HookProf *p;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &PROF_KEY);
+  p = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (p == NULL || !lua_getinfo(L, "Sn", ar)) return;
+  if (ar->what == NULL || strcmp(ar->what, "C") != 0) return;
+  if (ar->event == LUA_HOOKRET) {
+    if (p->depth == 0) return;
+    p->depth--;
+    int r = p->row_of[p->depth];
+    if (r >= 0) { p->rows[r].calls++; p->rows[r].seconds += now_s() - p->start[p->depth]; }
+  } else if (p->depth < PROF_DEPTH) {
+    p->row_of[p->depth] = prof_row(p, ar->name ? ar->name : "?");
+    p->start[p->depth++] = now_s();
+  }
 }
 
 /* The report as text: one row per op, slowest first.
@@ -265,48 +312,57 @@ static int report_tostring(lua_State *L) {
    gives a table for print. Profiling is switched off again even when fn raises. */
 static int m_profile(lua_State *L) {
   nn_ctx *ctx = lunet_ctx(L);
-  int nargs = lua_gettop(L) - 1, st, nres, i, nrows = 0;
-  ProfRow *rows;
-  double total = 0;
+  int nargs = lua_gettop(L) - 1, st, nres, i, nrows;
   const char *name;
   uint64_t calls;
-  double secs;
+  double secs, t0, wall;
   checkcallable(L, 1);
+  HookProf *p = lua_newuserdatauv(L, sizeof *p, 0);
+  memset(p, 0, sizeof *p);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &PROF_KEY);
+  lua_insert(L, 1);                       /* keep it below fn and its arguments */
   nn_profile_reset(ctx);
   nn_profile_enable(ctx, true);
+  lua_sethook(L, prof_hook, LUA_MASKCALL | LUA_MASKRET, 0);
+  t0 = now_s();
   st = lua_pcall(L, nargs, LUA_MULTRET, 0);
+  wall = now_s() - t0;
+  lua_sethook(L, NULL, 0, 0);
   nn_profile_enable(ctx, false);
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &PROF_KEY);
   if (st != LUA_OK) return lua_error(L);
-  nres = lua_gettop(L);
-  while (nn_profile_get(ctx, nrows, &name, &calls, &secs)) nrows++;
-  rows = lua_newuserdatauv(L, sizeof *rows * (size_t)(nrows > 0 ? nrows : 1), 0);
-  for (i = 0; i < nrows; i++) {
-    nn_profile_get(ctx, i, &rows[i].name, &rows[i].calls, &rows[i].seconds);
-    total += rows[i].seconds;
+  nres = lua_gettop(L) - 1;
+  for (i = 0; nn_profile_get(ctx, i, &name, &calls, &secs); i++) {
+    char label[48];
+    snprintf(label, sizeof label, "%.38s backward", name);
+    int r = prof_row(p, label);
+    if (r >= 0) { p->rows[r].calls += calls; p->rows[r].seconds += secs; }
   }
-  qsort(rows, (size_t)nrows, sizeof *rows, byseconds);
+  nrows = p->nrows;
+  qsort(p->rows, (size_t)nrows, sizeof p->rows[0], byseconds);
   lua_createtable(L, nrows, 1);
   for (i = 0; i < nrows; i++) {
     lua_createtable(L, 0, 4);
-    lua_pushstring(L, rows[i].name);
+    lua_pushstring(L, p->rows[i].name);
     lua_setfield(L, -2, "name");
-    lua_pushinteger(L, (lua_Integer)rows[i].calls);
+    lua_pushinteger(L, (lua_Integer)p->rows[i].calls);
     lua_setfield(L, -2, "calls");
-    lua_pushnumber(L, rows[i].seconds * 1e3);
+    lua_pushnumber(L, p->rows[i].seconds * 1e3);
     lua_setfield(L, -2, "ms");
-    lua_pushnumber(L, total > 0 ? 100.0 * rows[i].seconds / total : 0.0);
+    lua_pushnumber(L, wall > 0 ? 100.0 * p->rows[i].seconds / wall : 0.0);
     lua_setfield(L, -2, "percent");
     lua_rawseti(L, -2, i + 1);
   }
-  lua_pushnumber(L, total * 1e3);
+  lua_pushnumber(L, wall * 1e3);
   lua_setfield(L, -2, "total_ms");
   if (luaL_newmetatable(L, PROFILE_MT)) {
     lua_pushcfunction(L, report_tostring);
     lua_setfield(L, -2, "__tostring");
   }
   lua_setmetatable(L, -2);
-  lua_replace(L, -2);  /* drop the scratch rows */
-  lua_insert(L, 1);    /* report first, then fn's results */
+  lua_replace(L, 1);   /* the report replaces the scratch rows: report, then fn's results */
   return nres + 1;
 }
 

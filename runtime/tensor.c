@@ -406,9 +406,10 @@ nn_status nn_tensor_set(nn_ctx *ctx, nn_tensor *t, const int64_t *idx, double v)
   int64_t off = 0;
   nn_status s = index_offset(ctx, "set", t, idx, &off);
   if (s) return s;
-  if (t->requires_grad && !t->node && ctx->grad_enabled)
+  if (t->requires_grad && ctx->grad_enabled)
     return nn_fail(ctx, NN_ERR_STATE,
-                   "set: a leaf tensor that requires grad cannot be changed in place");
+                   "set: a tensor that requires grad (or a view of one) cannot be changed in place "
+                   "while grad mode is on (use lunet.no_grad)");
   store((char *)t->st->data + off * (int64_t)nn_dtype_size(t->dtype), t->dtype, v);
   t->st->version++;
   return NN_OK;
@@ -476,13 +477,18 @@ nn_status nn_zeros(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, nn_
   return nn_new(ctx, dt, ndim, shape, true, out);
 }
 
+/* Fills n contiguous elements with v, one typed loop per dtype. */
+static void fill_contig(char *p, nn_dtype dt, int64_t n, double v) {
+  if (dt == NN_F32) { float *q = (float *)p, f = (float)v; for (int64_t i = 0; i < n; i++) q[i] = f; }
+  else if (dt == NN_F64) { double *q = (double *)p; for (int64_t i = 0; i < n; i++) q[i] = v; }
+  else { int64_t *q = (int64_t *)p, k = (int64_t)v; for (int64_t i = 0; i < n; i++) q[i] = k; }
+}
+
 nn_status nn_full(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, double v,
                   nn_tensor **out) {
-  nn_status s = nn_new(ctx, dt, ndim, shape, false, out);
-  if (s) return s;
-  nn_tensor *t = *out;
-  char *p = t->st->data;
-  for (int64_t i = 0; i < t->numel; i++) store(p + i * (int64_t)nn_dtype_size(dt), dt, v);
+  nn_status s = nn_new(ctx, dt, ndim, shape, v == 0.0 && !signbit(v), out);
+  if (s || (v == 0.0 && !signbit(v))) return s;
+  fill_contig((*out)->st->data, dt, (*out)->numel, v);
   return NN_OK;
 }
 
@@ -628,17 +634,21 @@ nn_status nn_randperm(nn_ctx *ctx, nn_rng *r, int64_t n, nn_tensor **out) {
 }
 
 nn_status nn_fill_(nn_ctx *ctx, nn_tensor *t, double v) {
-  if (t->requires_grad && !t->node && ctx->grad_enabled)
+  if (t->requires_grad && ctx->grad_enabled)
     return nn_fail(ctx, NN_ERR_STATE,
-                   "fill_: a leaf tensor that requires grad cannot be changed in place");
+                   "fill_: a tensor that requires grad (or a view of one) cannot be changed in "
+                   "place while grad mode is on (use lunet.no_grad)");
   if (t->dtype == NN_I64 && v != floor(v))
     return nn_fail(ctx, NN_ERR_DTYPE, "fill_: value %g is not an integer for an int64 tensor", v);
-  nn_tensor *src;
-  int64_t one = 1;
-  nn_status s = nn_full(ctx, t->dtype, 0, &one, v, &src);
-  if (s) return s;
-  nn_copy_raw(t, src);
-  nn_tensor_release(src);
+  if (nn_is_contig(t)) fill_contig(nn_ptr(t), t->dtype, t->numel, v);
+  else {
+    nn_tensor *src;
+    int64_t one = 1;
+    nn_status s = nn_full(ctx, t->dtype, 0, &one, v, &src);
+    if (s) return s;
+    nn_copy_raw(t, src);
+    nn_tensor_release(src);
+  }
   t->st->version++;
   return NN_OK;
 }

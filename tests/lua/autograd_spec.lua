@@ -133,10 +133,17 @@ describe("autograd", function()
 
   it("a leaf that requires grad cannot change in place while grad is on", function()
     local x = leaf({1, 2})
-    assert.equal("fill_: a leaf tensor that requires grad cannot be changed in place",
-                 errmsg(x.fill_, x, 0))
-    assert.equal("set: a leaf tensor that requires grad cannot be changed in place",
+    assert.equal("fill_: a tensor that requires grad (or a view of one) cannot be changed in "
+                 .. "place while grad mode is on (use lunet.no_grad)", errmsg(x.fill_, x, 0))
+    assert.equal("set: a tensor that requires grad (or a view of one) cannot be changed in "
+                 .. "place while grad mode is on (use lunet.no_grad)",
                  errmsg(function() x[1] = 0 end))
+    -- a view of the leaf is refused too (its changes would bypass the graph)
+    local m = lunet.ones(2, 2, {dtype = "float64", requires_grad = true})
+    assert.matches("cannot be changed in place", errmsg(function() m[1] = 5 end))
+    assert.matches("cannot be changed in place", errmsg(function() m[1]:fill_(5) end))
+    lunet.no_grad(function() m[1] = 5 end)
+    assert.equal(5, m[1][1])
     near({1, 2}, vals(x))
   end)
 

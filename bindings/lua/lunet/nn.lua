@@ -23,13 +23,15 @@
 local lunet = require "lunet"
 local C = lunet._nn
 
-local assert, error, getmetatable, ipairs, pairs, rawget, rawset, select, setmetatable,
-      tostring, type = assert, error, getmetatable, ipairs, pairs, rawget, rawset, select,
+local assert, error, getmetatable, ipairs, next, pairs, rawget, select, setmetatable,
+      tostring, type = assert, error, getmetatable, ipairs, next, pairs, rawget, select,
       setmetatable, tostring, type
 local math_type, sqrt, concat, sort, format = math.type, math.sqrt, table.concat, table.sort,
       string.format
 
 local M = {}
+
+_ENV = nil
 
 -- ---- recognizing things -------------------------------------------------------------------
 

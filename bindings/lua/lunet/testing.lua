@@ -15,8 +15,12 @@ local lunet = require "lunet"
 
 local abs, max, format, pack, unpack = math.abs, math.max, string.format, table.pack,
       table.unpack
+local error, getmetatable, ipairs, next, pairs, type = error, getmetatable, ipairs, next,
+      pairs, type
 
 local M = {}
+
+_ENV = nil
 
 local function is_tensor(v)
   local mt = type(v) == "userdata" and getmetatable(v)
