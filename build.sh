@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lunet quick start. Installs what is missing (Debian 12 packages), builds, then:
 #   ./build.sh demo    runs the digits experiment (scripts/digits.lua)
-#   ./build.sh test    runs every test: a normal build, then an ASan+UBSan build
+#   ./build.sh test    runs every test: a normal build, then an ASan+UBSan build (which also
+#                      fuzzes the file readers for 60 s each)
 #   ./build.sh build   only installs and builds (into build/)
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 set -euo pipefail

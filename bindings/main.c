@@ -13,6 +13,7 @@
 */
 #include <errno.h>
 #include <locale.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,13 +64,14 @@ static const char *progname = PROGNAME; /* NULL in the REPL: no prefix on errors
    "interrupted!" at the next Lua call, return or instruction (lua.c's laction/lstop), and
    sets the context's flag that long C kernels poll. A second Ctrl-C before the first one
    was served (a kernel that never polls) kills the process, as lua.c does. At the prompt
-   Ctrl-C only sets at_prompt_sigint: the line editor then returns and the line is dropped. */
+   Ctrl-C only sets got_sigint: the line editor's read fails and the line is dropped. */
 static lua_State *globalL = NULL;
 static nn_ctx *globalctx = NULL;
 static volatile sig_atomic_t executing = 0;  /* 0 idle, 1 running a chunk, 2 interrupt sent */
 static volatile sig_atomic_t hook_set = 0;
 static volatile sig_atomic_t got_sigint = 0;
 static volatile sig_atomic_t in_repl = 0;
+static pthread_t main_thread; /* BLAS worker threads may receive the signal first */
 
 static int msghandler(lua_State *L);
 
@@ -96,6 +98,10 @@ static void setsigint(void (*handler)(int)) {
 }
 
 static void on_sigint(int sig) {
+  if (!pthread_equal(pthread_self(), main_thread)) { /* the main thread's read must stop */
+    pthread_kill(main_thread, sig);
+    return;
+  }
   if (executing == 1) {
     executing = 2;
     hook_set = 1;
@@ -875,6 +881,7 @@ int main(int argc, char **argv) {
     l_message(PROGNAME, "cannot create state: not enough memory");
     return EXIT_FAILURE;
   }
+  main_thread = pthread_self();
   setsigint(on_sigint);
   lua_gc(L, LUA_GCSTOP);
   lua_pushcfunction(L, &pmain);

@@ -9,7 +9,9 @@ local lunet = require "lunet"
 
 local M = {}
 
-M.python = "/usr/bin/python3"  -- Debian's python3-torch / python3-sklearn live there, not in pyenv
+-- Debian's python3-torch / python3-sklearn live under /usr/bin/python3 (not a pyenv python3 on PATH);
+-- BENCH_PYTHON overrides it (e.g. to check that a missing peer is skipped cleanly).
+M.python = os.getenv("BENCH_PYTHON") or "/usr/bin/python3"
 
 local function dirname(p) return p:match("^(.*)/[^/]*$") or "." end
 local function absolute(p)
@@ -22,7 +24,9 @@ M.dir = absolute(dirname(arg and arg[0] or "scripts/bench/x.lua"))
 M.root = dirname(dirname(M.dir))
 
 -- The lunet binary running this script (arg[-1]); $LUNET or build/lunet otherwise.
-M.lunet = os.getenv("LUNET") or (arg and arg[-1] and absolute(arg[-1])) or (M.root .. "/build/lunet")
+local env_lunet = os.getenv("LUNET")
+M.lunet = env_lunet and absolute(env_lunet) or (arg and arg[-1] and absolute(arg[-1]))
+  or (M.root .. "/build/lunet")
 
 M.quick = os.getenv("BENCH_QUICK") == "1"
 for _, a in ipairs(arg or {}) do if a == "--quick" then M.quick = true end end
@@ -42,10 +46,11 @@ function M.has_python(mod)
   return has_cache[mod]
 end
 
-function M.skip(what, mod, pkg)
+-- lunet_s: Lunet's own number (a formatted string) for the table, if it was measured
+function M.skip(what, mod, pkg, lunet_s)
   print(("SKIP %s: %s -c 'import %s' fails (install the Debian package %s)"):format(
     what, M.python, mod, pkg))
-  M.emit(what, nil, nil, nil, "skipped: " .. pkg .. " not installed")
+  M.emit(what, lunet_s, "skipped: " .. pkg .. " not installed", nil, "")
 end
 
 -- min and median of an array of numbers

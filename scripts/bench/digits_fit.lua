@@ -50,7 +50,8 @@ if B.has_python("sklearn.neural_network") then
   B.compare("digits fit (per epoch)", lunet_epoch, sk_epoch, "sklearn", ">= 1")
   B.emit("digits n_iter_", tostring(n_iter), "sklearn " .. sk_n, "-", "")
 else
-  B.skip("digits fit vs sklearn", "sklearn.neural_network", "python3-sklearn")
+  B.skip("digits fit (whole fit)", "sklearn.neural_network", "python3-sklearn",
+         B.fmt_time((B.stats(fit_ts))))
 end
 
 -- 2. the bare loop ---------------------------------------------------------------------------
@@ -78,7 +79,7 @@ if B.has_python("torch") then
   local r = B.run_python("digits_fit.py", {"torch", REPS, N_LOOP, EPOCHS})
   B.compare("digits loop (per epoch)", loop_ts, r.epoch_s, "torch-1t", ">= 1")
 else
-  B.skip("digits loop vs torch", "torch", "python3-torch")
+  B.skip("digits loop (per epoch)", "torch", "python3-torch", B.fmt_time((B.stats(loop_ts))))
 end
 
 -- 3. the whole script ------------------------------------------------------------------------
@@ -91,6 +92,7 @@ if B.has_python("sklearn.neural_network") then
   B.compare("digits whole script", script_ts, py_ts, "python", ">= 1")
 else
   print("lunet scripts/digits.lua: " .. B.minmed(script_ts))
-  B.skip("digits whole script vs python", "sklearn.neural_network", "python3-sklearn")
+  B.skip("digits whole script", "sklearn.neural_network", "python3-sklearn",
+         B.fmt_time((B.stats(script_ts))))
 end
 os.remove(tmp); os.remove(tmp .. ".lunet.svg"); os.remove(tmp .. ".py.svg")

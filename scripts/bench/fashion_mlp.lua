@@ -89,5 +89,5 @@ if B.has_python("torch") then
               lunet_ts, r.epoch_s, name, ">= 1")
   end
 else
-  B.skip("fashion epoch vs torch", "torch", "python3-torch")
+  B.skip("fashion epoch (1 thread)", "torch", "python3-torch", B.fmt_time(lunet_min))
 end
