@@ -88,17 +88,30 @@ static void lstop(lua_State *L, lua_Debug *ar) {
   luaL_error(L, "interrupted!");
 }
 
-static void setsigint(void (*handler)(int)) {
+static void on_sigint(int sig, siginfo_t *info, void *uc);
+
+/* handler NULL: the default action. No SA_RESTART: a blocked read returns (EINTR). */
+static void setsigint(int on) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = handler;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0; /* no SA_RESTART: a blocked read returns so the prompt can be cleared */
+  if (on) {
+    sa.sa_sigaction = on_sigint;
+    sa.sa_flags = SA_SIGINFO;
+  } else
+    sa.sa_handler = SIG_DFL;
   sigaction(SIGINT, &sa, NULL);
 }
 
-static void on_sigint(int sig) {
-  if (!pthread_equal(pthread_self(), main_thread)) { /* the main thread's read must stop */
+/* Why the thread test: the signal must interrupt the main thread's read() (the prompt) and
+   set the hook from the thread that runs Lua, but a process-directed SIGINT (libedit
+   re-raises it with kill) can land on a BLAS worker. Such a thread passes it on and keeps
+   SIGINT blocked from then on (the mask restored on return is uc_sigmask), so later ones
+   go straight to the main thread. */
+static void on_sigint(int sig, siginfo_t *info, void *uc) {
+  (void)info;
+  if (!pthread_equal(pthread_self(), main_thread)) {
+    sigaddset(&((ucontext_t *)uc)->uc_sigmask, sig);
     pthread_kill(main_thread, sig);
     return;
   }
@@ -108,7 +121,7 @@ static void on_sigint(int sig) {
     lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
     if (globalctx) nn_ctx_interrupt(globalctx);
   } else if (executing == 2 || !in_repl) {
-    setsigint(SIG_DFL); /* stuck, or not interactive: die as the default action would */
+    setsigint(0); /* stuck, or not interactive: die as the default action would */
     raise(sig);
   } else {
     got_sigint = 1;
@@ -380,8 +393,9 @@ static int readline_raw(const char *prompt, char **out) {
       pending = NULL;
       return READ_LINE;
     }
+    errno = 0;
     char *b = readline(prompt);
-    if (got_sigint) {
+    if (got_sigint || (b == NULL && errno == EINTR)) {
       pending = b; /* NULL when the editor stopped on the Ctrl-C itself */
       fputs("\n", stdout);
       fflush(stdout);
@@ -882,7 +896,7 @@ int main(int argc, char **argv) {
     return EXIT_FAILURE;
   }
   main_thread = pthread_self();
-  setsigint(on_sigint);
+  setsigint(1);
   lua_gc(L, LUA_GCSTOP);
   lua_pushcfunction(L, &pmain);
   lua_pushinteger(L, argc);
@@ -890,7 +904,7 @@ int main(int argc, char **argv) {
   status = lua_pcall(L, 2, 1, 0);
   result = lua_toboolean(L, -1);
   report(L, status);
-  setsigint(SIG_DFL);
+  setsigint(0);
   globalctx = NULL;
   globalL = NULL;
   lua_close(L);

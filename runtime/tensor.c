@@ -60,6 +60,7 @@ nn_status nn_check_shape(nn_ctx *ctx, const char *op, int ndim, const int64_t *s
     return nn_fail(ctx, NN_ERR_SHAPE, "%s: %d dimensions (at most %d are supported)", op, ndim,
                    NN_MAX_DIMS);
   if (ndim > 0 && !shape) return nn_fail(ctx, NN_ERR_ARG, "%s: shape is NULL", op);
+  /* the product of the nonzero sizes bounds the strides too, even when numel is 0 */
   int64_t n = 1;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0)
@@ -67,7 +68,7 @@ nn_status nn_check_shape(nn_ctx *ctx, const char *op, int ndim, const int64_t *s
                      (long long)shape[i], i + 1);
     if (shape[i] > 0 && n > ((int64_t)1 << 48) / shape[i])
       return nn_fail(ctx, NN_ERR_SHAPE, "%s: too many elements (size overflow)", op);
-    n *= shape[i];
+    if (shape[i] > 0) n *= shape[i];
   }
   return NN_OK;
 }

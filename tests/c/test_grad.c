@@ -9,29 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "check.h"
 #include "nn.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                              \
-  do {                                                                \
-    if (cond) passed++;                                               \
-    else {                                                            \
-      failed++;                                                       \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                     \
-      printf(__VA_ARGS__);                                            \
-      printf("\n");                                                   \
-    }                                                                 \
-  } while (0)
 
-/* ---- a counting allocator ------------------------------------------------------------ */
-static long outstanding;
-static void *count_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud; (void)osize;
-  if (nsize == 0) { if (ptr) outstanding--; free(ptr); return NULL; }
-  if (!ptr) outstanding++;
-  return realloc(ptr, nsize);
-}
-
+static check_allocator heap; /* counts live blocks: nothing may leak */
 static nn_ctx *C;
 
 /* ---- deterministic inputs ------------------------------------------------------------- */
@@ -118,13 +100,13 @@ static void gradcheck(const char *label, const A *a, int nin, nn_tensor **in, un
     if (diff >> i & 1) { nn_tensor_set_requires_grad(C, in[i], true); nn_tensor_set_grad(C, in[i], NULL); }
   nn_tensor *y = NULL, *w = NULL, *yw = NULL, *L = NULL;
   nn_status s = a->f(in, a, &y);
-  CHECK(s == NN_OK, "%s: forward failed: %s", label, nn_ctx_errmsg(C));
+  CHECKF(s == NN_OK, "%s: forward failed: %s", label, nn_ctx_errmsg(C));
   if (s) goto done;
-  CHECK(nn_tensor_requires_grad(y), "%s: result does not require grad", label);
+  CHECKF(nn_tensor_requires_grad(y), "%s: result does not require grad", label);
   if (nn_tensor_new(C, NN_F64, nn_tensor_ndim(y), nn_tensor_shape(y), &w)) goto done;
   for (int64_t j = 0; j < nn_tensor_numel(w); j++) ((double *)nn_tensor_data(w))[j] = wts[j % MAXW];
   if ((s = nn_mul(C, y, w, &yw)) || (s = nn_sum(C, yw, NN_ALL, false, &L)) || (s = nn_backward(C, L, NULL))) {
-    CHECK(0, "%s: backward failed: %s", label, nn_ctx_errmsg(C));
+    CHECKF(0, "%s: backward failed: %s", label, nn_ctx_errmsg(C));
     goto done;
   }
   bool was = nn_set_grad_enabled(C, false);
@@ -132,7 +114,7 @@ static void gradcheck(const char *label, const A *a, int nin, nn_tensor **in, un
   for (int i = 0; i < nin; i++) {
     if (!(diff >> i & 1)) continue;
     nn_tensor *g = nn_tensor_grad(in[i]);
-    CHECK(g != NULL, "%s: input %d got no gradient", label, i);
+    CHECKF(g != NULL, "%s: input %d got no gradient", label, i);
     if (!g) continue;
     double *x = nn_tensor_data(in[i]);
     for (int64_t j = 0; j < nn_tensor_numel(in[i]); j++) {
@@ -142,7 +124,7 @@ static void gradcheck(const char *label, const A *a, int nin, nn_tensor **in, un
       x[j] = x0 - eps;
       ok = ok && eval(a, in, &lm);
       x[j] = x0;
-      if (!ok) { CHECK(0, "%s: forward failed in the numeric pass: %s", label, nn_ctx_errmsg(C)); break; }
+      if (!ok) { CHECKF(0, "%s: forward failed in the numeric pass: %s", label, nn_ctx_errmsg(C)); break; }
       double num = (lp - lm) / (2 * eps), an = at(g, j);
       double err = fabs(num - an) / fmax(1.0, fmax(fabs(num), fabs(an)));
       if (!(err <= worst)) worst = err;
@@ -153,7 +135,7 @@ static void gradcheck(const char *label, const A *a, int nin, nn_tensor **in, un
     }
   }
   nn_set_grad_enabled(C, was);
-  CHECK(worst < 1e-6, "%s: max relative error %.3g", label, worst);
+  CHECKF(worst < 1e-6, "%s: max relative error %.3g", label, worst);
 done:
   nn_tensor_release(y); nn_tensor_release(w); nn_tensor_release(yw); nn_tensor_release(L);
   for (int i = 0; i < nin; i++)
@@ -477,8 +459,8 @@ static void c_dropout(void) {
     kept += at(y, j) != 0;
     if (at(g, j) != want || (at(y, j) != 0 && at(y, j) != 2.0 * at(x, j))) bad++;
   }
-  CHECK(g && bad == 0, "dropout p=0.5: gradient is not mask / (1 - p) (%d bad)", bad);
-  CHECK(kept > 16 && kept < 48, "dropout p=0.5 kept %d of 64", kept);
+  CHECKF(g && bad == 0, "dropout p=0.5: gradient is not mask / (1 - p) (%d bad)", bad);
+  CHECKF(kept > 16 && kept < 48, "dropout p=0.5 kept %d of 64", kept);
   nn_tensor_release(y); nn_tensor_release(L);
   nn_tensor_release(x);
   nn_rng_free(C, r);
@@ -618,7 +600,7 @@ static void c_to(void) {
   nn_sum(C, yw, -1000, false, &L);
   nn_backward(C, L, NULL);
   nn_tensor *g = nn_tensor_grad(x);
-  CHECK(g && nn_tensor_dtype(g) == NN_F64 && at(g, 5) == 0.25, "to float32: gradient dtype/value");
+  CHECKF(g && nn_tensor_dtype(g) == NN_F64 && at(g, 5) == 0.25, "to float32: gradient dtype/value");
   nn_tensor_release(y); nn_tensor_release(w); nn_tensor_release(yw); nn_tensor_release(L);
   nn_tensor_release(x);
 }
@@ -645,23 +627,22 @@ static const struct { const char *op; void (*run)(void); } cases[] = {
 
 int main(int argc, char **argv) {
   (void)argc; (void)argv;
-  C = nn_ctx_new(count_alloc, NULL);
+  C = nn_ctx_new(check_alloc, &heap);
   if (!C) { printf("no context\n"); return 1; }
   /* every op in the list has a case */
   int nops = nn_op_count();
-  CHECK(nops > 40, "only %d ops listed", nops);
-  CHECK(nn_op_name(-1) == NULL && nn_op_name(nops) == NULL, "op_name out of range is not NULL");
+  CHECKF(nops > 40, "only %d ops listed", nops);
+  CHECKF(nn_op_name(-1) == NULL && nn_op_name(nops) == NULL, "op_name out of range is not NULL");
   for (int i = 0; i < nops; i++) {
     const char *name = nn_op_name(i);
     bool found = false;
     for (int k = 0; k < NCASES && !found; k++) found = strcmp(cases[k].op, name) == 0;
-    CHECK(found, "op '%s' has no gradient case", name);
+    CHECKF(found, "op '%s' has no gradient case", name);
   }
   const char *only = getenv("GRAD_ONLY");
   for (int k = 0; k < NCASES; k++)
     if (!only || strcmp(only, cases[k].op) == 0) cases[k].run();
   nn_ctx_free(C);
-  CHECK(outstanding == 0, "%ld allocations leaked", outstanding);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  CHECKF(heap.live == 0, "%ld allocations leaked", heap.live);
+  return check_report("test_grad");
 }

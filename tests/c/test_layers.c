@@ -9,34 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "nn.h"
-
-static int failures, checks;
-#define CHECK(c)                                                          \
-  do {                                                                    \
-    checks++;                                                             \
-    if (!(c)) { failures++; fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); } \
-  } while (0)
-#define CHECK_MSG(ctx, want)                                              \
-  do {                                                                    \
-    checks++;                                                             \
-    if (strcmp(nn_ctx_errmsg(ctx), (want)) != 0) {                        \
-      failures++;                                                         \
-      fprintf(stderr, "%s:%d: message\n  got  '%s'\n  want '%s'\n", __FILE__, __LINE__, \
-              nn_ctx_errmsg(ctx), (want));                                \
-    }                                                                     \
-  } while (0)
-#define CHECK_NEAR(a, b, tol)                                             \
-  do {                                                                    \
-    checks++;                                                             \
-    double a_ = (a), b_ = (b);                                            \
-    if (!(fabs(a_ - b_) <= (tol))) {                                      \
-      failures++;                                                         \
-      fprintf(stderr, "%s:%d: %s = %.12g, want %.12g\n", __FILE__, __LINE__, #a, a_, b_); \
-    }                                                                     \
-  } while (0)
-
-#define OK(call) CHECK((call) == NN_OK)
 
 static nn_tensor *tensor2(nn_ctx *ctx, nn_dtype dt, int64_t r, int64_t c, const double *v) {
   int64_t shape[2] = {r, c};
@@ -180,11 +154,11 @@ static void check_layer(nn_ctx *ctx, nn_module_kind kind, double arg, double (*f
   for (int k = 0; y && k < 6; k++) {
     double want = f(V[k], arg);
     if (fabs(getflat(ctx, y, k) - want) > 1e-12) {
-      failures++;
+      check_failures++;
       fprintf(stderr, "%s: element %d = %.15g, want %.15g\n", nn_module_name(m), k,
               getflat(ctx, y, k), want);
     }
-    checks++;
+    check_total++;
   }
   CHECK(nn_module_num_params(m) == 0);
   nn_tensor_release(y); nn_tensor_release(x);
@@ -299,10 +273,10 @@ static void test_sequential(nn_ctx *ctx) {
     nn_tensor *p = nn_module_param(seq, i, name, sizeof name);
     CHECK(p != NULL);
     if (strcmp(name, want[i]) != 0) {
-      failures++;
+      check_failures++;
       fprintf(stderr, "param %d named '%s', want '%s'\n", i, name, want[i]);
     }
-    checks++;
+    check_total++;
   }
   CHECK(nn_module_param(seq, 2, NULL, 0) == nn_module_param(l2, 0, NULL, 0));
   /* a short name buffer truncates and stays terminated */
@@ -444,16 +418,6 @@ static void test_errors(nn_ctx *ctx) {
 
 /* ---- out of memory --------------------------------------------------------------------------- */
 
-typedef struct { long calls, fail_at; } failing;
-
-static void *failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  failing *f = ud;
-  (void)osize;
-  if (nsize == 0) { free(ptr); return NULL; }
-  if (++f->calls == f->fail_at) return NULL;
-  return realloc(ptr, nsize);
-}
-
 /* Builds Sequential(Linear(5, 4), ReLU, Linear(4, 2)) and runs it; every failure must be a
    clean NN_ERR_MEM with nothing left alive. */
 static nn_status build_and_run(nn_ctx *ctx) {
@@ -476,8 +440,8 @@ static nn_status build_and_run(nn_ctx *ctx) {
 static void test_oom(void) {
   int ok_at = 0;
   for (long k = 2; k < 400 && !ok_at; k++) {
-    failing f = {0, k};
-    nn_ctx *ctx = nn_ctx_new(failing_alloc, &f);
+    check_allocator f = {0, k, 0};
+    nn_ctx *ctx = nn_ctx_new(check_alloc, &f);
     if (!ctx) continue;
     nn_status s = build_and_run(ctx);
     if (s == NN_OK) ok_at = (int)k;
@@ -502,6 +466,5 @@ int main(void) {
   CHECK(nn_ctx_bytes_in_use(ctx) == 0);
   nn_ctx_free(ctx);
   test_oom();
-  printf("test_layers: %d checks, %d failures\n", checks, failures);
-  return failures ? 1 : 0;
+  return check_report("test_layers");
 }

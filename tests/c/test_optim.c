@@ -9,34 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "nn.h"
-
-static int failures, checks;
-#define CHECK(c)                                                          \
-  do {                                                                    \
-    checks++;                                                             \
-    if (!(c)) { failures++; fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); } \
-  } while (0)
-#define CHECK_MSG(ctx, want)                                              \
-  do {                                                                    \
-    checks++;                                                             \
-    if (strcmp(nn_ctx_errmsg(ctx), (want)) != 0) {                        \
-      failures++;                                                         \
-      fprintf(stderr, "%s:%d: message\n  got  '%s'\n  want '%s'\n", __FILE__, __LINE__, \
-              nn_ctx_errmsg(ctx), (want));                                \
-    }                                                                     \
-  } while (0)
-#define CHECK_NEAR(a, b, tol)                                             \
-  do {                                                                    \
-    checks++;                                                             \
-    double a_ = (a), b_ = (b);                                            \
-    if (!(fabs(a_ - b_) <= (tol) * (1 + fabs(b_)))) {                     \
-      failures++;                                                         \
-      fprintf(stderr, "%s:%d: %s = %.17g, want %.17g\n", __FILE__, __LINE__, #a, a_, b_); \
-    }                                                                     \
-  } while (0)
-
-#define OK(x) CHECK((x) == NN_OK)
 
 enum { N = 6 };
 
@@ -204,9 +178,9 @@ static void test_rules(void) {
 #undef CASE
   for (int i = 0; i < n; i++) {
     double d = compare(cases[i].k, &cases[i].o, 7);
-    checks++;
+    check_total++;
     if (!(d < 1e-13)) {
-      failures++;
+      check_failures++;
       fprintf(stderr, "rule '%s': relative difference %g from the reference\n", cases[i].what, d);
     }
   }
@@ -240,28 +214,28 @@ static double scalar_run(nn_optim_kind k, const nn_optim_opts *o, double p0, dou
 static void test_hand(void) {
   nn_optim_opts o = defaults(NN_SGD);
   o.lr = 0.1;
-  CHECK_NEAR(scalar_run(NN_SGD, &o, 1, 0.5, 1, NN_F64), 0.95, 1e-15);
+  CHECK_REL(scalar_run(NN_SGD, &o, 1, 0.5, 1, NN_F64), 0.95, 1e-15);
   o.momentum = 0.9; /* b1 = 1, p = 0.9; b2 = 1.9, p = 0.71 */
-  CHECK_NEAR(scalar_run(NN_SGD, &o, 1, 1, 2, NN_F64), 0.71, 1e-15);
+  CHECK_REL(scalar_run(NN_SGD, &o, 1, 1, 2, NN_F64), 0.71, 1e-15);
   o.nesterov = true; /* d1 = 1 + 0.9 = 1.9, p = 0.81; b2 = 1.9, d2 = 1 + 1.71, p = 0.539 */
-  CHECK_NEAR(scalar_run(NN_SGD, &o, 1, 1, 2, NN_F64), 0.539, 1e-15);
+  CHECK_REL(scalar_run(NN_SGD, &o, 1, 1, 2, NN_F64), 0.539, 1e-15);
   o = defaults(NN_ADAM); /* m̂ = g, v̂ = g²: each step moves lr·g/(|g| + eps) */
   o.lr = 0.1;
-  CHECK_NEAR(scalar_run(NN_ADAM, &o, 1, 0.5, 2, NN_F64), 1 - 2 * 0.1 * 0.5 / (0.5 + 1e-8), 1e-15);
-  CHECK_NEAR(scalar_run(NN_ADAM, &o, 1, 0.5, 2, NN_F32), 1 - 2 * 0.1 * 0.5 / (0.5 + 1e-8), 1e-7);
+  CHECK_REL(scalar_run(NN_ADAM, &o, 1, 0.5, 2, NN_F64), 1 - 2 * 0.1 * 0.5 / (0.5 + 1e-8), 1e-15);
+  CHECK_REL(scalar_run(NN_ADAM, &o, 1, 0.5, 2, NN_F32), 1 - 2 * 0.1 * 0.5 / (0.5 + 1e-8), 1e-7);
   o = defaults(NN_ADAMW); /* p·(1 - lr·wd) first: 0.99, then - 0.1·0.5/(0.5 + 1e-8) */
   o.lr = 0.1;
   o.weight_decay = 0.1;
-  CHECK_NEAR(scalar_run(NN_ADAMW, &o, 1, 0.5, 1, NN_F64), 0.99 - 0.05 / (0.5 + 1e-8), 1e-15);
+  CHECK_REL(scalar_run(NN_ADAMW, &o, 1, 0.5, 1, NN_F64), 0.99 - 0.05 / (0.5 + 1e-8), 1e-15);
   o = defaults(NN_ADAM); /* sklearn: lr·sqrt(1-b2)/(1-b1) · (1-b1)g / (sqrt((1-b2)g²) + eps) */
   o.lr = 0.1;
   o.eps_inside = true;
-  CHECK_NEAR(scalar_run(NN_ADAM, &o, 1, 0.5, 1, NN_F64),
-             1 - 0.1 * sqrt(0.001) * 0.5 / (sqrt(0.001) * 0.5 + 1e-8), 1e-15);
+  CHECK_REL(scalar_run(NN_ADAM, &o, 1, 0.5, 1, NN_F64),
+            1 - 0.1 * sqrt(0.001) * 0.5 / (sqrt(0.001) * 0.5 + 1e-8), 1e-15);
   o = defaults(NN_RMSPROP); /* v = 0.01·1, p -= 0.01·1/(0.1 + 1e-8) */
-  CHECK_NEAR(scalar_run(NN_RMSPROP, &o, 1, 1, 1, NN_F64), 1 - 0.01 / (0.1 + 1e-8), 1e-15);
+  CHECK_REL(scalar_run(NN_RMSPROP, &o, 1, 1, 1, NN_F64), 1 - 0.01 / (0.1 + 1e-8), 1e-15);
   o = defaults(NN_ADAGRAD); /* sum = 4, p -= 0.01·2/(2 + 1e-10) */
-  CHECK_NEAR(scalar_run(NN_ADAGRAD, &o, 1, 2, 1, NN_F64), 1 - 0.02 / (2 + 1e-10), 1e-15);
+  CHECK_REL(scalar_run(NN_ADAGRAD, &o, 1, 2, 1, NN_F64), 1 - 0.02 / (2 + 1e-10), 1e-15);
 }
 
 /* ---- defaults, groups, state ---------------------------------------------------------- */
@@ -312,8 +286,8 @@ static void test_groups_and_state(void) {
   CHECK(nn_optim_state(opt, 0, "exp_avg") == NULL); /* lazily made */
   OK(nn_optim_step(ctx, opt));
   double *pa = nn_tensor_data(a), *pb = nn_tensor_data(b);
-  CHECK_NEAR(pa[0], 1 - 0.1 / (1 + 1e-8), 1e-15);  /* group 1: lr 0.1 */
-  CHECK_NEAR(pb[0], 1 - 0.01 / (1 + 1e-8), 1e-15); /* group 2: lr 0.01 */
+  CHECK_REL(pa[0], 1 - 0.1 / (1 + 1e-8), 1e-15);  /* group 1: lr 0.1 */
+  CHECK_REL(pb[0], 1 - 0.01 / (1 + 1e-8), 1e-15); /* group 2: lr 0.01 */
   CHECK(((float *)nn_tensor_data(c))[0] == 1.0f);   /* no grad: untouched */
   CHECK(nn_optim_param_step(opt, 0) == 1 && nn_optim_param_step(opt, 2) == 0);
   CHECK(nn_optim_state(opt, 2, "exp_avg") == NULL);
@@ -321,7 +295,7 @@ static void test_groups_and_state(void) {
   CHECK(nn_optim_state(opt, 0, "nope") == NULL && nn_optim_state(opt, 7, "exp_avg") == NULL);
   nn_tensor *m = nn_optim_state(opt, 0, "exp_avg");
   CHECK(m && nn_tensor_numel(m) == 3 && nn_tensor_dtype(m) == NN_F64);
-  CHECK_NEAR(((double *)nn_tensor_data(m))[1], 0.1, 1e-15);
+  CHECK_REL(((double *)nn_tensor_data(m))[1], 0.1, 1e-15);
   /* a schedule changes a group's lr through the modifiable options */
   nn_optim_group_opts(opt, 0)->lr = 0;
   double before = pa[0];
@@ -502,9 +476,9 @@ static void test_param_errors(void) {
   OK(nn_muls(ctx, p, 2.0, &y));
   nn_tensor *two[2] = {p, y};
   CHECK(nn_optim_add_group(ctx, opt, 2, two, &o) == NN_ERR_ARG);
-  checks++;
+  check_total++;
   if (strncmp(nn_ctx_errmsg(ctx), "SGD: can't optimize a non-leaf tensor (parameter 1, made by ", 60)) {
-    failures++;
+    check_failures++;
     fprintf(stderr, "non-leaf message: %s\n", nn_ctx_errmsg(ctx));
   }
   nn_tensor_release(y);
@@ -573,24 +547,11 @@ static void test_param_errors(void) {
 
 /* ---- out of memory at every allocation ------------------------------------------------- */
 
-typedef struct { long calls, fail_at; } failer;
-
-static void *failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  failer *f = ud;
-  (void)osize;
-  if (nsize == 0) {
-    free(ptr);
-    return NULL;
-  }
-  if (++f->calls == f->fail_at) return NULL;
-  return realloc(ptr, nsize);
-}
-
 static void test_oom(void) {
   bool completed = false;
   for (long k = 2; k < 200 && !completed; k++) {
-    failer f = {0, k};
-    nn_ctx *ctx = nn_ctx_new(failing_alloc, &f);
+    check_allocator f = {0, k, 0};
+    nn_ctx *ctx = nn_ctx_new(check_alloc, &f);
     if (!ctx) continue;
     nn_tensor *p = NULL, *g = NULL;
     nn_optim *opt = NULL;
@@ -632,6 +593,5 @@ int main(void) {
   test_option_errors();
   test_param_errors();
   test_oom();
-  printf("test_optim: %d checks, %d failures\n", checks, failures);
-  return failures != 0;
+  return check_report("test_optim");
 }

@@ -9,23 +9,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "check.h"
 #include "nn.h"
-
-static int failures, checks;
-#define CHECK(c)                                                          \
-  do {                                                                    \
-    checks++;                                                             \
-    if (!(c)) { failures++; fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); } \
-  } while (0)
-#define CHECK_MSG(ctx, want)                                              \
-  do {                                                                    \
-    checks++;                                                             \
-    if (strcmp(nn_ctx_errmsg(ctx), (want)) != 0) {                        \
-      failures++;                                                         \
-      fprintf(stderr, "%s:%d: message\n  got  '%s'\n  want '%s'\n", __FILE__, __LINE__, \
-              nn_ctx_errmsg(ctx), (want));                                \
-    }                                                                     \
-  } while (0)
 
 static char dir[64];
 
@@ -327,15 +312,7 @@ static void idx_errors(nn_ctx *ctx) {
 
 /* ---- out of memory at every allocation ----------------------------------------------------- */
 
-static long fail_at, calls, live;
-static void *failing(void *ud, void *p, size_t osize, size_t nsize) {
-  (void)ud; (void)osize;
-  if (nsize == 0) { if (p) live--; free(p); return NULL; }
-  if (++calls == fail_at) return NULL;
-  void *q = realloc(p, nsize);
-  if (q && !p) live++;
-  return q;
-}
+static check_allocator heap;
 
 static void oom(void) {
   unsigned char b[64], px[12] = {1};
@@ -345,10 +322,10 @@ static void oom(void) {
   const char *csv = puts_("oom.csv", "a,b\n1,2\n3,4\n");
   for (int which = 0; which < 2; which++) {
     bool done = false;
-    for (fail_at = 1; !done && fail_at < 200; fail_at++) {
-      calls = 0;
-      live = 0;
-      nn_ctx *ctx = nn_ctx_new(failing, NULL);
+    for (heap.fail_at = 1; !done && heap.fail_at < 200; heap.fail_at++) {
+      heap.calls = 0;
+      heap.live = 0;
+      nn_ctx *ctx = nn_ctx_new(check_alloc, &heap);
       if (ctx == NULL) continue;                          /* failed inside nn_ctx_new */
       nn_tensor *t = (nn_tensor *)&t;
       char *names = (char *)&t;
@@ -365,7 +342,7 @@ static void oom(void) {
         if (!which) CHECK(names == NULL);
       }
       nn_ctx_free(ctx);
-      CHECK(live == 0);
+      CHECK(heap.live == 0);
     }
     CHECK(done);
   }
@@ -419,6 +396,5 @@ int main(void) {
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-  printf("%d checks, %d failures\n", checks, failures);
-  return failures != 0;
+  return check_report("test_readers");
 }

@@ -16,24 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "nn.h"
-
-static int failures, checks;
-#define CHECK(c)                                                          \
-  do {                                                                    \
-    checks++;                                                             \
-    if (!(c)) { failures++; fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); } \
-  } while (0)
-#define CHECK_MSG(ctx, want)                                              \
-  do {                                                                    \
-    checks++;                                                             \
-    if (strcmp(nn_ctx_errmsg(ctx), (want)) != 0) {                        \
-      failures++;                                                         \
-      fprintf(stderr, "%s:%d: message\n  got  '%s'\n  want '%s'\n", __FILE__, __LINE__, \
-              nn_ctx_errmsg(ctx), (want));                                \
-    }                                                                     \
-  } while (0)
-#define OK(call) CHECK((call) == NN_OK)
 
 static char dir[] = "/tmp/test_safetensors.XXXXXX";
 
@@ -435,23 +419,13 @@ static void test_errors(nn_ctx *ctx) {
 
 /* ---- out of memory ---------------------------------------------------------------------- */
 
-typedef struct { long calls, fail_at; } failing;
-
-static void *failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  failing *fl = ud;
-  (void)osize;
-  if (nsize == 0) { free(ptr); return NULL; }
-  if (++fl->calls == fl->fail_at) return NULL;
-  return realloc(ptr, nsize);
-}
-
 static void test_oom(void) {
   char path[256];
   snprintf(path, sizeof path, "%s/oom.safetensors", dir);
   int ok_at = 0;
   for (long k = 1; k < 400 && !ok_at; k++) {
-    failing fl = {0, k};
-    nn_ctx *ctx = nn_ctx_new(failing_alloc, &fl);
+    check_allocator fl = {0, k, 0};
+    nn_ctx *ctx = nn_ctx_new(check_alloc, &fl);
     if (!ctx) continue;
     float v[4] = {1, 2, 3, 4};
     int64_t sh[2] = {2, 2};
@@ -499,6 +473,5 @@ int main(void) {
   nn_ctx_free(ctx);
   test_oom();
   rmdir(dir);
-  printf("test_safetensors: %d checks, %d failures\n", checks, failures);
-  return failures ? 1 : 0;
+  return check_report("test_safetensors");
 }

@@ -5,33 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "check.h"
 #include "nn.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                              \
-  do {                                                                \
-    if (cond) passed++;                                               \
-    else {                                                            \
-      failed++;                                                       \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                     \
-      printf(__VA_ARGS__);                                            \
-      printf("\n");                                                   \
-    }                                                                 \
-  } while (0)
 
 #define SH(...) (const int64_t[]){__VA_ARGS__}
 #define ALL (-1000)
 
-/* ---- allocators: counting, and failing on the Nth call ------------------------------------ */
-static long outstanding, calls, fail_at;
-static void *test_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud; (void)osize;
-  if (nsize == 0) { if (ptr) outstanding--; free(ptr); return NULL; }
-  if (++calls == fail_at) return NULL;
-  void *p = realloc(ptr, nsize);
-  if (p && !ptr) outstanding++;
-  return p;
-}
+/* the allocator of every context here: counts live blocks, fails on call heap.fail_at */
+static check_allocator heap;
 
 static nn_ctx *C;
 
@@ -65,63 +47,63 @@ static nn_tensor *randt(int nd, const int64_t *sh) {
 /* the call failed with status want, *out stayed NULL and the message is exactly msg */
 static void expect_err(const char *what, nn_status got, nn_status want, nn_tensor *const *out,
                        const char *msg) {
-  CHECK(got == want, "%s: status %d, expected %d (%s)", what, (int)got, (int)want, nn_ctx_errmsg(C));
-  CHECK(!out || *out == NULL, "%s: *out is not NULL after a failure", what);
-  CHECK(strcmp(nn_ctx_errmsg(C), msg) == 0, "%s: message\n    '%s'\n  expected\n    '%s'", what,
-        nn_ctx_errmsg(C), msg);
+  CHECKF(got == want, "%s: status %d, expected %d (%s)", what, (int)got, (int)want, nn_ctx_errmsg(C));
+  CHECKF(!out || *out == NULL, "%s: *out is not NULL after a failure", what);
+  CHECKF(strcmp(nn_ctx_errmsg(C), msg) == 0, "%s: message\n    '%s'\n  expected\n    '%s'", what,
+         nn_ctx_errmsg(C), msg);
 }
 
 /* ---- creation ----------------------------------------------------------------------------- */
 static void test_creation(void) {
   nn_tensor *t;
-  CHECK(nn_zeros(C, NN_F32, 2, SH(2, 3), &t) == NN_OK && shape_is(t, 2, SH(2, 3)), "zeros shape");
+  CHECKF(nn_zeros(C, NN_F32, 2, SH(2, 3), &t) == NN_OK && shape_is(t, 2, SH(2, 3)), "zeros shape");
   bool ok = true;
   for (int i = 0; i < 6; i++) ok = ok && at(t, i) == 0;
-  CHECK(ok && nn_tensor_dtype(t) == NN_F32, "zeros values");
+  CHECKF(ok && nn_tensor_dtype(t) == NN_F32, "zeros values");
   nn_tensor_release(t);
   nn_ones(C, NN_I64, 1, SH(4), &t);
-  CHECK(at(t, 0) == 1 && at(t, 3) == 1 && nn_tensor_dtype(t) == NN_I64, "ones int64");
+  CHECKF(at(t, 0) == 1 && at(t, 3) == 1 && nn_tensor_dtype(t) == NN_I64, "ones int64");
   nn_tensor_release(t);
   nn_full(C, NN_F64, 0, NULL, 2.5, &t);
-  CHECK(nn_tensor_ndim(t) == 0 && nn_tensor_numel(t) == 1 && at(t, 0) == 2.5, "full 0-d");
+  CHECKF(nn_tensor_ndim(t) == 0 && nn_tensor_numel(t) == 1 && at(t, 0) == 2.5, "full 0-d");
   nn_tensor_release(t);
   nn_eye(C, NN_F32, 2, 3, &t);
   static const double eye[6] = {1, 0, 0, 0, 1, 0};
   ok = shape_is(t, 2, SH(2, 3));
   for (int i = 0; i < 6; i++) ok = ok && at(t, i) == eye[i];
-  CHECK(ok, "eye(2, 3)");
+  CHECKF(ok, "eye(2, 3)");
   nn_tensor_release(t);
   nn_arange(C, NN_F64, 0, 1, 0.1, &t);
-  CHECK(shape_is(t, 1, SH(10)) && at(t, 3) == 0.1 * 3 && at(t, 9) == 0.1 * 9, "arange(0, 1, 0.1)");
+  CHECKF(shape_is(t, 1, SH(10)) && at(t, 3) == 0.1 * 3 && at(t, 9) == 0.1 * 9, "arange(0, 1, 0.1)");
   nn_tensor_release(t);
   nn_arange(C, NN_I64, 5, 0, -2, &t);
-  CHECK(shape_is(t, 1, SH(3)) && at(t, 0) == 5 && at(t, 1) == 3 && at(t, 2) == 1, "arange(5, 0, -2) int64");
+  CHECKF(shape_is(t, 1, SH(3)) && at(t, 0) == 5 && at(t, 1) == 3 && at(t, 2) == 1, "arange(5, 0, -2) int64");
   nn_tensor_release(t);
   /* linspace: PyTorch computes the first half up from a and the second half down from b */
   nn_linspace(C, NN_F64, 0, 1, 7, &t);
   double step = 1.0 / 6;
-  CHECK(at(t, 0) == 0 && at(t, 6) == 1 && at(t, 2) == step * 2 && at(t, 4) == 1 - step * 2,
-        "linspace(0, 1, 7) end points and halves");
+  CHECKF(at(t, 0) == 0 && at(t, 6) == 1 && at(t, 2) == step * 2 && at(t, 4) == 1 - step * 2,
+         "linspace(0, 1, 7) end points and halves");
   nn_tensor_release(t);
   nn_linspace(C, NN_F32, -1, 1, 5, &t);
-  CHECK(at(t, 0) == -1 && at(t, 1) == -0.5 && at(t, 2) == 0 && at(t, 3) == 0.5 && at(t, 4) == 1, "linspace(-1, 1, 5)");
+  CHECKF(at(t, 0) == -1 && at(t, 1) == -0.5 && at(t, 2) == 0 && at(t, 3) == 0.5 && at(t, 4) == 1, "linspace(-1, 1, 5)");
   nn_tensor_release(t);
   nn_linspace(C, NN_F64, 3, 9, 1, &t);
-  CHECK(shape_is(t, 1, SH(1)) && at(t, 0) == 3, "linspace n = 1");
+  CHECKF(shape_is(t, 1, SH(1)) && at(t, 0) == 3, "linspace n = 1");
   nn_tensor_release(t);
   nn_linspace(C, NN_F64, 3, 9, 0, &t);
-  CHECK(shape_is(t, 1, SH(0)), "linspace n = 0");
+  CHECKF(shape_is(t, 1, SH(0)), "linspace n = 0");
   nn_tensor_release(t);
   double v[6] = {1, 2, 3, 4, 5, 6};
   t = from(NN_F64, 2, SH(2, 3), v);
   int64_t idx[2] = {1, 2};
   double got = 0;
-  CHECK(nn_tensor_get(C, t, idx, &got) == NN_OK && got == 6, "get [1, 2]");
-  CHECK(nn_tensor_set(C, t, idx, -1) == NN_OK && at(t, 5) == -1, "set [1, 2]");
+  CHECKF(nn_tensor_get(C, t, idx, &got) == NN_OK && got == 6, "get [1, 2]");
+  CHECKF(nn_tensor_set(C, t, idx, -1) == NN_OK && at(t, 5) == -1, "set [1, 2]");
   idx[1] = 3;
-  CHECK(nn_tensor_get(C, t, idx, &got) == NN_ERR_ARG &&
-        strcmp(nn_ctx_errmsg(C), "get: index 3 out of range for dimension 2 of size 3") == 0,
-        "get out of range: %s", nn_ctx_errmsg(C));
+  CHECKF(nn_tensor_get(C, t, idx, &got) == NN_ERR_ARG &&
+         strcmp(nn_ctx_errmsg(C), "get: index 3 out of range for dimension 2 of size 3") == 0,
+         "get out of range: %s", nn_ctx_errmsg(C));
   nn_tensor_release(t);
 }
 
@@ -135,7 +117,7 @@ static void test_random(void) {
     int64_t k = (int64_t)at(p, i);
     ok = k >= 0 && k < 100 && !seen[k]++;
   }
-  CHECK(ok, "randperm(100) is a permutation of 0..99");
+  CHECKF(ok, "randperm(100) is a permutation of 0..99");
   nn_tensor_release(p);
 
   /* same seed, same bits, across contexts */
@@ -145,17 +127,17 @@ static void test_random(void) {
   nn_tensor *a, *b;
   nn_randn(C, NULL, NN_F32, 1, SH(33), &a);
   nn_randn(c2, NULL, NN_F32, 1, SH(33), &b);
-  CHECK(memcmp(nn_tensor_data(a), nn_tensor_data(b), 33 * 4) == 0, "randn: same seed, same bits");
+  CHECKF(memcmp(nn_tensor_data(a), nn_tensor_data(b), 33 * 4) == 0, "randn: same seed, same bits");
   nn_tensor_release(a); nn_tensor_release(b);
   nn_ctx_free(c2);
   nn_manual_seed(C, 8);
   nn_rand(C, NULL, NN_F64, 1, SH(4), &a);
   nn_manual_seed(C, 9);
   nn_rand(C, NULL, NN_F64, 1, SH(4), &b);
-  CHECK(memcmp(nn_tensor_data(a), nn_tensor_data(b), 32) != 0, "rand: different seeds differ");
+  CHECKF(memcmp(nn_tensor_data(a), nn_tensor_data(b), 32) != 0, "rand: different seeds differ");
   ok = true;
   for (int i = 0; i < 4; i++) ok = ok && at(a, i) >= 0 && at(a, i) < 1;
-  CHECK(ok, "rand in [0, 1)");
+  CHECKF(ok, "rand in [0, 1)");
   nn_tensor_release(a); nn_tensor_release(b);
 
   /* state round trip, with a cached normal pending */
@@ -166,16 +148,16 @@ static void test_random(void) {
   nn_rng_get_state(r, state);
   double first[6], again[6];
   for (int i = 0; i < 6; i++) first[i] = i % 2 ? nn_rng_normal(r) : nn_rng_uniform(r);
-  CHECK(nn_rng_set_state(C, r, state) == NN_OK, "set_state");
+  CHECKF(nn_rng_set_state(C, r, state) == NN_OK, "set_state");
   for (int i = 0; i < 6; i++) again[i] = i % 2 ? nn_rng_normal(r) : nn_rng_uniform(r);
-  CHECK(memcmp(first, again, sizeof first) == 0, "get_state/set_state round trip");
+  CHECKF(memcmp(first, again, sizeof first) == 0, "get_state/set_state round trip");
   uint64_t zero[5] = {0};
-  CHECK(nn_rng_set_state(C, r, zero) == NN_ERR_ARG &&
-        strcmp(nn_ctx_errmsg(C), "set_state: an all-zero xoshiro256** state is invalid") == 0,
-        "all-zero state refused");
+  CHECKF(nn_rng_set_state(C, r, zero) == NN_ERR_ARG &&
+         strcmp(nn_ctx_errmsg(C), "set_state: an all-zero xoshiro256** state is invalid") == 0,
+         "all-zero state refused");
   bool below = true;
   for (int i = 0; i < 1000; i++) below = below && nn_rng_below(r, 7) < 7;
-  CHECK(below, "rng_below(7) < 7");
+  CHECKF(below, "rng_below(7) < 7");
   nn_rng_free(C, r);
 }
 
@@ -189,14 +171,14 @@ static void test_views(void) {
   nn_select(C, x, 0, 2, &s);
   nn_view(C, x, 2, SH(2, 6), &w);
   nn_clone(C, x, &c);
-  CHECK(nn_tensor_same_storage(x, t) && nn_tensor_same_storage(x, n) && nn_tensor_same_storage(x, s) &&
-        nn_tensor_same_storage(x, w) && !nn_tensor_same_storage(x, c), "views share storage, clone does not");
-  CHECK(shape_is(t, 2, SH(4, 3)) && !nn_tensor_is_contiguous(t) && at(t, 1) == 4, "transpose values");
-  CHECK(shape_is(n, 2, SH(3, 2)) && at(n, 0) == 1 && at(n, 3) == 6, "narrow values");
-  CHECK(shape_is(s, 1, SH(4)) && at(s, 0) == 8, "select values");
+  CHECKF(nn_tensor_same_storage(x, t) && nn_tensor_same_storage(x, n) && nn_tensor_same_storage(x, s) &&
+         nn_tensor_same_storage(x, w) && !nn_tensor_same_storage(x, c), "views share storage, clone does not");
+  CHECKF(shape_is(t, 2, SH(4, 3)) && !nn_tensor_is_contiguous(t) && at(t, 1) == 4, "transpose values");
+  CHECKF(shape_is(n, 2, SH(3, 2)) && at(n, 0) == 1 && at(n, 3) == 6, "narrow values");
+  CHECKF(shape_is(s, 1, SH(4)) && at(s, 0) == 8, "select values");
   int64_t i12[2] = {1, 2};
   nn_tensor_set(C, x, i12, 100);          /* x[1,2] is t[2,1], n[1,1], w[1,0] */
-  CHECK(at(t, 7) == 100 && at(n, 3) == 100 && at(w, 6) == 100 && at(c, 6) == 6, "a write shows through views");
+  CHECKF(at(t, 7) == 100 && at(n, 3) == 100 && at(w, 6) == 100 && at(c, 6) == 6, "a write shows through views");
   nn_tensor *bad;
   expect_err("view of a transpose", nn_view(C, t, 1, SH(12), &bad), NN_ERR_SHAPE, &bad,
              "view: a tensor of shape [4, 3] with these strides cannot be viewed as [12] without a copy (use reshape)");
@@ -207,13 +189,13 @@ static void test_views(void) {
 /* ---- broadcasting against naive loops ---------------------------------------------------------- */
 static void test_broadcast(void) {
   nn_tensor *a = randt(3, SH(3, 1, 4)), *b = randt(2, SH(2, 4)), *y;
-  CHECK(nn_add(C, a, b, &y) == NN_OK && shape_is(y, 3, SH(3, 2, 4)), "add [3,1,4] + [2,4] shape");
+  CHECKF(nn_add(C, a, b, &y) == NN_OK && shape_is(y, 3, SH(3, 2, 4)), "add [3,1,4] + [2,4] shape");
   bool ok = true;
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 2; j++)
       for (int k = 0; k < 4; k++)
         ok = ok && at(y, (i * 2 + j) * 4 + k) == at(a, i * 4 + k) + at(b, j * 4 + k);
-  CHECK(ok, "add broadcast values");
+  CHECKF(ok, "add broadcast values");
   nn_tensor_release(y);
   /* strided operand: a transposed [4,2] times [2] */
   nn_tensor *m = randt(2, SH(2, 4)), *mt, *r = randt(1, SH(2));
@@ -222,7 +204,7 @@ static void test_broadcast(void) {
   ok = shape_is(y, 2, SH(4, 2));
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 2; j++) ok = ok && at(y, i * 2 + j) == at(m, j * 4 + i) * at(r, j);
-  CHECK(ok, "mul of a transposed operand");
+  CHECKF(ok, "mul of a transposed operand");
   nn_tensor_release(y);
   /* promotion: float32 + int64 -> float32, float32 * float64 -> float64 */
   nn_tensor *f, *li;
@@ -230,15 +212,15 @@ static void test_broadcast(void) {
   int64_t iv[3] = {1, 2, 3};
   li = from(NN_I64, 1, SH(3), iv);
   nn_add(C, f, li, &y);
-  CHECK(nn_tensor_dtype(y) == NN_F32 && at(y, 2) == 4, "float32 + int64 is float32");
+  CHECKF(nn_tensor_dtype(y) == NN_F32 && at(y, 2) == 4, "float32 + int64 is float32");
   nn_tensor_release(y);
   nn_div(C, li, li, &y);
-  CHECK(nn_tensor_dtype(y) == NN_F32 && at(y, 1) == 1, "int64 / int64 is float32");
+  CHECKF(nn_tensor_dtype(y) == NN_F32 && at(y, 1) == 1, "int64 / int64 is float32");
   nn_tensor_release(y);
   nn_tensor *e;
-  CHECK(nn_add(C, m, r, &e) == NN_ERR_SHAPE && e == NULL &&
-        strcmp(nn_ctx_errmsg(C), "add: shapes [2, 4] and [2] do not broadcast") == 0,
-        "add non-broadcastable: %s", nn_ctx_errmsg(C));
+  CHECKF(nn_add(C, m, r, &e) == NN_ERR_SHAPE && e == NULL &&
+         strcmp(nn_ctx_errmsg(C), "add: shapes [2, 4] and [2] do not broadcast") == 0,
+         "add non-broadcastable: %s", nn_ctx_errmsg(C));
   nn_tensor_release(a); nn_tensor_release(b); nn_tensor_release(m); nn_tensor_release(mt);
   nn_tensor_release(r); nn_tensor_release(f); nn_tensor_release(li);
 }
@@ -291,13 +273,13 @@ static void test_reductions(void) {
           case R_MAX: s = nn_max(C, x, dim, keep, &y, &ix); break;
           default: s = nn_min(C, x, dim, keep, &y, &ix); break;
         }
-        CHECK(s == NN_OK, "%s dim %d: %s", names[k], dim, nn_ctx_errmsg(C));
+        CHECKF(s == NN_OK, "%s dim %d: %s", names[k], dim, nn_ctx_errmsg(C));
         if (s) continue;
         int64_t want[3], wn = 0;
         for (int d = 0; d < 3; d++)
           if (dim != ALL && d != nd) want[wn++] = nn_tensor_shape(x)[d];
           else if (keep) want[wn++] = 1;
-        CHECK(shape_is(y, (int)wn, want), "%s dim %d keepdim %d: shape", names[k], dim, keep);
+        CHECKF(shape_is(y, (int)wn, want), "%s dim %d keepdim %d: shape", names[k], dim, keep);
         bool ok = true;
         for (int64_t o = 0; o < nn_tensor_numel(y); o++) {
           int64_t arg;
@@ -305,7 +287,7 @@ static void test_reductions(void) {
           ok = ok && fabs(at(y, o) - w) <= 1e-12 * fmax(1, fabs(w));
           if (ix) ok = ok && at(ix, o) == (double)arg && nn_tensor_dtype(ix) == NN_I64;
         }
-        CHECK(ok, "%s dim %d keepdim %d: values against a naive loop", names[k], dim, keep);
+        CHECKF(ok, "%s dim %d keepdim %d: values against a naive loop", names[k], dim, keep);
         nn_tensor_release(y); nn_tensor_release(ix);
       }
   nn_tensor_release(x);
@@ -314,7 +296,7 @@ static void test_reductions(void) {
   nn_tensor *f, *y;
   nn_full(C, NN_F32, 1, SH(1000000), 0.1, &f);
   nn_sum(C, f, ALL, false, &y);
-  CHECK(fabs(at(y, 0) - 1e6 * (double)0.1f) < 1e-2, "float32 sum of 1e6 x 0.1: %.6f", at(y, 0));
+  CHECKF(fabs(at(y, 0) - 1e6 * (double)0.1f) < 1e-2, "float32 sum of 1e6 x 0.1: %.6f", at(y, 0));
   nn_tensor_release(y); nn_tensor_release(f);
   nn_rand(C, NULL, NN_F32, 2, SH(37, 300), &f);
   nn_tensor *rows, *cols;
@@ -325,7 +307,7 @@ static void test_reductions(void) {
     ok = ok && fabs(at(rows, i) - s) < 1e-4; }
   for (int j = 0; j < 300; j++) { double s = 0; for (int i = 0; i < 37; i++) s += at(f, i * 300 + j);
     ok = ok && fabs(at(cols, j) - s) < 1e-5; }
-  CHECK(ok, "float32 row and column sums");
+  CHECKF(ok, "float32 row and column sums");
   nn_tensor_release(rows); nn_tensor_release(cols);
   nn_tensor *ft;                          /* a non-contiguous input */
   nn_transpose(C, f, 0, 1, &ft);
@@ -333,20 +315,20 @@ static void test_reductions(void) {
   ok = shape_is(rows, 2, SH(300, 1));
   for (int j = 0; j < 300; j++) { double s = 0; for (int i = 0; i < 37; i++) s += at(f, i * 300 + j);
     ok = ok && fabs(at(rows, j) - s) < 1e-5; }
-  CHECK(ok, "sum of a transposed float32 tensor");
+  CHECKF(ok, "sum of a transposed float32 tensor");
   nn_tensor_release(rows); nn_tensor_release(ft); nn_tensor_release(f);
 
   /* ties: the first occurrence; NaN propagates with its index */
   double tv[6] = {1, 3, 3, NAN, 2, 5};
   nn_tensor *t = from(NN_F64, 2, SH(2, 3), tv), *v, *ix;
   nn_max(C, t, 1, false, &v, &ix);
-  CHECK(at(v, 0) == 3 && at(ix, 0) == 1 && isnan(at(v, 1)) && at(ix, 1) == 0, "max: first of ties, NaN wins");
+  CHECKF(at(v, 0) == 3 && at(ix, 0) == 1 && isnan(at(v, 1)) && at(ix, 1) == 0, "max: first of ties, NaN wins");
   nn_tensor_release(v); nn_tensor_release(ix);
   nn_min(C, t, ALL, false, &v, &ix);
-  CHECK(nn_tensor_ndim(v) == 0 && isnan(at(v, 0)) && at(ix, 0) == 3, "min over all: NaN at flat index 3");
+  CHECKF(nn_tensor_ndim(v) == 0 && isnan(at(v, 0)) && at(ix, 0) == 3, "min over all: NaN at flat index 3");
   nn_tensor_release(v); nn_tensor_release(ix);
   nn_max(C, t, 0, true, NULL, &ix);
-  CHECK(shape_is(ix, 2, SH(1, 3)) && at(ix, 0) == 1 && at(ix, 1) == 0 && at(ix, 2) == 1, "max indices only (NaN first)");
+  CHECKF(shape_is(ix, 2, SH(1, 3)) && at(ix, 0) == 1 && at(ix, 1) == 0 && at(ix, 2) == 1, "max indices only (NaN first)");
   nn_tensor_release(ix); nn_tensor_release(t);
 
   /* int64: sum and prod stay int64 (exact); mean/var/std refuse */
@@ -355,15 +337,15 @@ static void test_reductions(void) {
   nn_sum(C, it, ALL, false, &y);
   int64_t got = 0;
   nn_item_i64(C, y, &got);
-  CHECK(nn_tensor_dtype(y) == NN_I64 && got == 3000000002LL, "int64 sum exact");
+  CHECKF(nn_tensor_dtype(y) == NN_I64 && got == 3000000002LL, "int64 sum exact");
   nn_tensor_release(y);
   nn_prod(C, it, 0, false, &y);
   nn_item_i64(C, y, &got);
-  CHECK(nn_tensor_dtype(y) == NN_I64 && got == -18000000000LL, "int64 prod exact");
+  CHECKF(nn_tensor_dtype(y) == NN_I64 && got == -18000000000LL, "int64 prod exact");
   nn_tensor_release(y);
   nn_max(C, it, 0, false, &y, NULL);
   nn_item_i64(C, y, &got);
-  CHECK(got == 3000000000LL, "int64 max");
+  CHECKF(got == 3000000000LL, "int64 max");
   nn_tensor_release(y);
   expect_err("mean int64", nn_mean(C, it, ALL, false, &e), NN_ERR_DTYPE, &e,
              "mean: needs a floating dtype (float32 or float64), got int64");
@@ -373,23 +355,23 @@ static void test_reductions(void) {
   /* empty tensors: sum 0, prod 1, mean nan, max refuses */
   nn_zeros(C, NN_F64, 2, SH(0, 3), &t);
   nn_sum(C, t, 0, false, &y);
-  CHECK(shape_is(y, 1, SH(3)) && at(y, 1) == 0, "sum over an empty dim is 0");
+  CHECKF(shape_is(y, 1, SH(3)) && at(y, 1) == 0, "sum over an empty dim is 0");
   nn_tensor_release(y);
   nn_prod(C, t, ALL, false, &y);
-  CHECK(at(y, 0) == 1, "prod of an empty tensor is 1");
+  CHECKF(at(y, 0) == 1, "prod of an empty tensor is 1");
   nn_tensor_release(y);
   nn_mean(C, t, ALL, false, &y);
-  CHECK(isnan(at(y, 0)), "mean of an empty tensor is nan");
+  CHECKF(isnan(at(y, 0)), "mean of an empty tensor is nan");
   nn_tensor_release(y);
   nn_tensor *e2 = NULL;
   expect_err("max empty", nn_max(C, t, 0, false, &e, &e2), NN_ERR_SHAPE, &e,
              "max: cannot reduce over dimension 1 of size 0 (shape [0, 3])");
-  CHECK(e2 == NULL, "max empty: indices NULL");
+  CHECKF(e2 == NULL, "max empty: indices NULL");
   nn_tensor_release(t);
   /* var with one element and correction 1: nan, as PyTorch */
   nn_ones(C, NN_F64, 1, SH(1), &t);
   nn_var(C, t, 0, false, 1, &y);
-  CHECK(isnan(at(y, 0)), "var of one element is nan");
+  CHECKF(isnan(at(y, 0)), "var of one element is nan");
   nn_tensor_release(y); nn_tensor_release(t);
 }
 
@@ -401,10 +383,10 @@ static void test_index(void) {
   int64_t iv[3] = {2, 0, 2};
   nn_tensor *idx = from(NN_I64, 1, SH(3), iv);
   nn_index_select(C, x, 0, idx, &y);
-  CHECK(shape_is(y, 2, SH(3, 4)) && at(y, 0) == 8 && at(y, 4) == 0 && at(y, 11) == 11, "index_select dim 0");
+  CHECKF(shape_is(y, 2, SH(3, 4)) && at(y, 0) == 8 && at(y, 4) == 0 && at(y, 11) == 11, "index_select dim 0");
   nn_tensor_release(y);
   nn_index_select(C, x, -1, idx, &y);
-  CHECK(shape_is(y, 2, SH(3, 3)) && at(y, 0) == 2 && at(y, 1) == 0 && at(y, 8) == 10, "index_select dim -1");
+  CHECKF(shape_is(y, 2, SH(3, 3)) && at(y, 0) == 2 && at(y, 1) == 0 && at(y, 8) == 10, "index_select dim -1");
   nn_tensor_release(y);
   int64_t bad[2] = {1, 4};
   nn_tensor *bi = from(NN_I64, 1, SH(2), bad);
@@ -420,9 +402,9 @@ static void test_index(void) {
   nn_tensor *f;
   nn_full(C, NN_F32, 2, SH(3, 1), 0.5, &f);
   nn_tensor *two[2] = {x, f};
-  CHECK(nn_cat(C, 2, two, 1, &y) == NN_OK && shape_is(y, 2, SH(3, 5)) && nn_tensor_dtype(y) == NN_F64,
-        "cat promotes and joins");
-  CHECK(at(y, 3) == 3 && at(y, 4) == 0.5 && at(y, 5) == 4 && at(y, 14) == 0.5, "cat values");
+  CHECKF(nn_cat(C, 2, two, 1, &y) == NN_OK && shape_is(y, 2, SH(3, 5)) && nn_tensor_dtype(y) == NN_F64,
+         "cat promotes and joins");
+  CHECKF(at(y, 3) == 3 && at(y, 4) == 0.5 && at(y, 5) == 4 && at(y, 14) == 0.5, "cat values");
   nn_tensor_release(y);
   expect_err("cat mismatch", nn_cat(C, 2, two, 0, &e), NN_ERR_SHAPE, &e,
              "cat: sizes of tensors must match except in dimension 1: tensor 1 has shape [3, 4] and tensor 2 "
@@ -430,8 +412,8 @@ static void test_index(void) {
   nn_tensor *empty;
   nn_zeros(C, NN_F64, 1, SH(0), &empty);
   nn_tensor *three[3] = {empty, x, x};
-  CHECK(nn_cat(C, 3, three, 0, &y) == NN_OK && shape_is(y, 2, SH(6, 4)) && at(y, 12) == 0,
-        "cat skips a 1-D empty tensor (legacy rule)");
+  CHECKF(nn_cat(C, 3, three, 0, &y) == NN_OK && shape_is(y, 2, SH(6, 4)) && at(y, 12) == 0,
+         "cat skips a 1-D empty tensor (legacy rule)");
   nn_tensor_release(y);
   expect_err("cat empty list", nn_cat(C, 0, three, 0, &e), NN_ERR_ARG, &e, "cat: expects a non-empty list of tensors");
   nn_tensor *sc;
@@ -439,14 +421,14 @@ static void test_index(void) {
   nn_tensor *scs[2] = {sc, sc};
   expect_err("cat 0-d", nn_cat(C, 2, scs, 0, &e), NN_ERR_SHAPE, &e,
              "cat: zero-dimensional tensor (number 1 of the list) cannot be concatenated");
-  CHECK(nn_stack(C, 2, scs, 0, &y) == NN_OK && shape_is(y, 1, SH(2)), "stack of 0-d tensors");
+  CHECKF(nn_stack(C, 2, scs, 0, &y) == NN_OK && shape_is(y, 1, SH(2)), "stack of 0-d tensors");
   nn_tensor_release(y);
   nn_tensor *xs[4] = {x, x, x, x};
-  CHECK(nn_stack(C, 4, xs, 1, &y) == NN_OK && shape_is(y, 3, SH(3, 4, 4)), "stack 4 on dim 1");
+  CHECKF(nn_stack(C, 4, xs, 1, &y) == NN_OK && shape_is(y, 3, SH(3, 4, 4)), "stack 4 on dim 1");
   bool ok = true;
   for (int i = 0; i < 3; i++) for (int k = 0; k < 4; k++) for (int j = 0; j < 4; j++)
     ok = ok && at(y, (i * 4 + k) * 4 + j) == v[i * 4 + j];
-  CHECK(ok, "stack values");
+  CHECKF(ok, "stack values");
   nn_tensor_release(y);
   nn_tensor *mixed[2] = {x, f};
   expect_err("stack mismatch", nn_stack(C, 2, mixed, 0, &e), NN_ERR_SHAPE, &e,
@@ -460,24 +442,24 @@ static void test_index(void) {
   uint64_t v0 = nn_tensor_version(d);
   double rv[4] = {1.9, -2.7, 3, 4};
   nn_tensor *row = from(NN_F64, 1, SH(4), rv);
-  CHECK(nn_copy_(C, d, row) == NN_OK && at(d, 0) == 1 && at(d, 1) == -2 && at(d, 11) == 4 &&
-        nn_tensor_version(d) == v0 + 1, "copy_ broadcasts, truncates to int64, bumps the version");
-  CHECK(nn_copy_(C, row, d) == NN_ERR_SHAPE &&
-        strcmp(nn_ctx_errmsg(C), "copy_: source of shape [3, 4] does not broadcast to the destination's [4]") == 0,
-        "copy_ to a smaller shape: %s", nn_ctx_errmsg(C));
+  CHECKF(nn_copy_(C, d, row) == NN_OK && at(d, 0) == 1 && at(d, 1) == -2 && at(d, 11) == 4 &&
+         nn_tensor_version(d) == v0 + 1, "copy_ broadcasts, truncates to int64, bumps the version");
+  CHECKF(nn_copy_(C, row, d) == NN_ERR_SHAPE &&
+         strcmp(nn_ctx_errmsg(C), "copy_: source of shape [3, 4] does not broadcast to the destination's [4]") == 0,
+         "copy_ to a smaller shape: %s", nn_ctx_errmsg(C));
   double sq[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
   nn_tensor *m = from(NN_F64, 2, SH(3, 3), sq), *mt;
   nn_transpose(C, m, 0, 1, &mt);
   nn_copy_(C, m, mt);                     /* overlapping: m <- m^T */
-  CHECK(at(m, 1) == 4 && at(m, 3) == 2 && at(m, 5) == 8 && at(m, 8) == 9, "copy_ from an overlapping view");
+  CHECKF(at(m, 1) == 4 && at(m, 3) == 2 && at(m, 5) == 8 && at(m, 8) == 9, "copy_ from an overlapping view");
   nn_tensor_set_requires_grad(C, m, true);
-  CHECK(nn_copy_(C, m, row) == NN_ERR_STATE &&
-        strcmp(nn_ctx_errmsg(C), "copy_: a tensor that requires grad cannot be changed in place while grad "
-               "mode is on (use lunet.no_grad, or an out-of-place op)") == 0, "copy_ refuses a grad leaf");
+  CHECKF(nn_copy_(C, m, row) == NN_ERR_STATE &&
+         strcmp(nn_ctx_errmsg(C), "copy_: a tensor that requires grad cannot be changed in place while grad "
+                "mode is on (use lunet.no_grad, or an out-of-place op)") == 0, "copy_ refuses a grad leaf");
   bool was = nn_set_grad_enabled(C, false);
   nn_tensor *z;
   nn_zeros(C, NN_F64, 0, NULL, &z);
-  CHECK(nn_copy_(C, m, z) == NN_OK && at(m, 4) == 0, "copy_ into a grad leaf under no_grad");
+  CHECKF(nn_copy_(C, m, z) == NN_OK && at(m, 4) == 0, "copy_ into a grad leaf under no_grad");
   nn_set_grad_enabled(C, was);
   nn_tensor_release(z); nn_tensor_release(m); nn_tensor_release(mt); nn_tensor_release(row);
   nn_tensor_release(d); nn_tensor_release(sc); nn_tensor_release(empty); nn_tensor_release(f);
@@ -506,9 +488,9 @@ static void test_errors(void) {
              "randn: needs a floating dtype (float32 or float64), got int64");
   nn_tensor *li;
   nn_zeros(C, NN_I64, 1, SH(2), &li);
-  CHECK(nn_tensor_set_requires_grad(C, li, true) == NN_ERR_DTYPE &&
-        strcmp(nn_ctx_errmsg(C), "set_requires_grad: only floating-point tensors can require gradients (got int64)") == 0,
-        "requires_grad on int64");
+  CHECKF(nn_tensor_set_requires_grad(C, li, true) == NN_ERR_DTYPE &&
+         strcmp(nn_ctx_errmsg(C), "set_requires_grad: only floating-point tensors can require gradients (got int64)") == 0,
+         "requires_grad on int64");
   expect_err("linspace negative", nn_linspace(C, NN_F32, 0, 1, -1, &e), NN_ERR_ARG, &e,
              "linspace: number of steps must be non-negative, got -1");
   expect_err("arange step 0", nn_arange(C, NN_F32, 0, 1, 0, &e), NN_ERR_ARG, &e, "arange: step must be nonzero");
@@ -517,19 +499,19 @@ static void test_errors(void) {
   expect_err("eye negative", nn_eye(C, NN_F32, -1, 2, &e), NN_ERR_ARG, &e, "eye: negative size (-1, 2)");
   nn_tensor_release(li); nn_tensor_release(x);
   nn_ctx_clear_error(C);
-  CHECK(nn_ctx_status(C) == NN_OK && nn_ctx_errmsg(C)[0] == '\0', "clear_error");
+  CHECKF(nn_ctx_status(C) == NN_OK && nn_ctx_errmsg(C)[0] == '\0', "clear_error");
 }
 
 /* ---- the context's lifetime, allocation failures ------------------------------------------------- */
 static void test_ctx_lifetime(void) {
-  outstanding = 0; calls = 0; fail_at = 0;
-  nn_ctx *c = nn_ctx_new(test_alloc, NULL);
+  heap.live = 0; heap.calls = 0; heap.fail_at = 0;
+  nn_ctx *c = nn_ctx_new(check_alloc, &heap);
   nn_tensor *t;
   nn_full(c, NN_F64, 1, SH(5), 3, &t);
   nn_ctx_free(c);                         /* deferred: t is alive */
-  CHECK(outstanding > 0 && at(t, 4) == 3, "a tensor outlives nn_ctx_free");
+  CHECKF(heap.live > 0 && at(t, 4) == 3, "a tensor outlives nn_ctx_free");
   nn_tensor_release(t);                   /* the last object: the context goes now */
-  CHECK(outstanding == 0, "context freed with its last tensor (%ld blocks left)", outstanding);
+  CHECKF(heap.live == 0, "context freed with its last tensor (%ld blocks left)", heap.live);
 }
 
 /* One run of a small program; returns the first non-OK status (checking *out == NULL). */
@@ -537,10 +519,10 @@ static nn_status program(nn_ctx *c) {
   nn_tensor *x = NULL, *w = NULL, *b = NULL, *h = NULL, *r = NULL, *y = NULL, *L = NULL, *ix = NULL,
             *cat = NULL, *sel = NULL, *idx = NULL, *tt = NULL;
   nn_status s;
-#define STEP(call, out)                                                         \
-  if ((s = (call)) != NN_OK) {                                                  \
-    CHECK(out == NULL, "allocation failure at call %ld left *out set", fail_at); \
-    goto done;                                                                  \
+#define STEP(call, out)                                                             \
+  if ((s = (call)) != NN_OK) {                                                      \
+    CHECKF(out == NULL, "allocation failure at call %ld left *out set", heap.fail_at); \
+    goto done;                                                                      \
   }
   STEP(nn_randn(c, NULL, NN_F32, 2, SH(4, 3), &x), x);
   STEP(nn_randn(c, NULL, NN_F32, 2, SH(2, 3), &w), w);
@@ -572,21 +554,21 @@ done:
 static void test_alloc_failures(void) {
   int failures = 0;
   for (long n = 1; n < 10000; n++) {
-    outstanding = 0; calls = 0; fail_at = n;
-    nn_ctx *c = nn_ctx_new(test_alloc, NULL);
-    if (!c) { CHECK(n == 1 && outstanding == 0, "ctx_new failed at call %ld", n); continue; }
+    heap.live = 0; heap.calls = 0; heap.fail_at = n;
+    nn_ctx *c = nn_ctx_new(check_alloc, &heap);
+    if (!c) { CHECKF(n == 1 && heap.live == 0, "ctx_new failed at call %ld", n); continue; }
     nn_status s = program(c);
     bool done = s == NN_OK;
     if (!done) {
       failures++;
       if (s != NN_ERR_MEM)
-        CHECK(0, "allocation failure at call %ld: status %d (%s), expected NN_ERR_MEM", n, (int)s, nn_ctx_errmsg(c));
+        CHECKF(0, "allocation failure at call %ld: status %d (%s), expected NN_ERR_MEM", n, (int)s, nn_ctx_errmsg(c));
     }
     nn_ctx_free(c);
-    if (outstanding != 0) { CHECK(0, "allocation failure at call %ld: %ld blocks leaked", n, outstanding); break; }
-    if (done) { CHECK(failures > 10, "the program saw only %d allocation failures", failures); break; }
+    if (heap.live != 0) { CHECKF(0, "allocation failure at call %ld: %ld blocks leaked", n, heap.live); break; }
+    if (done) { CHECKF(failures > 10, "the program saw only %d allocation failures", failures); break; }
   }
-  fail_at = 0;
+  heap.fail_at = 0;
 }
 
 /* ---- autograd bookkeeping -------------------------------------------------------------------------- */
@@ -598,45 +580,45 @@ static void test_autograd(void) {
   nn_mul(C, x, a, &y);
   nn_sum(C, y, ALL, false, &L);
   nn_adds_(C, a, 1.0);
-  CHECK(nn_backward(C, L, NULL) == NN_ERR_STATE &&
-        strcmp(nn_ctx_errmsg(C), "backward: an input of mul was modified by an in-place operation after it was "
-               "used (version 1, expected 0); its gradient would be wrong") == 0,
-        "in-place change detected: %s", nn_ctx_errmsg(C));
+  CHECKF(nn_backward(C, L, NULL) == NN_ERR_STATE &&
+         strcmp(nn_ctx_errmsg(C), "backward: an input of mul was modified by an in-place operation after it was "
+                "used (version 1, expected 0); its gradient would be wrong") == 0,
+         "in-place change detected: %s", nn_ctx_errmsg(C));
   nn_tensor_release(y); nn_tensor_release(L);
   nn_tensor_set_grad(C, x, NULL);
   /* backward twice */
   nn_mul(C, x, x, &y);
   nn_sum(C, y, ALL, false, &L);
-  CHECK(nn_backward(C, L, NULL) == NN_OK, "first backward");
-  CHECK(nn_backward(C, L, NULL) == NN_ERR_STATE &&
-        strcmp(nn_ctx_errmsg(C), "backward: trying to backward through the graph a second time (its saved "
-               "tensors were freed by the first backward; run the forward pass again)") == 0,
-        "backward twice: %s", nn_ctx_errmsg(C));
+  CHECKF(nn_backward(C, L, NULL) == NN_OK, "first backward");
+  CHECKF(nn_backward(C, L, NULL) == NN_ERR_STATE &&
+         strcmp(nn_ctx_errmsg(C), "backward: trying to backward through the graph a second time (its saved "
+                "tensors were freed by the first backward; run the forward pass again)") == 0,
+         "backward twice: %s", nn_ctx_errmsg(C));
   nn_tensor_release(y); nn_tensor_release(L);
   /* the grad of Σ x² is 2x; a second forward/backward accumulates to 4x */
   nn_tensor *g = nn_tensor_grad(x);
-  CHECK(g && at(g, 0) == 2 && at(g, 2) == 6, "d Σx² = 2x");
+  CHECKF(g && at(g, 0) == 2 && at(g, 2) == 6, "d Σx² = 2x");
   nn_mul(C, x, x, &y);
   nn_sum(C, y, ALL, false, &L);
   nn_backward(C, L, NULL);
   g = nn_tensor_grad(x);
-  CHECK(g && at(g, 0) == 4 && at(g, 1) == 8 && at(g, 2) == 12, "gradients accumulate across backward calls");
+  CHECKF(g && at(g, 0) == 4 && at(g, 1) == 8 && at(g, 2) == 12, "gradients accumulate across backward calls");
   nn_tensor_release(y); nn_tensor_release(L);
   nn_tensor_zero_grad(x);
-  CHECK(nn_tensor_grad(x) && at(nn_tensor_grad(x), 1) == 0, "zero_grad");
+  CHECKF(nn_tensor_grad(x) && at(nn_tensor_grad(x), 1) == 0, "zero_grad");
   /* no_grad records nothing */
   bool was = nn_set_grad_enabled(C, false);
-  CHECK(was && !nn_grad_enabled(C), "grad mode off");
+  CHECKF(was && !nn_grad_enabled(C), "grad mode off");
   nn_muls(C, x, 2, &y);
-  CHECK(!nn_tensor_requires_grad(y) && nn_tensor_grad_fn(y) == NULL && nn_tensor_is_leaf(y), "no_grad: no node");
+  CHECKF(!nn_tensor_requires_grad(y) && nn_tensor_grad_fn(y) == NULL && nn_tensor_is_leaf(y), "no_grad: no node");
   nn_tensor_release(y);
   nn_set_grad_enabled(C, true);
   nn_sum(C, x, 0, false, &y);
-  CHECK(nn_tensor_grad_fn(y) && strcmp(nn_tensor_grad_fn(y), "sum") == 0, "grad_fn of sum");
+  CHECKF(nn_tensor_grad_fn(y) && strcmp(nn_tensor_grad_fn(y), "sum") == 0, "grad_fn of sum");
   nn_tensor_release(y);
   nn_tensor *vals, *ix;
   nn_max(C, x, 0, false, &vals, &ix);
-  CHECK(strcmp(nn_tensor_grad_fn(vals), "max") == 0 && !nn_tensor_requires_grad(ix), "max records, indices do not");
+  CHECKF(strcmp(nn_tensor_grad_fn(vals), "max") == 0 && !nn_tensor_requires_grad(ix), "max records, indices do not");
   nn_tensor_release(vals); nn_tensor_release(ix);
   nn_tensor_release(x); nn_tensor_release(a);
 }
@@ -674,10 +656,10 @@ static void test_steady_state(void) {
     }
     nn_set_grad_enabled(c, was);
   }
-  CHECK(ok, "training step failed: %s", nn_ctx_errmsg(c));
-  CHECK(nn_ctx_alloc_calls(c) == before, "100 steady-state steps called the allocator %llu times",
-        (unsigned long long)(nn_ctx_alloc_calls(c) - before));
-  CHECK(last < first, "the loss went down (%g -> %g)", first, last);
+  CHECKF(ok, "training step failed: %s", nn_ctx_errmsg(c));
+  CHECKF(nn_ctx_alloc_calls(c) == before, "100 steady-state steps called the allocator %llu times",
+         (unsigned long long)(nn_ctx_alloc_calls(c) - before));
+  CHECKF(last < first, "the loss went down (%g -> %g)", first, last);
   nn_tensor_release(x); nn_tensor_release(t);
   for (int i = 0; i < 4; i++) nn_tensor_release(params[i]);
   nn_rng_free(c, r);
@@ -686,7 +668,7 @@ static void test_steady_state(void) {
 
 int main(int argc, char **argv) {
   (void)argc; (void)argv;
-  C = nn_ctx_new(test_alloc, NULL);
+  C = nn_ctx_new(check_alloc, &heap);
   if (!C) return 1;
   test_creation();
   test_random();
@@ -697,10 +679,9 @@ int main(int argc, char **argv) {
   test_errors();
   test_autograd();
   nn_ctx_free(C);
-  CHECK(outstanding == 0, "the main context leaked %ld blocks", outstanding);
+  CHECKF(heap.live == 0, "the main context leaked %ld blocks", heap.live);
   test_ctx_lifetime();
   test_alloc_failures();
   test_steady_state();
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return check_report("test_tensor");
 }

@@ -3,26 +3,8 @@
 -- no_grad, detach, backward on a non-scalar, in-place rules and the error texts.
 local lunet = require "lunet"
 
-local function leaf(v) return lunet.tensor(v, {dtype = "float64", requires_grad = true}) end
-local function vals(t) return t:totable() end
-
-local function near(a, b, tol, path)
-  tol, path = tol or 1e-12, path or ""
-  if type(a) == "number" or type(b) == "number" then
-    assert(type(a) == "number" and type(b) == "number",
-           ("at %s: %s vs %s"):format(path, tostring(a), tostring(b)))
-    assert(math.abs(a - b) <= tol, ("at %s: got %.15g, want %.15g"):format(path, a, b))
-    return
-  end
-  assert(#a == #b, ("at %s: %d elements, want %d"):format(path, #a, #b))
-  for i = 1, #a do near(a[i], b[i], tol, path .. "[" .. i .. "]") end
-end
-
-local function errmsg(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert(not ok, "expected an error")
-  return (tostring(e):gsub("^[^:]*:%d+: ", ""))
-end
+local h = dofile("tests/lua/helpers.lua")
+local leaf, vals, near, errmsg = h.leaf, h.vals, h.near, h.errmsg
 
 describe("autograd", function()
   it("d(sum(x*x))/dx = 2x", function()

@@ -2,9 +2,8 @@
 local lunet = require "lunet"
 local data = require "lunet.data"
 
-local function f64(t) return lunet.tensor(t, {dtype = "float64"}) end
-local function i64(t) return lunet.tensor(t, {dtype = "int64"}) end
-local function msg(err) return (tostring(err):gsub("^[^:]*:%d+: ", "")) end
+local h = dofile("tests/lua/helpers.lua")
+local f64, i64, msg, write = h.f64, h.i64, h.strip, h.write_file
 local function raises(want, f, ...)
   local ok, err = pcall(f, ...)
   assert.is_false(ok)
@@ -17,12 +16,6 @@ local function close(a, b, tol)
   else
     assert.is_true(math.abs(a - b) <= (tol or 1e-12), ("%.17g vs %.17g"):format(a, b))
   end
-end
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-  return path
 end
 
 describe("files", function()

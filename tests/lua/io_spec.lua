@@ -18,18 +18,8 @@ local function same(a, b)      -- bit-identical tensors
   return true
 end
 
-local function read_bytes(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_bytes(p, s)
-  local f = assert(io.open(p, "wb"))
-  f:write(s)
-  f:close()
-end
+local h = dofile("tests/lua/helpers.lua")
+local read_bytes, write_bytes = h.read_file, h.write_file
 
 local function le64(n)
   return string.pack("<I8", n)

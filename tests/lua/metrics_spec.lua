@@ -2,7 +2,8 @@
 local lunet = require "lunet"
 local metrics = require "lunet.metrics"
 
-local function i64(t) return lunet.tensor(t, {dtype = "int64"}) end
+local h = dofile("tests/lua/helpers.lua")
+local i64 = h.i64
 
 describe("classification metrics", function()
   -- scikit-learn's own docstring example

@@ -6,28 +6,8 @@ local nn = require "lunet.nn"
 local testing = require "lunet.testing"
 
 local F64 = {dtype = "float64"}
-local function f64(v) return lunet.tensor(v, {dtype = "float64"}) end
-local function leaf(v) return lunet.tensor(v, {dtype = "float64", requires_grad = true}) end
-
--- a and b nested tables of numbers (or numbers) equal within tol
-local function near(a, b, tol, path)
-  tol, path = tol or 1e-12, path or ""
-  if type(a) == "number" or type(b) == "number" then
-    assert(type(a) == "number" and type(b) == "number",
-           ("at %s: %s vs %s"):format(path, tostring(a), tostring(b)))
-    assert(math.abs(a - b) <= tol, ("at %s: got %.15g, want %.15g"):format(path, a, b))
-    return
-  end
-  assert(#a == #b, ("at %s: %d elements, want %d"):format(path, #a, #b))
-  for i = 1, #a do near(a[i], b[i], tol, path .. "[" .. i .. "]") end
-end
-
--- the error message of fn(...) without its "file:line: " prefix
-local function errmsg(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert(not ok, "expected an error")
-  return (tostring(e):gsub("^[^:]*:%d+: ", ""))
-end
+local h = dofile("tests/lua/helpers.lua")
+local f64, leaf, near, errmsg = h.f64, h.leaf, h.near, h.errmsg
 
 local function gradcheck_ok(fn, inputs)
   local ok, err, msg = testing.gradcheck(fn, inputs)

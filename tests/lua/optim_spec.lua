@@ -16,9 +16,7 @@ local function errors(fn, msg)
   assert(err:find(msg, 1, true), string.format("error\n  got  %q\n  want %q", err, msg))
 end
 
-local function param(values)
-  return lunet.tensor(values, {dtype = "float64", requires_grad = true})
-end
+local param = dofile("tests/lua/helpers.lua").leaf   -- a float64 leaf that requires grad
 
 -- sets p.grad to g (a Lua array) through autograd: d/dp sum(p * g) = g
 local function setgrad(p, g)

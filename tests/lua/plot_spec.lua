@@ -3,12 +3,7 @@ local lunet = require "lunet"
 local plot = require "lunet.plot"
 local progress = require "lunet.progress"
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = dofile("tests/lua/helpers.lua").read_file
 
 -- A small well-formedness check: every tag closes in order, one root <svg>.
 local function well_formed(s)

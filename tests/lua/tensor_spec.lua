@@ -3,29 +3,11 @@
 -- of bad input for each function of API.md's "Tensors".
 local lunet = require "lunet"
 
--- a and b nested tables of numbers (or numbers) equal within tol
-local function near(a, b, tol, path)
-  tol, path = tol or 1e-6, path or ""
-  if type(a) == "number" or type(b) == "number" then
-    assert(type(a) == "number" and type(b) == "number",
-           ("at %s: %s vs %s"):format(path, tostring(a), tostring(b)))
-    assert(math.abs(a - b) <= tol, ("at %s: got %.15g, want %.15g"):format(path, a, b))
-    return
-  end
-  assert(#a == #b, ("at %s: %d elements, want %d"):format(path, #a, #b))
-  for i = 1, #a do near(a[i], b[i], tol, path .. "[" .. i .. "]") end
-end
+local h = dofile("tests/lua/helpers.lua")
+local vals, errmsg, f64 = h.vals, h.errmsg, h.f64
 
-local function vals(t) return t:totable() end
-
--- the error message of fn(...) without a "file:line: " prefix
-local function errmsg(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert(not ok, "expected an error")
-  return (tostring(e):gsub("^[^:]*:%d+: ", ""))
-end
-
-local function f64(v) return lunet.tensor(v, {dtype = "float64"}) end
+-- nested tables of numbers (or numbers) equal within tol, by default 1e-6
+local function near(a, b, tol, path) return h.near(a, b, tol or 1e-6, path) end
 
 describe("creation", function()
   it("takes shapes as varargs or a table, with trailing options", function()

@@ -1,0 +1,52 @@
+-- helpers.lua: small helpers shared by the specs. Not a spec itself; a spec loads it with
+--   local h = dofile("tests/lua/helpers.lua")
+-- (CTest runs the specs from the source directory).
+local lunet = require "lunet"
+
+local h = {}
+
+function h.f64(v) return lunet.tensor(v, {dtype = "float64"}) end
+function h.i64(v) return lunet.tensor(v, {dtype = "int64"}) end
+-- a float64 leaf that requires grad
+function h.leaf(v) return lunet.tensor(v, {dtype = "float64", requires_grad = true}) end
+function h.vals(t) return t:totable() end
+
+-- a and b nested tables of numbers (or numbers) equal within tol (default 1e-12)
+function h.near(a, b, tol, path)
+  tol, path = tol or 1e-12, path or ""
+  if type(a) == "number" or type(b) == "number" then
+    assert(type(a) == "number" and type(b) == "number",
+           ("at %s: %s vs %s"):format(path, tostring(a), tostring(b)))
+    assert(math.abs(a - b) <= tol, ("at %s: got %.15g, want %.15g"):format(path, a, b))
+    return
+  end
+  assert(#a == #b, ("at %s: %d elements, want %d"):format(path, #a, #b))
+  for i = 1, #a do h.near(a[i], b[i], tol, path .. "[" .. i .. "]") end
+end
+
+-- an error value as text without its "file:line: " prefix
+function h.strip(err) return (tostring(err):gsub("^[^:]*:%d+: ", "")) end
+
+-- the error message of fn(...) without its "file:line: " prefix
+function h.errmsg(fn, ...)
+  local ok, e = pcall(fn, ...)
+  assert(not ok, "expected an error")
+  return h.strip(e)
+end
+
+function h.read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- writes bytes to path and returns path
+function h.write_file(path, bytes)
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+  return path
+end
+
+return h
