@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <lauxlib.h>
@@ -185,6 +186,8 @@ static int m_clock(lua_State *L) {
 
 /* {library = "OpenBLAS", version = "0.3.26", core = "Haswell", threads = 4, config = "…"}:
    the config string's first two words are the library and its version. */
+static bool slow_blas_kernel(const char *core);
+
 static int m_blas_info(lua_State *L) {
   int threads = 0;
   const char *core = NULL;
@@ -207,6 +210,8 @@ static int m_blas_info(lua_State *L) {
   lua_setfield(L, -2, "threads");
   lua_pushstring(L, cfg);
   lua_setfield(L, -2, "config");
+  lua_pushboolean(L, slow_blas_kernel(core));
+  lua_setfield(L, -2, "slow_kernel");
   return 1;
 }
 
@@ -414,9 +419,44 @@ static const luaL_Reg funcs[] = {
   {NULL, NULL}
 };
 
+/* Debian 12's OpenBLAS 0.3.21 does not know recent AVX-512 CPUs and falls back to its generic
+   kernels, 3-4x slower at sgemm. We never change the user's environment, but we say so, once
+   per process (LUNET_QUIET=1 silences it). */
+static bool slow_blas_kernel(const char *core) {
+  static const char *const slow[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem",
+                                     "Atom", "Katmai", "Coppermine", "Northwood", "Banias", NULL};
+  if (core == NULL) return false;
+  bool known_slow = false;
+  for (int i = 0; slow[i]; i++)
+    if (strcasecmp(core, slow[i]) == 0) known_slow = true;
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return known_slow && (__builtin_cpu_supports("avx2") || __builtin_cpu_supports("avx512f"));
+#else
+  return false;
+#endif
+}
+
+static void warn_slow_blas(void) {
+  static int warned;   /* a warning is per process by nature; nothing else reads this */
+  const char *core = NULL, *quiet = getenv("LUNET_QUIET");
+  nn_blas_info(NULL, &core);
+  if (warned || (quiet && *quiet && strcmp(quiet, "0") != 0) || !slow_blas_kernel(core)) return;
+  warned = 1;
+  fprintf(stderr,
+          "lunet: OpenBLAS is using its slow generic '%s' kernel on a CPU with AVX2/AVX-512;\n"
+          "       set OPENBLAS_CORETYPE=%s for 3-4x faster matrix products (see README).\n",
+          core,
+#if defined(__x86_64__) && defined(__GNUC__)
+          __builtin_cpu_supports("avx512f") ? "SkylakeX" :
+#endif
+          "Haswell");
+}
+
 NN_API int luaopen_lunet(lua_State *L) {
   luaL_checkversion(L);
   lunet_ctx(L);
+  warn_slow_blas();
   luaL_newlib(L, funcs);
   lua_pushliteral(L, LUNET_VERSION);
   lua_setfield(L, -2, "_VERSION");
