@@ -17,18 +17,7 @@ static check_allocator heap;
 
 static nn_ctx *C;
 
-static double at(const nn_tensor *t, int64_t i) {
-  int nd = nn_tensor_ndim(t);
-  const int64_t *sh = nn_tensor_shape(t), *st = nn_tensor_strides(t);
-  int64_t off = 0;
-  for (int d = nd - 1; d >= 0; d--) { off += (i % sh[d]) * st[d]; i /= sh[d]; }
-  const char *p = nn_tensor_data(t);
-  switch (nn_tensor_dtype(t)) {
-    case NN_F32: return ((const float *)p)[off];
-    case NN_F64: return ((const double *)p)[off];
-    default: return (double)((const int64_t *)p)[off];
-  }
-}
+static double at(const nn_tensor *t, int64_t i) { return check_elem(t, i); }
 static bool shape_is(const nn_tensor *t, int nd, const int64_t *sh) {
   if (!t || nn_tensor_ndim(t) != nd) return false;
   for (int i = 0; i < nd; i++) if (nn_tensor_shape(t)[i] != sh[i]) return false;

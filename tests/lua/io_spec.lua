@@ -18,8 +18,8 @@ local function same(a, b)      -- bit-identical tensors
   return true
 end
 
-local h = dofile("tests/lua/helpers.lua")
-local read_bytes, write_bytes = h.read_file, h.write_file
+local helpers = dofile("tests/lua/helpers.lua")
+local read_bytes, write_bytes = helpers.read_file, helpers.write_file
 
 local function le64(n)
   return string.pack("<I8", n)
