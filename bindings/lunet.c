@@ -27,6 +27,7 @@ typedef struct {
   nn_ctx *ctx;
   size_t seen; /* bytes_in_use at the last lunet_gcstep */
   size_t debt; /* growth not yet reported to the collector */
+  size_t since_full; /* growth since the last full collection */
 } CtxBox;
 
 static const char ctxkey = 'c'; /* its address keys the box in the registry */
@@ -34,6 +35,7 @@ static const char ctxkey = 'c'; /* its address keys the box in the registry */
 #define PROFILE_MT "lunet.ProfileReport"
 /* Report new storage to the collector in chunks of at least this many bytes. */
 #define GC_CHUNK (64 * 1024)
+#define GC_FULL ((size_t)32 << 20)
 
 static int ctx_gc(lua_State *L) {
   CtxBox *c = luaL_checkudata(L, 1, CTX_MT);
@@ -80,14 +82,24 @@ int lunet_check(lua_State *L, nn_status s) {
 /* Tensor storage lives outside Lua's heap, so the collector cannot see what a dropped tensor
    holds (torch7 #280). Growth of the context's live bytes is fed to the collector as if Lua
    had allocated it: LUA_GCSTEP adds it to the debt, and a cycle runs once the debt exceeds
-   what the Lua heap alone would allow. Work stays proportional to the Lua heap. */
+   what the Lua heap alone would allow. Work stays proportional to the Lua heap.
+   In generational mode (stock lua5.4's default) steps are minor collections, which never
+   free tensors that lived through one, such as a training step's batches and activations;
+   so once the storage made since the last full collection exceeds a quarter of what is
+   alive (at least GC_FULL), a full collection runs: garbage stays a fraction of live data. */
 void lunet_gcstep(lua_State *L) {
   CtxBox *c = ctxbox(L);
   size_t now;
   if (c->ctx == NULL) return;
   now = nn_ctx_bytes_in_use(c->ctx);
-  if (now > c->seen) c->debt += now - c->seen;
+  if (now > c->seen) { c->debt += now - c->seen; c->since_full += now - c->seen; }
   c->seen = now;
+  if (c->since_full > GC_FULL && c->since_full > now / 4) {
+    lua_gc(L, LUA_GCCOLLECT);
+    c->since_full = c->debt = 0;
+    c->seen = nn_ctx_bytes_in_use(c->ctx);
+    return;
+  }
   if (c->debt >= GC_CHUNK) {
     size_t kb = c->debt / 1024;
     c->debt -= kb * 1024;

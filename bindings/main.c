@@ -71,6 +71,7 @@ static volatile sig_atomic_t executing = 0;  /* 0 idle, 1 running a chunk, 2 int
 static volatile sig_atomic_t hook_set = 0;
 static volatile sig_atomic_t got_sigint = 0;
 static volatile sig_atomic_t in_repl = 0;
+static volatile sig_atomic_t in_readline = 0;
 static pthread_t main_thread; /* BLAS worker threads may receive the signal first */
 
 static int msghandler(lua_State *L);
@@ -125,7 +126,15 @@ static void on_sigint(int sig, siginfo_t *info, void *uc) {
     raise(sig);
   } else {
     got_sigint = 1;
+    if (in_readline) alarm(1); /* see on_sigalrm */
   }
+}
+
+/* Why: libedit shows the prompt before it calls read(); a Ctrl-C in between interrupts
+   nothing. If the editor is still reading a second later, the Ctrl-C is sent again. */
+static void on_sigalrm(int sig) {
+  (void)sig;
+  if (in_readline && got_sigint) pthread_kill(main_thread, SIGINT);
 }
 
 /* ===================================================================== */
@@ -393,9 +402,19 @@ static int readline_raw(const char *prompt, char **out) {
       pending = NULL;
       return READ_LINE;
     }
+    struct sigaction sa, oldsa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigalrm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &oldsa);
     errno = 0;
+    in_readline = 1;
     char *b = readline(prompt);
-    if (got_sigint || (b == NULL && errno == EINTR)) {
+    int err = errno;
+    in_readline = 0;
+    alarm(0);
+    sigaction(SIGALRM, &oldsa, NULL);
+    if (got_sigint || (b == NULL && err == EINTR)) {
       pending = b; /* NULL when the editor stopped on the Ctrl-C itself */
       fputs("\n", stdout);
       fflush(stdout);
@@ -870,7 +889,10 @@ static int pmain(lua_State *L) {
   globalL = L;
   globalctx = lunet_ctx(L);
   lua_gc(L, LUA_GCRESTART);
-  lua_gc(L, LUA_GCGEN, 0, 0);
+  /* incremental, not lua.c's generational mode: tensors hold memory the collector only
+     hears about through lunet_gcstep, and minor collections never free the ones that
+     survived one (a training step's activations), so generational mode lets them pile up */
+  lua_gc(L, LUA_GCINC, 0, 0, 0);
   if (!(args & has_E) && handle_init(L) != LUA_OK) return 0;
   if (!runargs(L, argv, optlim)) return 0;
   if (script > 0 && handle_script(L, argv + script) != LUA_OK) return 0;

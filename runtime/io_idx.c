@@ -7,7 +7,7 @@
 ** gives both sizes. The data goes through zlib (gzread reads uncompressed files as they are)
 ** in fixed-size chunks converted straight into the output tensor. Nothing is allocated from
 ** the header's word alone: a plain file's size is checked against the dims first, and a
-** gzipped one is inflated into a buffer that grows only as data really arrives.
+** gzipped one must be large enough to inflate to them (DEFLATE inflates at most 1032:1).
 */
 #include <sys/stat.h>
 #include <errno.h>
@@ -150,71 +150,47 @@ static nn_status read_idx(nn_ctx *ctx, const char *path, gzFile f, nn_dtype dt, 
                    path, dims);
   uint64_t want = numel * ty->size;
   enum { CHUNK = 1 << 18 };                           /* a multiple of every element size */
-  unsigned char *data = NULL;                         /* gzipped: the inflated elements */
-  size_t cap = 0;
-  uint64_t got = 0;
-  nn_status s = NN_OK;
+  /* Nothing is allocated on the header's word alone: a plain file must hold exactly the
+     data, and a gzipped one cannot inflate past 1032 times its size (DEFLATE's limit). */
+  struct stat sb;
+  uint64_t fsize = stat(path, &sb) == 0 && sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
+  uint64_t hdrlen = 4 + 4 * (uint64_t)ndim;
   if (gzdirect(f)) {
-    struct stat sb;
-    uint64_t have = 0;
-    if (stat(path, &sb) == 0 && sb.st_size >= 4 + 4 * ndim) have = (uint64_t)sb.st_size - 4 - 4 * (uint64_t)ndim;
+    uint64_t have = fsize > hdrlen ? fsize - hdrlen : 0;
     if (have != want)
       return nn_fail(ctx, NN_ERR_FORMAT,
                      "read_idx: '%s' %s: dims %s of %s need %llu bytes of data, the file has %llu",
                      path, have < want ? "is truncated" : "is longer than its header says", dims,
                      ty->name, (unsigned long long)want, (unsigned long long)have);
-  } else {
-    while (got < want) {
-      if (got == cap) {
-        size_t ncap = cap ? cap * 2 : CHUNK;
-        if (ncap > want) ncap = (size_t)want;
-        unsigned char *p = nn_malloc(ctx, ncap);
-        if (p == NULL) { s = nn_fail(ctx, NN_ERR_MEM, "read_idx: out of memory reading '%s'", path); break; }
-        if (data) { memcpy(p, data, (size_t)got); nn_mfree(ctx, data, cap); }
-        data = p;
-        cap = ncap;
-      }
-      r = readn(f, data + got, cap - (size_t)got);
-      if (r < 0) { s = ioerr(ctx, path, f); break; }
-      got += (uint64_t)r;
-      if (r == 0) break;
-    }
-    if (s == NN_OK && got < want)
+  } else if (want / 1032 > fsize) {
+    return nn_fail(ctx, NN_ERR_FORMAT,
+                   "read_idx: '%s' is truncated: dims %s of %s need %llu bytes of data, more than "
+                   "a %llu-byte gzip file can hold", path, dims, ty->name,
+                   (unsigned long long)want, (unsigned long long)fsize);
+  }
+
+  nn_tensor *t = NULL;
+  nn_status s = nn_tensor_new(ctx, dt, ndim, shape, &t);
+  if (s != NN_OK) return s;
+  unsigned char *buf = nn_malloc(ctx, CHUNK);
+  if (buf == NULL) {
+    nn_tensor_release(t);
+    return nn_fail(ctx, NN_ERR_MEM, "read_idx: out of memory for a %d-byte buffer", CHUNK);
+  }
+  void *dst = nn_tensor_data(t);
+  uint64_t got = 0;
+  while (got < want) {
+    size_t n = want - got < CHUNK ? (size_t)(want - got) : CHUNK;
+    r = readn(f, buf, n);
+    if (r < 0) { s = ioerr(ctx, path, f); break; }
+    convert(ty, buf, (size_t)r / ty->size, dt, dst, (size_t)(got / ty->size));
+    got += (uint64_t)r;
+    if ((size_t)r < n) {
       s = nn_fail(ctx, NN_ERR_FORMAT,
                   "read_idx: '%s' is truncated: dims %s of %s need %llu bytes of data, the file "
                   "has %llu", path, dims, ty->name, (unsigned long long)want,
                   (unsigned long long)got);
-    if (s != NN_OK) { nn_mfree(ctx, data, cap); return s; }
-  }
-
-  nn_tensor *t = NULL;
-  s = nn_tensor_new(ctx, dt, ndim, shape, &t);
-  unsigned char *buf = s == NN_OK ? nn_malloc(ctx, CHUNK) : NULL;
-  if (s == NN_OK && buf == NULL) s = nn_fail(ctx, NN_ERR_MEM, "read_idx: out of memory for a %d-byte buffer", CHUNK);
-  if (s != NN_OK) {
-    nn_tensor_release(t);
-    nn_mfree(ctx, data, cap);
-    return s;
-  }
-  void *dst = nn_tensor_data(t);
-  if (data) {
-    convert(ty, data, (size_t)(want / ty->size), dt, dst, 0);
-    nn_mfree(ctx, data, cap);
-  } else {
-    got = 0;
-    while (got < want) {
-      size_t n = want - got < CHUNK ? (size_t)(want - got) : CHUNK;
-      r = readn(f, buf, n);
-      if (r < 0) { s = ioerr(ctx, path, f); break; }
-      convert(ty, buf, (size_t)r / ty->size, dt, dst, (size_t)(got / ty->size));
-      got += (uint64_t)r;
-      if ((size_t)r < n) {
-        s = nn_fail(ctx, NN_ERR_FORMAT,
-                    "read_idx: '%s' is truncated: dims %s of %s need %llu bytes of data, the "
-                    "file has %llu", path, dims, ty->name, (unsigned long long)want,
-                    (unsigned long long)got);
-        break;
-      }
+      break;
     }
   }
   if (s == NN_OK) {

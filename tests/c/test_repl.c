@@ -116,6 +116,14 @@ static void send(const char *s) {
   }
 }
 
+/* A control key, typed as a person would: a moment after the prompt shows. libedit prints
+   the prompt before it puts the terminal in raw mode; a ^D typed in that instant is
+   swallowed by the terminal's line discipline. */
+static void sendkey(const char *s) {
+  drain(250);
+  send(s);
+}
+
 static void sendline(const char *s) {
   send(s);
   send("\r");
@@ -150,7 +158,7 @@ static int start(const char *lunet) {
 /* Ctrl-D at an empty prompt; returns the exit status (-1 if it did not exit in time). */
 static int finish(void) {
   int status = 0;
-  send("\x04");
+  sendkey("\x04");
   long deadline = now_ms() + WAIT_MS;
   for (;;) {
     pid_t r = waitpid(child, &status, WNOHANG);
@@ -240,8 +248,7 @@ static void session_one(const char *lunet) {
   /* Ctrl-C stops a running loop and returns to the prompt */
   sendline("while true do end");
   CHECK(expect("end\r\n")); /* the line was taken */
-  drain(300);
-  send("\x03");
+  sendkey("\x03");
   CHECK(expect("interrupted"));
   CHECK(expect("> "));
   sendline("6*7");
@@ -250,9 +257,7 @@ static void session_one(const char *lunet) {
 
   /* Ctrl-C clears a half-typed line */
   send("12345");
-  drain(200);
-  send("\x03");
-  drain(200);
+  sendkey("\x03");
   CHECK(expect("> "));
   sendline("7*7");
   CHECK(expect("49\r\n"));
@@ -261,7 +266,7 @@ static void session_one(const char *lunet) {
   /* Ctrl-C drops a half-typed chunk */
   sendline("function g()");
   CHECK(expect(">> "));
-  send("\x03");
+  sendkey("\x03");
   CHECK(expect("> "));
   sendline("5+5");
   CHECK(expect("10\r\n"));
@@ -320,7 +325,7 @@ static void check_history(void) {
 static void session_two(const char *lunet) {
   CHECK(start(lunet));
   CHECK(expect("> "));
-  send("\x10"); /* Ctrl-P: the previous history entry */
+  sendkey("\x10"); /* Ctrl-P: the previous history entry */
   drain(200);
   sendline("");
   CHECK(expect("123\r\n"));

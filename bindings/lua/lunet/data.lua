@@ -235,7 +235,7 @@ function M.load_fashion_mnist(split, dir)
       .. shapestr(y) .. " do not match", 2)
   end
   local n = X:size(1)
-  return X:view(n, X:size(2) * X:size(3)):div(255), y
+  return X:view(n, X:size(2) * X:size(3)):div_(255), y
 end
 
 ---------------------------------------------------------------------------------------------------
