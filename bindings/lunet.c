@@ -54,7 +54,7 @@ static CtxBox *ctxbox(lua_State *L) {
   lua_pop(L, 1);
   c = lua_newuserdatauv(L, sizeof *c, 0); /* box first: a failure below leaks nothing */
   c->ctx = NULL;
-  c->seen = c->debt = 0;
+  c->seen = c->debt = c->since_full = 0;
   if (luaL_newmetatable(L, CTX_MT)) {
     lua_pushcfunction(L, ctx_gc);
     lua_setfield(L, -2, "__gc");

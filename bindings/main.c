@@ -72,6 +72,7 @@ static volatile sig_atomic_t hook_set = 0;
 static volatile sig_atomic_t got_sigint = 0;
 static volatile sig_atomic_t in_repl = 0;
 static volatile sig_atomic_t in_readline = 0;
+static volatile sig_atomic_t alarm_set = 0;
 static pthread_t main_thread; /* BLAS worker threads may receive the signal first */
 
 static int msghandler(lua_State *L);
@@ -126,7 +127,10 @@ static void on_sigint(int sig, siginfo_t *info, void *uc) {
     raise(sig);
   } else {
     got_sigint = 1;
-    if (in_readline) alarm(1); /* see on_sigalrm */
+    if (in_readline) { /* see on_sigalrm */
+      alarm_set = 1;
+      alarm(1);
+    }
   }
 }
 
@@ -412,7 +416,8 @@ static int readline_raw(const char *prompt, char **out) {
     char *b = readline(prompt);
     int err = errno;
     in_readline = 0;
-    alarm(0);
+    if (alarm_set) alarm(0);
+    alarm_set = 0;
     sigaction(SIGALRM, &oldsa, NULL);
     if (got_sigint || (b == NULL && err == EINTR)) {
       pending = b; /* NULL when the editor stopped on the Ctrl-C itself */
@@ -428,6 +433,7 @@ static int readline_raw(const char *prompt, char **out) {
   fflush(stdout);
   size_t cap = 0;
   char *b = NULL;
+  errno = 0;
   ssize_t n = getline(&b, &cap, stdin);
   if (n < 0) {
     int intr = got_sigint || errno == EINTR;
@@ -448,8 +454,8 @@ static int readline_raw(const char *prompt, char **out) {
 /* ===================================================================== */
 
 /* Why protected: the completer runs inside libedit's frames, where a Lua error (out of
-   memory) must not longjmp. It never calls Lua code: tables are read with rawget, and a
-   userdata's fields are the keys of its metatable's __index when that is a table. */
+   memory) must not longjmp. It never calls Lua code: tables are read with rawget, and the
+   fields of a value are found where __index would look without running it (see sources). */
 static char **cands = NULL;
 static int ncands = 0, nextcand = 0;
 
@@ -471,55 +477,67 @@ static int isident(const char *s, size_t n) {
   return 1;
 }
 
-/* Replaces the value on top by the table its fields come from (itself if a table, else
-   its metatable's __index); returns 0 (and pops) if there is none. */
-static int fields_of(lua_State *L, int first) {
-  if (first && lua_type(L, -1) == LUA_TTABLE) return 1;
-  if (!lua_getmetatable(L, -1)) {
-    lua_pop(L, 1);
-    return 0;
+/* Pushes a list of the tables whose keys are the fields of the value at idx: the value
+   itself if a table, then its metatable's __index while that is a table, and the tables an
+   __index C function holds as upvalues (how the tensor and module types keep methods). */
+static void sources(lua_State *L, int idx) {
+  int n = 0;
+  idx = lua_absindex(L, idx);
+  lua_newtable(L);
+  int list = lua_gettop(L);
+  lua_pushvalue(L, idx);
+  for (int depth = 0; depth < 16; depth++) {
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, list, ++n);
+    } else if (depth > 0 && lua_iscfunction(L, -1)) {
+      for (int u = 1; lua_getupvalue(L, -1, u) != NULL; u++) {
+        if (lua_type(L, -1) == LUA_TTABLE) lua_rawseti(L, list, ++n);
+        else lua_pop(L, 1);
+      }
+      break;
+    }
+    if (!lua_getmetatable(L, -1)) break;
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+    lua_replace(L, -3); /* the value gives way to its __index */
+    lua_pop(L, 1);      /* the metatable */
   }
-  lua_pushliteral(L, "__index");
-  lua_rawget(L, -2);
-  lua_remove(L, -2); /* metatable */
-  lua_remove(L, -2); /* value */
-  if (lua_type(L, -1) == LUA_TTABLE) return 1;
-  lua_pop(L, 1);
-  return 0;
+  lua_settop(L, list);
 }
 
-/* value[key] without metamethod calls, following __index tables; replaces both by it. */
+/* value[key] (value below key on the stack) through sources(); replaces both by it. */
 static int rawlookup(lua_State *L) {
   int key = lua_gettop(L);
-  lua_pushvalue(L, key - 1);
-  lua_remove(L, key - 1); /* stack: key value */
-  for (int depth = 0; depth < 16 && fields_of(L, depth == 0); depth++) {
-    lua_pushvalue(L, -2);
-    lua_rawget(L, -2);
-    if (!lua_isnil(L, -1)) {
-      lua_remove(L, -2);
-      lua_remove(L, -2);
+  sources(L, key - 1);
+  for (lua_Integer i = 1; lua_rawgeti(L, key + 1, i) == LUA_TTABLE; i++) {
+    lua_pushvalue(L, key);
+    if (lua_rawget(L, -2) != LUA_TNIL) {
+      lua_replace(L, key - 1);
+      lua_settop(L, key - 1);
       return 1;
     }
-    lua_pop(L, 1);
+    lua_pop(L, 2);
   }
   lua_settop(L, key - 2);
   return 0;
 }
 
-/* Adds prefix..k for each identifier key k of the value on top (and of its __index chain)
-   starting with part to the set at index set; functions only when methods is set. */
+/* Adds prefix..k to the set at index set for each identifier k among the fields of the
+   value on top (popped) that starts with part; only functions when methods is set.
+   Metamethods (__add…) show only when part itself starts with "__". */
 static void addfields(lua_State *L, int set, const char *prefix, const char *part, int methods) {
   size_t plen = strlen(part);
-  int depth;
-  for (depth = 0; depth < 16; depth++) {
-    if (!fields_of(L, depth == 0)) return; /* popped the value */
+  int hidden = strncmp(part, "__", 2) != 0;
+  sources(L, -1);
+  for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
     lua_pushnil(L);
     while (lua_next(L, -2)) {
       size_t klen;
       const char *k;
       if (lua_type(L, -2) == LUA_TSTRING && (k = lua_tolstring(L, -2, &klen)) &&
           isident(k, klen) && strncmp(k, part, plen) == 0 &&
+          !(hidden && strncmp(k, "__", 2) == 0) &&
           (!methods || lua_type(L, -1) == LUA_TFUNCTION)) {
         lua_pushfstring(L, "%s%s", prefix, k);
         lua_pushboolean(L, 1);
@@ -527,8 +545,9 @@ static void addfields(lua_State *L, int set, const char *prefix, const char *par
       }
       lua_pop(L, 1);
     }
+    lua_pop(L, 1);
   }
-  lua_pop(L, 1); /* the 16th table */
+  lua_pop(L, 3); /* nil, the list, the value */
 }
 
 static const char *const keywords[] = {
@@ -536,7 +555,9 @@ static const char *const keywords[] = {
     "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
     NULL};
 
-/* candidates(text) -> array of completions of text */
+/* candidates(text) -> array of completions of text: a global name or keyword, or the
+   fields of a.b.c after "a.b.c." (methods after "a.b.c:"). A path the tables do not reach
+   may name a module already loaded (lunet.nn once used): package.loaded["a.b"]. */
 static int l_candidates(lua_State *L) {
   const char *text = lua_touserdata(L, 1);
   const char *sep = NULL;
@@ -562,7 +583,13 @@ static int l_candidates(lua_State *L) {
       if (!isident(p, (size_t)(q - p))) ok = 0; /* also rejects a ':' before sep */
       else {
         lua_pushlstring(L, p, (size_t)(q - p));
-        ok = rawlookup(L);
+        if (!(ok = rawlookup(L))) {
+          lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+          lua_pushlstring(L, text, (size_t)(q - text));
+          ok = lua_rawget(L, -2) != LUA_TNIL;
+          lua_remove(L, -2);
+          if (!ok) lua_pop(L, 1);
+        }
       }
       p = q + 1;
     }

@@ -107,6 +107,7 @@ nn_ctx *nn_ctx_new(nn_alloc f, void *ud) {
   ctx->ud = ud;
   ctx->alloc_calls = 1;
   ctx->grad_enabled = true;
+  ctx->born = nn_now();
   ctx->threads = openblas_get_num_threads();
   if (ctx->threads < 1) ctx->threads = 1;
   nn_rng_seed(&ctx->rng, 0x6c756e6574ULL); /* "lunet" */
@@ -114,6 +115,7 @@ nn_ctx *nn_ctx_new(nn_alloc f, void *ud) {
 }
 
 static void ctx_destroy(nn_ctx *ctx) {
+  nn_pool_free(ctx->pool);
   nn_ctx_trim(ctx);
   if (ctx->order) raw_free(ctx, ctx->order, ctx->order_cap * sizeof *ctx->order);
   ctx->alloc(ctx->ud, ctx, sizeof *ctx, 0);
@@ -169,17 +171,14 @@ double nn_now(void) {
 
 /* ---- BLAS threads ------------------------------------------------------------------- */
 
-/* OpenBLAS keeps one process-wide thread count; each context remembers its own and applies
-   it before its BLAS calls, so two contexts with different settings each get theirs.
-   Small products run on one thread: waking OpenBLAS's workers costs more than they save
-   below a few million multiply-adds, and idle workers spin (sched_yield) against the main
-   thread's element-wise work on a small machine. */
-#define BLAS_SMALL_MACS 4000000.0
-void nn_blas_threads(nn_ctx *ctx, double macs) {
-  int want = macs < BLAS_SMALL_MACS ? 1 : ctx->threads;
-  if (ctx->blas_threads != want) {
-    openblas_set_num_threads(want);
-    ctx->blas_threads = want;
+/* Products run on OpenBLAS with one thread, split across the context's own workers (see
+   pool.c): OpenBLAS's threading costs more than it gains at the sizes small-batch training
+   uses, and its idle workers spin (sched_yield) against ours. Its thread count is
+   process-wide, so it is set before each context's products rather than once. */
+void nn_blas_threads(nn_ctx *ctx) {
+  if (ctx->blas_threads != 1 || openblas_get_num_threads() != 1) {
+    openblas_set_num_threads(1);
+    ctx->blas_threads = 1;
   }
 }
 int nn_get_num_threads(const nn_ctx *ctx) { return ctx->threads; }

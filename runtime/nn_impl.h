@@ -13,6 +13,8 @@
 typedef struct nn_block { struct nn_block *next; size_t size; } nn_block;
 #define NN_CACHE_SLOTS 64
 
+typedef struct nn_pool nn_pool;
+
 typedef struct nn_prof { const char *name; uint64_t calls; double seconds; } nn_prof;
 #define NN_PROF_MAX 96
 
@@ -35,6 +37,8 @@ struct nn_ctx {
   int64_t live;               /* tensors, storages, nodes, modules, optimizers, rngs alive */
   int threads;
   int blas_threads;           /* what BLAS was last set to (0: unknown) */
+  nn_pool *pool;              /* worker threads for split products (lazy) */
+  double born;                /* nn_now() at creation */
   uint64_t seq;               /* autograd node sequence (topological order) */
   struct nn_node **order;     /* backward's reusable work list */
   size_t order_cap;
@@ -60,8 +64,12 @@ double nn_now(void);                      /* monotonic seconds */
 /* NN_ERR_INTERRUPTED (with message) if the interrupt flag is set */
 nn_status nn_check_interrupt(nn_ctx *ctx, const char *op);
 void nn_prof_add(nn_ctx *ctx, const char *name, double seconds);
-/* Sets BLAS's thread count for a product of macs multiply-adds (1 for small ones). */
-void nn_blas_threads(nn_ctx *ctx, double macs);
+/* Runs fn(arg, part) for part 0..nparts-1 across the context's threads (part 0 here);
+   at most as many parts run as there are threads. */
+void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void *arg);
+void nn_pool_free(nn_pool *p);
+/* Puts BLAS on one thread before a product (the context splits products itself). */
+void nn_blas_threads(nn_ctx *ctx);
 
 /* ---- storage and tensors ----------------------------------------------------- */
 typedef struct nn_storage {

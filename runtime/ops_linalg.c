@@ -13,10 +13,10 @@ static gemm_view as_gemm(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
   return v;
 }
 
-/* C[M,N] = alpha op(A) op(B) + beta C, A/B/C given by pointer, shape and strides */
-static void gemm(nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a, int64_t ars,
-                 int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c, int64_t ldc,
-                 double beta) {
+/* C[M,N] = op(A) op(B) + beta C on one thread, A/B/C given by pointer, shape and strides */
+static void gemm1(nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a, int64_t ars,
+                  int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c, int64_t ldc,
+                  double beta) {
   gemm_view va = as_gemm(M, K, ars, acs), vb = as_gemm(K, N, brs, bcs);
   enum CBLAS_TRANSPOSE ta = va.trans ? CblasTrans : CblasNoTrans;
   enum CBLAS_TRANSPOSE tb = vb.trans ? CblasTrans : CblasNoTrans;
@@ -27,6 +27,83 @@ static void gemm(nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a, in
   else
     cblas_dgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0, (const double *)a, (int)va.ld,
                 (const double *)b, (int)vb.ld, beta, (double *)c, (int)ldc);
+}
+
+/* The same product split into bands of rows of C (or of columns, when C is wide and short).
+   Two reasons to split: the context's threads each take bands, and OpenBLAS's small-matrix
+   kernels (no packing, used up to about 100^3 multiply-adds) beat its general path on the
+   products of small-batch training, so a product a little above that runs faster as bands
+   below it, even on one thread. Each element is computed as in a one-call product. */
+typedef struct {
+  nn_dtype dt;
+  int64_t M, N, K, ars, acs, brs, bcs, ldc;
+  const char *a, *b;
+  char *c;
+  const char *bias;    /* NULL, or a row [N] put into every row of C first (then beta = 1) */
+  double beta;
+  int bands, parts;
+  bool by_cols;
+} gemm_job;
+
+static void gemm_part(void *arg, int part) {
+  const gemm_job *j = arg;
+  int64_t es = (int64_t)nn_dtype_size(j->dt), n = j->by_cols ? j->N : j->M;
+  for (int band = part; band < j->bands; band += j->parts) {
+    int64_t lo = n * band / j->bands, hi = n * (band + 1) / j->bands;
+    if (hi <= lo) continue;
+    if (j->bias) {          /* each band writes its own rows: they stay in its core's cache */
+      int64_t r0 = j->by_cols ? 0 : lo, r1 = j->by_cols ? j->M : hi;
+      int64_t c0 = j->by_cols ? lo : 0, c1 = j->by_cols ? hi : j->N;
+      for (int64_t r = r0; r < r1; r++)
+        memcpy(j->c + (r * j->ldc + c0) * es, j->bias + c0 * es, (size_t)((c1 - c0) * es));
+    }
+    if (j->by_cols)
+      gemm1(j->dt, j->M, hi - lo, j->K, j->a, j->ars, j->acs, j->b + lo * j->bcs * es, j->brs,
+            j->bcs, j->c + lo * es, j->ldc, j->beta);
+    else
+      gemm1(j->dt, hi - lo, j->N, j->K, j->a + lo * j->ars * es, j->ars, j->acs, j->b, j->brs,
+            j->bcs, j->c + lo * j->ldc * es, j->ldc, j->beta);
+  }
+}
+
+#define SMALL_MACS 1.0e6    /* OpenBLAS's small-matrix kernels take products up to this */
+#define SPLIT_MACS 1.0e5    /* below this a product stays on one thread */
+#define BAND_MIN 8          /* rows (or columns) per band at least */
+
+/* C = op(A) op(B) + (bias broadcast over rows, or beta C) */
+static void gemm_any(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a,
+                     int64_t ars, int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c,
+                     int64_t ldc, double beta, const char *bias) {
+  nn_blas_threads(ctx);
+  gemm_job j = {dt, M, N, K, ars, acs, brs, bcs, ldc, a, b, c, bias, bias ? 1.0 : beta, 1, 1, N > M};
+  double macs = (double)M * (double)N * (double)K;
+  int threads = ctx->threads;
+  /* A·B^T with a plain A is slow in the small kernels: only split it across threads */
+  bool nt = !as_gemm(M, K, ars, acs).trans && as_gemm(K, N, brs, bcs).trans;
+  int64_t bands = 1;
+  if (!nt && macs > SMALL_MACS && macs <= 16 * SMALL_MACS) bands = (int64_t)(macs / SMALL_MACS) + 1;
+  if (threads > 1 && macs >= SPLIT_MACS) {
+    if (bands < threads) bands = threads;
+    bands = (bands + threads - 1) / threads * threads;
+  }
+  int64_t n = j.by_cols ? N : M;
+  if (bands > n / BAND_MIN) bands = n / BAND_MIN;
+  j.bands = bands > 1 ? (int)bands : 1;
+  j.parts = threads < j.bands ? threads : j.bands;
+  if (j.parts <= 1) gemm_part(&j, 0);
+  else nn_pool_run(ctx, j.parts, gemm_part, &j);
+}
+
+static void gemm(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a,
+                 int64_t ars, int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c,
+                 int64_t ldc, double beta) {
+  gemm_any(ctx, dt, M, N, K, a, ars, acs, b, brs, bcs, c, ldc, beta, NULL);
+}
+
+static void gemm_bias(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a,
+                      int64_t ars, int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c,
+                      int64_t ldc, const char *bias) {
+  gemm_any(ctx, dt, M, N, K, a, ars, acs, b, brs, bcs, c, ldc, 0.0, bias);
 }
 
 /* int64 has no BLAS: a plain triple loop */
@@ -99,7 +176,6 @@ static nn_status mm_raw(nn_ctx *ctx, nn_tensor *a0, nn_tensor *b0, nn_tensor **o
   nn_broadcast_strides(&ha, nbd, bsh, sa);
   nn_broadcast_strides(&hb, nbd, bsh, sb);
   int64_t batches = nn_shape_numel(nbd, bsh), es = (int64_t)nn_dtype_size(a->dtype);
-  nn_blas_threads(ctx, (double)M * (double)N * (double)K);
   for (int64_t bi = 0; bi < batches; bi++) {
     int64_t oa = 0, ob = 0, r = bi;
     for (int d = nbd - 1; d >= 0; d--) { int64_t k = r % bsh[d]; r /= bsh[d]; oa += k * sa[d]; ob += k * sb[d]; }
@@ -111,7 +187,7 @@ static nn_status mm_raw(nn_ctx *ctx, nn_tensor *a0, nn_tensor *b0, nn_tensor **o
     else if (K == 0)
       memset(py, 0, (size_t)(M * N * es));
     else
-      gemm(a->dtype, M, N, K, pa, a->stride[na - 2], a->stride[na - 1], pb, b->stride[nb - 2],
+      gemm(ctx, a->dtype, M, N, K, pa, a->stride[na - 2], a->stride[na - 1], pb, b->stride[nb - 2],
            b->stride[nb - 1], py, N > 0 ? N : 1, 0.0);
   }
   *out = y;
@@ -186,13 +262,12 @@ static nn_status linear_backward(nn_ctx *ctx, nn_node *n) {
   int64_t N = g->shape[0], O = g->shape[1], In = n->in[1]->shape[1];
   nn_status s;
   if ((s = gemm_ready(ctx, n->in[0], &x)) || (s = gemm_ready(ctx, n->in[1], &w))) goto done;
-  nn_blas_threads(ctx, (double)N * (double)O * (double)In);
   if ((s = nn_grad_slot(ctx, n, 0, &slot))) goto done;
   if (slot && N > 0 && In > 0 && O > 0)
-    gemm(g->dtype, N, In, O, nn_ptr(g), O, 1, nn_ptr(w), w->stride[0], w->stride[1], nn_ptr(slot), In, 1.0);
+    gemm(ctx, g->dtype, N, In, O, nn_ptr(g), O, 1, nn_ptr(w), w->stride[0], w->stride[1], nn_ptr(slot), In, 1.0);
   if ((s = nn_grad_slot(ctx, n, 1, &slot))) goto done;
   if (slot && N > 0 && In > 0 && O > 0)
-    gemm(g->dtype, O, In, N, nn_ptr(g), 1, O, nn_ptr(x), x->stride[0], x->stride[1], nn_ptr(slot), In, 1.0);
+    gemm(ctx, g->dtype, O, In, N, nn_ptr(g), 1, O, nn_ptr(x), x->stride[0], x->stride[1], nn_ptr(slot), In, 1.0);
   if (n->nin > 2 && (s = nn_grad_slot(ctx, n, 2, &slot))) goto done;
   if (n->nin > 2 && slot) {
     if (g->dtype == NN_F32) {
@@ -249,13 +324,13 @@ nn_status nn_linear(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_te
       (b && (s = nn_contiguous(ctx, b, &br))) || (s = nn_new(ctx, x->dtype, 2, shape, false, &y)))
     goto done;
   size_t es = nn_dtype_size(y->dtype);
-  if (b)
-    for (int64_t i = 0; i < N; i++) memcpy(nn_ptr(y) + (size_t)(i * O) * es, nn_ptr(br), (size_t)O * es);
   if (In > 0 && N > 0 && O > 0) {
-    nn_blas_threads(ctx, (double)N * (double)O * (double)In);
-    gemm(y->dtype, N, O, In, nn_ptr(xr), xr->stride[0], xr->stride[1], nn_ptr(wr), wr->stride[1],
-         wr->stride[0], nn_ptr(y), O, b ? 1.0 : 0.0);
+    /* (a transposed copy of W, for OpenBLAS's faster NN small kernel, measured slower here:
+       the copy and its trip to the other core cost more than the kernel saves) */
+    gemm_bias(ctx, y->dtype, N, O, In, nn_ptr(xr), xr->stride[0], xr->stride[1], nn_ptr(wr),
+              wr->stride[1], wr->stride[0], nn_ptr(y), O, b ? nn_ptr(br) : NULL);
   } else if (!b) memset(nn_ptr(y), 0, (size_t)(N * O) * es);
+  else for (int64_t i = 0; i < N; i++) memcpy(nn_ptr(y) + (size_t)(i * O) * es, nn_ptr(br), (size_t)O * es);
   nn_tensor *in[3] = {x, w, b};
   if (nn_needs_grad(ctx, b ? 3 : 2, in) && !nn_record(ctx, &nn_op_linear, y, b ? 3 : 2, in, NULL)) {
     s = ctx->status;

@@ -414,21 +414,39 @@ nn_status nn_cross_entropy(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction
   if ((s = nn_contiguous(ctx, x, &xc)) || (s = nn_new_like(ctx, x, false, &p)) ||
       (s = make_loss_out(ctx, x, red, &l)))
     goto done;
-  softmax_kernel(xc, p, x->ndim - 1, true);        /* p holds log-probabilities for now */
   double total = 0;
   nn_dtype d = x->dtype;
   size_t es = nn_dtype_size(d);
   char *pp = nn_ptr(p);
-  for (int64_t i = 0; i < N; i++) {
-    double li = 0;
-    if (t->dtype == NN_I64) li = -ld(pp + (size_t)(i * C + (int64_t)nn_get_flat(t, i)) * es, d);
-    else for (int64_t j = 0; j < C; j++) li -= nn_get_flat(t, i * C + j) * ld(pp + (size_t)(i * C + j) * es, d);
-    store_loss(l, red, i, li, &total);
+  bool probs_ready = false;
+  if (d == NN_F32 && t->dtype == NN_I64 && nn_is_contig(t)) {
+    /* the training hot path: one pass of expf per row gives p and the loss together */
+    const float *xr = (const float *)nn_ptr(xc);
+    const int64_t *tr = (const int64_t *)nn_ptr(t);
+    float *pr = (float *)pp;
+    for (int64_t i = 0; i < N; i++, xr += C, pr += C) {
+      float m = xr[0], sum = 0;
+      for (int64_t j = 1; j < C; j++) m = xr[j] > m ? xr[j] : m;
+      for (int64_t j = 0; j < C; j++) { pr[j] = expf(xr[j] - m); sum += pr[j]; }
+      float inv = 1.0f / sum;
+      for (int64_t j = 0; j < C; j++) pr[j] *= inv;
+      store_loss(l, red, i, (double)logf(sum) + (double)m - (double)xr[tr[i]], &total);
+    }
+    probs_ready = true;
+  } else {
+    softmax_kernel(xc, p, x->ndim - 1, true);       /* p holds log-probabilities for now */
+    for (int64_t i = 0; i < N; i++) {
+      double li = 0;
+      if (t->dtype == NN_I64) li = -ld(pp + (size_t)(i * C + (int64_t)nn_get_flat(t, i)) * es, d);
+      else for (int64_t j = 0; j < C; j++) li -= nn_get_flat(t, i * C + j) * ld(pp + (size_t)(i * C + j) * es, d);
+      store_loss(l, red, i, li, &total);
+    }
   }
   if (red != NN_REDUCE_NONE) st(nn_ptr(l), d, red == NN_REDUCE_MEAN ? (N ? total / (double)N : NAN) : total);
   nn_tensor *in[2] = {x, t};
   if (nn_needs_grad(ctx, 2, in)) {
-    if (d == NN_F32) { float *q = (float *)pp; for (int64_t i = 0; i < N * C; i++) q[i] = expf(q[i]); }
+    if (probs_ready) {}
+    else if (d == NN_F32) { float *q = (float *)pp; for (int64_t i = 0; i < N * C; i++) q[i] = expf(q[i]); }
     else { double *q = (double *)pp; for (int64_t i = 0; i < N * C; i++) q[i] = exp(q[i]); }
     nn_node *node = nn_record(ctx, &nn_op_cross_entropy, l, 2, in, p);
     if (!node) { s = ctx->status; goto done; }

@@ -334,8 +334,27 @@ KERNEL void adam_loop(const adam_k *k, int64_t n, void *p, const void *g, void *
   }
 }
 
+/* float32 parameters without amsgrad (the common case) compute in float, as PyTorch does:
+   twice the lanes of the double loop, and a float sqrt and divide. */
+static void adam_f32(const adam_k *k, int64_t n, float *restrict p, const float *restrict g,
+                     float *restrict m, float *restrict v) {
+  const float b1 = (float)k->b1, b2 = (float)k->b2, c1 = (float)(1 - k->b1), c2 = (float)(1 - k->b2);
+  const float eps = (float)k->eps, sign = (float)k->sign, l2 = (float)k->l2, decay = (float)k->decay;
+  const float step = (float)k->step, dscale = (float)k->dscale;
+  for (int64_t i = 0; i < n; i++) {
+    float pi = decay * p[i];
+    float gi = sign * g[i] + l2 * pi;
+    float mi = b1 * m[i] + c1 * gi;
+    float vi = b2 * v[i] + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = pi - step * mi / (dscale * sqrtf(vi) + eps);
+  }
+}
+
 static void adam_run(const adam_k *k, bool f32, int64_t n, void *p, const void *g, void *m,
                      void *v, void *vmax) {
+  if (f32 && !vmax) { adam_f32(k, n, p, g, m, v); return; }
   if (f32) {
     if (vmax) adam_loop(k, n, p, g, m, v, vmax, true, true);
     else adam_loop(k, n, p, g, m, v, vmax, true, false);

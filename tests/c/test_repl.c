@@ -298,6 +298,14 @@ static void session_one(const char *lunet) {
   sendline("lunet.ones(2,2)");
   CHECK(expect("tensor("));
   CHECK(expect("> "));
+  /* completion of a tensor's methods (kept behind its __index function) */
+  sendline("tt = lunet.ones(2, 3)");
+  CHECK(expect("> "));
+  send("tt:nume\t");
+  drain(200);
+  sendline("() + 100");
+  CHECK(expect("106\r\n"));
+  CHECK(expect("> "));
 
   /* the last chunk, recalled in the next session */
   sendline("100+23");

@@ -173,6 +173,8 @@ if [ -z "${LUNET_SANITIZE:-}" ] && command -v valgrind >/dev/null 2>&1; then
   check "valgrind -v" 0 "Lunet" "" -- "${VG[@]}" "$L" -v
   IN="$T/repl.txt" check "valgrind REPL on stdin" 0 "42" "oops" -- "${VG[@]}" "$L" -i
   IN="$T/cut.txt" check "valgrind REPL cut short" 0 "" "<eof>" -- "${VG[@]}" "$L" -i
+  printf 'x = lunet.ones(2, 2)\nx + 1\nx = nil\ncollectgarbage()\n' >"$T/tensor.txt"
+  IN="$T/tensor.txt" check "valgrind REPL with tensors" 0 "tensor(" "" -- "${VG[@]}" "$L" -i
   IN="$T/stdin.lua" check "valgrind stdin script" 0 "from stdin" "" -- "${VG[@]}" "$L" -
   IN=/dev/null
 else

@@ -1,0 +1,143 @@
+/* pool.c — a context's worker threads, for splitting one matrix product across cores.
+
+   OpenBLAS's own threading loses to one thread below tens of millions of multiply-adds (its
+   workers wake slowly and then spin), which is where small-batch training lives. So each
+   context keeps threads-1 workers of its own and hands each a band of rows of C to compute
+   with single-threaded BLAS. Workers spin briefly after a job (the next product usually
+   follows within microseconds), then sleep on a condition variable. One job at a time: the
+   caller runs part 0 itself and returns when every part is done. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include "nn_impl.h"
+
+#define SPIN_NS 200000   /* a worker spins this long for the next job before sleeping */
+#define MAX_WORKERS 63
+#define POOL_DELAY_S 0.2   /* seconds after the context's creation before workers start */
+
+typedef struct { struct nn_pool *p; int index; } worker_arg;
+
+struct nn_pool {
+  nn_ctx *ctx;
+  int nworkers;
+  pthread_t *tids;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  atomic_uint_fast64_t gen;   /* bumped once per job */
+  atomic_int pending;         /* workers not yet done with the current job */
+  atomic_int sleeping;
+  atomic_bool quit;
+  void (*fn)(void *arg, int part);
+  void *arg;
+  int nparts;
+  worker_arg wargs[MAX_WORKERS];
+};
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+static void *worker(void *wa) {
+  nn_pool *p = ((worker_arg *)wa)->p;
+  int part = ((worker_arg *)wa)->index + 1;
+  uint64_t seen = 0;                  /* the pool starts at generation 0 (a job may already be posted) */
+  for (;;) {
+    uint64_t until = mono_ns() + SPIN_NS;
+    int k = 0;
+    while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) {
+      cpu_relax();
+      if (++k % 64 == 0 && mono_ns() > until) {
+        pthread_mutex_lock(&p->mu);
+        atomic_fetch_add(&p->sleeping, 1);
+        while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) pthread_cond_wait(&p->cv, &p->mu);
+        atomic_fetch_sub(&p->sleeping, 1);
+        pthread_mutex_unlock(&p->mu);
+      }
+    }
+    if (atomic_load(&p->quit)) return NULL;
+    seen = atomic_load(&p->gen);
+    if (part < p->nparts) p->fn(p->arg, part);
+    atomic_fetch_sub(&p->pending, 1);
+  }
+}
+
+void nn_pool_free(nn_pool *p) {
+  if (!p) return;
+  atomic_store(&p->quit, true);
+  pthread_mutex_lock(&p->mu);
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  for (int i = 0; i < p->nworkers; i++) pthread_join(p->tids[i], NULL);
+  pthread_cond_destroy(&p->cv);
+  pthread_mutex_destroy(&p->mu);
+  nn_ctx *ctx = p->ctx;
+  ctx->alloc(ctx->ud, p->tids, sizeof *p->tids * (size_t)p->nworkers, 0);
+  ctx->alloc(ctx->ud, p, sizeof *p, 0);
+}
+
+static nn_pool *pool_new(nn_ctx *ctx, int nworkers) {
+  nn_pool *p = ctx->alloc(ctx->ud, NULL, 0, sizeof *p);
+  ctx->alloc_calls++;
+  if (!p) return NULL;
+  memset(p, 0, sizeof *p);
+  p->ctx = ctx;
+  p->tids = ctx->alloc(ctx->ud, NULL, 0, sizeof *p->tids * (size_t)nworkers);
+  ctx->alloc_calls++;
+  if (!p->tids || pthread_mutex_init(&p->mu, NULL) != 0) {
+    if (p->tids) ctx->alloc(ctx->ud, p->tids, sizeof *p->tids * (size_t)nworkers, 0);
+    ctx->alloc(ctx->ud, p, sizeof *p, 0);
+    return NULL;
+  }
+  pthread_cond_init(&p->cv, NULL);
+  atomic_init(&p->gen, 0);
+  atomic_init(&p->pending, 0);
+  atomic_init(&p->sleeping, 0);
+  atomic_init(&p->quit, false);
+  for (int i = 0; i < nworkers; i++) {
+    worker_arg *wa = &p->wargs[i];
+    wa->p = p;
+    wa->index = i;
+    if (pthread_create(&p->tids[i], NULL, worker, wa) != 0) break;
+    p->nworkers++;
+  }
+  if (p->nworkers == 0) { nn_pool_free(p); return NULL; }
+  return p;
+}
+
+/* Runs fn(arg, 0..nparts-1), part 0 on the calling thread and the others on the context's
+   workers (created on first use). Without workers every part runs here, in order. */
+void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void *arg) {
+  int want = ctx->threads - 1 > MAX_WORKERS ? MAX_WORKERS : ctx->threads - 1;
+  if (ctx->pool && ctx->pool->nworkers != want) { nn_pool_free(ctx->pool); ctx->pool = NULL; }
+  /* OpenBLAS starts its own workers with the process, and they spin (sched_yield) for about
+     2^28 cycles before sleeping. Ours started alongside would make three busy threads on two
+     cores and stall the lock-step products, so the pool starts after that spell. */
+  if (!ctx->pool && want > 0 && nparts > 1 && nn_now() - ctx->born > POOL_DELAY_S)
+    ctx->pool = pool_new(ctx, want);
+  nn_pool *p = ctx->pool;
+  if (!p || nparts < 2) {
+    for (int i = 0; i < nparts; i++) fn(arg, i);
+    return;
+  }
+  if (nparts > p->nworkers + 1) nparts = p->nworkers + 1;
+  p->fn = fn;
+  p->arg = arg;
+  p->nparts = nparts;
+  atomic_store(&p->pending, p->nworkers);
+  atomic_fetch_add(&p->gen, 1);
+  if (atomic_load(&p->sleeping) > 0) {
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+  }
+  fn(arg, 0);
+  while (atomic_load(&p->pending) > 0) cpu_relax();
+}
