@@ -26,16 +26,13 @@
 typedef struct {
   nn_ctx *ctx;
   size_t seen; /* bytes_in_use at the last lunet_gcstep */
-  size_t debt; /* growth not yet reported to the collector */
   size_t since_full; /* growth since the last full collection */
 } CtxBox;
 
 static const char ctxkey = 'c'; /* its address keys the box in the registry */
 #define CTX_MT "lunet.Context"
 #define PROFILE_MT "lunet.ProfileReport"
-/* Report new storage to the collector in chunks of at least this many bytes. */
-#define GC_CHUNK (64 * 1024)
-#define GC_FULL ((size_t)32 << 20)
+#define GC_FULL ((size_t)8 << 20)
 
 static int ctx_gc(lua_State *L) {
   CtxBox *c = luaL_checkudata(L, 1, CTX_MT);
@@ -54,7 +51,7 @@ static CtxBox *ctxbox(lua_State *L) {
   lua_pop(L, 1);
   c = lua_newuserdatauv(L, sizeof *c, 0); /* box first: a failure below leaks nothing */
   c->ctx = NULL;
-  c->seen = c->debt = c->since_full = 0;
+  c->seen = c->since_full = 0;
   if (luaL_newmetatable(L, CTX_MT)) {
     lua_pushcfunction(L, ctx_gc);
     lua_setfield(L, -2, "__gc");
@@ -80,34 +77,23 @@ int lunet_check(lua_State *L, nn_status s) {
 }
 
 /* Tensor storage lives outside Lua's heap, so the collector cannot see what a dropped tensor
-   holds (torch7 #280). Growth of the context's live bytes is fed to the collector as if Lua
-   had allocated it: LUA_GCSTEP adds it to the debt, and a cycle runs once the debt exceeds
-   what the Lua heap alone would allow. Work stays proportional to the Lua heap.
-   In generational mode (stock lua5.4's default) steps are minor collections, which never
-   free tensors that lived through one, such as a training step's batches and activations;
-   so once the storage made since the last full collection exceeds a quarter of what is
-   alive (at least GC_FULL), a full collection runs: garbage stays a fraction of live data. */
+   holds (torch7 #280). We count the storage made since the last full collection, and once it
+   exceeds an eighth of what is alive (and at least GC_FULL) run a full collection: garbage
+   stays a bounded fraction of live data, in either collector mode (generational mode's minor
+   collections never free tensors that survived one, such as a training step's activations).
+   Reporting each tensor to the collector as debt instead (LUA_GCSTEP) made it run a whole
+   cycle every few allocations when the Lua heap is small: several microseconds per op. */
 void lunet_gcstep(lua_State *L) {
   CtxBox *c = ctxbox(L);
   size_t now;
   if (c->ctx == NULL) return;
   now = nn_ctx_bytes_in_use(c->ctx);
-  if (now > c->seen) { c->debt += now - c->seen; c->since_full += now - c->seen; }
+  if (now > c->seen) c->since_full += now - c->seen;
   c->seen = now;
-  if (c->since_full > GC_FULL && c->since_full > now / 4) {
+  if (c->since_full > GC_FULL && c->since_full > now / 8) {
     lua_gc(L, LUA_GCCOLLECT);
-    c->since_full = c->debt = 0;
+    c->since_full = 0;
     c->seen = nn_ctx_bytes_in_use(c->ctx);
-    return;
-  }
-  if (c->debt >= GC_CHUNK) {
-    size_t kb = c->debt / 1024;
-    c->debt -= kb * 1024;
-    while (kb > 0) {
-      int step = kb > (size_t)(1 << 30) ? (1 << 30) : (int)kb;
-      lua_gc(L, LUA_GCSTEP, step);
-      kb -= (size_t)step;
-    }
   }
 }
 

@@ -297,18 +297,26 @@ local ACT = {
 local SUM = {reduction = "sum"}
 
 -- The output layer's pre-activation z = a·W + b (scikit-learn's activations[-1] before
--- out_activation_).
+-- out_activation_). W is stored fan_in×fan_out as scikit-learn's coefs_; the fused linear op
+-- takes it as the view W:t() (no copy: BLAS reads it through a transpose flag).
+local linear = nn.functional.linear
 local function forward(self, x)
   local W, b = self.coefs_, self.intercepts_
   local act, a = ACT[self.activation], x
-  for i = 1, #W - 1 do a = act(lunet.matmul(a, W[i]) + b[i]) end
-  return lunet.matmul(a, W[#W]) + b[#W]
+  for i = 1, #W - 1 do a = act(linear(a, W[i]:t(), b[i])) end
+  return linear(a, W[#W]:t(), b[#W])
 end
 
--- The batch objective: the loss of out_activation_ plus alpha/(2n)·ΣW², as a tensor to
--- backpropagate, and the value scikit-learn reports. The gradient is scikit-learn's (deltas =
--- output - y over n); for multi-output regression its reported squared loss is a mean over
--- outputs too, so the reported value divides the data term by n_outputs_.
+local function sum_squares(W)
+  local s = 0.0
+  for i = 1, #W do s = s + (W[i] * W[i]):sum():item() end
+  return s
+end
+
+-- The batch objective: the loss of out_activation_ as a tensor to backpropagate, the value
+-- of the whole objective (plus alpha/(2n)·ΣW², whose gradient add_l2_grad adds after backward,
+-- outside the graph), and the value scikit-learn reports (for multi-output regression its
+-- squared loss is a mean over outputs too, so the reported data term divides by n_outputs_).
 local function objective(self, x, t, n)
   local z = forward(self, x)
   local out, data = self.out_activation_, nil
@@ -319,19 +327,22 @@ local function objective(self, x, t, n)
   else
     data = nn.mse_loss(z, t, SUM) * (0.5 / n)
   end
-  local loss = data
-  if self.alpha > 0 then
-    local W = self.coefs_
-    local reg = (W[1] * W[1]):sum()
-    for i = 2, #W do reg = reg + (W[i] * W[i]):sum() end
-    loss = data + reg * (0.5 * self.alpha / n)
+  local d = data:item()
+  local reg = self.alpha > 0 and lunet.no_grad(sum_squares, self.coefs_) * (0.5 * self.alpha / n) or 0
+  local reported = d
+  if out == "identity" and self.n_outputs_ > 1 then reported = d / self.n_outputs_ end
+  return data, d + reg, reported + reg
+end
+
+-- d/dW of alpha/(2n)·ΣW² is (alpha/n)·W, added straight into the gradients.
+local function l2_grad(W, scale)
+  for i = 1, #W do
+    local g = W[i].grad
+    if g then g:add_(W[i] * scale) end
   end
-  local value = loss:item()
-  if out == "identity" and self.n_outputs_ > 1 then
-    local d = data:item()
-    value = value - d + d / self.n_outputs_
-  end
-  return loss, value
+end
+local function add_l2_grad(self, n)
+  if self.alpha > 0 then lunet.no_grad(l2_grad, self.coefs_, self.alpha / n) end
 end
 
 local function params_of(self)                     -- scikit-learn's pack order
@@ -742,8 +753,9 @@ local function fit_stochastic(self, X, T, strat, incremental, rng)
           xb, tb = X:narrow(1, start, len), T:narrow(1, start, len)
         end
         opt:zero_grad()
-        local loss, value = objective(self, xb, tb, len)
+        local loss, _, value = objective(self, xb, tb, len)
         loss:backward()
+        add_l2_grad(self, len)
         opt:step()
         accumulated = accumulated + value * len
       end
@@ -815,11 +827,12 @@ local function fit_lbfgs(self, X, T)
   local function fg(x)
     lunet.no_grad(unpack, x)
     zero_grads(params)
-    local loss = objective(self, X, T, n)
+    local loss, value = objective(self, X, T, n)
     loss:backward()
+    add_l2_grad(self, n)
     local grads = {}
     for i, p in ipairs(params) do grads[i] = p.grad or lunet.zeros_like(p) end
-    return loss:item(), pack(grads)
+    return value, pack(grads)
   end
   local x0 = lunet.no_grad(pack, params)
   local verbose = self.verbose ~= false and self.verbose ~= 0
