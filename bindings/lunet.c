@@ -33,6 +33,7 @@ static const char ctxkey = 'c'; /* its address keys the box in the registry */
 #define CTX_MT "lunet.Context"
 #define PROFILE_MT "lunet.ProfileReport"
 #define GC_FULL ((size_t)8 << 20)
+#define TENSOR_OVERHEAD 256
 
 static int ctx_gc(lua_State *L) {
   CtxBox *c = luaL_checkudata(L, 1, CTX_MT);
@@ -88,6 +89,9 @@ void lunet_gcstep(lua_State *L) {
   size_t now;
   if (c->ctx == NULL) return;
   now = nn_ctx_bytes_in_use(c->ctx);
+  /* each tensor also holds a header and a storage record in C (TENSOR_OVERHEAD bytes): with
+     many tiny tensors those dominate, and finalizers queued faster than steps run them */
+  c->since_full += TENSOR_OVERHEAD;
   if (now > c->seen) c->since_full += now - c->seen;
   c->seen = now;
   if (c->since_full > GC_FULL && c->since_full > now / 8) {
