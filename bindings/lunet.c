@@ -32,7 +32,7 @@ typedef struct {
 static const char ctxkey = 'c'; /* its address keys the box in the registry */
 #define CTX_MT "lunet.Context"
 #define PROFILE_MT "lunet.ProfileReport"
-#define GC_FULL ((size_t)8 << 20)
+#define GC_FULL ((size_t)512 << 10)
 #define TENSOR_OVERHEAD 256
 
 static int ctx_gc(lua_State *L) {
@@ -79,7 +79,8 @@ int lunet_check(lua_State *L, nn_status s) {
 
 /* Tensor storage lives outside Lua's heap, so the collector cannot see what a dropped tensor
    holds (torch7 #280). We count the storage made since the last full collection, and once it
-   exceeds an eighth of what is alive (and at least GC_FULL) run a full collection: garbage
+   exceeds an eighth of what is alive (and GC_FULL, and twice the Lua heap, whose size is what
+   a full collection costs) run a full collection: garbage
    stays a bounded fraction of live data, in either collector mode (generational mode's minor
    collections never free tensors that survived one, such as a training step's activations).
    Reporting each tensor to the collector as debt instead (LUA_GCSTEP) made it run a whole
@@ -94,7 +95,9 @@ void lunet_gcstep(lua_State *L) {
   c->since_full += TENSOR_OVERHEAD;
   if (now > c->seen) c->since_full += now - c->seen;
   c->seen = now;
-  if (c->since_full > GC_FULL && c->since_full > now / 8) {
+  /* a full collection costs about the Lua heap's size: keep it proportional to allocation */
+  size_t heap = (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024;
+  if (c->since_full > GC_FULL && c->since_full > now / 8 && c->since_full > 2 * heap) {
     lua_gc(L, LUA_GCCOLLECT);
     c->since_full = 0;
     c->seen = nn_ctx_bytes_in_use(c->ctx);

@@ -208,13 +208,13 @@ static void blas_short(const char *config, char *buf, size_t size) {
   buf[n] = '\0';
 }
 
-static void print_version(void) {
-  int threads = 0;
+static void print_version(lua_State *L) {
+  int threads = 0, own = nn_get_num_threads(lunet_ctx(L));
   const char *core = NULL;
   const char *config = nn_blas_info(&threads, &core);
-  printf("Lunet %s\n%s\n%s (core %s, %d thread%s)\n", LUNET_VERSION, LUA_COPYRIGHT,
-         config ? config : "BLAS (unknown)", core ? core : "unknown", threads,
-         threads == 1 ? "" : "s");
+  printf("Lunet %s (%d thread%s)\n%s\n%s (core %s, %d thread%s)\n", LUNET_VERSION, own,
+         own == 1 ? "" : "s", LUA_COPYRIGHT, config ? config : "BLAS (unknown)",
+         core ? core : "unknown", threads, threads == 1 ? "" : "s");
   fflush(stdout);
 }
 
@@ -905,7 +905,7 @@ static int pmain(lua_State *L) {
     print_usage(argv[script]);
     return 0;
   }
-  if (args & has_v) print_version();
+  if (args & has_v) print_version(L);
   if (args & has_E) { /* tells package to ignore LUA_PATH and friends */
     lua_pushboolean(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");

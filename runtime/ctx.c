@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 #include <cblas.h>
 #include "nn_impl.h"
 
@@ -98,6 +99,13 @@ void nn_ctx_trim(nn_ctx *ctx) {
 
 /* ---- the context ----------------------------------------------------------------- */
 
+/* LUNET_NUM_THREADS if set, else one thread per online CPU (at most 64). */
+static int default_threads(void) {
+  const char *e = getenv("LUNET_NUM_THREADS");
+  long n = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
 nn_ctx *nn_ctx_new(nn_alloc f, void *ud) {
   if (!f) f = default_alloc;
   nn_ctx *ctx = f(ud, NULL, 0, sizeof *ctx);
@@ -108,8 +116,7 @@ nn_ctx *nn_ctx_new(nn_alloc f, void *ud) {
   ctx->alloc_calls = 1;
   ctx->grad_enabled = true;
   ctx->born = nn_now();
-  ctx->threads = openblas_get_num_threads();
-  if (ctx->threads < 1) ctx->threads = 1;
+  ctx->threads = default_threads();
   nn_rng_seed(&ctx->rng, 0x6c756e6574ULL); /* "lunet" */
   return ctx;
 }

@@ -86,6 +86,15 @@ static nn_status binary(nn_ctx *ctx, const char *name, binop op, nn_tensor *a, n
   nn_status s = nn_broadcast_shape(ctx, name, a, b, &ndim, shape);
   if (s) return s;
   nn_tensor *ca = NULL, *cb = NULL, *r = NULL;
+  if (a->dtype == cdt && b->dtype == cdt && nn_is_contig(a) && nn_is_contig(b) &&
+      (b->numel == 1 || nn_same_shape(a, b)) && a->numel == nn_shape_numel(ndim, shape)) {
+    /* the common case, one row: no conversion, no stride bookkeeping */
+    if ((s = nn_new(ctx, cdt, ndim, shape, false, &r))) return s;
+    bin_arg c = {op, cdt};
+    bin_row(r->numel, nn_ptr(r), 1, nn_ptr(a), 1, nn_ptr(b), b->numel == 1 ? 0 : 1, &c);
+    *out = r;
+    return NN_OK;
+  }
   if (!(s = as_dtype(ctx, a, cdt, &ca)) && !(s = as_dtype(ctx, b, cdt, &cb)) &&
       !(s = nn_new(ctx, cdt, ndim, shape, false, &r)))
     run_binary(op, r, ca, cb);

@@ -11,6 +11,8 @@
 #include <time.h>
 #include "nn_impl.h"
 
+extern int openblas_get_parallel(void);   /* 0: a serial build, 1: pthreads, 2: OpenMP */
+
 #define SPIN_NS 200000   /* a worker spins this long for the next job before sleeping */
 #define MAX_WORKERS 63
 #define POOL_DELAY_S 0.2   /* seconds after the context's creation before workers start */
@@ -117,10 +119,12 @@ static nn_pool *pool_new(nn_ctx *ctx, int nworkers) {
 void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void *arg) {
   int want = ctx->threads - 1 > MAX_WORKERS ? MAX_WORKERS : ctx->threads - 1;
   if (ctx->pool && ctx->pool->nworkers != want) { nn_pool_free(ctx->pool); ctx->pool = NULL; }
-  /* OpenBLAS starts its own workers with the process, and they spin (sched_yield) for about
-     2^28 cycles before sleeping. Ours started alongside would make three busy threads on two
-     cores and stall the lock-step products, so the pool starts after that spell. */
-  if (!ctx->pool && want > 0 && nparts > 1 && nn_now() - ctx->born > POOL_DELAY_S)
+  /* A threaded OpenBLAS starts its own workers with the process, and they spin (sched_yield)
+     for about 2^28 cycles before sleeping. Ours started alongside would make three busy
+     threads on two cores and stall the lock-step products, so with such an OpenBLAS the pool
+     starts after that spell (the build prefers the serial OpenBLAS, which has no threads). */
+  if (!ctx->pool && want > 0 && nparts > 1 &&
+      (openblas_get_parallel() == 0 || nn_now() - ctx->born > POOL_DELAY_S))
     ctx->pool = pool_new(ctx, want);
   nn_pool *p = ctx->pool;
   if (!p || nparts < 2) {

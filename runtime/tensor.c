@@ -189,11 +189,13 @@ void nn_loop(int nops, int ndim, const int64_t *shape, char *const *base,
 
 /* ---- storage and headers ------------------------------------------------------------------ */
 
+/* A storage the context owns is one block: the record, then the data 64 bytes in. */
+#define ST_HEAD 64
 static nn_storage *storage_new(nn_ctx *ctx, size_t nbytes) {
-  nn_storage *st = nn_malloc(ctx, sizeof *st);
+  if (nbytes > SIZE_MAX - ST_HEAD) return NULL;
+  nn_storage *st = nn_block_get(ctx, ST_HEAD + nbytes);
   if (!st) return NULL;
-  st->data = nn_block_get(ctx, nbytes ? nbytes : 1);
-  if (!st->data) { nn_mfree(ctx, st, sizeof *st); return NULL; }
+  st->data = (char *)st + ST_HEAD;
   st->refs = 1; st->nbytes = nbytes; st->version = 0;
   st->release = NULL; st->ud = NULL; st->ctx = ctx; st->owned = true;
   ctx->bytes_in_use += nbytes;
@@ -204,12 +206,13 @@ static nn_storage *storage_new(nn_ctx *ctx, size_t nbytes) {
 static void storage_unref(nn_storage *st) {
   if (!st || --st->refs > 0) return;
   nn_ctx *ctx = st->ctx;
-  if (st->release) st->release(st->ud, st->data);
-  else if (st->owned) {
-    nn_block_put(ctx, st->data, st->nbytes ? st->nbytes : 1);
+  if (st->owned) {
     ctx->bytes_in_use -= st->nbytes;
+    nn_block_put(ctx, st, ST_HEAD + st->nbytes);
+  } else {
+    if (st->release) st->release(st->ud, st->data);
+    nn_mfree(ctx, st, sizeof *st);
   }
-  nn_mfree(ctx, st, sizeof *st);
   nn_ctx_unref(ctx);
 }
 
