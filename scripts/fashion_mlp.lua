@@ -14,6 +14,12 @@ local X_test, y_test = data.load_fashion_mnist("test")
 print(("train %d×%d, test %d×%d"):format(X_train:size(1), X_train:size(2),
                                          X_test:size(1), X_test:size(2)))
 
+-- Normalize pixels with the training set's mean and standard deviation (torchvision's
+-- transforms.Normalize((0.2860,), (0.3530,)) for this data set)
+local mean, std = X_train:mean():item(), X_train:std():item()
+X_train:sub_(mean):div_(std)
+X_test:sub_(mean):div_(std)
+
 local model = nn.Sequential(
   nn.Linear(784, 256), nn.ReLU(),
   nn.Linear(256, 128), nn.ReLU(),
