@@ -44,7 +44,7 @@ if B.has_python("sklearn.neural_network") then
                                           B.shell_quote(tmp .. ".py.svg")))
   print("python3 scripts/bench/digits.py: " .. mb(py))
   B.emit("peak RSS digits script", mb(digits), "python " .. mb(py),
-         ("%.2f× less"):format(py / digits), "<= python")
+         ("%.2f× less"):format(py / digits), "<= 50 MB")
 else
   B.skip("peak RSS digits script", "sklearn.neural_network", "python3-sklearn", mb(digits))
 end
