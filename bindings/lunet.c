@@ -96,8 +96,8 @@ void lunet_gcstep(lua_State *L) {
   if (now > c->seen) c->since_full += now - c->seen;
   c->seen = now;
   /* a full collection costs about the Lua heap's size: keep it proportional to allocation */
-  size_t heap = (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024;
-  if (c->since_full > GC_FULL && c->since_full > now / 8 && c->since_full > 2 * heap) {
+  if (c->since_full > GC_FULL && c->since_full > now / 8 &&
+      c->since_full > 2 * (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024) {
     lua_gc(L, LUA_GCCOLLECT);
     c->since_full = 0;
     c->seen = nn_ctx_bytes_in_use(c->ctx);

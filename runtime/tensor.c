@@ -66,9 +66,8 @@ nn_status nn_check_shape(nn_ctx *ctx, const char *op, int ndim, const int64_t *s
     if (shape[i] < 0)
       return nn_fail(ctx, NN_ERR_SHAPE, "%s: negative size %lld in dimension %d", op,
                      (long long)shape[i], i + 1);
-    if (shape[i] > 0 && n > ((int64_t)1 << 48) / shape[i])
+    if (shape[i] > 0 && (__builtin_mul_overflow(n, shape[i], &n) || n > ((int64_t)1 << 48)))
       return nn_fail(ctx, NN_ERR_SHAPE, "%s: too many elements (size overflow)", op);
-    if (shape[i] > 0) n *= shape[i];
   }
   return NN_OK;
 }
