@@ -282,7 +282,22 @@ static int finish(lua_State *L, const Opts *o) {
 
 /* ---- creation ----------------------------------------------------------------------------- */
 
-enum { C_ZEROS, C_ONES, C_EMPTY, C_RAND, C_RANDN };
+enum { C_FULL = -1, C_ZEROS, C_ONES, C_EMPTY, C_RAND, C_RANDN };
+
+/* One creation function by kind, filling box b (v: full's value). */
+static void make(lua_State *L, nn_ctx *ctx, int kind, const Opts *o, int n, const int64_t *shape,
+                 lua_Number v, LTensor *b) {
+  nn_status s = NN_OK;
+  switch (kind) {
+  case C_FULL: s = nn_full(ctx, o->dt, n, shape, v, &b->t); break;
+  case C_ZEROS: s = nn_zeros(ctx, o->dt, n, shape, &b->t); break;
+  case C_ONES: s = nn_ones(ctx, o->dt, n, shape, &b->t); break;
+  case C_EMPTY: s = nn_tensor_new(ctx, o->dt, n, shape, &b->t); break;
+  case C_RAND: s = nn_rand(ctx, o->rng, o->dt, n, shape, &b->t); break;
+  case C_RANDN: s = nn_randn(ctx, o->rng, o->dt, n, shape, &b->t); break;
+  }
+  lunet_check(L, s);
+}
 
 static int create(lua_State *L, int kind, const char *fname) {
   int64_t shape[NN_MAX_DIMS];
@@ -290,19 +305,11 @@ static int create(lua_State *L, int kind, const char *fname) {
   Opts o;
   nn_ctx *ctx = lunet_ctx(L);
   LTensor *b;
-  nn_status s = NN_OK;
   o.dt = NN_F32;
   tailopts(L, next, &o, fname);
   nonneg(L, n, shape, fname);
   b = newbox(L);
-  switch (kind) {
-  case C_ZEROS: s = nn_zeros(ctx, o.dt, n, shape, &b->t); break;
-  case C_ONES: s = nn_ones(ctx, o.dt, n, shape, &b->t); break;
-  case C_EMPTY: s = nn_tensor_new(ctx, o.dt, n, shape, &b->t); break;
-  case C_RAND: s = nn_rand(ctx, o.rng, o.dt, n, shape, &b->t); break;
-  case C_RANDN: s = nn_randn(ctx, o.rng, o.dt, n, shape, &b->t); break;
-  }
-  lunet_check(L, s);
+  make(L, ctx, kind, &o, n, shape, 0, b);
   return finish(L, &o);
 }
 
@@ -451,25 +458,16 @@ static int like(lua_State *L, int kind, const char *fname) {
   const int64_t *shape = nn_tensor_shape(t);
   Opts o;
   LTensor *b;
-  nn_status s = NN_OK;
   lua_Number v = 0;
   int at = 2;
-  if (kind < 0) { /* full_like(t, v [, opts]) */
+  if (kind == C_FULL) { /* full_like(t, v [, opts]) */
     v = luaL_checknumber(L, 2);
     at = 3;
   }
   o.dt = nn_tensor_dtype(t);
   tailopts(L, at, &o, fname);
   b = newbox(L);
-  switch (kind) {
-  case -1: s = nn_full(ctx, o.dt, n, shape, v, &b->t); break;
-  case C_ZEROS: s = nn_zeros(ctx, o.dt, n, shape, &b->t); break;
-  case C_ONES: s = nn_ones(ctx, o.dt, n, shape, &b->t); break;
-  case C_EMPTY: s = nn_tensor_new(ctx, o.dt, n, shape, &b->t); break;
-  case C_RAND: s = nn_rand(ctx, o.rng, o.dt, n, shape, &b->t); break;
-  case C_RANDN: s = nn_randn(ctx, o.rng, o.dt, n, shape, &b->t); break;
-  }
-  lunet_check(L, s);
+  make(L, ctx, kind, &o, n, shape, v, b);
   return finish(L, &o);
 }
 
@@ -478,7 +476,7 @@ static int m_ones_like(lua_State *L) { return like(L, C_ONES, "ones_like"); }
 static int m_empty_like(lua_State *L) { return like(L, C_EMPTY, "empty_like"); }
 static int m_rand_like(lua_State *L) { return like(L, C_RAND, "rand_like"); }
 static int m_randn_like(lua_State *L) { return like(L, C_RANDN, "randn_like"); }
-static int m_full_like(lua_State *L) { return like(L, -1, "full_like"); }
+static int m_full_like(lua_State *L) { return like(L, C_FULL, "full_like"); }
 
 /* ---- lunet.tensor(v [, opts]) --------------------------------------------------------- */
 

@@ -24,10 +24,7 @@ _ENV = nil
 ---------------------------------------------------------------------------------------------------
 -- helpers
 
-local function istensor(x)
-  local mt = type(x) == "userdata" and getmetatable(x)
-  return type(mt) == "table" and mt.__name == "lunet.Tensor"
-end
+local istensor = lunet.is_tensor
 
 local function shapestr(t)
   return "[" .. table.concat(t:shape(), ", ") .. "]"
