@@ -184,6 +184,7 @@ static nn_status mm_raw(nn_ctx *ctx, nn_tensor *a0, nn_tensor *b0, nn_tensor **o
   nn_broadcast_strides(&hb, nbd, bsh, sb);
   int64_t batches = nn_shape_numel(nbd, bsh), es = (int64_t)nn_dtype_size(a->dtype);
   for (int64_t bi = 0; bi < batches; bi++) {
+    if ((s = nn_check_interrupt(ctx, "matmul"))) goto done;   /* Ctrl-C in a long batch */
     int64_t oa = 0, ob = 0, r = bi;
     for (int d = nbd - 1; d >= 0; d--) { int64_t k = r % bsh[d]; r /= bsh[d]; oa += k * sa[d]; ob += k * sb[d]; }
     const char *pa = nn_ptr(a) + oa * es, *pb = nn_ptr(b) + ob * es;
