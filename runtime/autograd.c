@@ -112,14 +112,16 @@ nn_status nn_grad_accum(nn_ctx *ctx, nn_node *n, int i, nn_tensor *g) {
   return NN_OK;
 }
 
-nn_status nn_grad_slot(nn_ctx *ctx, nn_node *n, int i, nn_tensor **slot) {
+nn_status nn_grad_slot(nn_ctx *ctx, nn_node *n, int i, nn_tensor **slot, bool *fresh) {
   *slot = NULL;
+  if (fresh) *fresh = false;
   nn_tensor *in = n->in[i];
   if (!in || !in->requires_grad) return NN_OK;
   nn_tensor **p = in->node ? &in->node->gout : &in->grad;
   if (!*p) {
-    nn_status s = nn_new(ctx, in->dtype, in->ndim, in->shape, true, p);
+    nn_status s = nn_new(ctx, in->dtype, in->ndim, in->shape, fresh == NULL, p);
     if (s) return s;
+    if (fresh) *fresh = true;
   }
   *slot = *p;
   return NN_OK;

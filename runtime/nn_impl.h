@@ -168,9 +168,10 @@ nn_node *nn_record(nn_ctx *ctx, const nn_op *op, nn_tensor *out, int n, nn_tenso
 /* Adds g into the gradient of input i of n, summing over broadcast dims so that g's shape
    reduces to the input's. Inputs that need no grad are skipped. */
 nn_status nn_grad_accum(nn_ctx *ctx, nn_node *n, int i, nn_tensor *g);
-/* The contiguous gradient buffer of input i (created zeroed when absent) for kernels that
-   accumulate straight into it (GEMM with beta = 1); *slot NULL if input i needs no grad. */
-nn_status nn_grad_slot(nn_ctx *ctx, nn_node *n, int i, nn_tensor **slot);
+/* The contiguous gradient buffer of input i for kernels that accumulate straight into it
+   (GEMM with beta = 1); *slot NULL if input i needs no grad. A buffer created here is zeroed,
+   unless fresh is given: then *fresh says it is new and uninitialized (GEMM with beta = 0). */
+nn_status nn_grad_slot(nn_ctx *ctx, nn_node *n, int i, nn_tensor **slot, bool *fresh);
 /* Whether input i needs a gradient. */
 bool nn_input_needs_grad(const nn_node *n, int i);
 void nn_node_release(nn_node *n);

@@ -270,13 +270,18 @@ static nn_status linear_backward(nn_ctx *ctx, nn_node *n) {
   int64_t N = g->shape[0], O = g->shape[1], In = n->in[1]->shape[1];
   nn_status s;
   if ((s = gemm_ready(ctx, n->in[0], &x)) || (s = gemm_ready(ctx, n->in[1], &w))) goto done;
-  if ((s = nn_grad_slot(ctx, n, 0, &slot))) goto done;
-  if (slot && N > 0 && In > 0 && O > 0)
-    gemm(ctx, g->dtype, N, In, O, nn_ptr(g), O, 1, nn_ptr(w), w->stride[0], w->stride[1], nn_ptr(slot), In, 1.0);
-  if ((s = nn_grad_slot(ctx, n, 1, &slot))) goto done;
-  if (slot && N > 0 && In > 0 && O > 0)
-    gemm(ctx, g->dtype, O, In, N, nn_ptr(g), 1, O, nn_ptr(x), x->stride[0], x->stride[1], nn_ptr(slot), In, 1.0);
-  if (n->nin > 2 && (s = nn_grad_slot(ctx, n, 2, &slot))) goto done;
+  bool fresh, full = N > 0 && In > 0 && O > 0;  /* a product writes every element */
+  if ((s = nn_grad_slot(ctx, n, 0, &slot, &fresh))) goto done;
+  if (slot && full)
+    gemm(ctx, g->dtype, N, In, O, nn_ptr(g), O, 1, nn_ptr(w), w->stride[0], w->stride[1], nn_ptr(slot),
+         In, fresh ? 0.0 : 1.0);
+  else if (slot && fresh) memset(nn_ptr(slot), 0, (size_t)slot->numel * nn_dtype_size(slot->dtype));
+  if ((s = nn_grad_slot(ctx, n, 1, &slot, &fresh))) goto done;
+  if (slot && full)
+    gemm(ctx, g->dtype, O, In, N, nn_ptr(g), 1, O, nn_ptr(x), x->stride[0], x->stride[1], nn_ptr(slot),
+         In, fresh ? 0.0 : 1.0);
+  else if (slot && fresh) memset(nn_ptr(slot), 0, (size_t)slot->numel * nn_dtype_size(slot->dtype));
+  if (n->nin > 2 && (s = nn_grad_slot(ctx, n, 2, &slot, NULL))) goto done;
   if (n->nin > 2 && slot) {
     if (g->dtype == NN_F32) {
       float *db = (float *)nn_ptr(slot);
