@@ -119,12 +119,13 @@ static nn_pool *pool_new(nn_ctx *ctx, int nworkers) {
 void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void *arg) {
   int want = ctx->threads - 1 > MAX_WORKERS ? MAX_WORKERS : ctx->threads - 1;
   if (ctx->pool && ctx->pool->nworkers != want) { nn_pool_free(ctx->pool); ctx->pool = NULL; }
-  /* A threaded OpenBLAS starts its own workers with the process, and they spin (sched_yield)
-     for about 2^28 cycles before sleeping. Ours started alongside would make three busy
-     threads on two cores and stall the lock-step products, so with such an OpenBLAS the pool
-     starts after that spell (the build prefers the serial OpenBLAS, which has no threads). */
-  if (!ctx->pool && want > 0 && nparts > 1 &&
-      (openblas_get_parallel() == 0 || nn_now() - ctx->born > POOL_DELAY_S))
+  /* Concurrent calls are safe only into OpenBLAS's pthreads build (its serial build shares
+     buffers between callers: wrong results, measured), so other builds get no workers. That
+     build starts its own workers with the process, and they spin (sched_yield) for about
+     2^28 cycles before sleeping; ours started alongside would make three busy threads on two
+     cores and stall the lock-step products, so the pool starts after that spell. */
+  if (!ctx->pool && want > 0 && nparts > 1 && openblas_get_parallel() == 1 &&
+      nn_now() - ctx->born > POOL_DELAY_S)
     ctx->pool = pool_new(ctx, want);
   nn_pool *p = ctx->pool;
   if (!p || nparts < 2) {
