@@ -170,9 +170,8 @@ nn_status nn_backward(nn_ctx *ctx, nn_tensor *t, nn_tensor *grad) {
   nn_status s = nn_new_like(ctx, t, false, &seed);
   if (s) return s;
   if (grad) nn_copy_raw(seed, grad);
-  else { seed->st->version = 0; nn_tensor *one; int64_t z = 1;
-    if ((s = nn_full(ctx, t->dtype, 0, &z, 1.0, &one))) { nn_tensor_release(seed); return s; }
-    nn_copy_raw(seed, one); nn_tensor_release(one); }
+  else if (t->dtype == NN_F32) *(float *)nn_ptr(seed) = 1.0f;   /* one element */
+  else *(double *)nn_ptr(seed) = 1.0;
 
   if (!t->node) {                  /* a leaf: its grad is the seed */
     if (!t->grad) { t->grad = seed; return NN_OK; }
