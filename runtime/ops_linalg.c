@@ -97,8 +97,10 @@ static void gemm_any(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, 
   if (bands > n / BAND_MIN) bands = n / BAND_MIN;
   j.bands = bands > 1 ? (int)bands : 1;
   j.parts = threads < j.bands ? threads : j.bands;
+  unsigned mode = nn_ftz_begin();      /* gradients drift into subnormals late in training */
   if (j.parts <= 1) gemm_part(&j, 0);
   else nn_pool_run(ctx, j.parts, gemm_part, &j);
+  nn_ftz_end(mode);
 }
 
 static void gemm(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a,

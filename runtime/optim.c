@@ -538,17 +538,19 @@ nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o) {
     nn_status s = nn_optim_check_opts(ctx, o->kind, &o->groups[gi].opts);
     if (s != NN_OK) return s;
   }
-  for (int gi = 0; gi < o->ngroups; gi++) {
+  unsigned mode = nn_ftz_begin();    /* moments drift into subnormals late in training */
+  nn_status s = NN_OK;
+  for (int gi = 0; gi < o->ngroups && s == NN_OK; gi++) {
     const ogroup *gr = &o->groups[gi];
-    for (int i = gr->first; i < gr->first + gr->n; i++) {
+    for (int i = gr->first; i < gr->first + gr->n && s == NN_OK; i++) {
       nn_tensor *g, *tmp;
-      nn_status s = grad_of(ctx, name, i, &o->params[i], &g, &tmp);
+      s = grad_of(ctx, name, i, &o->params[i], &g, &tmp);
       if (s == NN_OK && g) s = step_param(ctx, o, &gr->opts, &o->params[i], nn_tensor_data(g));
       nn_tensor_release(tmp);
-      if (s != NN_OK) return s;
     }
   }
-  return NN_OK;
+  nn_ftz_end(mode);
+  return s;
 }
 
 void nn_optim_zero_grad(nn_optim *o) {

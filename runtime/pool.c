@@ -50,6 +50,7 @@ static inline void cpu_relax(void) {
 static void *worker(void *wa) {
   nn_pool *p = ((worker_arg *)wa)->p;
   int part = ((worker_arg *)wa)->index + 1;
+  nn_ftz_begin();                        /* our own thread: products run flushing subnormals */
   uint64_t seen = 0;                  /* the pool starts at generation 0 (a job may already be posted) */
   for (;;) {
     uint64_t until = mono_ns() + SPIN_NS;
