@@ -16,7 +16,8 @@
 
 #include "lunet_impl.h"
 
-#define MT lua_upvalueindex(1) /* the tensor metatable */
+#define MT lua_upvalueindex(1)  /* the tensor metatable */
+#define BOX lua_upvalueindex(2) /* the state's context box (for lunet_gcstep_box) */
 
 /* ---- boxes ------------------------------------------------------------------------------ */
 
@@ -34,7 +35,7 @@ static LTensor *newbox(lua_State *L) {
   b->t = NULL;
   lua_pushvalue(L, MT);
   lua_setmetatable(L, -2);
-  lunet_gcstep(L);
+  lunet_gcstep_box(L, lua_touserdata(L, BOX));
   return b;
 }
 
@@ -750,12 +751,12 @@ static int pushgrad(lua_State *L, nn_tensor *t) {
   return 1;
 }
 
-/* __index: methods (upvalue 2), t[i], t.grad */
+/* __index: methods (upvalue 3), t[i], t.grad */
 static int t_index(lua_State *L) {
   switch (lua_type(L, 2)) {
   case LUA_TSTRING:
     lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1;
+    if (lua_rawget(L, lua_upvalueindex(3)) != LUA_TNIL) return 1;
     if (strcmp(lua_tostring(L, 2), "grad") == 0) return pushgrad(L, checkt(L, 1));
     return 1; /* nil */
   case LUA_TNUMBER: {
@@ -1759,7 +1760,7 @@ static int t_tostring(lua_State *L) {
 
 /* ---- registration ------------------------------------------------------------------------ */
 
-static const luaL_Reg methods[] = {
+static const luaL_Reg methods_list[] = {
   /* inspection */
   {"shape", t_shape}, {"size", t_size}, {"stride", t_stride}, {"dim", t_dim},
   {"ndim", t_dim}, {"numel", t_numel}, {"nelement", t_numel}, {"dtype", t_dtype},
@@ -1827,21 +1828,30 @@ static const char *const exported[] = {
 };
 
 void lunet_open_tensor(lua_State *L) {
-  int i;
+  int i, mod = lua_gettop(L);
+  /* every function gets upvalues (metatable, context box); __index also the methods */
   luaL_newmetatable(L, LUNET_TENSOR);           /* mod mt */
-  lua_pushvalue(L, -1);
-  luaL_setfuncs(L, metamethods, 1);
-  lua_newtable(L);                              /* mod mt methods */
-  lua_pushvalue(L, -2);
-  luaL_setfuncs(L, methods, 1);
-  lua_pushvalue(L, -2);
-  lua_pushvalue(L, -2);
-  lua_pushcclosure(L, t_index, 2);
-  lua_setfield(L, -3, "__index");
+  lunet_pushctxbox(L);                          /* mod mt box */
+  lua_insert(L, -2);                            /* mod box mt */
+  int box = mod + 1, mt = mod + 2;
+  lua_pushvalue(L, mt);
+  lua_pushvalue(L, box);
+  luaL_setfuncs(L, metamethods, 2);
+  lua_newtable(L);                              /* mod box mt methods */
+  int methods = mod + 3;
+  lua_pushvalue(L, mt);
+  lua_pushvalue(L, box);
+  luaL_setfuncs(L, methods_list, 2);
+  lua_pushvalue(L, mt);
+  lua_pushvalue(L, box);
+  lua_pushvalue(L, methods);
+  lua_pushcclosure(L, t_index, 3);
+  lua_setfield(L, mt, "__index");
   for (i = 0; exported[i]; i++) {
-    lua_getfield(L, -1, exported[i]);
-    lua_setfield(L, -4, exported[i]);
+    lua_getfield(L, methods, exported[i]);
+    lua_setfield(L, mod, exported[i]);
   }
-  lua_pop(L, 1);                                /* mod mt */
-  luaL_setfuncs(L, functions, 1);               /* into mod, mt as upvalue; pops mt */
+  lua_settop(L, mt);                            /* mod box mt */
+  lua_insert(L, -2);                            /* mod mt box */
+  luaL_setfuncs(L, functions, 2);               /* into mod; pops mt and box */
 }

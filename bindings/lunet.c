@@ -85,8 +85,15 @@ int lunet_check(lua_State *L, nn_status s) {
    collections never free tensors that survived one, such as a training step's activations).
    Reporting each tensor to the collector as debt instead (LUA_GCSTEP) made it run a whole
    cycle every few allocations when the Lua heap is small: several microseconds per op. */
-void lunet_gcstep(lua_State *L) {
-  CtxBox *c = ctxbox(L);
+void lunet_pushctxbox(lua_State *L) {
+  ctxbox(L);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &ctxkey);
+}
+
+void lunet_gcstep(lua_State *L) { lunet_gcstep_box(L, ctxbox(L)); }
+
+void lunet_gcstep_box(lua_State *L, void *box) {
+  CtxBox *c = box;
   size_t now;
   if (c->ctx == NULL) return;
   now = nn_ctx_bytes_in_use(c->ctx);

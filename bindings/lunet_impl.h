@@ -24,6 +24,10 @@ nn_dtype lunet_checkdtype(lua_State *L, int idx, nn_dtype def);
 nn_rng *lunet_optrng(lua_State *L, int idx);
 /* Tells the collector about storage allocated since the last call. */
 void lunet_gcstep(lua_State *L);
+/* The same with the context box already at hand (a closure's upvalue: no registry lookup). */
+void lunet_gcstep_box(lua_State *L, void *box);
+/* Pushes the state's context box (a userdata; created with the context if need be). */
+void lunet_pushctxbox(lua_State *L);
 
 /* per-type openers, called by luaopen_lunet with the module table on top */
 void lunet_open_tensor(lua_State *L);
