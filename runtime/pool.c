@@ -21,7 +21,7 @@ typedef struct { struct nn_pool *p; int index; } worker_arg;
 
 struct nn_pool {
   nn_ctx *ctx;
-  int nworkers;
+  int nworkers, requested;   /* started, and asked for (thread creation may fall short) */
   pthread_t *tids;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -92,6 +92,7 @@ static nn_pool *pool_new(nn_ctx *ctx, int nworkers) {
   if (!p) return NULL;
   memset(p, 0, sizeof *p);
   p->ctx = ctx;
+  p->requested = nworkers;
   p->tids = ctx->alloc(ctx->ud, NULL, 0, sizeof *p->tids * (size_t)nworkers);
   ctx->alloc_calls++;
   if (!p->tids || pthread_mutex_init(&p->mu, NULL) != 0) {
@@ -119,7 +120,7 @@ static nn_pool *pool_new(nn_ctx *ctx, int nworkers) {
    workers (created on first use). Without workers every part runs here, in order. */
 void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void *arg) {
   int want = ctx->threads - 1 > MAX_WORKERS ? MAX_WORKERS : ctx->threads - 1;
-  if (ctx->pool && ctx->pool->nworkers != want) { nn_pool_free(ctx->pool); ctx->pool = NULL; }
+  if (ctx->pool && ctx->pool->requested != want) { nn_pool_free(ctx->pool); ctx->pool = NULL; }
   /* Concurrent calls are safe only into OpenBLAS's pthreads build (its serial build shares
      buffers between callers: wrong results, measured), so other builds get no workers. That
      build starts its own workers with the process, and they spin (sched_yield) for about
@@ -133,7 +134,6 @@ void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void 
     for (int i = 0; i < nparts; i++) fn(arg, i);
     return;
   }
-  if (nparts > p->nworkers + 1) nparts = p->nworkers + 1;
   p->fn = fn;
   p->arg = arg;
   p->nparts = nparts;
@@ -145,5 +145,6 @@ void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void 
     pthread_mutex_unlock(&p->mu);
   }
   fn(arg, 0);
+  for (int i = p->nworkers + 1; i < nparts; i++) fn(arg, i);   /* more parts than workers */
   while (atomic_load(&p->pending) > 0) cpu_relax();
 }
