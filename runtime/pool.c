@@ -4,8 +4,11 @@
    workers wake slowly and then spin), which is where small-batch training lives. So each
    context keeps threads-1 workers of its own and hands each a band of rows of C to compute
    with single-threaded BLAS. Workers spin briefly after a job (the next product usually
-   follows within microseconds), then sleep on a condition variable. One job at a time: the
-   caller runs part 0 itself and returns when every part is done. */
+   follows within microseconds), then sleep on a condition variable.
+   One job at a time, its parts claimed from a ticket (job number and next part in one atomic
+   word, taken by compare-and-swap): the caller claims parts too, so a worker the system has
+   not scheduled yet costs nothing — the caller does its share and returns once every claimed
+   part is done. A worker that wakes for an old job finds its number gone and claims nothing. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -25,8 +28,8 @@ struct nn_pool {
   pthread_t *tids;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  atomic_uint_fast64_t gen;   /* bumped once per job */
-  atomic_int pending;         /* workers not yet done with the current job */
+  atomic_uint_fast64_t ticket; /* job number << 32 | next part to claim */
+  atomic_int done;             /* parts of the current job finished */
   atomic_int sleeping;
   atomic_bool quit;
   void (*fn)(void *arg, int part);
@@ -47,28 +50,38 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* Claims and runs parts of job number job until none is left; returns how many it ran. */
+static void run_parts(nn_pool *p, uint32_t job) {
+  for (;;) {
+    uint64_t t = atomic_load(&p->ticket);
+    if ((uint32_t)(t >> 32) != job || (int)(uint32_t)t >= p->nparts) return;
+    if (!atomic_compare_exchange_weak(&p->ticket, &t, t + 1)) continue;
+    p->fn(p->arg, (int)(uint32_t)t);
+    atomic_fetch_add(&p->done, 1);
+  }
+}
+
 static void *worker(void *wa) {
   nn_pool *p = ((worker_arg *)wa)->p;
-  int part = ((worker_arg *)wa)->index + 1;
   nn_ftz_begin();                        /* our own thread: products run flushing subnormals */
-  uint64_t seen = 0;                  /* the pool starts at generation 0 (a job may already be posted) */
+  uint32_t seen = 0;                     /* the pool starts at job 0: a job may already be posted */
   for (;;) {
     uint64_t until = mono_ns() + SPIN_NS;
     int k = 0;
-    while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) {
+    while ((uint32_t)(atomic_load(&p->ticket) >> 32) == seen && !atomic_load(&p->quit)) {
       cpu_relax();
       if (++k % 64 == 0 && mono_ns() > until) {
         pthread_mutex_lock(&p->mu);
         atomic_fetch_add(&p->sleeping, 1);
-        while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) pthread_cond_wait(&p->cv, &p->mu);
+        while ((uint32_t)(atomic_load(&p->ticket) >> 32) == seen && !atomic_load(&p->quit))
+          pthread_cond_wait(&p->cv, &p->mu);
         atomic_fetch_sub(&p->sleeping, 1);
         pthread_mutex_unlock(&p->mu);
       }
     }
     if (atomic_load(&p->quit)) return NULL;
-    seen = atomic_load(&p->gen);
-    if (part < p->nparts) p->fn(p->arg, part);
-    atomic_fetch_sub(&p->pending, 1);
+    seen = (uint32_t)(atomic_load(&p->ticket) >> 32);
+    run_parts(p, seen);
   }
 }
 
@@ -101,8 +114,8 @@ static nn_pool *pool_new(nn_ctx *ctx, int nworkers) {
     return NULL;
   }
   pthread_cond_init(&p->cv, NULL);
-  atomic_init(&p->gen, 0);
-  atomic_init(&p->pending, 0);
+  atomic_init(&p->ticket, 0);
+  atomic_init(&p->done, 0);
   atomic_init(&p->sleeping, 0);
   atomic_init(&p->quit, false);
   for (int i = 0; i < nworkers; i++) {
@@ -134,17 +147,18 @@ void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void 
     for (int i = 0; i < nparts; i++) fn(arg, i);
     return;
   }
+  /* publish the job: its fields first, then the ticket with the next job number, part 0 */
   p->fn = fn;
   p->arg = arg;
   p->nparts = nparts;
-  atomic_store(&p->pending, p->nworkers);
-  atomic_fetch_add(&p->gen, 1);
+  atomic_store(&p->done, 0);
+  uint32_t job = (uint32_t)(atomic_load(&p->ticket) >> 32) + 1;
+  atomic_store(&p->ticket, (uint64_t)job << 32);
   if (atomic_load(&p->sleeping) > 0) {
     pthread_mutex_lock(&p->mu);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
   }
-  fn(arg, 0);
-  for (int i = p->nworkers + 1; i < nparts; i++) fn(arg, i);   /* more parts than workers */
-  while (atomic_load(&p->pending) > 0) cpu_relax();
+  run_parts(p, job);
+  while (atomic_load(&p->done) < nparts) cpu_relax();   /* parts claimed by workers */
 }
