@@ -14,6 +14,8 @@
 -- generator when neither is given): deterministic given a seed, not numpy's stream.
 
 local lunet = require "lunet"
+local util = require "lunet.util"
+local checkopts, shapestr = util.checkopts, util.shapestr
 local io, math, table, string, package, debug = io, math, table, string, package, debug
 local error, type, pairs, ipairs, tostring, setmetatable, getmetatable, next =
   error, type, pairs, ipairs, tostring, setmetatable, getmetatable, next
@@ -26,23 +28,7 @@ _ENV = nil
 
 local istensor = lunet.is_tensor
 
-local function shapestr(t)
-  return "[" .. table.concat(t:shape(), ", ") .. "]"
-end
 
--- Raises on an option key not in allowed (a list of names) or a non-table opts.
-local function checkopts(fname, opts, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(fname .. ": options must be a table, got " .. type(opts), 3)
-  end
-  for k in pairs(opts) do
-    local ok = false
-    for _, a in ipairs(allowed) do if k == a then ok = true break end end
-    if not ok then error(fname .. ": unknown option '" .. tostring(k) .. "'", 3) end
-  end
-  return opts
-end
 
 local function checkbool(fname, name, v, default)
   if v == nil then return default end

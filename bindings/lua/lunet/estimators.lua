@@ -282,6 +282,16 @@ local function make_classes(list, dtype)
   return list
 end
 
+-- classes_ from the sorted distinct labels (scikit-learn's check: at least two of them)
+local function set_classes(self, uniq, ldtype)
+  if #uniq < 2 then
+    error(fmt("%s needs samples of at least 2 classes in the data, but the data contains "
+              .. "only one class: %s", self._name, repr(uniq[1])), 0)
+  end
+  self.classes_ = make_classes(uniq, ldtype)
+  self._multilabel = false
+end
+
 local function classes_as_list(c) return is_tensor(c) and c:totable() or c end
 
 ----------------------------------------------------------------------------------------------
@@ -1005,12 +1015,7 @@ function Classifier:_validate_targets(X, y, incremental)
   check_consistent(X, #list)
   local uniq = sorted_unique(list)
   if self.classes_ == nil or (not self.warm_start and not incremental) then
-    if #uniq < 2 then
-      error(fmt("%s needs samples of at least 2 classes in the data, but the data contains "
-                .. "only one class: %s", self._name, repr(uniq[1])), 0)
-    end
-    self.classes_ = make_classes(uniq, ldtype)
-    self._multilabel = false
+    set_classes(self, uniq, ldtype)
   else
     local known = classes_as_list(self.classes_)
     local set = {}
@@ -1119,12 +1124,7 @@ function Classifier:partial_fit(X, y, classes)
                   classes_str(uniq), classes_str(self.classes_)), 0)
       end
     else
-      if #uniq < 2 then
-        error(fmt("%s needs samples of at least 2 classes in the data, but the data contains "
-                  .. "only one class: %s", self._name, repr(uniq[1])), 0)
-      end
-      self.classes_ = make_classes(uniq, ldtype)
-      self._multilabel = false
+      set_classes(self, uniq, ldtype)
     end
   elseif self.classes_ == nil then
     if is_tensor(y) and y:dim() == 2 and y:size(2) > 1 then

@@ -10,6 +10,8 @@
 -- (the warning goes through Lua's warn(), silent unless warnings are on).
 
 local lunet = require "lunet"
+local util = require "lunet.util"
+local checkopts, shapestr = util.checkopts, util.shapestr
 local math, table, string, utf8 = math, table, string, utf8
 local error, type, ipairs, pairs, tostring, getmetatable, warn, pcall =
   error, type, ipairs, pairs, tostring, getmetatable, warn, pcall
@@ -21,18 +23,7 @@ _ENV = nil
 
 local istensor = lunet.is_tensor
 
-local function shapestr(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
 
-local function checkopts(fname, opts, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then error(fname .. ": options must be a table, got " .. type(opts), 3) end
-  for k in pairs(opts) do
-    local ok = false
-    for _, a in ipairs(allowed) do if k == a then ok = true break end end
-    if not ok then error(fname .. ": unknown option '" .. tostring(k) .. "'", 3) end
-  end
-  return opts
-end
 
 -- A label vector as a Lua array (a tensor must be 1-D, or 2-D with one column).
 local function labels(fname, name, y)
