@@ -22,7 +22,7 @@
 
 /* One context per state, kept in the registry inside a userdata whose __gc frees it.
    nn_ctx_free defers while tensors are alive, so the order in which lua_close runs the
-   finalizers does not matter. seen/debt feed lunet_gcstep. */
+   finalizers does not matter. seen and since_full pace lunet_gcstep. */
 typedef struct {
   nn_ctx *ctx;
   size_t seen; /* bytes_in_use at the last lunet_gcstep */
@@ -77,14 +77,6 @@ int lunet_check(lua_State *L, nn_status s) {
   return 0;
 }
 
-/* Tensor storage lives outside Lua's heap, so the collector cannot see what a dropped tensor
-   holds (torch7 #280). We count the storage made since the last full collection, and once it
-   exceeds an eighth of what is alive (and GC_FULL, and twice the Lua heap, whose size is what
-   a full collection costs) run a full collection: garbage
-   stays a bounded fraction of live data, in either collector mode (generational mode's minor
-   collections never free tensors that survived one, such as a training step's activations).
-   Reporting each tensor to the collector as debt instead (LUA_GCSTEP) made it run a whole
-   cycle every few allocations when the Lua heap is small: several microseconds per op. */
 void lunet_pushctxbox(lua_State *L) {
   ctxbox(L);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &ctxkey);
@@ -92,6 +84,14 @@ void lunet_pushctxbox(lua_State *L) {
 
 void lunet_gcstep(lua_State *L) { lunet_gcstep_box(L, ctxbox(L)); }
 
+/* Tensor storage lives outside Lua's heap, so the collector cannot see what a dropped tensor
+   holds (torch7 #280). We count the storage made since the last full collection, and once it
+   exceeds an eighth of what is alive (and GC_FULL, and twice the Lua heap, whose size is what
+   a full collection costs) run a full collection: garbage stays a bounded fraction of live
+   data, in either collector mode (generational mode's minor collections never free tensors
+   that survived one, such as a training step's activations).
+   Reporting each tensor to the collector as debt instead (LUA_GCSTEP) made it run a whole
+   cycle every few allocations when the Lua heap is small: several microseconds per op. */
 void lunet_gcstep_box(lua_State *L, void *box) {
   CtxBox *c = box;
   size_t now;
