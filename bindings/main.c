@@ -57,6 +57,129 @@
 static const char *progname = PROGNAME; /* NULL in the REPL: no prefix on errors */
 
 /* ===================================================================== */
+/* Lua's allocator and state                                             */
+/* ===================================================================== */
+
+/* Why: every tensor a script makes is a small userdata that the collector frees in bursts
+   (thousands per full collection), which overflows malloc's per-thread cache and sends each
+   block through its slow path. Freed blocks up to SMALL_MAX bytes are kept instead on one
+   list per 16-byte size class and handed out again; blocks in a class are all allocated at
+   the class's size, so any of them fits any request of that class. */
+#ifdef __SANITIZE_ADDRESS__
+#define SMALL_MAX 0 /* AddressSanitizer then sees every block's whole life */
+#else
+#define SMALL_MAX 256
+#endif
+#define NCLASS 16   /* classes of 16..256 bytes */
+#define CACHE_MAX ((size_t)16 << 20) /* bytes kept on the lists at most */
+
+typedef struct Block { struct Block *next; } Block;
+typedef struct {
+  Block *free[NCLASS];
+  size_t cached;
+} LuaHeap;
+
+static size_t class_of(size_t n) { return (n - 1) >> 4; } /* n in 1..SMALL_MAX */
+
+static void *small_get(LuaHeap *h, size_t n) {
+  size_t c = class_of(n);
+  Block *b = h->free[c];
+  if (b == NULL) return malloc((c + 1) << 4);
+  h->free[c] = b->next;
+  h->cached -= (c + 1) << 4;
+  return b;
+}
+
+static void small_put(LuaHeap *h, void *p, size_t n) {
+  size_t c = class_of(n);
+  if (h->cached + ((c + 1) << 4) > CACHE_MAX) { free(p); return; }
+  ((Block *)p)->next = h->free[c];
+  h->free[c] = p;
+  h->cached += (c + 1) << 4;
+}
+
+/* lua_Alloc: osize is the block's size when ptr is not NULL (Lua's contract) */
+static void *heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  LuaHeap *h = ud;
+  void *q;
+  if (ptr == NULL) osize = 0;
+  if (nsize == 0) {
+    if (ptr == NULL) return NULL;
+    if (osize <= SMALL_MAX) small_put(h, ptr, osize);
+    else free(ptr);
+    return NULL;
+  }
+  if (nsize <= SMALL_MAX) {
+    if (ptr != NULL && osize <= SMALL_MAX && class_of(osize) == class_of(nsize)) return ptr;
+    q = small_get(h, nsize);
+  } else if (ptr != NULL && osize > SMALL_MAX) {
+    return realloc(ptr, nsize);
+  } else {
+    q = malloc(nsize);
+  }
+  if (q == NULL || ptr == NULL) return q; /* on failure Lua keeps the old block */
+  memcpy(q, ptr, osize < nsize ? osize : nsize);
+  if (osize <= SMALL_MAX) small_put(h, ptr, osize);
+  else free(ptr);
+  return q;
+}
+
+static void heap_clear(LuaHeap *h) {
+  for (size_t c = 0; c < NCLASS; c++)
+    while (h->free[c]) { Block *b = h->free[c]; h->free[c] = b->next; free(b); }
+  h->cached = 0;
+}
+
+/* luaL_newstate's panic and warning functions (lauxlib.c), for a state made with our
+   allocator: warnings start off; "@on" / "@off" switch them */
+static int panic(lua_State *L) {
+  const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                   : "error object is not a string";
+  lua_writestringerror("PANIC: unprotected error in call to Lua API (%s)\n", msg);
+  return 0;
+}
+
+static void warnfoff(void *ud, const char *message, int tocont);
+static void warnfon(void *ud, const char *message, int tocont);
+
+static int checkcontrol(lua_State *L, const char *message, int tocont) {
+  if (tocont || *(message++) != '@') return 0;
+  if (strcmp(message, "off") == 0) lua_setwarnf(L, warnfoff, L);
+  else if (strcmp(message, "on") == 0) lua_setwarnf(L, warnfon, L);
+  return 1;
+}
+
+static void warnfoff(void *ud, const char *message, int tocont) {
+  checkcontrol(ud, message, tocont);
+}
+
+static void warnfcont(void *ud, const char *message, int tocont) {
+  lua_State *L = ud;
+  lua_writestringerror("%s", message);
+  if (tocont) {
+    lua_setwarnf(L, warnfcont, L);
+  } else {
+    lua_writestringerror("%s", "\n");
+    lua_setwarnf(L, warnfon, L);
+  }
+}
+
+static void warnfon(void *ud, const char *message, int tocont) {
+  if (checkcontrol(ud, message, tocont)) return;
+  lua_writestringerror("%s", "Lua warning: ");
+  warnfcont(ud, message, tocont);
+}
+
+static lua_State *newstate(LuaHeap *h) {
+  lua_State *L = lua_newstate(heap_alloc, h);
+  if (L != NULL) {
+    lua_atpanic(L, panic);
+    lua_setwarnf(L, warnfoff, L);
+  }
+  return L;
+}
+
+/* ===================================================================== */
 /* Interrupts                                                            */
 /* ===================================================================== */
 
@@ -939,7 +1062,8 @@ static int pmain(lua_State *L) {
 
 int main(int argc, char **argv) {
   int status, result;
-  lua_State *L = luaL_newstate();
+  static LuaHeap heap;
+  lua_State *L = newstate(&heap);
   if (L == NULL) {
     l_message(PROGNAME, "cannot create state: not enough memory");
     return EXIT_FAILURE;
@@ -957,5 +1081,6 @@ int main(int argc, char **argv) {
   globalctx = NULL;
   globalL = NULL;
   lua_close(L);
+  heap_clear(&heap);
   return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -17,6 +17,7 @@ typedef struct {
 } geom;
 
 static nn_status setup(nn_ctx *ctx, const char *op, nn_tensor *t, int dim, bool keepdim, geom *g) {
+  memset(g, 0, sizeof *g);  /* defined even on failure (LTO's flow analysis checks callers) */
   if (!t) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", op);
   int nd = t->ndim;
   g->outer = 1; g->inner = 1;

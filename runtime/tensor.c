@@ -116,6 +116,7 @@ nn_status nn_check_open(nn_ctx *ctx, const char *op, const nn_tensor *t) {
 
 nn_status nn_broadcast_shape(nn_ctx *ctx, const char *op, const nn_tensor *a, const nn_tensor *b,
                              int *ndim, int64_t *shape) {
+  *ndim = 0;
   int n = a->ndim > b->ndim ? a->ndim : b->ndim;
   for (int i = 0; i < n; i++) {
     int ia = a->ndim - n + i, ib = b->ndim - n + i;
