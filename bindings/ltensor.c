@@ -1113,8 +1113,23 @@ static int arith(lua_State *L, int op) {
   return 1;
 }
 
-static int t_add(lua_State *L) { return arith(L, OP_ADD); }
-static int t_sub(lua_State *L) { return arith(L, OP_SUB); }
+/* a:add(b, alpha), a:sub(b, alpha): a ± alpha·b (PyTorch's alpha=), recorded as two ops */
+static int arith_alpha(lua_State *L, int op) {
+  lua_Number alpha = luaL_checknumber(L, 3);
+  lua_settop(L, 2);
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    lua_pushnumber(L, lua_tonumber(L, 2) * alpha);
+  } else {
+    nn_tensor *b = checkt(L, 2);
+    LTensor *r = newbox(L);
+    lunet_check(L, nn_muls(nn_tensor_ctx(b), b, alpha, &r->t));
+  }
+  lua_replace(L, 2);
+  return arith(L, op);
+}
+
+static int t_add(lua_State *L) { return lua_isnoneornil(L, 3) ? arith(L, OP_ADD) : arith_alpha(L, OP_ADD); }
+static int t_sub(lua_State *L) { return lua_isnoneornil(L, 3) ? arith(L, OP_SUB) : arith_alpha(L, OP_SUB); }
 static int t_mul(lua_State *L) { return arith(L, OP_MUL); }
 static int t_div(lua_State *L) { return arith(L, OP_DIV); }
 static int t_pow(lua_State *L) { return arith(L, OP_POW); }
@@ -1195,10 +1210,26 @@ static int t_where(lua_State *L) {
 
 typedef nn_status (*inplace_fn)(nn_ctx *, nn_tensor *, nn_tensor *);
 
+/* a:add_(b, alpha), a:sub_(b, alpha): a ±= alpha·b in one pass */
+static int inplace_alpha(lua_State *L, int op) {
+  nn_tensor *t = checkt(L, 1), *u;
+  nn_ctx *ctx = nn_tensor_ctx(t);
+  lua_Number alpha = luaL_checknumber(L, 3) * (op == OP_SUB ? -1 : 1);
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    lunet_check(L, nn_adds_(ctx, t, lua_tonumber(L, 2) * alpha));
+  } else {
+    u = checkt(L, 2);
+    lunet_check(L, nn_axpy_(ctx, t, u, alpha));
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
 static int inplace(lua_State *L, int op) {
   static const inplace_fn fns[] = {nn_add_, nn_sub_, nn_mul_, nn_div_};
   nn_tensor *t = checkt(L, 1), *u;
   nn_ctx *ctx = nn_tensor_ctx(t);
+  if ((op == OP_ADD || op == OP_SUB) && !lua_isnoneornil(L, 3)) return inplace_alpha(L, op);
   if (lua_type(L, 2) == LUA_TNUMBER) {
     lua_Number x = lua_tonumber(L, 2);
     nn_status s = NN_OK;

@@ -13,9 +13,9 @@ static nn_status as_dtype(nn_ctx *ctx, nn_tensor *t, nn_dtype dt, nn_tensor **ou
 
 /* ---- binary kernels ------------------------------------------------------------------- */
 
-typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE }
-    binop;
-typedef struct { binop op; nn_dtype dt; } bin_arg;
+typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE,
+               B_AXPY } binop;
+typedef struct { binop op; nn_dtype dt; double alpha; } bin_arg;  /* alpha: B_AXPY's scale */
 
 /* The loop body for one row, contiguous and strided (the contiguous one vectorizes). */
 #define ROW(T, EXPR)                                                                   \
@@ -45,6 +45,7 @@ typedef struct { binop op; nn_dtype dt; } bin_arg;
     case B_LE: ROW(T, (T)(u <= v)); break;                        \
     case B_GT: ROW(T, (T)(u > v)); break;                         \
     case B_GE: ROW(T, (T)(u >= v)); break;                        \
+    case B_AXPY: { T al = (T)c->alpha; ROW(T, u + al * v); } break; \
   }
 
 static int64_t ipow(int64_t u, int64_t v) {
@@ -64,11 +65,11 @@ static void bin_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b
   }
 }
 
-static void run_binary(binop op, nn_tensor *out, nn_tensor *a, nn_tensor *b) {
+static void run_binary(binop op, double alpha, nn_tensor *out, nn_tensor *a, nn_tensor *b) {
   int64_t sa[NN_MAX_DIMS], sb[NN_MAX_DIMS];
   nn_broadcast_strides(a, out->ndim, out->shape, sa);
   nn_broadcast_strides(b, out->ndim, out->shape, sb);
-  bin_arg c = {op, out->dtype};
+  bin_arg c = {op, out->dtype, alpha};
   char *base[3] = {nn_ptr(out), nn_ptr(a), nn_ptr(b)};
   const int64_t *st[3] = {out->stride, sa, sb};
   size_t es = nn_dtype_size(out->dtype), e[3] = {es, es, es};
@@ -90,14 +91,14 @@ static nn_status binary(nn_ctx *ctx, const char *name, binop op, nn_tensor *a, n
       (b->numel == 1 || nn_same_shape(a, b)) && a->numel == nn_shape_numel(ndim, shape)) {
     /* the common case, one row: no conversion, no stride bookkeeping */
     if ((s = nn_new(ctx, cdt, ndim, shape, false, &r))) return s;
-    bin_arg c = {op, cdt};
+    bin_arg c = {op, cdt, 0};
     bin_row(r->numel, nn_ptr(r), 1, nn_ptr(a), 1, nn_ptr(b), b->numel == 1 ? 0 : 1, &c);
     *out = r;
     return NN_OK;
   }
   if (!(s = as_dtype(ctx, a, cdt, &ca)) && !(s = as_dtype(ctx, b, cdt, &cb)) &&
       !(s = nn_new(ctx, cdt, ndim, shape, false, &r)))
-    run_binary(op, r, ca, cb);
+    run_binary(op, 0, r, ca, cb);
   nn_tensor_release(ca);
   nn_tensor_release(cb);
   if (!s) *out = r;
@@ -234,7 +235,7 @@ static nn_status extremum_backward(nn_ctx *ctx, nn_node *n, binop win) {
     goto done;
   /* w = mask + 0.5 * ties: the share of dy that a gets; b gets 1 - w */
   if ((s = nn_muls(ctx, e, 0.5, &w))) goto done;
-  run_binary(B_ADD, w, w, m);
+  run_binary(B_ADD, 0, w, w, m);
   if ((s = accum_mul(ctx, n, 0, n->gout, w))) goto done;
   nn_tensor_release(m); m = NULL;
   if ((s = nn_rsubs(ctx, w, 1.0, &m))) goto done;
@@ -740,7 +741,8 @@ static nn_status check_inplace(nn_ctx *ctx, const char *name, nn_tensor *a) {
   return NN_OK;
 }
 
-static nn_status binary_inplace(nn_ctx *ctx, const char *name, binop op, nn_tensor *a, nn_tensor *b) {
+static nn_status binary_inplace(nn_ctx *ctx, const char *name, binop op, double alpha,
+                                nn_tensor *a, nn_tensor *b) {
   nn_status s = check_inplace(ctx, name, a);
   if (s) return s;
   if (!b) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", name);
@@ -765,19 +767,25 @@ static nn_status binary_inplace(nn_ctx *ctx, const char *name, binop op, nn_tens
     nn_tensor_release(cb);
     cb = c2;
   }
-  run_binary(op, a, a, cb);
+  run_binary(op, alpha, a, a, cb);
   nn_tensor_release(cb);
   a->st->version++;
   return NN_OK;
 }
-nn_status nn_add_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) { return binary_inplace(ctx, "add_", B_ADD, a, b); }
-nn_status nn_sub_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) { return binary_inplace(ctx, "sub_", B_SUB, a, b); }
-nn_status nn_mul_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) { return binary_inplace(ctx, "mul_", B_MUL, a, b); }
+nn_status nn_add_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) { return binary_inplace(ctx, "add_", B_ADD, 0, a, b); }
+nn_status nn_sub_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) { return binary_inplace(ctx, "sub_", B_SUB, 0, a, b); }
+nn_status nn_mul_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) { return binary_inplace(ctx, "mul_", B_MUL, 0, a, b); }
+/* a += alpha b in one pass (PyTorch's add_(b, alpha=)): weight decay, L2 gradients */
+nn_status nn_axpy_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, double alpha) {
+  if (a && a->dtype == NN_I64 && !(alpha == floor(alpha) && fabs(alpha) < 0x1p62))
+    return nn_fail(ctx, NN_ERR_ARG, "add_: alpha must be an integer for an int64 tensor, got %g", alpha);
+  return binary_inplace(ctx, "add_", B_AXPY, alpha, a, b);
+}
 nn_status nn_div_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) {
   if (a && a->dtype == NN_I64)
     return nn_fail(ctx, NN_ERR_DTYPE, "div_: true division of an int64 tensor in place is not possible "
                    "(its result is float)");
-  return binary_inplace(ctx, "div_", B_DIV, a, b);
+  return binary_inplace(ctx, "div_", B_DIV, 0, a, b);
 }
 
 static nn_status scalar_inplace(nn_ctx *ctx, const char *name, scalop op, nn_tensor *a, double v) {

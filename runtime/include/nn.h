@@ -233,6 +233,7 @@ NN_API nn_status nn_clamp(nn_ctx *ctx, nn_tensor *a, double lo, double hi, nn_te
 /* in place on a (no autograd recording through a; bumps the version; a leaf that requires
    grad may not be changed in place while grad mode is on) */
 NN_API nn_status nn_add_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b);  /* a += b (b broadcasts) */
+NN_API nn_status nn_axpy_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, double alpha); /* a += alpha b */
 NN_API nn_status nn_sub_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b);
 NN_API nn_status nn_mul_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b);
 NN_API nn_status nn_div_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b);

@@ -210,6 +210,23 @@ static void test_broadcast(void) {
   CHECKF(nn_add(C, m, r, &e) == NN_ERR_SHAPE && e == NULL &&
          strcmp(nn_ctx_errmsg(C), "add: shapes [2, 4] and [2] do not broadcast") == 0,
          "add non-broadcastable: %s", nn_ctx_errmsg(C));
+  /* axpy_: a += alpha b, b broadcast over rows; float64 values against the loop */
+  nn_tensor *acc = randt(2, SH(3, 4)), *row = randt(1, SH(4)), *before;
+  nn_clone(C, acc, &before);
+  CHECKF(nn_axpy_(C, acc, row, -2.5) == NN_OK, "axpy_ broadcast: %s", nn_ctx_errmsg(C));
+  ok = true;
+  for (int i = 0; i < 12; i++) ok = ok && at(acc, i) == at(before, i) + -2.5 * at(row, i % 4);
+  CHECKF(ok, "axpy_ values");
+  CHECKF(nn_axpy_(C, row, acc, 1.0) == NN_ERR_SHAPE &&
+         strcmp(nn_ctx_errmsg(C), "add_: result shape [3, 4] differs from the tensor's [4]") == 0,
+         "axpy_ into a smaller tensor: %s", nn_ctx_errmsg(C));
+  CHECKF(nn_axpy_(C, li, li, 2) == NN_OK && at(li, 2) == 9, "axpy_ int64 with an integer alpha");
+  CHECKF(nn_axpy_(C, li, li, 0.5) == NN_ERR_ARG &&
+         strcmp(nn_ctx_errmsg(C), "add_: alpha must be an integer for an int64 tensor, got 0.5") == 0,
+         "axpy_ int64 with a fractional alpha: %s", nn_ctx_errmsg(C));
+  CHECKF(nn_axpy_(C, li, li, INFINITY) == NN_ERR_ARG, "axpy_ int64 with an infinite alpha");
+  CHECKF(nn_axpy_(C, NULL, li, 1) != NN_OK && nn_axpy_(C, li, NULL, 1) != NN_OK, "axpy_ NULL");
+  nn_tensor_release(acc); nn_tensor_release(row); nn_tensor_release(before);
   nn_tensor_release(a); nn_tensor_release(b); nn_tensor_release(m); nn_tensor_release(mt);
   nn_tensor_release(r); nn_tensor_release(f); nn_tensor_release(li);
 }

@@ -317,9 +317,12 @@ local function forward(self, x)
   return linear(a, W[#W]:t(), b[#W])
 end
 
-local function sum_squares(W)
+local function sum_squares(W)                      -- ΣW² as dot products: nothing allocated
   local s = 0.0
-  for i = 1, #W do s = s + (W[i] * W[i]):sum():item() end
+  for i = 1, #W do
+    local v = W[i]:view(-1)
+    s = s + v:dot(v):item()
+  end
   return s
 end
 
@@ -348,7 +351,7 @@ end
 local function l2_grad(W, scale)
   for i = 1, #W do
     local g = W[i].grad
-    if g then g:add_(W[i] * scale) end
+    if g then g:add_(W[i], scale) end
   end
 end
 local function add_l2_grad(self, n)
