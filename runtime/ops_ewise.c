@@ -428,7 +428,7 @@ static void un_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *u0
   if (c->dt == NN_F32) {
     const float p = (float)c->p, q = (float)c->q;
     (void)p; (void)q;
-    UNARY_CASES(float, expf, logf, sqrtf, fabsf, tanhf, erff);
+    UNARY_CASES(float, nn_expf, logf, sqrtf, fabsf, tanhf, erff);
   } else if (c->dt == NN_F64) {
     const double p = c->p, q = c->q;
     (void)p; (void)q;

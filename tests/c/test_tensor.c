@@ -231,6 +231,43 @@ static void test_broadcast(void) {
   nn_tensor_release(r); nn_tensor_release(f); nn_tensor_release(li);
 }
 
+/* ---- float32 exp (Lunet's own, vectorized) against exp in double ---------------------------- */
+static double ulps_off(float got, double want) {
+  if (want == 0) return got == 0 ? 0 : 1e9;
+  int e;
+  frexp(want, &e);                                /* want in [2^(e-1), 2^e) */
+  double ulp = fmax(ldexp(1.0, e - 1 - 23), ldexp(1.0, -149));
+  return fabs((double)got - want) / ulp;
+}
+
+static void test_exp_f32(void) {
+  enum { N = 400000 };
+  float *x = malloc(N * sizeof *x);
+  if (!x) { CHECKF(0, "out of memory"); return; }
+  for (int i = 0; i < N; i++) x[i] = -104.0f + 193.0f * (float)i / (float)N;  /* -104 .. 89 */
+  x[0] = 0; x[1] = (float)INFINITY; x[2] = -(float)INFINITY; x[3] = NAN; x[4] = 88.72f;
+  x[5] = -87.0f; x[6] = -100.0f; x[7] = 1e-8f;
+  nn_tensor *t = from(NN_F32, 1, SH(N), x), *y = NULL;
+  CHECKF(nn_exp(C, t, &y) == NN_OK, "exp float32: %s", nn_ctx_errmsg(C));
+  const float *v = y ? nn_tensor_data(y) : NULL;
+  double worst = 0;
+  int at_worst = 0;
+  for (int i = 8; v && i < N; i++) {
+    double want = exp((double)x[i]);
+    double off = want > 3.4028234663852886e38 ? (isinf(v[i]) ? 0 : 1e9) : ulps_off(v[i], want);
+    if (off > worst) { worst = off; at_worst = i; }
+  }
+  CHECKF(v && worst <= 2, "exp float32 within 2 ulp of exp in double (worst %.2f ulp at x = %.9g)",
+         worst, (double)x[at_worst]);
+  CHECKF(v && v[0] == 1 && isinf(v[1]) && v[1] > 0 && v[2] == 0 && isnan(v[3]),
+         "exp float32: e^0 = 1, e^inf = inf, e^-inf = 0, NaN stays NaN");
+  CHECKF(v && v[4] > 3.3e38f && v[5] > 0 && v[6] > 0 && v[6] < 1e-43f && v[7] == 1.0f,
+         "exp float32 near the ends of the range (%g %g %g %g)", v ? v[4] : 0, v ? v[5] : 0,
+         v ? v[6] : 0, v ? v[7] : 0);
+  nn_tensor_release(t); nn_tensor_release(y);
+  free(x);
+}
+
 /* ---- reductions against naive loops --------------------------------------------------------------- */
 typedef enum { R_SUM, R_MEAN, R_PROD, R_VAR, R_STD, R_MAX, R_MIN } rk;
 /* naive reduction of x [2,3,4] over dim (or all) at output position (i, j) of the remaining dims */
@@ -680,6 +717,7 @@ int main(int argc, char **argv) {
   test_random();
   test_views();
   test_broadcast();
+  test_exp_f32();
   test_reductions();
   test_index();
   test_errors();
