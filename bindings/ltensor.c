@@ -1435,6 +1435,15 @@ static int t_matmul(lua_State *L) {
   return 1;
 }
 
+/* lunet.addmm(bias, x, w) / bias:addmm(x, w): bias + x w, bias broadcast (nil: none) */
+static int t_addmm(lua_State *L) {
+  nn_tensor *bias = lua_isnil(L, 1) ? NULL : checkt(L, 1);
+  nn_tensor *x = checkt(L, 2), *w = checkt(L, 3);
+  LTensor *r = newbox(L);
+  lunet_check(L, nn_addmm(nn_tensor_ctx(x), bias, x, w, &r->t));
+  return 1;
+}
+
 static int t_dot(lua_State *L) {
   nn_tensor *a = checkt(L, 1), *b = checkt(L, 2);
   LTensor *r = newbox(L);
@@ -1821,7 +1830,7 @@ static const luaL_Reg methods_list[] = {
   {"sum", t_sum}, {"mean", t_mean}, {"prod", t_prod}, {"var", t_var}, {"std", t_std},
   {"max", t_max}, {"min", t_min}, {"argmax", t_argmax}, {"argmin", t_argmin},
   /* linear algebra */
-  {"matmul", t_matmul}, {"mm", t_matmul}, {"dot", t_dot},
+  {"matmul", t_matmul}, {"mm", t_matmul}, {"dot", t_dot}, {"addmm", t_addmm},
   /* autograd */
   {"requires_grad", t_requires_grad}, {"set_requires_grad", t_set_requires_grad},
   {"requires_grad_", t_set_requires_grad}, {"is_leaf", t_is_leaf}, {"grad_fn", t_grad_fn},
@@ -1844,7 +1853,7 @@ static const luaL_Reg functions[] = {
   {"rand", m_rand}, {"randn", m_randn}, {"randint", m_randint}, {"randperm", m_randperm},
   {"zeros_like", m_zeros_like}, {"ones_like", m_ones_like}, {"full_like", m_full_like},
   {"empty_like", m_empty_like}, {"rand_like", m_rand_like}, {"randn_like", m_randn_like},
-  {"matmul", t_matmul}, {"cat", m_cat}, {"stack", m_stack}, {"where", m_where},
+  {"matmul", t_matmul}, {"addmm", t_addmm}, {"cat", m_cat}, {"stack", m_stack}, {"where", m_where},
   {"is_tensor", m_is_tensor},
   {NULL, NULL}
 };

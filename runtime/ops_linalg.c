@@ -2,6 +2,7 @@
    batch dims), dot, and the fused linear layer. Transposed views go to BLAS as transpose
    flags, never as copies. */
 #include <cblas.h>
+#include <limits.h>
 #include "nn_impl.h"
 
 /* How BLAS can read a 2-D matrix with these strides: as is, as a transpose, or not at all. */
@@ -260,6 +261,19 @@ nn_status nn_dot(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   if (a->ndim != 1 || b->ndim != 1 || a->shape[0] != b->shape[0])
     return nn_fail(ctx, NN_ERR_SHAPE, "dot: expects two 1-D tensors of the same size, got %s and %s",
                    nn_shape_fmt(a->ndim, a->shape, b1), nn_shape_fmt(b->ndim, b->shape, b2));
+  if (a->dtype != NN_I64 && a->dtype == b->dtype && a->shape[0] <= INT_MAX && a->stride[0] >= 1 &&
+      a->stride[0] <= INT_MAX && b->stride[0] >= 1 && b->stride[0] <= INT_MAX &&
+      !nn_needs_grad(ctx, 2, (nn_tensor *[]){a, b})) {
+    /* nothing to record: one BLAS dot, no product machinery (sums of squares, norms) */
+    nn_status s = nn_new(ctx, a->dtype, 0, NULL, false, out);
+    if (s) return s;
+    int n = (int)a->shape[0], ia = (int)a->stride[0], ib = (int)b->stride[0];
+    if (a->dtype == NN_F32)
+      *(float *)nn_ptr(*out) = n ? cblas_sdot(n, (const float *)nn_ptr(a), ia, (const float *)nn_ptr(b), ib) : 0;
+    else
+      *(double *)nn_ptr(*out) = n ? cblas_ddot(n, (const double *)nn_ptr(a), ia, (const double *)nn_ptr(b), ib) : 0;
+    return NN_OK;
+  }
   return nn_matmul(ctx, a, b, out);
 }
 
@@ -348,6 +362,86 @@ nn_status nn_linear(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_te
   else for (int64_t i = 0; i < N; i++) memcpy(nn_ptr(y) + (size_t)(i * O) * es, nn_ptr(br), (size_t)O * es);
   nn_tensor *in[3] = {x, w, b};
   if (nn_needs_grad(ctx, b ? 3 : 2, in) && !nn_record(ctx, &nn_op_linear, y, b ? 3 : 2, in, NULL)) {
+    s = ctx->status;
+    goto done;
+  }
+  *out = y;
+  y = NULL;
+done:
+  nn_tensor_release(xr); nn_tensor_release(wr); nn_tensor_release(br); nn_tensor_release(y);
+  return s;
+}
+
+/* ---- addmm: Y[N,M] = bias + X[N,K] W[K,M] (PyTorch's addmm; bias broadcasts to [N,M]) -------
+   The linear layer with its weight stored [in, out], as scikit-learn's coefs_: one op, no
+   transposed view to record. A bias row goes into each band of Y before its GEMM (beta = 1);
+   another bias shape is copied in first. Backward accumulates straight into the gradient
+   buffers: dX += dY W^T,  dW += X^T dY,  dbias += dY summed over its broadcast dims. */
+static nn_status addmm_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *g = n->gout, *x = NULL, *w = NULL, *slot;
+  int64_t N = g->shape[0], M = g->shape[1], K = n->in[0]->shape[1];
+  nn_status s;
+  if ((s = gemm_ready(ctx, n->in[0], &x)) || (s = gemm_ready(ctx, n->in[1], &w))) goto done;
+  bool fresh, full = N > 0 && K > 0 && M > 0;
+  if ((s = nn_grad_slot(ctx, n, 0, &slot, &fresh))) goto done;
+  if (slot && full)
+    gemm(ctx, g->dtype, N, K, M, nn_ptr(g), M, 1, nn_ptr(w), w->stride[1], w->stride[0], nn_ptr(slot),
+         K, fresh ? 0.0 : 1.0);
+  else if (slot && fresh) memset(nn_ptr(slot), 0, (size_t)slot->numel * nn_dtype_size(slot->dtype));
+  if ((s = nn_grad_slot(ctx, n, 1, &slot, &fresh))) goto done;
+  if (slot && full)
+    gemm(ctx, g->dtype, K, M, N, nn_ptr(x), x->stride[1], x->stride[0], nn_ptr(g), M, 1, nn_ptr(slot),
+         M, fresh ? 0.0 : 1.0);
+  else if (slot && fresh) memset(nn_ptr(slot), 0, (size_t)slot->numel * nn_dtype_size(slot->dtype));
+  if (n->nin > 2 && nn_input_needs_grad(n, 2)) s = nn_grad_accum(ctx, n, 2, g);
+done:
+  nn_tensor_release(x); nn_tensor_release(w);
+  return s;
+}
+const nn_op nn_op_addmm = {"addmm", addmm_backward, 3};
+
+nn_status nn_addmm(nn_ctx *ctx, nn_tensor *bias, nn_tensor *x, nn_tensor *w, nn_tensor **out) {
+  *out = NULL;
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  if (!x || !w) return nn_fail(ctx, NN_ERR_ARG, "addmm: tensor is NULL");
+  if (x->ndim != 2 || w->ndim != 2)
+    return nn_fail(ctx, NN_ERR_SHAPE, "addmm: expected two matrices, got %s and %s",
+                   nn_shape_fmt(x->ndim, x->shape, b1), nn_shape_fmt(w->ndim, w->shape, b2));
+  int64_t N = x->shape[0], K = x->shape[1], M = w->shape[1];
+  if (w->shape[0] != K)
+    return nn_fail(ctx, NN_ERR_SHAPE, "addmm: shapes %s and %s cannot be multiplied (%lld vs %lld)",
+                   nn_shape_fmt(2, x->shape, b1), nn_shape_fmt(2, w->shape, b2), (long long)K,
+                   (long long)w->shape[0]);
+  if (x->dtype == NN_I64 || x->dtype != w->dtype || (bias && bias->dtype != w->dtype))
+    return nn_fail(ctx, NN_ERR_DTYPE, "addmm: bias, input and weight must share a floating dtype, got %s%s%s and %s",
+                   bias ? nn_dtype_name(bias->dtype) : "", bias ? ", " : "", nn_dtype_name(x->dtype),
+                   nn_dtype_name(w->dtype));
+  nn_tensor yh = {0};                 /* the result's geometry, to check the bias broadcasts */
+  yh.ndim = 2; yh.shape[0] = N; yh.shape[1] = M;
+  if (bias) {
+    int nd;
+    int64_t sh[NN_MAX_DIMS];
+    if (nn_broadcast_shape(ctx, "addmm", bias, &yh, &nd, sh) || nd != 2 || sh[0] != N || sh[1] != M)
+      return nn_fail(ctx, NN_ERR_SHAPE, "addmm: bias of shape %s does not broadcast to the product's %s",
+                     nn_shape_fmt(bias->ndim, bias->shape, b1), nn_shape_fmt(2, yh.shape, b2));
+  }
+  nn_tensor *xr = NULL, *wr = NULL, *br = NULL, *y = NULL;
+  int64_t shape[2] = {N, M};
+  nn_status s;
+  if ((s = gemm_ready(ctx, x, &xr)) || (s = gemm_ready(ctx, w, &wr)) ||
+      (s = nn_new(ctx, x->dtype, 2, shape, bias == NULL && K == 0, &y)))
+    goto done;
+  bool row = bias && bias->ndim == 1;   /* the layer's case: one row for every band */
+  if (row && (s = nn_contiguous(ctx, bias, &br))) goto done;
+  if (bias && !row) nn_copy_raw(y, bias);   /* broadcasts */
+  if (N > 0 && M > 0 && K > 0)
+    gemm_any(ctx, y->dtype, N, M, K, nn_ptr(xr), xr->stride[0], xr->stride[1], nn_ptr(wr),
+             wr->stride[0], wr->stride[1], nn_ptr(y), M, bias ? 1.0 : 0.0, row ? nn_ptr(br) : NULL);
+  else if (row)
+    for (int64_t i = 0; i < N; i++)
+      memcpy(nn_ptr(y) + (size_t)(i * M) * nn_dtype_size(y->dtype), nn_ptr(br), (size_t)M * nn_dtype_size(y->dtype));
+  nn_tensor *in[3] = {x, w, bias};
+  if (nn_needs_grad(ctx, bias ? 3 : 2, in) && !nn_record(ctx, &nn_op_addmm, y, bias ? 3 : 2, in, NULL)) {
     s = ctx->status;
     goto done;
   }

@@ -262,6 +262,9 @@ NN_API nn_status nn_matmul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **
 NN_API nn_status nn_dot(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
 /* y = x w^T + b; x [N,in] (or [in]), w [out,in], b [out] or NULL: one fused op */
 NN_API nn_status nn_linear(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_tensor **out);
+/* y[N,M] = bias + x[N,K] w[K,M]; bias (NULL for none) broadcasts to [N,M]: a linear layer with
+   its weight stored [in, out] */
+NN_API nn_status nn_addmm(nn_ctx *ctx, nn_tensor *bias, nn_tensor *x, nn_tensor *w, nn_tensor **out);
 
 /* ---- neural-network functions ---------------------------------------------- */
 NN_API nn_status nn_softmax(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out);

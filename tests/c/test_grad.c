@@ -157,6 +157,15 @@ static nn_status f_linear_t(nn_tensor **in, const A *a, nn_tensor **out) {
   nn_tensor_release(xt);
   return s;
 }
+static nn_status f_addmm(nn_tensor **in, const A *a, nn_tensor **out) { return nn_addmm(C, a->n > 2 ? in[2] : NULL, in[0], in[1], out); }
+/* addmm with a transposed weight view (w^T of a [M,K] tensor) */
+static nn_status f_addmm_t(nn_tensor **in, const A *a, nn_tensor **out) {
+  nn_tensor *wt;
+  nn_status s = nn_transpose(C, in[1], 0, 1, &wt);
+  if (!s) s = nn_addmm(C, a->n > 2 ? in[2] : NULL, in[0], wt, out);
+  nn_tensor_release(wt);
+  return s;
+}
 static nn_status f_dim(nn_tensor **in, const A *a, nn_tensor **out) {   /* softmax, log_softmax */
   return a->d1 ? nn_log_softmax(C, in[0], a->d0, out) : nn_softmax(C, in[0], a->d0, out);
 }
@@ -414,6 +423,29 @@ static void c_linear(void) {
   gradcheck("linear of a transposed input", &t, 3, int_, 7);
   release_all(3, int_);
 }
+static void c_addmm(void) {
+  A a = {.f = f_addmm, .n = 3};
+  /* x [4,3], w [3,2] and a bias of each shape that broadcasts to [4,2] */
+  static const struct { int nd; int64_t sh[2]; const char *label; } bias[] = {
+    {1, {2}, "addmm, bias [M]"}, {2, {1, 2}, "addmm, bias [1,M]"}, {2, {4, 1}, "addmm, bias [N,1]"},
+    {2, {4, 2}, "addmm, bias [N,M]"}, {0, {0}, "addmm, 0-d bias"},
+  };
+  for (size_t k = 0; k < sizeof bias / sizeof bias[0]; k++) {
+    nn_tensor *in[3] = {MK(2, 0.1, 2, true, 4, 3), MK(2, 0.1, 2, true, 3, 2),
+                        mk(bias[k].nd, bias[k].sh, 0.1, 2, true)};
+    gradcheck(bias[k].label, &a, 3, in, 7);
+    release_all(3, in);
+  }
+  nn_tensor *in[3] = {MK(2, 0.1, 2, true, 4, 3), MK(2, 0.1, 2, true, 3, 2), MK(1, 0.1, 2, true, 2)};
+  gradcheck("addmm (weight only)", &a, 3, in, 2);
+  a.n = 2;
+  gradcheck("addmm without bias", &a, 2, in, 3);
+  release_all(3, in);
+  nn_tensor *int_[3] = {MK(2, 0.1, 2, true, 4, 3), MK(2, 0.1, 2, true, 2, 3), MK(1, 0.1, 2, true, 2)};
+  A t = {.f = f_addmm_t, .n = 3};
+  gradcheck("addmm of a transposed weight", &t, 3, int_, 7);
+  release_all(3, int_);
+}
 static void softmax_cases(const char *name, int logsm) {
   char label[128];
   static const int dims[] = {0, -1, 1};
@@ -604,7 +636,7 @@ static const struct { const char *op; void (*run)(void); } cases[] = {
   {"sum", c_sum}, {"mean", c_mean}, {"prod", c_prod}, {"var", c_var}, {"std", c_std},
   {"max", c_max}, {"min", c_min},
   {"index_select", c_index_select}, {"cat", c_cat}, {"stack", c_stack},
-  {"matmul", c_matmul}, {"linear", c_linear},
+  {"matmul", c_matmul}, {"linear", c_linear}, {"addmm", c_addmm},
   {"softmax", c_softmax}, {"log_softmax", c_log_softmax}, {"dropout", c_dropout},
   {"cross_entropy", c_cross_entropy}, {"nll_loss", c_nll_loss},
   {"binary_cross_entropy", c_bce}, {"bce_with_logits", c_bce_logits},

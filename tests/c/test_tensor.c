@@ -540,6 +540,48 @@ static void test_errors(void) {
   expect_err("randperm negative", nn_randperm(C, NULL, -2, &e), NN_ERR_ARG, &e,
              "randperm: n must be non-negative, got -2");
   expect_err("eye negative", nn_eye(C, NN_F32, -1, 2, &e), NN_ERR_ARG, &e, "eye: negative size (-1, 2)");
+  /* addmm: shapes, dtypes, NULL */
+  nn_tensor *m34, *m45, *v3;
+  nn_zeros(C, NN_F32, 2, SH(3, 4), &m34);
+  nn_zeros(C, NN_F32, 2, SH(4, 5), &m45);
+  nn_zeros(C, NN_F32, 1, SH(3), &v3);
+  expect_err("addmm mismatch", nn_addmm(C, NULL, m34, m34, &e), NN_ERR_SHAPE, &e,
+             "addmm: shapes [3, 4] and [3, 4] cannot be multiplied (4 vs 3)");
+  expect_err("addmm 1-D", nn_addmm(C, NULL, v3, m34, &e), NN_ERR_SHAPE, &e,
+             "addmm: expected two matrices, got [3] and [3, 4]");
+  expect_err("addmm bias", nn_addmm(C, v3, m34, m45, &e), NN_ERR_SHAPE, &e,
+             "addmm: bias of shape [3] does not broadcast to the product's [3, 5]");
+  nn_tensor *i45;
+  nn_zeros(C, NN_I64, 2, SH(4, 5), &i45);
+  expect_err("addmm dtype", nn_addmm(C, NULL, m34, i45, &e), NN_ERR_DTYPE, &e,
+             "addmm: bias, input and weight must share a floating dtype, got float32 and int64");
+  nn_tensor_release(i45);
+  expect_err("addmm NULL", nn_addmm(C, NULL, NULL, m45, &e), NN_ERR_ARG, &e, "addmm: tensor is NULL");
+  /* the product itself against the loop: bias [5] + [3,4][4,5] */
+  nn_tensor *a34 = randt(2, SH(3, 4)), *b45 = randt(2, SH(4, 5)), *c5 = randt(1, SH(5)), *y;
+  CHECKF(nn_addmm(C, c5, a34, b45, &y) == NN_OK && shape_is(y, 2, SH(3, 5)), "addmm [3,4][4,5]");
+  bool ok = y != NULL;
+  for (int i = 0; ok && i < 3; i++)
+    for (int j = 0; j < 5; j++) {
+      double want = at(c5, j);
+      for (int k = 0; k < 4; k++) want += at(a34, i * 4 + k) * at(b45, k * 5 + j);
+      ok = ok && fabs(at(y, i * 5 + j) - want) < 1e-12;
+    }
+  CHECKF(ok, "addmm values");
+  nn_tensor_release(y);
+  /* dot of float vectors (BLAS, no graph) against the loop, and a strided one */
+  nn_tensor *u = randt(1, SH(7)), *d, *col;
+  nn_select(C, b45, 1, 2, &col);                  /* column 2 of [4,5]: stride 5 */
+  nn_tensor *u4;
+  nn_narrow(C, u, 0, 0, 4, &u4);
+  CHECKF(nn_dot(C, u4, col, &d) == NN_OK && nn_tensor_ndim(d) == 0, "dot of a strided column");
+  double want = 0;
+  for (int k = 0; k < 4; k++) want += at(u, k) * at(b45, k * 5 + 2);
+  CHECKF(d && fabs(at(d, 0) - want) < 1e-12, "dot value %g, expected %g", d ? at(d, 0) : 0, want);
+  nn_tensor_release(d);
+  nn_tensor_release(u); nn_tensor_release(u4); nn_tensor_release(col);
+  nn_tensor_release(a34); nn_tensor_release(b45); nn_tensor_release(c5);
+  nn_tensor_release(m34); nn_tensor_release(m45); nn_tensor_release(v3);
   nn_tensor_release(li); nn_tensor_release(x);
   nn_ctx_clear_error(C);
   CHECKF(nn_ctx_status(C) == NN_OK && nn_ctx_errmsg(C)[0] == '\0', "clear_error");

@@ -307,14 +307,14 @@ local ACT = {
 local SUM = {reduction = "sum"}
 
 -- The output layer's pre-activation z = a·W + b (scikit-learn's activations[-1] before
--- out_activation_). W is stored fan_in×fan_out as scikit-learn's coefs_; the fused linear op
--- takes it as the view W:t() (no copy: BLAS reads it through a transpose flag).
-local linear = nn.functional.linear
+-- out_activation_). W is stored fan_in×fan_out as scikit-learn's coefs_, which is addmm's layout:
+-- one op per layer, no transposed view in the graph.
+local addmm = lunet.addmm
 local function forward(self, x)
   local W, b = self.coefs_, self.intercepts_
   local act, a = ACT[self.activation], x
-  for i = 1, #W - 1 do a = act(linear(a, W[i]:t(), b[i])) end
-  return linear(a, W[#W]:t(), b[#W])
+  for i = 1, #W - 1 do a = act(addmm(b[i], a, W[i])) end
+  return addmm(b[#W], a, W[#W])
 end
 
 local function sum_squares(W)                      -- ΣW² as dot products: nothing allocated
