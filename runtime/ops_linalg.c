@@ -393,7 +393,25 @@ static nn_status addmm_backward(nn_ctx *ctx, nn_node *n) {
     gemm(ctx, g->dtype, K, M, N, nn_ptr(x), x->stride[1], x->stride[0], nn_ptr(g), M, 1, nn_ptr(slot),
          M, fresh ? 0.0 : 1.0);
   else if (slot && fresh) memset(nn_ptr(slot), 0, (size_t)slot->numel * nn_dtype_size(slot->dtype));
-  if (n->nin > 2 && nn_input_needs_grad(n, 2)) s = nn_grad_accum(ctx, n, 2, g);
+  if (n->nin > 2 && nn_input_needs_grad(n, 2)) {
+    nn_tensor *b = n->in[2];
+    if (b->ndim == 1) {                         /* the layer's bias: a column sum in place */
+      if ((s = nn_grad_slot(ctx, n, 2, &slot, NULL))) goto done;
+      if (g->dtype == NN_F32) {
+        float *db = (float *)nn_ptr(slot);
+        const float *gy = (const float *)nn_ptr(g);
+        for (int64_t i = 0; i < N; i++)
+          for (int64_t j = 0; j < M; j++) db[j] += gy[i * M + j];
+      } else {
+        double *db = (double *)nn_ptr(slot);
+        const double *gy = (const double *)nn_ptr(g);
+        for (int64_t i = 0; i < N; i++)
+          for (int64_t j = 0; j < M; j++) db[j] += gy[i * M + j];
+      }
+    } else {
+      s = nn_grad_accum(ctx, n, 2, g);          /* reduced over its broadcast dims */
+    }
+  }
 done:
   nn_tensor_release(x); nn_tensor_release(w);
   return s;

@@ -59,6 +59,12 @@ describe("autograd", function()
     near(vals(b2.grad), vals(b.grad))
     near({{5.5, -2}, {6.25, 3}}, vals(b:addmm(x, w)))
     near({{5.25, 0}, {6, 5}}, vals(lunet.addmm(nil, x, w)))
+    -- float32, the layers' case: the bias gradient is the column sum of the output's
+    local xf, wf = lunet.tensor({{1, 2}, {3, 4}, {5, 6}}), lunet.tensor({{1, 0, 2}, {0, 1, 1}})
+    local bf = lunet.zeros(3):requires_grad_()
+    local gf = lunet.tensor({{1, 2, 3}, {4, 5, 6}, {7, 8, 9}})
+    ;(lunet.addmm(bf, xf, wf) * gf):sum():backward()
+    assert.same({12, 15, 18}, vals(bf.grad))
     assert.matches("addmm: bias of shape %[3%] does not broadcast to the product's %[2, 2%]",
                    errmsg(lunet.addmm, lunet.ones(3, {dtype = "float64"}), x, w))
   end)
