@@ -13,6 +13,7 @@
    the allocator: a step allocates the same sizes every time. */
 typedef struct nn_block { struct nn_block *next; size_t size; } nn_block;
 #define NN_CACHE_SLOTS 64
+#define NN_SMALL_BINS 256          /* blocks up to 4 KB: one bin per 16-byte size, indexed */
 
 typedef struct nn_pool nn_pool;
 
@@ -27,9 +28,8 @@ struct nn_ctx {
   uint64_t alloc_calls;
   size_t bytes_in_use;        /* live tensor storage */
   size_t cached_bytes;
-  nn_block *cache[NN_CACHE_SLOTS]; /* free lists, hashed by size */
-  void *free_tensors;         /* recycled tensor headers */
-  void *free_nodes;           /* recycled autograd nodes */
+  nn_block *cache[NN_CACHE_SLOTS]; /* free lists of larger blocks, hashed by size */
+  struct nn_bin *small[NN_SMALL_BINS + 1]; /* free lists of small blocks, by size / 16 */
   nn_status status;
   char errmsg[512];
   volatile sig_atomic_t interrupted;
