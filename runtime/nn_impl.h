@@ -212,7 +212,7 @@ static inline void nn_ftz_end(unsigned old) { (void)old; }
 #else
 #define NN_ALWAYS_INLINE static inline
 #endif
-NN_ALWAYS_INLINE float nn_f32_from_bits(int32_t b) { float f; memcpy(&f, &b, sizeof f); return f; }
+NN_ALWAYS_INLINE float nn_f32_from_bits(uint32_t b) { float f; memcpy(&f, &b, sizeof f); return f; }
 NN_ALWAYS_INLINE int32_t nn_f32_bits(float f) { int32_t b; memcpy(&b, &f, sizeof b); return b; }
 NN_ALWAYS_INLINE float nn_expf(float x) {
   const float hi = 88.72283935546875f, lo = -103.97208404541015625f; /* e^lo < 2^-150 */
@@ -227,7 +227,7 @@ NN_ALWAYS_INLINE float nn_expf(float x) {
               4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
   y = y * z + r + 1.0f;
   int32_t h = n >> 1;                                    /* n in [-150, 128]: halves are normal */
-  y = y * nn_f32_from_bits((h + 127) << 23) * nn_f32_from_bits((n - h + 127) << 23);
+  y = y * nn_f32_from_bits((uint32_t)(h + 127) << 23) * nn_f32_from_bits((uint32_t)(n - h + 127) << 23);
   y = x < lo ? 0.0f : y;
   return x > hi ? (float)INFINITY : y;
 }
@@ -240,6 +240,15 @@ typedef void (*nn_row_fn)(int64_t n, char *p0, int64_t s0, char *p1, int64_t s1,
                           int64_t s2, void *arg);
 void nn_loop(int nops, int ndim, const int64_t *shape, char *const *base,
              const int64_t *const *strides, const size_t *elsize, nn_row_fn fn, void *arg);
+/* Row ranges across the context's threads: fn(arg, part, lo, hi) for nn_lane_count consecutive
+   ranges of [0, rows), part 0 on the calling thread (see pool.c); work (elements touched)
+   below a threshold is one part, run here. */
+typedef void (*nn_lane_fn)(void *arg, int part, int64_t lo, int64_t hi);
+int nn_lane_count(nn_ctx *ctx, int64_t rows, int64_t work);
+void nn_lanes(nn_ctx *ctx, int64_t rows, int64_t work, nn_lane_fn fn, void *arg);
+/* nn_loop with dim 0 split into lanes */
+void nn_loop_lanes(nn_ctx *ctx, int nops, int ndim, const int64_t *shape, char *const *base,
+                   const int64_t *const *strides, const size_t *elsize, nn_row_fn fn, void *arg);
 /* Strides of a contiguous tensor of this shape */
 void nn_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 #endif

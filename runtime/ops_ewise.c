@@ -76,6 +76,16 @@ static void run_binary(binop op, double alpha, nn_tensor *out, nn_tensor *a, nn_
   nn_loop(3, out->ndim, out->shape, base, st, e, bin_row, &c);
 }
 
+/* The common case's one row, split into lanes by the result's rows */
+typedef struct { bin_arg c; char *o, *a, *b; int64_t row; size_t es; bool bscalar; } flat_bin;
+static void flat_bin_rows(void *arg, int part, int64_t lo, int64_t hi) {
+  const flat_bin *f = arg;
+  (void)part;
+  size_t off = (size_t)(lo * f->row) * f->es;
+  bin_row((hi - lo) * f->row, f->o + off, 1, f->a + off, 1, f->bscalar ? f->b : f->b + off,
+          f->bscalar ? 0 : 1, (void *)&f->c);
+}
+
 /* Forward of every binary op: broadcast, promote, compute; the caller records. cdt is the
    dtype to compute in, odt the result's (they differ only for comparisons). */
 static nn_status binary(nn_ctx *ctx, const char *name, binop op, nn_tensor *a, nn_tensor *b,
@@ -91,8 +101,10 @@ static nn_status binary(nn_ctx *ctx, const char *name, binop op, nn_tensor *a, n
       (b->numel == 1 || nn_same_shape(a, b)) && a->numel == nn_shape_numel(ndim, shape)) {
     /* the common case, one row: no conversion, no stride bookkeeping */
     if ((s = nn_new(ctx, cdt, ndim, shape, false, &r))) return s;
-    bin_arg c = {op, cdt, 0};
-    bin_row(r->numel, nn_ptr(r), 1, nn_ptr(a), 1, nn_ptr(b), b->numel == 1 ? 0 : 1, &c);
+    int64_t rows = ndim > 0 && r->numel > 0 ? shape[0] : 1;
+    flat_bin f = {{op, cdt, 0}, nn_ptr(r), nn_ptr(a), nn_ptr(b), r->numel / rows, nn_dtype_size(cdt),
+                  b->numel == 1};
+    nn_lanes(ctx, rows, r->numel, flat_bin_rows, &f);
     *out = r;
     return NN_OK;
   }
@@ -318,7 +330,7 @@ static nn_status scalar_op(nn_ctx *ctx, const char *name, scalop op, nn_tensor *
     char *base[2] = {nn_ptr(r), nn_ptr(ca)};
     const int64_t *st[2] = {r->stride, ca->stride};
     size_t es = nn_dtype_size(dt), e[2] = {es, es};
-    nn_loop(2, r->ndim, r->shape, base, st, e, scal_row, &c);
+    nn_loop_lanes(ctx, 2, r->ndim, r->shape, base, st, e, scal_row, &c);
   }
   nn_tensor_release(ca);
   if (!s && out) *out = r;
@@ -462,7 +474,7 @@ static nn_status unary(nn_ctx *ctx, const char *name, unop op, nn_tensor *a, dou
     char *base[2] = {nn_ptr(r), nn_ptr(ca)};
     const int64_t *st[2] = {r->stride, ca->stride};
     size_t es = nn_dtype_size(dt), e[2] = {es, es};
-    nn_loop(2, r->ndim, r->shape, base, st, e, un_row, &c);
+    nn_loop_lanes(ctx, 2, r->ndim, r->shape, base, st, e, un_row, &c);
   }
   nn_tensor_release(ca);
   if (!s && out) *out = r;
@@ -613,7 +625,7 @@ static nn_status relu_backward(nn_ctx *ctx, nn_node *n) {
   const int64_t *st[3] = {d->stride, g->stride, y->stride};
   size_t es = nn_dtype_size(y->dtype), e[3] = {es, es, es};
   if (g->dtype != y->dtype) { nn_tensor_release(d); return accum_deriv(ctx, n, U_DRELU, y); }
-  nn_loop(3, d->ndim, d->shape, base, st, e, relu_bw_row, &c);
+  nn_loop_lanes(ctx, 3, d->ndim, d->shape, base, st, e, relu_bw_row, &c);
   s = nn_grad_accum(ctx, n, 0, d);
   nn_tensor_release(d);
   return s;

@@ -49,7 +49,9 @@ typedef struct {
 static void gemm_part(void *arg, int part) {
   const gemm_job *j = arg;
   int64_t es = (int64_t)nn_dtype_size(j->dt), n = j->by_cols ? j->N : j->M;
-  for (int band = part; band < j->bands; band += j->parts) {
+  /* a part takes consecutive bands: part 0 the first rows, as every lane-split op (nn_lanes) */
+  int b0 = (int)((int64_t)j->bands * part / j->parts), b1 = (int)((int64_t)j->bands * (part + 1) / j->parts);
+  for (int band = b0; band < b1; band++) {
     int64_t lo = n * band / j->bands, hi = n * (band + 1) / j->bands;
     if (hi <= lo) continue;
     if (j->bias) {          /* each band writes its own rows: they stay in its core's cache */
@@ -277,6 +279,89 @@ nn_status nn_dot(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   return nn_matmul(ctx, a, b, out);
 }
 
+/* ---- the backward of a layer (linear, addmm) split by the batch's rows ----------------------
+   Each lane takes rows [lo, hi) of dY and X, as the forward's bands and the element-wise ops
+   did (nn_lanes), so it reads only what its own core made: its rows of dX = dY W, its share
+   of dW = dY^T X (a sum over rows: lane 0 accumulates into the gradient, the others into
+   buffers of their own that are added after, in lane order, so the bits stay the same run
+   after run) and its column sums of dY for the bias. */
+#define LANES_MAX 64
+typedef struct {
+  nn_dtype dt;
+  int64_t Kg, Kx;                  /* dY's and dX's widths */
+  const char *g, *x, *w;
+  int64_t x0, x1, wb0, wb1;        /* X's strides; W as the [Kg, Kx] operand of dX = dY W */
+  char *dx; double dx_beta;        /* NULL: no dX */
+  int64_t dwM, dwN, dwa_r, dwa_c, dwb_r, dwb_c;   /* dW = A B over rows: A's, B's strides */
+  const char *dwa, *dwb;           /* A and B at row 0 (the rows are A's columns, B's rows) */
+  char *dw[LANES_MAX]; double dw_beta;            /* NULL: no dW */
+  char *db[LANES_MAX];             /* NULL: no bias; db[0] accumulates, the others start at 0 */
+} layer_bw;
+
+static void layer_bw_rows(void *arg, int part, int64_t lo, int64_t hi) {
+  const layer_bw *j = arg;
+  int64_t es = (int64_t)nn_dtype_size(j->dt), n = hi - lo;
+  if (n <= 0) return;
+  if (j->dx)
+    gemm1(j->dt, n, j->Kx, j->Kg, j->g + lo * j->Kg * es, j->Kg, 1, j->w, j->wb0, j->wb1,
+          j->dx + lo * j->Kx * es, j->Kx, j->dx_beta);
+  if (j->dw[part])
+    gemm1(j->dt, j->dwM, j->dwN, n, j->dwa + lo * j->dwa_c * es, j->dwa_r, j->dwa_c,
+          j->dwb + lo * j->dwb_r * es, j->dwb_r, j->dwb_c, j->dw[part], j->dwN,
+          part == 0 ? j->dw_beta : 0.0);
+  if (j->db[part]) {
+    if (j->dt == NN_F32) {
+      float *db = (float *)j->db[part];
+      const float *gy = (const float *)j->g;
+      for (int64_t i = lo; i < hi; i++)
+        for (int64_t k = 0; k < j->Kg; k++) db[k] += gy[i * j->Kg + k];
+    } else {
+      double *db = (double *)j->db[part];
+      const double *gy = (const double *)j->g;
+      for (int64_t i = lo; i < hi; i++)
+        for (int64_t k = 0; k < j->Kg; k++) db[k] += gy[i * j->Kg + k];
+    }
+  }
+}
+
+/* Runs j over N rows in lanes when the context has threads and the layer is worth it;
+   returns false (nothing done) otherwise. dw/db slot 0 must be set; the others are made here. */
+static int layer_lanes(nn_ctx *ctx, int64_t N, int64_t Kg, int64_t Kx) {
+  double macs = (double)N * (double)Kg * (double)Kx;
+  int parts = N >= 2 * BAND_MIN && Kg > 0 && Kx > 0 && macs >= SPLIT_MACS && macs <= 16 * SMALL_MACS
+                  ? nn_lane_count(ctx, N, N * (Kg + Kx)) : 1;
+  return parts <= LANES_MAX ? parts : 1;
+}
+
+static nn_status layer_bw_run(nn_ctx *ctx, layer_bw *j, int64_t N, int parts) {
+  nn_status st = NN_OK, *s = &st;
+  nn_tensor *tmp[LANES_MAX] = {0};
+  int64_t dwn = j->dwM * j->dwN, extra = (j->dw[0] ? dwn : 0) + (j->db[0] ? j->Kg : 0);
+  for (int p = 1; p < parts && extra > 0; p++) {
+    if ((*s = nn_new(ctx, j->dt, 1, &extra, false, &tmp[p]))) break;
+    char *t = nn_ptr(tmp[p]);
+    if (j->dw[0]) { j->dw[p] = t; t += dwn * (int64_t)nn_dtype_size(j->dt); }
+    if (j->db[0]) { j->db[p] = t; memset(t, 0, (size_t)j->Kg * nn_dtype_size(j->dt)); }
+  }
+  if (!*s) {
+    nn_blas_threads(ctx);
+    unsigned mode = nn_ftz_begin();
+    nn_lanes(ctx, N, N * (j->Kg + j->Kx), layer_bw_rows, j);
+    nn_ftz_end(mode);
+    for (int p = 1; p < parts; p++) {          /* the other lanes' sums, in lane order */
+      if (j->dt == NN_F32) {
+        if (j->dw[0]) for (int64_t i = 0; i < dwn; i++) ((float *)j->dw[0])[i] += ((float *)j->dw[p])[i];
+        if (j->db[0]) for (int64_t i = 0; i < j->Kg; i++) ((float *)j->db[0])[i] += ((float *)j->db[p])[i];
+      } else {
+        if (j->dw[0]) for (int64_t i = 0; i < dwn; i++) ((double *)j->dw[0])[i] += ((double *)j->dw[p])[i];
+        if (j->db[0]) for (int64_t i = 0; i < j->Kg; i++) ((double *)j->db[0])[i] += ((double *)j->db[p])[i];
+      }
+    }
+  }
+  for (int p = 1; p < parts; p++) nn_tensor_release(tmp[p]);
+  return st;
+}
+
 /* ---- linear: Y[N,out] = X[N,in] W[out,in]^T + b ----------------------------------------------
    One op: GEMM with the bias broadcast in as beta = 1. Backward is two GEMMs and a column sum,
    accumulating straight into the gradient buffers (beta = 1, nothing allocated):
@@ -287,6 +372,20 @@ static nn_status linear_backward(nn_ctx *ctx, nn_node *n) {
   nn_status s;
   if ((s = gemm_ready(ctx, n->in[0], &x)) || (s = gemm_ready(ctx, n->in[1], &w))) goto done;
   bool fresh, full = N > 0 && In > 0 && O > 0;  /* a product writes every element */
+  int parts = g->dtype != NN_I64 ? layer_lanes(ctx, N, O, In) : 1;
+  if (parts > 1) {                               /* by rows across threads */
+    layer_bw j = {g->dtype, O, In, nn_ptr(g), nn_ptr(x), nn_ptr(w), x->stride[0], x->stride[1],
+                  w->stride[0], w->stride[1], NULL, 0, O, In, 1, O, x->stride[0], x->stride[1],
+                  nn_ptr(g), nn_ptr(x), {0}, 0, {0}};
+    if ((s = nn_grad_slot(ctx, n, 0, &slot, &fresh))) goto done;
+    if (slot) { j.dx = nn_ptr(slot); j.dx_beta = fresh ? 0.0 : 1.0; }
+    if ((s = nn_grad_slot(ctx, n, 1, &slot, &fresh))) goto done;
+    if (slot) { j.dw[0] = nn_ptr(slot); j.dw_beta = fresh ? 0.0 : 1.0; }
+    if (n->nin > 2 && (s = nn_grad_slot(ctx, n, 2, &slot, NULL))) goto done;
+    if (n->nin > 2 && slot) j.db[0] = nn_ptr(slot);
+    s = layer_bw_run(ctx, &j, N, parts);
+    goto done;
+  }
   if ((s = nn_grad_slot(ctx, n, 0, &slot, &fresh))) goto done;
   if (slot && full)
     gemm(ctx, g->dtype, N, In, O, nn_ptr(g), O, 1, nn_ptr(w), w->stride[0], w->stride[1], nn_ptr(slot),
@@ -383,6 +482,21 @@ static nn_status addmm_backward(nn_ctx *ctx, nn_node *n) {
   nn_status s;
   if ((s = gemm_ready(ctx, n->in[0], &x)) || (s = gemm_ready(ctx, n->in[1], &w))) goto done;
   bool fresh, full = N > 0 && K > 0 && M > 0;
+  bool row_bias = n->nin > 2 && n->in[2]->ndim == 1;
+  int parts = g->dtype != NN_I64 && (n->nin < 3 || row_bias) ? layer_lanes(ctx, N, M, K) : 1;
+  if (parts > 1) {                               /* by rows across threads */
+    layer_bw j = {g->dtype, M, K, nn_ptr(g), nn_ptr(x), nn_ptr(w), x->stride[0], x->stride[1],
+                  w->stride[1], w->stride[0], NULL, 0, K, M, x->stride[1], x->stride[0], M, 1,
+                  nn_ptr(x), nn_ptr(g), {0}, 0, {0}};
+    if ((s = nn_grad_slot(ctx, n, 0, &slot, &fresh))) goto done;
+    if (slot) { j.dx = nn_ptr(slot); j.dx_beta = fresh ? 0.0 : 1.0; }
+    if ((s = nn_grad_slot(ctx, n, 1, &slot, &fresh))) goto done;
+    if (slot) { j.dw[0] = nn_ptr(slot); j.dw_beta = fresh ? 0.0 : 1.0; }
+    if (row_bias && (s = nn_grad_slot(ctx, n, 2, &slot, NULL))) goto done;
+    if (row_bias && slot) j.db[0] = nn_ptr(slot);
+    s = layer_bw_run(ctx, &j, N, parts);
+    goto done;
+  }
   if ((s = nn_grad_slot(ctx, n, 0, &slot, &fresh))) goto done;
   if (slot && full)
     gemm(ctx, g->dtype, N, K, M, nn_ptr(g), M, 1, nn_ptr(w), w->stride[1], w->stride[0], nn_ptr(slot),

@@ -6,8 +6,9 @@
    with single-threaded BLAS. Workers spin briefly after a job (the next product usually
    follows within microseconds), then sleep on a condition variable.
    One job at a time, its parts claimed from a ticket (job number and next part in one atomic
-   word, taken by compare-and-swap): the caller claims parts too, so a worker the system has
-   not scheduled yet costs nothing — the caller does its share and returns once every claimed
+   word, taken by compare-and-swap). Part 0 is always the caller's; the others go to whoever
+   claims them first, the caller too once its own is done, so a worker the system has not
+   scheduled yet costs nothing — the caller does its share and returns once every claimed
    part is done. A worker that wakes for an old job finds its number gone and claims nothing. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -147,18 +148,98 @@ void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void 
     for (int i = 0; i < nparts; i++) fn(arg, i);
     return;
   }
-  /* publish the job: its fields first, then the ticket with the next job number, part 0 */
+  /* publish the job: its fields first, then the ticket with the next job number and part 1:
+     part 0 is the caller's own, so a job split by rows keeps its first rows on this thread
+     and the next on the first worker, step after step (data stays in the core that made it) */
   p->fn = fn;
   p->arg = arg;
   p->nparts = nparts;
   atomic_store(&p->done, 0);
   uint32_t job = (uint32_t)(atomic_load(&p->ticket) >> 32) + 1;
-  atomic_store(&p->ticket, (uint64_t)job << 32);
+  atomic_store(&p->ticket, (uint64_t)job << 32 | 1u);
   if (atomic_load(&p->sleeping) > 0) {
     pthread_mutex_lock(&p->mu);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
   }
-  run_parts(p, job);
+  fn(arg, 0);
+  atomic_fetch_add(&p->done, 1);
+  run_parts(p, job);                /* parts no worker has taken yet */
   while (atomic_load(&p->done) < nparts) cpu_relax();   /* parts claimed by workers */
+}
+
+/* ---- lanes: row ranges across threads -------------------------------------------------------
+   A training step's tensors are [batch, features]. Split every big op by rows the same way —
+   lane p takes rows [rows·p/parts, rows·(p+1)/parts), lane 0 on the caller, as products' bands
+   are (gemm_part) — and each core reads the activations it wrote itself: splitting only the
+   products left the element-wise ops reading half their rows from the other core's cache. */
+#define LANE_MIN 4096      /* elements touched: below this an op runs here */
+
+typedef struct {
+  nn_lane_fn fn;
+  void *arg;
+  int64_t rows;
+  int parts;
+  unsigned csr;            /* the caller's floating-point mode, for every lane */
+} lane_job;
+
+static void lane_part(void *arg, int part) {
+  const lane_job *j = arg;
+  int64_t lo = j->rows * part / j->parts, hi = j->rows * (part + 1) / j->parts;
+#if defined(__SSE__) || defined(__x86_64__)
+  unsigned old = _mm_getcsr();     /* workers flush subnormals; an element-wise op here may not */
+  _mm_setcsr(j->csr);
+  j->fn(j->arg, part, lo, hi);
+  _mm_setcsr(old);
+#else
+  j->fn(j->arg, part, lo, hi);
+#endif
+}
+
+int nn_lane_count(nn_ctx *ctx, int64_t rows, int64_t work) {
+  int parts = ctx->threads;
+  if (parts > rows) parts = (int)rows;
+  return parts < 2 || work < LANE_MIN ? 1 : parts;
+}
+
+void nn_lanes(nn_ctx *ctx, int64_t rows, int64_t work, nn_lane_fn fn, void *arg) {
+  int parts = nn_lane_count(ctx, rows, work);
+  if (parts < 2) { fn(arg, 0, 0, rows); return; }
+  lane_job j = {fn, arg, rows, parts, 0};
+#if defined(__SSE__) || defined(__x86_64__)
+  j.csr = _mm_getcsr();
+#endif
+  nn_pool_run(ctx, parts, lane_part, &j);
+}
+
+typedef struct {
+  int nops, ndim;
+  const int64_t *shape;
+  char *const *base;
+  const int64_t *const *strides;
+  const size_t *elsize;
+  nn_row_fn fn;
+  void *arg;
+} loop_job;
+
+static void loop_rows(void *arg, int part, int64_t lo, int64_t hi) {
+  const loop_job *j = arg;
+  (void)part;
+  int64_t shape[NN_MAX_DIMS];
+  char *base[3];
+  memcpy(shape, j->shape, sizeof(int64_t) * (size_t)j->ndim);
+  shape[0] = hi - lo;
+  for (int k = 0; k < j->nops; k++) base[k] = j->base[k] + lo * j->strides[k][0] * (int64_t)j->elsize[k];
+  nn_loop(j->nops, j->ndim, shape, base, j->strides, j->elsize, j->fn, j->arg);
+}
+
+void nn_loop_lanes(nn_ctx *ctx, int nops, int ndim, const int64_t *shape, char *const *base,
+                   const int64_t *const *strides, const size_t *elsize, nn_row_fn fn, void *arg) {
+  int64_t n = nn_shape_numel(ndim, shape);
+  if (ndim < 1 || shape[0] < 2 || n < LANE_MIN) {
+    nn_loop(nops, ndim, shape, base, strides, elsize, fn, arg);
+    return;
+  }
+  loop_job j = {nops, ndim, shape, base, strides, elsize, fn, arg};
+  nn_lanes(ctx, shape[0], n, loop_rows, &j);
 }

@@ -2,7 +2,8 @@
 ** test_pool.c — matrix products split across a context's worker threads (runtime/pool.c):
 ** two contexts with two threads each give the same bits every time (the split depends on the
 ** size and the thread count only), one thread and two agree with a naive float64 product,
-** for every layout the layers use (A·B, A·B^T, A^T·B), repeated to give races a chance.
+** for every layout the layers use (A·B, A·B^T, A^T·B), repeated to give races a chance; a
+** layer's forward and backward split by rows into lanes agree with one thread's, run after run.
 ** The pool starts 0.2 s after its context, so the test waits.
 */
 #include <time.h>
@@ -41,6 +42,65 @@ static nn_tensor *operand(nn_ctx *ctx, int64_t rows, int64_t cols, bool trans, u
   OK(nn_transpose(ctx, t, 0, 1, &v));
   nn_tensor_release(t);
   return v;
+}
+
+/* y = relu(layer(x)) * 0.5 + x2, loss = Σ y ⊙ gy; returns the gradients of x, w, b (new
+   references: caller releases) and y. Operands come from fixed sequences in ctx. */
+typedef struct { nn_tensor *y, *gx, *gw, *gb; } lane_out;
+static lane_out lanes_run(nn_ctx *ctx, bool addmm, bool f64) {
+  enum { N = 200, IN = 64, OUT = 128 };
+  nn_tensor *x = operand(ctx, N, IN, false, 11), *w = operand(ctx, addmm ? IN : OUT, addmm ? OUT : IN, false, 12);
+  nn_tensor *b2 = operand(ctx, 1, OUT, false, 13), *gy = operand(ctx, N, OUT, false, 14);
+  nn_tensor *x2 = operand(ctx, N, OUT, false, 15), *b, *t[6], *l, *z, *h, *hs, *y, *prod;
+  OK(nn_select(ctx, b2, 0, 0, &b));
+  nn_tensor *in[5] = {x, w, b, gy, x2};
+  if (f64)
+    for (int i = 0; i < 5; i++) { OK(nn_to(ctx, in[i], NN_F64, &t[i])); nn_tensor_release(in[i]); in[i] = t[i]; }
+  x = in[0]; w = in[1]; b = in[2]; gy = in[3]; x2 = in[4];
+  OK(nn_tensor_set_requires_grad(ctx, x, true));
+  OK(nn_tensor_set_requires_grad(ctx, w, true));
+  OK(nn_tensor_set_requires_grad(ctx, b, true));
+  OK(addmm ? nn_addmm(ctx, b, x, w, &z) : nn_linear(ctx, x, w, b, &z));
+  OK(nn_relu(ctx, z, &h));
+  OK(nn_muls(ctx, h, 0.5, &hs));
+  OK(nn_add(ctx, hs, x2, &y));
+  OK(nn_mul(ctx, y, gy, &prod));
+  OK(nn_sum(ctx, prod, NN_ALL, false, &l));
+  OK(nn_backward(ctx, l, NULL));
+  lane_out o = {y, nn_tensor_grad(x), nn_tensor_grad(w), nn_tensor_grad(b)};
+  nn_tensor_retain(o.gx); nn_tensor_retain(o.gw); nn_tensor_retain(o.gb);
+  nn_tensor *r[] = {x, w, b, b2, gy, x2, l, z, h, hs, prod};
+  for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) nn_tensor_release(r[i]);
+  return o;
+}
+
+static double elem(const nn_tensor *t, int64_t i) {
+  return nn_tensor_dtype(t) == NN_F64 ? ((const double *)nn_tensor_data(t))[i]
+                                      : ((const float *)nn_tensor_data(t))[i];
+}
+
+static void lanes_case(nn_ctx *one, nn_ctx *two, bool addmm, bool f64) {
+  const char *name = addmm ? "addmm" : "linear";
+  lane_out a = lanes_run(one, addmm, f64), b = lanes_run(two, addmm, f64), c = lanes_run(two, addmm, f64);
+  nn_tensor *pa[4] = {a.y, a.gx, a.gw, a.gb}, *pb[4] = {b.y, b.gx, b.gw, b.gb}, *pc[4] = {c.y, c.gx, c.gw, c.gb};
+  static const char *what[4] = {"output", "input gradient", "weight gradient", "bias gradient"};
+  double tol = f64 ? 1e-12 : 2e-5;
+  for (int k = 0; k < 4; k++) {
+    CHECKF(pa[k] && pb[k] && pc[k], "%s %s: %s missing", name, f64 ? "float64" : "float32", what[k]);
+    if (!pa[k] || !pb[k] || !pc[k]) continue;
+    int64_t n = nn_tensor_numel(pa[k]);
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+      double d = fabs(elem(pa[k], i) - elem(pb[k], i)) / (1 + fabs(elem(pa[k], i)));
+      if (d > worst) worst = d;
+    }
+    CHECKF(worst <= tol, "%s %s: %s of two threads differs from one thread's by %g (relative)", name,
+           f64 ? "float64" : "float32", what[k], worst);
+    size_t bytes = (size_t)n * (f64 ? 8 : 4);
+    CHECKF(memcmp(nn_tensor_data(pb[k]), nn_tensor_data(pc[k]), bytes) == 0,
+           "%s %s: %s differs between two runs on two threads", name, f64 ? "float64" : "float32", what[k]);
+  }
+  for (int k = 0; k < 4; k++) { nn_tensor_release(pa[k]); nn_tensor_release(pb[k]); nn_tensor_release(pc[k]); }
 }
 
 int main(void) {
@@ -115,6 +175,11 @@ int main(void) {
       for (int i = 0; i < 4; i++) nn_tensor_release(keep[c][i]);
     }
   }
+  /* a layer's backward split by the batch's rows (lanes), for linear and addmm, float32 and
+     float64: the gradients agree with one thread's, and two runs on two threads give the same
+     bits; element-wise ops in lanes (relu, its backward, add, a scalar multiply) are exact */
+  for (int op = 0; op < 2; op++)
+    for (int f64 = 0; f64 < 2; f64++) lanes_case(one, two, op == 1, f64 == 1);
   nn_ctx_free(one);
   nn_ctx_free(two);
   nn_ctx_free(other);
