@@ -52,6 +52,14 @@ static nn_status index_select_backward(nn_ctx *ctx, nn_node *n) {
 }
 const nn_op nn_op_index_select = {"index_select", index_select_backward, 2};
 
+typedef struct { nn_tensor *src, *dst, *idx; int64_t N, K; size_t row; } gather_job;
+static void gather_rows(void *arg, int part, int64_t lo, int64_t hi) {
+  const gather_job *g = arg;
+  (void)part;
+  for (int64_t i = lo; i < hi; i++)
+    memcpy(nn_ptr(g->dst) + (size_t)i * g->row, nn_ptr(g->src) + (size_t)idx_at(g->idx, i) * g->row, g->row);
+}
+
 nn_status nn_index_select(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn_tensor **out) {
   *out = NULL;
   char b[NN_SHAPE_BUF];
@@ -82,10 +90,13 @@ nn_status nn_index_select(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn
   if (s) return s;
   if ((s = nn_new(ctx, t->dtype, t->ndim, shape, false, &y))) { nn_tensor_release(c); return s; }
   split_at(t, d, &outer, &inner);
-  size_t row = (size_t)inner * nn_dtype_size(t->dtype);
-  for (int64_t o = 0; o < outer; o++)
-    for (int64_t i = 0; i < K; i++)
-      memcpy(nn_ptr(y) + (size_t)(o * K + i) * row, nn_ptr(c) + (size_t)(o * N + idx_at(idx, i)) * row, row);
+  gather_job g = {c, y, idx, N, K, (size_t)inner * nn_dtype_size(t->dtype)};
+  if (outer == 1)            /* a batch of rows: in lanes, each core gathers the rows it uses */
+    nn_lanes(ctx, K, K * inner, gather_rows, &g);
+  else
+    for (int64_t o = 0; o < outer; o++)
+      for (int64_t i = 0; i < K; i++)
+        memcpy(nn_ptr(y) + (size_t)(o * K + i) * g.row, nn_ptr(c) + (size_t)(o * N + idx_at(idx, i)) * g.row, g.row);
   nn_tensor_release(c);
   nn_tensor *in[2] = {t, idx};
   if (t->dtype != NN_I64 && nn_needs_grad(ctx, 2, in)) {

@@ -180,6 +180,21 @@ int main(void) {
      bits; element-wise ops in lanes (relu, its backward, add, a scalar multiply) are exact */
   for (int op = 0; op < 2; op++)
     for (int f64 = 0; f64 < 2; f64++) lanes_case(one, two, op == 1, f64 == 1);
+  /* a batch gathered in lanes (index_select by rows): the rows asked for, in order */
+  {
+    nn_tensor *src = operand(two, 300, 64, false, 21), *idx, *y;
+    int64_t iv[200];
+    for (int i = 0; i < 200; i++) iv[i] = (i * 37 + 11) % 300;
+    int64_t n200 = 200;
+    OK(nn_tensor_from_data(two, NN_I64, 1, &n200, iv, &idx));
+    OK(nn_index_select(two, src, 0, idx, &y));
+    int bad = 0;
+    const float *sp = nn_tensor_data(src), *yp = nn_tensor_data(y);
+    for (int i = 0; i < 200; i++)
+      bad += memcmp(yp + i * 64, sp + iv[i] * 64, 64 * sizeof(float)) != 0;
+    CHECKF(bad == 0, "index_select in lanes: %d of 200 rows wrong", bad);
+    nn_tensor_release(src); nn_tensor_release(idx); nn_tensor_release(y);
+  }
   nn_ctx_free(one);
   nn_ctx_free(two);
   nn_ctx_free(other);
