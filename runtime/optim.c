@@ -469,22 +469,67 @@ static nn_status grad_of(nn_ctx *ctx, const char *name, int index, oparam *q, nn
   return NN_OK;
 }
 
-static nn_status step_param(nn_ctx *ctx, nn_optim *o, const nn_optim_opts *op, oparam *q,
-                            const void *g) {
+/* One parameter's update, prepared: the rule's coefficients and its arrays. Updates run
+   after every parameter is prepared, split across the context's threads by element ranges
+   of all the parameters together (nn_lanes): one hand-off per step, and each core keeps
+   updating the same elements, step after step. */
+typedef struct {
+  nn_optim_kind kind;
+  bool f32;
+  int64_t n;
+  void *p, *s0, *s1, *s2;
+  const void *g;
+  union { sgd_k sgd; adam_k adam; rms_k rms; adagrad_k adagrad; } k;
+} oupdate;
+
+static void run_update(const oupdate *u, int64_t lo, int64_t hi) {
+  size_t es = u->f32 ? sizeof(float) : sizeof(double);
+#define AT(ptr) ((ptr) ? (void *)((char *)(ptr) + (size_t)lo * es) : NULL)
+  int64_t n = hi - lo;
+  void *g = (void *)((const char *)u->g + (size_t)lo * es);
+  switch (u->kind) {
+  case NN_SGD: sgd_run(&u->k.sgd, u->f32, n, AT(u->p), g, AT(u->s0)); break;
+  case NN_ADAM: case NN_ADAMW: adam_run(&u->k.adam, u->f32, n, AT(u->p), g, AT(u->s0), AT(u->s1), AT(u->s2)); break;
+  case NN_RMSPROP: rms_run(&u->k.rms, u->f32, n, AT(u->p), g, AT(u->s0), AT(u->s1), AT(u->s2)); break;
+  case NN_ADAGRAD: adagrad_run(&u->k.adagrad, u->f32, n, AT(u->p), g, AT(u->s0)); break;
+  }
+#undef AT
+}
+
+typedef struct { const oupdate *u; int n; } update_job;
+
+static void update_rows(void *arg, int part, int64_t lo, int64_t hi) {
+  const update_job *j = arg;
+  (void)part;
+  int64_t off = 0;
+  for (int i = 0; i < j->n && off < hi; off += j->u[i].n, i++) {
+    int64_t a = lo > off ? lo - off : 0, b = hi - off < j->u[i].n ? hi - off : j->u[i].n;
+    if (a < b) run_update(&j->u[i], a, b);
+  }
+}
+
+/* Prepares q's update into u: its state made when missing, the step counted, the rule's
+   coefficients computed. */
+static nn_status prepare_param(nn_ctx *ctx, nn_optim *o, const nn_optim_opts *op, oparam *q,
+                               const void *g, oupdate *u) {
   nn_dtype dt = nn_tensor_dtype(q->p);
-  bool f32 = dt == NN_F32;
-  int64_t n = nn_tensor_numel(q->p);
   double sign = op->maximize ? -1 : 1;
   nn_status s = NN_OK;
+  memset(u, 0, sizeof *u);
+  u->kind = o->kind;
+  u->f32 = dt == NN_F32;
+  u->n = nn_tensor_numel(q->p);
+  u->p = tdata(q->p);
+  u->g = g;
   q->step++;
   switch (o->kind) {
   case NN_SGD: {
     bool fresh = false;
     if (op->momentum != 0 && (s = ensure_state(ctx, q, 0, &fresh)) != NN_OK) break;
     double mom = op->momentum;
-    sgd_k k = {op->lr, op->weight_decay, sign, fresh ? 0 : mom, fresh ? 1 : 1 - op->dampening,
-               op->nesterov ? 1 : 0, op->nesterov ? mom : 1};
-    sgd_run(&k, f32, n, tdata(q->p), g, mom != 0 ? tdata(q->st[0]) : NULL);
+    u->k.sgd = (sgd_k){op->lr, op->weight_decay, sign, fresh ? 0 : mom, fresh ? 1 : 1 - op->dampening,
+                       op->nesterov ? 1 : 0, op->nesterov ? mom : 1};
+    u->s0 = mom != 0 ? tdata(q->st[0]) : NULL;
     break;
   }
   case NN_ADAM:
@@ -495,12 +540,13 @@ static nn_status step_param(nn_ctx *ctx, nn_optim *o, const nn_optim_opts *op, o
     double t = (double)q->step;
     double bc1 = 1 - pow(op->beta1, t), bc2 = 1 - pow(op->beta2, t);
     bool w = o->kind == NN_ADAMW;
-    adam_k k = {op->beta1, op->beta2, op->eps, sign,
-                w ? 0 : op->weight_decay, w ? 1 - op->lr * op->weight_decay : 1,
-                op->eps_inside ? op->lr * sqrt(bc2) / bc1 : op->lr / bc1,
-                op->eps_inside ? 1 : 1 / sqrt(bc2)};
-    adam_run(&k, f32, n, tdata(q->p), g, tdata(q->st[0]), tdata(q->st[1]),
-             op->amsgrad ? tdata(q->st[2]) : NULL);
+    u->k.adam = (adam_k){op->beta1, op->beta2, op->eps, sign,
+                         w ? 0 : op->weight_decay, w ? 1 - op->lr * op->weight_decay : 1,
+                         op->eps_inside ? op->lr * sqrt(bc2) / bc1 : op->lr / bc1,
+                         op->eps_inside ? 1 : 1 / sqrt(bc2)};
+    u->s0 = tdata(q->st[0]);
+    u->s1 = tdata(q->st[1]);
+    u->s2 = op->amsgrad ? tdata(q->st[2]) : NULL;
     break;
   }
   case NN_RMSPROP: {
@@ -508,27 +554,24 @@ static nn_status step_param(nn_ctx *ctx, nn_optim *o, const nn_optim_opts *op, o
         (op->momentum > 0 && (s = ensure_state(ctx, q, 1, NULL)) != NN_OK) ||
         (op->centered && (s = ensure_state(ctx, q, 2, NULL)) != NN_OK))
       break;
-    rms_k k = {op->lr, op->weight_decay, op->alpha, op->eps, op->momentum, sign};
-    rms_run(&k, f32, n, tdata(q->p), g, tdata(q->st[0]), op->momentum > 0 ? tdata(q->st[1]) : NULL,
-            op->centered ? tdata(q->st[2]) : NULL);
+    u->k.rms = (rms_k){op->lr, op->weight_decay, op->alpha, op->eps, op->momentum, sign};
+    u->s0 = tdata(q->st[0]);
+    u->s1 = op->momentum > 0 ? tdata(q->st[1]) : NULL;
+    u->s2 = op->centered ? tdata(q->st[2]) : NULL;
     break;
   }
   case NN_ADAGRAD: {
     if (!q->st[0] && (s = nn_full(ctx, dt, nn_tensor_ndim(q->p), nn_tensor_shape(q->p),
                                   op->initial_accumulator_value, &q->st[0])) != NN_OK)
       break;
-    adagrad_k k = {op->lr / (1 + (double)(q->step - 1) * op->lr_decay), op->weight_decay, op->eps,
-                   sign};
-    adagrad_run(&k, f32, n, tdata(q->p), g, tdata(q->st[0]));
+    u->k.adagrad = (adagrad_k){op->lr / (1 + (double)(q->step - 1) * op->lr_decay),
+                               op->weight_decay, op->eps, sign};
+    u->s0 = tdata(q->st[0]);
     break;
   }
   }
-  if (s != NN_OK) {
-    q->step--;
-    return s;
-  }
-  nn_tensor_bump_version(q->p);
-  return NN_OK;
+  if (s != NN_OK) q->step--;
+  return s;
 }
 
 nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o) {
@@ -538,18 +581,47 @@ nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o) {
     nn_status s = nn_optim_check_opts(ctx, o->kind, &o->groups[gi].opts);
     if (s != NN_OK) return s;
   }
-  unsigned mode = nn_ftz_begin();    /* moments drift into subnormals late in training */
+  if (o->nparams == 0) return NN_OK;
+  size_t cap = (size_t)o->nparams;
+  oupdate *u = nn_malloc(ctx, cap * sizeof *u);
+  nn_tensor **tmp = nn_calloc(ctx, cap * sizeof *tmp);
+  oparam **done = nn_malloc(ctx, cap * sizeof *done);
+  if (!u || !tmp || !done) {
+    nn_mfree(ctx, u, cap * sizeof *u); nn_mfree(ctx, tmp, cap * sizeof *tmp);
+    nn_mfree(ctx, done, cap * sizeof *done);
+    return nn_fail(ctx, NN_ERR_MEM, "%s.step: out of memory", name);
+  }
   nn_status s = NN_OK;
+  int n = 0;
+  int64_t total = 0;
   for (int gi = 0; gi < o->ngroups && s == NN_OK; gi++) {
     const ogroup *gr = &o->groups[gi];
     for (int i = gr->first; i < gr->first + gr->n && s == NN_OK; i++) {
-      nn_tensor *g, *tmp;
-      s = grad_of(ctx, name, i, &o->params[i], &g, &tmp);
-      if (s == NN_OK && g) s = step_param(ctx, o, &gr->opts, &o->params[i], nn_tensor_data(g));
-      nn_tensor_release(tmp);
+      nn_tensor *g;
+      s = grad_of(ctx, name, i, &o->params[i], &g, &tmp[n]);
+      if (s == NN_OK && g && (s = prepare_param(ctx, o, &gr->opts, &o->params[i], nn_tensor_data(g), &u[n])) == NN_OK) {
+        done[n] = &o->params[i];
+        total += u[n].n;
+        n++;
+      } else if (s == NN_OK) {
+        nn_tensor_release(tmp[n]);            /* no gradient: no update */
+        tmp[n] = NULL;
+      }
     }
   }
-  nn_ftz_end(mode);
+  if (s != NN_OK) {
+    for (int i = 0; i < n; i++) done[i]->step--;   /* nothing was updated */
+  } else if (n > 0) {
+    unsigned mode = nn_ftz_begin();    /* moments drift into subnormals late in training */
+    update_job j = {u, n};
+    nn_lanes(ctx, total, 4 * total, update_rows, &j);
+    nn_ftz_end(mode);
+    for (int i = 0; i < n; i++) nn_tensor_bump_version(done[i]->p);
+  }
+  for (size_t i = 0; i < cap; i++) nn_tensor_release(tmp[i]);
+  nn_mfree(ctx, u, cap * sizeof *u);
+  nn_mfree(ctx, tmp, cap * sizeof *tmp);
+  nn_mfree(ctx, done, cap * sizeof *done);
   return s;
 }
 

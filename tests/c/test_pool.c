@@ -180,6 +180,40 @@ int main(void) {
      bits; element-wise ops in lanes (relu, its backward, add, a scalar multiply) are exact */
   for (int op = 0; op < 2; op++)
     for (int f64 = 0; f64 < 2; f64++) lanes_case(one, two, op == 1, f64 == 1);
+  /* an optimizer step in lanes (element ranges of all parameters together): every kind gives
+     the same bits on one thread and on two, over a few steps */
+  for (int kind = NN_SGD; kind <= NN_ADAGRAD; kind++) {
+    nn_tensor *p[2][3];
+    for (int c = 0; c < 2; c++) {
+      nn_ctx *ctx = c ? two : one;
+      nn_optim *o;
+      nn_optim_opts op;
+      nn_optim_defaults((nn_optim_kind)kind, &op);
+      if (kind == NN_SGD) op.momentum = 0.9;
+      op.weight_decay = 0.01;
+      p[c][0] = operand(ctx, 100, 64, false, 31);
+      p[c][1] = operand(ctx, 64, 128, false, 32);
+      p[c][2] = operand(ctx, 1, 10, false, 33);
+      OK(nn_optim_new(ctx, (nn_optim_kind)kind, &o));
+      OK(nn_optim_add_group(ctx, o, 3, p[c], &op));
+      for (int step = 0; step < 3; step++) {
+        for (int i = 0; i < 3; i++) {
+          nn_tensor *g = operand(ctx, nn_tensor_shape(p[c][i])[0], nn_tensor_shape(p[c][i])[1], false, 40 + step + i);
+          OK(nn_tensor_set_grad(ctx, p[c][i], g));
+          nn_tensor_release(g);
+        }
+        OK(nn_optim_step(ctx, o));
+      }
+      nn_optim_free(o);
+    }
+    int differ = 0;
+    for (int i = 0; i < 3; i++)
+      differ += memcmp(nn_tensor_data(p[0][i]), nn_tensor_data(p[1][i]),
+                       (size_t)nn_tensor_numel(p[0][i]) * sizeof(float)) != 0;
+    CHECKF(differ == 0, "optimizer kind %d: %d of 3 parameters differ between one thread and two", kind, differ);
+    for (int c = 0; c < 2; c++)
+      for (int i = 0; i < 3; i++) nn_tensor_release(p[c][i]);
+  }
   /* a batch gathered in lanes (index_select by rows): the rows asked for, in order */
   {
     nn_tensor *src = operand(two, 300, 64, false, 21), *idx, *y;
