@@ -64,10 +64,15 @@ function M.stats(xs)
 end
 
 -- Times fn() `reps` times after `warmup` untimed calls; returns the array of seconds and
--- the last call's results packed.
+-- the last call's results packed. The warm-up also lasts until Lunet's worker threads run
+-- (they start STEADY_S after the context, see runtime/pool.c), so the times are steady-state
+-- ones, as the peers' are after their own warm-up; whole-script benchmarks include start-up.
+local STEADY_S = 0.3
+local started = lunet.clock()
 function M.time(fn, reps, warmup)
   local last
   for _ = 1, warmup or 0 do fn() end
+  while lunet.clock() - started < STEADY_S do fn() end
   local ts = {}
   for i = 1, reps do
     collectgarbage("collect")
