@@ -354,6 +354,18 @@ static void store_loss(nn_tensor *l, nn_reduction red, int64_t i, double v, doub
 /* ---- cross-entropy, fused: p = softmax(x);  l_i = lse(x_i) - x_i[t_i]  (or -Σ_c q_c log p_c)
    dx_i = w_i (p_i Σ_c q_c - q_i) with q the one-hot or probability target;
    dq_i = -w_i log p_i (probability targets only). p is saved for backward. */
+typedef struct { const float *p; const int64_t *t; float *dx; int64_t C; float w; } ce_bw_job;
+static void ce_bw_rows(void *arg, int part, int64_t lo, int64_t hi) {
+  const ce_bw_job *j = arg;
+  (void)part;
+  for (int64_t i = lo; i < hi; i++) {
+    const float *pr = j->p + i * j->C;
+    float *dr = j->dx + i * j->C;
+    for (int64_t k = 0; k < j->C; k++) dr[k] = j->w * pr[k];
+    dr[j->t[i]] -= j->w;
+  }
+}
+
 static nn_status ce_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor *x = n->in[0], *t = n->in[1], *p = n->saved, *dx = NULL, *dq = NULL;
   int64_t N = x->ndim == 2 ? x->shape[0] : 1, C = x->shape[x->ndim - 1];
@@ -364,7 +376,13 @@ static nn_status ce_backward(nn_ctx *ctx, nn_node *n) {
   const char *pp = nn_ptr(p);
   char *dp = nn_ptr(dx);
   bool ids = t->dtype == NN_I64;
-  for (int64_t i = 0; i < N; i++) {
+  bool hot = ids && d == NN_F32 && nn_is_contig(t) && (nn_reduction)n->iarg[0] != NN_REDUCE_NONE;
+  if (hot) {
+    /* the training hot path: one weight for every row, rows in lanes as in the forward */
+    ce_bw_job j = {(const float *)pp, (const int64_t *)nn_ptr(t), (float *)dp, C, (float)row_weight(n, 0)};
+    nn_lanes(ctx, N, N * C * 2, ce_bw_rows, &j);
+  }
+  for (int64_t i = 0; i < N && !hot; i++) {
     double w = row_weight(n, i);
     if (ids) {
       int64_t c = (int64_t)nn_get_flat(t, i);
@@ -405,6 +423,46 @@ static nn_status ce_backward(nn_ctx *ctx, nn_node *n) {
 }
 const nn_op nn_op_cross_entropy = {"cross_entropy", ce_backward, 2};
 
+#define CE_LANES 64
+typedef struct {
+  const float *x;
+  const int64_t *t;
+  float *p;
+  int64_t C;
+  nn_tensor *l;
+  nn_reduction red;
+  double total[CE_LANES];      /* each lane's sum of its rows' losses */
+} ce_job;
+
+static void ce_rows(void *arg, int part, int64_t lo, int64_t hi) {
+  ce_job *j = arg;
+  enum { ROWS = 64 };
+  int64_t C = j->C;
+  double total = 0;
+  for (int64_t i0 = lo; i0 < hi; i0 += ROWS) {
+    int64_t rows = hi - i0 < ROWS ? hi - i0 : ROWS;
+    float shifted_t[ROWS];                      /* x[t_i] - max_i */
+    const float *xb = j->x + i0 * C;
+    float *pb = j->p + i0 * C;
+    for (int64_t i = 0; i < rows; i++) {
+      const float *xi = xb + i * C;
+      float m = xi[0];
+      for (int64_t k = 1; k < C; k++) m = xi[k] > m ? xi[k] : m;
+      for (int64_t k = 0; k < C; k++) pb[i * C + k] = xi[k] - m;
+      shifted_t[i] = pb[i * C + j->t[i0 + i]];
+    }
+    for (int64_t k = 0; k < rows * C; k++) pb[k] = nn_expf(pb[k]);
+    for (int64_t i = 0; i < rows; i++) {
+      float *p1 = pb + i * C, sum = 0;
+      for (int64_t k = 0; k < C; k++) sum += p1[k];
+      float inv = 1.0f / sum;
+      for (int64_t k = 0; k < C; k++) p1[k] *= inv;
+      store_loss(j->l, j->red, i0 + i, (double)logf(sum) - (double)shifted_t[i], &total);
+    }
+  }
+  if (part < CE_LANES) j->total[part] = total;
+}
+
 nn_status nn_cross_entropy(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction red, nn_tensor **out) {
   *out = NULL;
   nn_status s = check_class_target(ctx, "cross_entropy", x, t, true);
@@ -420,33 +478,12 @@ nn_status nn_cross_entropy(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction
   char *pp = nn_ptr(p);
   bool probs_ready = false;
   if (d == NN_F32 && t->dtype == NN_I64 && nn_is_contig(t)) {
-    /* the training hot path: p and the loss together, in blocks of rows so that the
+    /* the training hot path: p and the loss together, rows split into lanes (each core the
+       rows its part of the last product made) and, in each, blocks of rows so that the
        exponentials run as one vectorized loop over the block (rows are often 10 wide) */
-    const float *xr = (const float *)nn_ptr(xc);
-    const int64_t *tr = (const int64_t *)nn_ptr(t);
-    float *pr = (float *)pp;
-    enum { ROWS = 64 };
-    for (int64_t i0 = 0; i0 < N; i0 += ROWS) {
-      int64_t rows = N - i0 < ROWS ? N - i0 : ROWS;
-      float shifted_t[ROWS];                    /* x[t_i] - max_i */
-      const float *xb = xr + i0 * C;
-      float *pb = pr + i0 * C;
-      for (int64_t i = 0; i < rows; i++) {
-        const float *xi = xb + i * C;
-        float m = xi[0];
-        for (int64_t j = 1; j < C; j++) m = xi[j] > m ? xi[j] : m;
-        for (int64_t j = 0; j < C; j++) pb[i * C + j] = xi[j] - m;
-        shifted_t[i] = pb[i * C + tr[i0 + i]];
-      }
-      for (int64_t k = 0; k < rows * C; k++) pb[k] = nn_expf(pb[k]);
-      for (int64_t i = 0; i < rows; i++) {
-        float *p1 = pb + i * C, sum = 0;
-        for (int64_t j = 0; j < C; j++) sum += p1[j];
-        float inv = 1.0f / sum;
-        for (int64_t j = 0; j < C; j++) p1[j] *= inv;
-        store_loss(l, red, i0 + i, (double)logf(sum) - (double)shifted_t[i], &total);
-      }
-    }
+    ce_job j = {(const float *)nn_ptr(xc), (const int64_t *)nn_ptr(t), (float *)pp, C, l, red, {0}};
+    nn_lanes(ctx, N, N * C * 8, ce_rows, &j);
+    for (int q = 0; q < CE_LANES; q++) total += j.total[q];    /* in lane order */
     probs_ready = true;
   } else {
     softmax_kernel(xc, p, x->ndim - 1, true);       /* p holds log-probabilities for now */

@@ -214,6 +214,35 @@ int main(void) {
     for (int c = 0; c < 2; c++)
       for (int i = 0; i < 3; i++) nn_tensor_release(p[c][i]);
   }
+  /* cross-entropy in lanes (rows): per-row losses and the gradient exact, the mean close */
+  for (int red = 0; red < 2; red++) {
+    nn_tensor *loss[2], *grad[2];
+    for (int c = 0; c < 2; c++) {
+      nn_ctx *ctx = c ? two : one;
+      nn_tensor *z = operand(ctx, 200, 10, false, 51), *zs, *t, *l;
+      int64_t tv[200], n200 = 200;
+      for (int i = 0; i < 200; i++) tv[i] = (i * 7) % 10;
+      OK(nn_muls(ctx, z, 8.0, &zs));          /* logits of a few units */
+      OK(nn_tensor_set_requires_grad(ctx, zs, true));
+      OK(nn_tensor_from_data(ctx, NN_I64, 1, &n200, tv, &t));
+      OK(nn_cross_entropy(ctx, zs, t, red ? NN_REDUCE_MEAN : NN_REDUCE_NONE, &loss[c]));
+      if (red) l = loss[c], nn_tensor_retain(l);
+      else OK(nn_sum(ctx, loss[c], NN_ALL, false, &l));
+      OK(nn_backward(ctx, l, NULL));
+      grad[c] = nn_tensor_grad(zs);
+      nn_tensor_retain(grad[c]);
+      nn_tensor_release(z); nn_tensor_release(zs); nn_tensor_release(t); nn_tensor_release(l);
+    }
+    const float *l0 = nn_tensor_data(loss[0]), *l1 = nn_tensor_data(loss[1]);
+    if (red)
+      CHECKF(fabs(l0[0] - l1[0]) <= 1e-6 * fabs(l0[0]), "cross_entropy mean: %.9g on one thread, %.9g on two",
+             (double)l0[0], (double)l1[0]);
+    else
+      CHECKF(memcmp(l0, l1, 200 * sizeof(float)) == 0, "cross_entropy per-row losses differ between one thread and two");
+    CHECKF(memcmp(nn_tensor_data(grad[0]), nn_tensor_data(grad[1]), 2000 * sizeof(float)) == 0,
+           "cross_entropy (%s) gradient differs between one thread and two", red ? "mean" : "none");
+    for (int c = 0; c < 2; c++) { nn_tensor_release(loss[c]); nn_tensor_release(grad[c]); }
+  }
   /* a batch gathered in lanes (index_select by rows): the rows asked for, in order */
   {
     nn_tensor *src = operand(two, 300, 64, false, 21), *idx, *y;
