@@ -35,7 +35,7 @@ struct nn_pool {
   atomic_bool quit;
   void (*fn)(void *arg, int part);
   void *arg;
-  int nparts;
+  atomic_int nparts;           /* read by workers that may be looking at the previous job */
   worker_arg wargs[MAX_WORKERS];
 };
 
@@ -55,7 +55,8 @@ static inline void cpu_relax(void) {
 static void run_parts(nn_pool *p, uint32_t job) {
   for (;;) {
     uint64_t t = atomic_load(&p->ticket);
-    if ((uint32_t)(t >> 32) != job || (int)(uint32_t)t >= p->nparts) return;
+    if ((uint32_t)(t >> 32) != job || (int)(uint32_t)t >= atomic_load_explicit(&p->nparts, memory_order_relaxed))
+      return;            /* (a stale count fails the exchange below, as the ticket moved on) */
     if (!atomic_compare_exchange_weak(&p->ticket, &t, t + 1)) continue;
     p->fn(p->arg, (int)(uint32_t)t);
     atomic_fetch_add(&p->done, 1);
@@ -117,6 +118,7 @@ static nn_pool *pool_new(nn_ctx *ctx, int nworkers) {
   pthread_cond_init(&p->cv, NULL);
   atomic_init(&p->ticket, 0);
   atomic_init(&p->done, 0);
+  atomic_init(&p->nparts, 0);
   atomic_init(&p->sleeping, 0);
   atomic_init(&p->quit, false);
   for (int i = 0; i < nworkers; i++) {
@@ -153,7 +155,7 @@ void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void 
      and the next on the first worker, step after step (data stays in the core that made it) */
   p->fn = fn;
   p->arg = arg;
-  p->nparts = nparts;
+  atomic_store_explicit(&p->nparts, nparts, memory_order_relaxed);
   atomic_store(&p->done, 0);
   uint32_t job = (uint32_t)(atomic_load(&p->ticket) >> 32) + 1;
   atomic_store(&p->ticket, (uint64_t)job << 32 | 1u);
