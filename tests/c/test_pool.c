@@ -47,14 +47,14 @@ static nn_tensor *operand(nn_ctx *ctx, int64_t rows, int64_t cols, bool trans, u
 /* y = relu(layer(x)) * 0.5 + x2, loss = Σ y ⊙ gy; returns the gradients of x, w, b (new
    references: caller releases) and y. Operands come from fixed sequences in ctx. */
 typedef struct { nn_tensor *y, *gx, *gw, *gb; } lane_out;
-static lane_out lanes_run(nn_ctx *ctx, bool addmm, bool f64) {
+static lane_out lanes_run(nn_ctx *ctx, bool addmm, bool f64, bool xt) {
   enum { N = 200, IN = 64, OUT = 128 };
-  nn_tensor *x = operand(ctx, N, IN, false, 11), *w = operand(ctx, addmm ? IN : OUT, addmm ? OUT : IN, false, 12);
+  nn_tensor *x = operand(ctx, N, IN, xt, 11),  /* xt: x a transposed view */ *w = operand(ctx, addmm ? IN : OUT, addmm ? OUT : IN, false, 12);
   nn_tensor *b2 = operand(ctx, 1, OUT, false, 13), *gy = operand(ctx, N, OUT, false, 14);
   nn_tensor *x2 = operand(ctx, N, OUT, false, 15), *b, *t[6], *l, *z, *h, *hs, *y, *prod;
   OK(nn_select(ctx, b2, 0, 0, &b));
   nn_tensor *in[5] = {x, w, b, gy, x2};
-  if (f64)
+  if (f64)                        /* (contiguous copies: the transposed x is float32 only) */
     for (int i = 0; i < 5; i++) { OK(nn_to(ctx, in[i], NN_F64, &t[i])); nn_tensor_release(in[i]); in[i] = t[i]; }
   x = in[0]; w = in[1]; b = in[2]; gy = in[3]; x2 = in[4];
   OK(nn_tensor_set_requires_grad(ctx, x, true));
@@ -79,9 +79,10 @@ static double elem(const nn_tensor *t, int64_t i) {
                                       : ((const float *)nn_tensor_data(t))[i];
 }
 
-static void lanes_case(nn_ctx *one, nn_ctx *two, bool addmm, bool f64) {
-  const char *name = addmm ? "addmm" : "linear";
-  lane_out a = lanes_run(one, addmm, f64), b = lanes_run(two, addmm, f64), c = lanes_run(two, addmm, f64);
+static void lanes_case(nn_ctx *one, nn_ctx *two, bool addmm, bool f64, bool xt) {
+  const char *name = addmm ? (xt ? "addmm of a transposed x" : "addmm") : (xt ? "linear of a transposed x" : "linear");
+  lane_out a = lanes_run(one, addmm, f64, xt), b = lanes_run(two, addmm, f64, xt),
+           c = lanes_run(two, addmm, f64, xt);
   nn_tensor *pa[4] = {a.y, a.gx, a.gw, a.gb}, *pb[4] = {b.y, b.gx, b.gw, b.gb}, *pc[4] = {c.y, c.gx, c.gw, c.gb};
   static const char *what[4] = {"output", "input gradient", "weight gradient", "bias gradient"};
   double tol = f64 ? 1e-12 : 2e-5;
@@ -179,7 +180,8 @@ int main(void) {
      float64: the gradients agree with one thread's, and two runs on two threads give the same
      bits; element-wise ops in lanes (relu, its backward, add, a scalar multiply) are exact */
   for (int op = 0; op < 2; op++)
-    for (int f64 = 0; f64 < 2; f64++) lanes_case(one, two, op == 1, f64 == 1);
+    for (int f64 = 0; f64 < 2; f64++)
+      for (int xt = 0; xt < 2; xt++) lanes_case(one, two, op == 1, f64 == 1, xt == 1);
   /* an optimizer step in lanes (element ranges of all parameters together): every kind gives
      the same bits on one thread and on two, over a few steps */
   for (int kind = NN_SGD; kind <= NN_ADAGRAD; kind++) {
