@@ -1061,8 +1061,27 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
+/* OpenBLAS's pthreads build starts its worker threads with the process, and they spin for
+   about 0.1 s waiting for work that Lunet never gives them (it calls OpenBLAS with one thread
+   and runs its own workers). The runner owns its process, so it sets OpenBLAS to one thread
+   and stops them before any script runs; Lunet's workers can then start at once instead of
+   0.2 s in (runtime/pool.c). A later openblas_set_num_threads(n) starts them again. Weak
+   symbols: with another BLAS, or a build without them, nothing happens. */
+extern int openblas_get_parallel(void) __attribute__((weak));
+extern void openblas_set_num_threads(int) __attribute__((weak));
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+static void quiet_openblas(void) {
+  if (openblas_get_parallel && openblas_set_num_threads && blas_thread_shutdown_ &&
+      openblas_get_parallel() == 1) {
+    openblas_set_num_threads(1);
+    blas_thread_shutdown_();
+  }
+}
+
 int main(int argc, char **argv) {
   int status, result;
+  quiet_openblas();
   static LuaHeap heap;
   lua_State *L = newstate(&heap);
   if (L == NULL) {

@@ -206,7 +206,8 @@ double nn_now(void) {
    process-wide, so it is set before each context's products rather than once. */
 void nn_blas_threads(nn_ctx *ctx) {
   if (ctx->blas_threads != 1 || openblas_get_num_threads() != 1) {
-    openblas_set_num_threads(1);
+    /* (only when needed: setting it starts OpenBLAS's workers again if they were stopped) */
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
     ctx->blas_threads = 1;
   }
 }

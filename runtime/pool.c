@@ -16,6 +16,9 @@
 #include "nn_impl.h"
 
 extern int openblas_get_parallel(void);   /* 0: a serial build, 1: pthreads, 2: OpenMP */
+/* OpenBLAS's pthreads build: nonzero while its own worker threads exist (weak: another BLAS,
+   or a build without it, leaves it NULL) */
+extern int blas_server_avail __attribute__((weak));
 
 #define SPIN_NS 200000   /* a worker spins this long for the next job before sleeping */
 #define MAX_WORKERS 63
@@ -141,9 +144,11 @@ void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void 
      buffers between callers: wrong results, measured), so other builds get no workers. That
      build starts its own workers with the process, and they spin (sched_yield) for about
      2^28 cycles before sleeping; ours started alongside would make three busy threads on two
-     cores and stall the lock-step products, so the pool starts after that spell. */
+     cores and stall the lock-step products, so the pool starts after that spell — at once
+     when those workers are gone (the lunet runner stops them: bindings/main.c). */
+  bool openblas_idle = &blas_server_avail != NULL && blas_server_avail == 0;
   if (!ctx->pool && want > 0 && nparts > 1 && openblas_get_parallel() == 1 &&
-      nn_now() - ctx->born > POOL_DELAY_S)
+      (openblas_idle || nn_now() - ctx->born > POOL_DELAY_S))
     ctx->pool = pool_new(ctx, want);
   nn_pool *p = ctx->pool;
   if (!p || nparts < 2) {
