@@ -328,6 +328,21 @@ typedef struct {
   char *db[LANES_MAX];             /* NULL: no bias; db[0] accumulates, the others start at 0 */
 } layer_bw;
 
+/* db[k] += Σ rows lo..hi-1 of g[·, k] (g contiguous, K wide): a bias's gradient */
+static void col_sums(nn_dtype dt, char *db, const char *g, int64_t K, int64_t lo, int64_t hi) {
+  if (dt == NN_F32) {
+    float *d = (float *)db;
+    const float *gy = (const float *)g;
+    for (int64_t i = lo; i < hi; i++)
+      for (int64_t k = 0; k < K; k++) d[k] += gy[i * K + k];
+  } else {
+    double *d = (double *)db;
+    const double *gy = (const double *)g;
+    for (int64_t i = lo; i < hi; i++)
+      for (int64_t k = 0; k < K; k++) d[k] += gy[i * K + k];
+  }
+}
+
 static void layer_bw_rows(void *arg, int part, int64_t lo, int64_t hi) {
   const layer_bw *j = arg;
   int64_t es = (int64_t)nn_dtype_size(j->dt), n = hi - lo;
@@ -339,19 +354,7 @@ static void layer_bw_rows(void *arg, int part, int64_t lo, int64_t hi) {
     gemm1(j->dt, j->dwM, j->dwN, n, j->dwa + lo * j->dwa_c * es, j->dwa_r, j->dwa_c,
           j->dwb + lo * j->dwb_r * es, j->dwb_r, j->dwb_c, j->dw[part], j->dwN,
           part == 0 ? j->dw_beta : 0.0);
-  if (j->db[part]) {
-    if (j->dt == NN_F32) {
-      float *db = (float *)j->db[part];
-      const float *gy = (const float *)j->g;
-      for (int64_t i = lo; i < hi; i++)
-        for (int64_t k = 0; k < j->Kg; k++) db[k] += gy[i * j->Kg + k];
-    } else {
-      double *db = (double *)j->db[part];
-      const double *gy = (const double *)j->g;
-      for (int64_t i = lo; i < hi; i++)
-        for (int64_t k = 0; k < j->Kg; k++) db[k] += gy[i * j->Kg + k];
-    }
-  }
+  if (j->db[part]) col_sums(j->dt, j->db[part], j->g, j->Kg, lo, hi);
 }
 
 /* Runs j over N rows in lanes when the context has threads and the layer is worth it;
@@ -392,55 +395,49 @@ static nn_status layer_bw_run(nn_ctx *ctx, layer_bw *j, int64_t N, int parts) {
   return st;
 }
 
+/* The backward of a layer, linear or addmm, described by j (its operands; the slots are filled
+   here): the gradients of X, W and a row bias (row_bias) into their slots, in lanes when the
+   context has threads and the layer is worth it, else each product whole (banded by gemm for
+   OpenBLAS's small kernels). */
+static nn_status layer_backward(nn_ctx *ctx, nn_node *n, layer_bw *j, int64_t N, bool row_bias) {
+  nn_tensor *slot;
+  bool fresh, full = N > 0 && j->Kg > 0 && j->Kx > 0;  /* a product writes every element */
+  nn_status s;
+  size_t es = nn_dtype_size(j->dt);
+  if ((s = nn_grad_slot(ctx, n, 0, &slot, &fresh))) return s;
+  if (slot && full) { j->dx = nn_ptr(slot); j->dx_beta = fresh ? 0.0 : 1.0; }
+  else if (slot && fresh) memset(nn_ptr(slot), 0, (size_t)slot->numel * es);
+  if ((s = nn_grad_slot(ctx, n, 1, &slot, &fresh))) return s;
+  if (slot && full) { j->dw[0] = nn_ptr(slot); j->dw_beta = fresh ? 0.0 : 1.0; }
+  else if (slot && fresh) memset(nn_ptr(slot), 0, (size_t)slot->numel * es);
+  if (row_bias && (s = nn_grad_slot(ctx, n, 2, &slot, NULL))) return s;
+  if (row_bias && slot) j->db[0] = nn_ptr(slot);
+  int parts = layer_lanes(ctx, N, j->Kg, j->Kx);
+  if (parts > 1) return layer_bw_run(ctx, j, N, parts);
+  if (j->dx)
+    gemm(ctx, j->dt, N, j->Kx, j->Kg, j->g, j->Kg, 1, j->w, j->wb0, j->wb1, j->dx, j->Kx, j->dx_beta);
+  if (j->dw[0])
+    gemm(ctx, j->dt, j->dwM, j->dwN, N, j->dwa, j->dwa_r, j->dwa_c, j->dwb, j->dwb_r, j->dwb_c,
+         j->dw[0], j->dwN, j->dw_beta);
+  if (j->db[0]) col_sums(j->dt, j->db[0], j->g, j->Kg, 0, N);
+  return NN_OK;
+}
+
 /* ---- linear: Y[N,out] = X[N,in] W[out,in]^T + b ----------------------------------------------
    One op: GEMM with the bias broadcast in as beta = 1. Backward is two GEMMs and a column sum,
    accumulating straight into the gradient buffers (beta = 1, nothing allocated):
    dX += dY W,  dW += dY^T X,  db += Σ_rows dY */
 static nn_status linear_backward(nn_ctx *ctx, nn_node *n) {
-  nn_tensor *g = n->gout, *x = NULL, *w = NULL, *slot;
+  nn_tensor *g = n->gout, *x = NULL, *w = NULL;
   int64_t N = g->shape[0], O = g->shape[1], In = n->in[1]->shape[1];
   nn_status s;
-  if ((s = gemm_ready(ctx, n->in[0], &x)) || (s = gemm_ready(ctx, n->in[1], &w))) goto done;
-  bool fresh, full = N > 0 && In > 0 && O > 0;  /* a product writes every element */
-  int parts = g->dtype != NN_I64 ? layer_lanes(ctx, N, O, In) : 1;
-  if (parts > 1) {                               /* by rows across threads */
+  if (!(s = gemm_ready(ctx, n->in[0], &x)) && !(s = gemm_ready(ctx, n->in[1], &w))) {
+    /* dX = dY W, dW = dY^T X: the rows of the batch are dY^T's columns and X's rows */
     layer_bw j = {g->dtype, O, In, nn_ptr(g), nn_ptr(x), nn_ptr(w), x->stride[0], x->stride[1],
                   w->stride[0], w->stride[1], NULL, 0, O, In, 1, O, x->stride[0], x->stride[1],
                   nn_ptr(g), nn_ptr(x), {0}, 0, {0}};
-    if ((s = nn_grad_slot(ctx, n, 0, &slot, &fresh))) goto done;
-    if (slot) { j.dx = nn_ptr(slot); j.dx_beta = fresh ? 0.0 : 1.0; }
-    if ((s = nn_grad_slot(ctx, n, 1, &slot, &fresh))) goto done;
-    if (slot) { j.dw[0] = nn_ptr(slot); j.dw_beta = fresh ? 0.0 : 1.0; }
-    if (n->nin > 2 && (s = nn_grad_slot(ctx, n, 2, &slot, NULL))) goto done;
-    if (n->nin > 2 && slot) j.db[0] = nn_ptr(slot);
-    s = layer_bw_run(ctx, &j, N, parts);
-    goto done;
+    s = layer_backward(ctx, n, &j, N, n->nin > 2);
   }
-  if ((s = nn_grad_slot(ctx, n, 0, &slot, &fresh))) goto done;
-  if (slot && full)
-    gemm(ctx, g->dtype, N, In, O, nn_ptr(g), O, 1, nn_ptr(w), w->stride[0], w->stride[1], nn_ptr(slot),
-         In, fresh ? 0.0 : 1.0);
-  else if (slot && fresh) memset(nn_ptr(slot), 0, (size_t)slot->numel * nn_dtype_size(slot->dtype));
-  if ((s = nn_grad_slot(ctx, n, 1, &slot, &fresh))) goto done;
-  if (slot && full)
-    gemm(ctx, g->dtype, O, In, N, nn_ptr(g), 1, O, nn_ptr(x), x->stride[0], x->stride[1], nn_ptr(slot),
-         In, fresh ? 0.0 : 1.0);
-  else if (slot && fresh) memset(nn_ptr(slot), 0, (size_t)slot->numel * nn_dtype_size(slot->dtype));
-  if (n->nin > 2 && (s = nn_grad_slot(ctx, n, 2, &slot, NULL))) goto done;
-  if (n->nin > 2 && slot) {
-    if (g->dtype == NN_F32) {
-      float *db = (float *)nn_ptr(slot);
-      const float *gy = (const float *)nn_ptr(g);
-      for (int64_t i = 0; i < N; i++)
-        for (int64_t j = 0; j < O; j++) db[j] += gy[i * O + j];
-    } else {
-      double *db = (double *)nn_ptr(slot);
-      const double *gy = (const double *)nn_ptr(g);
-      for (int64_t i = 0; i < N; i++)
-        for (int64_t j = 0; j < O; j++) db[j] += gy[i * O + j];
-    }
-  }
-done:
   nn_tensor_release(x); nn_tensor_release(w);
   return s;
 }
@@ -507,56 +504,19 @@ done:
    another bias shape is copied in first. Backward accumulates straight into the gradient
    buffers: dX += dY W^T,  dW += X^T dY,  dbias += dY summed over its broadcast dims. */
 static nn_status addmm_backward(nn_ctx *ctx, nn_node *n) {
-  nn_tensor *g = n->gout, *x = NULL, *w = NULL, *slot;
+  nn_tensor *g = n->gout, *x = NULL, *w = NULL;
   int64_t N = g->shape[0], M = g->shape[1], K = n->in[0]->shape[1];
-  nn_status s;
-  if ((s = gemm_ready(ctx, n->in[0], &x)) || (s = gemm_ready(ctx, n->in[1], &w))) goto done;
-  bool fresh, full = N > 0 && K > 0 && M > 0;
   bool row_bias = n->nin > 2 && n->in[2]->ndim == 1;
-  int parts = g->dtype != NN_I64 && (n->nin < 3 || row_bias) ? layer_lanes(ctx, N, M, K) : 1;
-  if (parts > 1) {                               /* by rows across threads */
+  nn_status s;
+  if (!(s = gemm_ready(ctx, n->in[0], &x)) && !(s = gemm_ready(ctx, n->in[1], &w))) {
+    /* dX = dY W^T, dW = X^T dY: the rows of the batch are X^T's columns and dY's rows */
     layer_bw j = {g->dtype, M, K, nn_ptr(g), nn_ptr(x), nn_ptr(w), x->stride[0], x->stride[1],
                   w->stride[1], w->stride[0], NULL, 0, K, M, x->stride[1], x->stride[0], M, 1,
                   nn_ptr(x), nn_ptr(g), {0}, 0, {0}};
-    if ((s = nn_grad_slot(ctx, n, 0, &slot, &fresh))) goto done;
-    if (slot) { j.dx = nn_ptr(slot); j.dx_beta = fresh ? 0.0 : 1.0; }
-    if ((s = nn_grad_slot(ctx, n, 1, &slot, &fresh))) goto done;
-    if (slot) { j.dw[0] = nn_ptr(slot); j.dw_beta = fresh ? 0.0 : 1.0; }
-    if (row_bias && (s = nn_grad_slot(ctx, n, 2, &slot, NULL))) goto done;
-    if (row_bias && slot) j.db[0] = nn_ptr(slot);
-    s = layer_bw_run(ctx, &j, N, parts);
-    goto done;
+    s = layer_backward(ctx, n, &j, N, row_bias);
   }
-  if ((s = nn_grad_slot(ctx, n, 0, &slot, &fresh))) goto done;
-  if (slot && full)
-    gemm(ctx, g->dtype, N, K, M, nn_ptr(g), M, 1, nn_ptr(w), w->stride[1], w->stride[0], nn_ptr(slot),
-         K, fresh ? 0.0 : 1.0);
-  else if (slot && fresh) memset(nn_ptr(slot), 0, (size_t)slot->numel * nn_dtype_size(slot->dtype));
-  if ((s = nn_grad_slot(ctx, n, 1, &slot, &fresh))) goto done;
-  if (slot && full)
-    gemm(ctx, g->dtype, K, M, N, nn_ptr(x), x->stride[1], x->stride[0], nn_ptr(g), M, 1, nn_ptr(slot),
-         M, fresh ? 0.0 : 1.0);
-  else if (slot && fresh) memset(nn_ptr(slot), 0, (size_t)slot->numel * nn_dtype_size(slot->dtype));
-  if (n->nin > 2 && nn_input_needs_grad(n, 2)) {
-    nn_tensor *b = n->in[2];
-    if (b->ndim == 1) {                         /* the layer's bias: a column sum in place */
-      if ((s = nn_grad_slot(ctx, n, 2, &slot, NULL))) goto done;
-      if (g->dtype == NN_F32) {
-        float *db = (float *)nn_ptr(slot);
-        const float *gy = (const float *)nn_ptr(g);
-        for (int64_t i = 0; i < N; i++)
-          for (int64_t j = 0; j < M; j++) db[j] += gy[i * M + j];
-      } else {
-        double *db = (double *)nn_ptr(slot);
-        const double *gy = (const double *)nn_ptr(g);
-        for (int64_t i = 0; i < N; i++)
-          for (int64_t j = 0; j < M; j++) db[j] += gy[i * M + j];
-      }
-    } else {
-      s = nn_grad_accum(ctx, n, 2, g);          /* reduced over its broadcast dims */
-    }
-  }
-done:
+  /* another bias shape: dY reduced over its broadcast dims */
+  if (!s && n->nin > 2 && !row_bias && nn_input_needs_grad(n, 2)) s = nn_grad_accum(ctx, n, 2, g);
   nn_tensor_release(x); nn_tensor_release(w);
   return s;
 }
