@@ -243,7 +243,8 @@ static void loop_rows(void *arg, int part, int64_t lo, int64_t hi) {
 void nn_loop_lanes(nn_ctx *ctx, int nops, int ndim, const int64_t *shape, char *const *base,
                    const int64_t *const *strides, const size_t *elsize, nn_row_fn fn, void *arg) {
   int64_t n = nn_shape_numel(ndim, shape);
-  if (ndim < 1 || shape[0] < 2 || n < LANE_MIN) {
+  /* (an output whose rows overlap — an in-place op on an expanded view — stays on one thread) */
+  if (ndim < 1 || shape[0] < 2 || n < LANE_MIN || strides[0][0] == 0) {
     nn_loop(nops, ndim, shape, base, strides, elsize, fn, arg);
     return;
   }
