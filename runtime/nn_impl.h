@@ -249,6 +249,11 @@ void nn_lanes(nn_ctx *ctx, int64_t rows, int64_t work, nn_lane_fn fn, void *arg)
 /* nn_loop with dim 0 split into lanes */
 void nn_loop_lanes(nn_ctx *ctx, int nops, int ndim, const int64_t *shape, char *const *base,
                    const int64_t *const *strides, const size_t *elsize, nn_row_fn fn, void *arg);
+/* C[M,N] = A[M,K] B[K,N] + beta C in float32 with AVX2/FMA, any strides (gemm_avx2.c): for CPUs
+   where OpenBLAS runs a generic kernel; usable() says whether this CPU can run it */
+bool nn_sgemm_avx2_usable(void);
+void nn_sgemm_avx2(int64_t M, int64_t N, int64_t K, const float *a, int64_t ars, int64_t acs,
+                   const float *b, int64_t brs, int64_t bcs, float *c, int64_t ldc, float beta);
 /* Strides of a contiguous tensor of this shape */
 void nn_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 #endif

@@ -29,6 +29,23 @@ static bool small_kernels(void) {
   return k;
 }
 
+/* OpenBLAS runs one of its generic kernels (no AVX) on a CPU with AVX2 and FMA: Lunet's own
+   float32 product is faster there (gemm_avx2.c) */
+static bool own_sgemm(void) {
+  static atomic_int known = -1;     /* (computed once; any thread computes the same) */
+  static const char *const generic[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem",
+                                        "Atom", "Northwood", "Banias", "Katmai", "Coppermine", NULL};
+  int k = atomic_load_explicit(&known, memory_order_relaxed);
+  if (k < 0) {
+    const char *core = openblas_get_corename();
+    k = 0;
+    for (int i = 0; core && generic[i] && !k; i++) k = strcmp(core, generic[i]) == 0;
+    k = k && nn_sgemm_avx2_usable();
+    atomic_store_explicit(&known, k, memory_order_relaxed);
+  }
+  return k;
+}
+
 /* C[M,N] = op(A) op(B) + beta C on one thread, A/B/C given by pointer, shape and strides */
 static void gemm1(nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a, int64_t ars,
                   int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c, int64_t ldc,
@@ -37,6 +54,11 @@ static void gemm1(nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a, i
   enum CBLAS_TRANSPOSE ta = va.trans ? CblasTrans : CblasNoTrans;
   enum CBLAS_TRANSPOSE tb = vb.trans ? CblasTrans : CblasNoTrans;
   if (M == 0 || N == 0) return;
+  if (dt == NN_F32 && M > 1 && own_sgemm()) {
+    nn_sgemm_avx2(M, N, K, (const float *)a, ars, acs, (const float *)b, brs, bcs, (float *)c, ldc,
+                  (float)beta);
+    return;
+  }
   if (M == 1 && K > 0 && acs <= INT_MAX && !small_kernels()) {
     /* one row (a layer on one sample): a matrix-vector product, without a GEMM's packing —
        with OpenBLAS's generic kernel a 1x64x64 Linear took 1.37 us through sgemm, 1.01 so;
