@@ -437,8 +437,9 @@ static const luaL_Reg funcs[] = {
 };
 
 /* Debian 12's OpenBLAS 0.3.21 does not know recent AVX-512 CPUs and falls back to its generic
-   kernels, 3-4x slower at sgemm. We never change the user's environment, but we say so, once
-   per process (LUNET_QUIET=1 silences it). */
+   kernels, 3-4x slower at sgemm (Lunet's own float32 kernel takes over there, at about half
+   the speed OpenBLAS's right kernel would have). We never change the user's environment, but we
+   say so, once per process (LUNET_QUIET=1 silences it). */
 static bool slow_blas_kernel(const char *core) {
   static const char *const slow[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem",
                                      "Atom", "Katmai", "Coppermine", "Northwood", "Banias", NULL};
@@ -462,7 +463,7 @@ static void warn_slow_blas(void) {
   warned = 1;
   fprintf(stderr,
           "lunet: OpenBLAS is using its slow generic '%s' kernel on a CPU with AVX2/AVX-512;\n"
-          "       set OPENBLAS_CORETYPE=%s for 3-4x faster matrix products (see README).\n",
+          "       set OPENBLAS_CORETYPE=%s for 2-4x faster matrix products (see README).\n",
           core,
 #if defined(__x86_64__) && defined(__GNUC__)
           __builtin_cpu_supports("avx512f") ? "SkylakeX" :
