@@ -242,7 +242,9 @@ void nn_loop(int nops, int ndim, const int64_t *shape, char *const *base,
              const int64_t *const *strides, const size_t *elsize, nn_row_fn fn, void *arg);
 /* Row ranges across the context's threads: fn(arg, part, lo, hi) for nn_lane_count consecutive
    ranges of [0, rows), part 0 on the calling thread (see pool.c); work (elements touched)
-   below a threshold is one part, run here. */
+   below a threshold is one part, run here. At most NN_LANES_MAX parts, so callers may keep
+   a result per part in a fixed array. */
+#define NN_LANES_MAX 64
 typedef void (*nn_lane_fn)(void *arg, int part, int64_t lo, int64_t hi);
 int nn_lane_count(nn_ctx *ctx, int64_t rows, int64_t work);
 void nn_lanes(nn_ctx *ctx, int64_t rows, int64_t work, nn_lane_fn fn, void *arg);

@@ -337,7 +337,6 @@ nn_status nn_dot(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
    of dW = dY^T X (a sum over rows: lane 0 accumulates into the gradient, the others into
    buffers of their own that are added after, in lane order, so the bits stay the same run
    after run) and its column sums of dY for the bias. */
-#define LANES_MAX 64
 typedef struct {
   nn_dtype dt;
   int64_t Kg, Kx;                  /* dY's and dX's widths */
@@ -346,8 +345,8 @@ typedef struct {
   char *dx; double dx_beta;        /* NULL: no dX */
   int64_t dwM, dwN, dwa_r, dwa_c, dwb_r, dwb_c;   /* dW = A B over rows: A's, B's strides */
   const char *dwa, *dwb;           /* A and B at row 0 (the rows are A's columns, B's rows) */
-  char *dw[LANES_MAX]; double dw_beta;            /* NULL: no dW */
-  char *db[LANES_MAX];             /* NULL: no bias; db[0] accumulates, the others start at 0 */
+  char *dw[NN_LANES_MAX]; double dw_beta;            /* NULL: no dW */
+  char *db[NN_LANES_MAX];             /* NULL: no bias; db[0] accumulates, the others start at 0 */
 } layer_bw;
 
 /* db[k] += Σ rows lo..hi-1 of g[·, k] (g contiguous, K wide): a bias's gradient */
@@ -379,26 +378,27 @@ static void layer_bw_rows(void *arg, int part, int64_t lo, int64_t hi) {
   if (j->db[part]) col_sums(j->dt, j->db[part], j->g, j->Kg, lo, hi);
 }
 
-/* Runs j over N rows in lanes when the context has threads and the layer is worth it;
-   returns false (nothing done) otherwise. dw/db slot 0 must be set; the others are made here. */
+/* How many lanes a layer's backward over N rows takes: 1 (whole products, banded) when the
+   context has one thread or the layer is too small or too big to gain from lanes */
 static int layer_lanes(nn_ctx *ctx, int64_t N, int64_t Kg, int64_t Kx) {
   double macs = (double)N * (double)Kg * (double)Kx;
-  int parts = N >= 2 * BAND_MIN && Kg > 0 && Kx > 0 && macs >= SPLIT_MACS && macs <= 16 * SMALL_MACS
-                  ? nn_lane_count(ctx, N, N * (Kg + Kx)) : 1;
-  return parts <= LANES_MAX ? parts : 1;
+  return N >= 2 * BAND_MIN && Kg > 0 && Kx > 0 && macs >= SPLIT_MACS && macs <= 16 * SMALL_MACS
+             ? nn_lane_count(ctx, N, N * (Kg + Kx)) : 1;
 }
 
+/* Runs j over N rows in `parts` lanes. dw[0] and db[0] are the gradients (or NULL); the other
+   lanes' partial sums get buffers here, added after in lane order. */
 static nn_status layer_bw_run(nn_ctx *ctx, layer_bw *j, int64_t N, int parts) {
-  nn_status st = NN_OK, *s = &st;
-  nn_tensor *tmp[LANES_MAX] = {0};
+  nn_status s = NN_OK;
+  nn_tensor *tmp[NN_LANES_MAX] = {0};
   int64_t dwn = j->dwM * j->dwN, extra = (j->dw[0] ? dwn : 0) + (j->db[0] ? j->Kg : 0);
   for (int p = 1; p < parts && extra > 0; p++) {
-    if ((*s = nn_new(ctx, j->dt, 1, &extra, false, &tmp[p]))) break;
+    if ((s = nn_new(ctx, j->dt, 1, &extra, false, &tmp[p]))) break;
     char *t = nn_ptr(tmp[p]);
     if (j->dw[0]) { j->dw[p] = t; t += dwn * (int64_t)nn_dtype_size(j->dt); }
     if (j->db[0]) { j->db[p] = t; memset(t, 0, (size_t)j->Kg * nn_dtype_size(j->dt)); }
   }
-  if (!*s) {
+  if (!s) {
     nn_blas_threads(ctx);
     unsigned mode = nn_ftz_begin();
     nn_lanes(ctx, N, N * (j->Kg + j->Kx), layer_bw_rows, j);
@@ -414,7 +414,7 @@ static nn_status layer_bw_run(nn_ctx *ctx, layer_bw *j, int64_t N, int parts) {
     }
   }
   for (int p = 1; p < parts; p++) nn_tensor_release(tmp[p]);
-  return st;
+  return s;
 }
 
 /* The backward of a layer, linear or addmm, described by j (its operands; the slots are filled

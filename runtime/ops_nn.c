@@ -423,7 +423,6 @@ static nn_status ce_backward(nn_ctx *ctx, nn_node *n) {
 }
 const nn_op nn_op_cross_entropy = {"cross_entropy", ce_backward, 2};
 
-#define CE_LANES 64
 typedef struct {
   const float *x;
   const int64_t *t;
@@ -431,7 +430,7 @@ typedef struct {
   int64_t C;
   nn_tensor *l;
   nn_reduction red;
-  double total[CE_LANES];      /* each lane's sum of its rows' losses */
+  double total[NN_LANES_MAX];  /* each lane's sum of its rows' losses */
 } ce_job;
 
 static void ce_rows(void *arg, int part, int64_t lo, int64_t hi) {
@@ -460,7 +459,7 @@ static void ce_rows(void *arg, int part, int64_t lo, int64_t hi) {
       store_loss(j->l, j->red, i0 + i, (double)logf(sum) - (double)shifted_t[i], &total);
     }
   }
-  if (part < CE_LANES) j->total[part] = total;
+  j->total[part] = total;
 }
 
 nn_status nn_cross_entropy(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction red, nn_tensor **out) {
@@ -483,7 +482,7 @@ nn_status nn_cross_entropy(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction
        exponentials run as one vectorized loop over the block (rows are often 10 wide) */
     ce_job j = {(const float *)nn_ptr(xc), (const int64_t *)nn_ptr(t), (float *)pp, C, l, red, {0}};
     nn_lanes(ctx, N, N * C * 8, ce_rows, &j);
-    for (int q = 0; q < CE_LANES; q++) total += j.total[q];    /* in lane order */
+    for (int q = 0; q < NN_LANES_MAX; q++) total += j.total[q];    /* in lane order */
     probs_ready = true;
   } else {
     softmax_kernel(xc, p, x->ndim - 1, true);       /* p holds log-probabilities for now */

@@ -204,7 +204,7 @@ static void lane_part(void *arg, int part) {
 }
 
 int nn_lane_count(nn_ctx *ctx, int64_t rows, int64_t work) {
-  int parts = ctx->threads;
+  int parts = ctx->threads < NN_LANES_MAX ? ctx->threads : NN_LANES_MAX;
   if (parts > rows) parts = (int)rows;
   return parts < 2 || work < LANE_MIN ? 1 : parts;
 }

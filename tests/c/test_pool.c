@@ -245,6 +245,27 @@ int main(void) {
            "cross_entropy (%s) gradient differs between one thread and two", red ? "mean" : "none");
     for (int c = 0; c < 2; c++) { nn_tensor_release(loss[c]); nn_tensor_release(grad[c]); }
   }
+  /* more threads than lanes (nn_lane_count caps them): the mean loss is still every row's */
+  {
+    nn_ctx *many = nn_ctx_new(NULL, NULL);
+    CHECK(many != NULL);
+    OK(nn_set_num_threads(many, 100));
+    nn_tensor *l[2];
+    for (int c = 0; c < 2; c++) {
+      nn_ctx *ctx = c ? many : one;
+      nn_tensor *z = operand(ctx, 200, 10, false, 61), *t;
+      int64_t tv[200], n200 = 200;
+      for (int i = 0; i < 200; i++) tv[i] = (i * 3) % 10;
+      OK(nn_tensor_from_data(ctx, NN_I64, 1, &n200, tv, &t));
+      OK(nn_cross_entropy(ctx, z, t, NN_REDUCE_MEAN, &l[c]));
+      nn_tensor_release(z); nn_tensor_release(t);
+    }
+    float l0 = *(const float *)nn_tensor_data(l[0]), l1 = *(const float *)nn_tensor_data(l[1]);
+    CHECKF(fabs(l0 - l1) <= 1e-6 * fabs(l0), "cross_entropy mean with 100 threads: %.9g, one thread %.9g",
+           (double)l1, (double)l0);
+    nn_tensor_release(l[0]); nn_tensor_release(l[1]);
+    nn_ctx_free(many);
+  }
   /* a batch gathered in lanes (index_select by rows): the rows asked for, in order */
   {
     nn_tensor *src = operand(two, 300, 64, false, 21), *idx, *y;
