@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <lauxlib.h>
@@ -203,7 +202,7 @@ static int m_clock(lua_State *L) {
 
 /* {library = "OpenBLAS", version = "0.3.26", core = "Haswell", threads = 4, config = "…"}:
    the config string's first two words are the library and its version. */
-static bool slow_blas_kernel(const char *core);
+static bool slow_blas_kernel(void);
 
 static int m_blas_info(lua_State *L) {
   int threads = 0;
@@ -227,7 +226,7 @@ static int m_blas_info(lua_State *L) {
   lua_setfield(L, -2, "threads");
   lua_pushstring(L, cfg);
   lua_setfield(L, -2, "config");
-  lua_pushboolean(L, slow_blas_kernel(core));
+  lua_pushboolean(L, slow_blas_kernel());
   lua_setfield(L, -2, "slow_kernel");
   return 1;
 }
@@ -440,16 +439,11 @@ static const luaL_Reg funcs[] = {
    kernels, 3-4x slower at sgemm (Lunet's own float32 kernel takes over there, at about half
    the speed OpenBLAS's right kernel would have). We never change the user's environment, but we
    say so, once per process (LUNET_QUIET=1 silences it). */
-static bool slow_blas_kernel(const char *core) {
-  static const char *const slow[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem",
-                                     "Atom", "Katmai", "Coppermine", "Northwood", "Banias", NULL};
-  if (core == NULL) return false;
-  bool known_slow = false;
-  for (int i = 0; slow[i]; i++)
-    if (strcasecmp(core, slow[i]) == 0) known_slow = true;
+static bool slow_blas_kernel(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
-  return known_slow && (__builtin_cpu_supports("avx2") || __builtin_cpu_supports("avx512f"));
+  return nn_blas_generic_kernel() &&
+         (__builtin_cpu_supports("avx2") || __builtin_cpu_supports("avx512f"));
 #else
   return false;
 #endif
@@ -459,7 +453,7 @@ static void warn_slow_blas(void) {
   static int warned;   /* a warning is per process by nature; nothing else reads this */
   const char *core = NULL, *quiet = getenv("LUNET_QUIET");
   nn_blas_info(NULL, &core);
-  if (warned || (quiet && *quiet && strcmp(quiet, "0") != 0) || !slow_blas_kernel(core)) return;
+  if (warned || (quiet && *quiet && strcmp(quiet, "0") != 0) || !slow_blas_kernel()) return;
   warned = 1;
   fprintf(stderr,
           "lunet: OpenBLAS is using its slow generic '%s' kernel on a CPU with AVX2/AVX-512;\n"

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <cblas.h>
@@ -224,6 +225,15 @@ const char *nn_blas_info(int *threads, const char **core) {
   if (threads) *threads = openblas_get_num_threads();
   if (core) *core = openblas_get_corename();
   return openblas_get_config();
+}
+
+bool nn_blas_generic_kernel(void) {
+  static const char *const generic[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem",
+                                        "Atom", "Katmai", "Coppermine", "Northwood", "Banias", NULL};
+  const char *core = openblas_get_corename();
+  for (int i = 0; core && generic[i]; i++)
+    if (strcasecmp(core, generic[i]) == 0) return true;
+  return false;
 }
 
 /* ---- profiling ------------------------------------------------------------------------ */

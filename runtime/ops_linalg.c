@@ -33,14 +33,9 @@ static bool small_kernels(void) {
    float32 product is faster there (gemm_avx2.c) */
 static bool own_sgemm(void) {
   static atomic_int known = -1;     /* (computed once; any thread computes the same) */
-  static const char *const generic[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem",
-                                        "Atom", "Northwood", "Banias", "Katmai", "Coppermine", NULL};
   int k = atomic_load_explicit(&known, memory_order_relaxed);
   if (k < 0) {
-    const char *core = openblas_get_corename();
-    k = 0;
-    for (int i = 0; core && generic[i] && !k; i++) k = strcmp(core, generic[i]) == 0;
-    k = k && nn_sgemm_avx2_usable();
+    k = nn_blas_generic_kernel() && nn_sgemm_avx2_usable();
     atomic_store_explicit(&known, k, memory_order_relaxed);
   }
   return k;

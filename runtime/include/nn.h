@@ -86,6 +86,9 @@ NN_API void nn_ctx_trim(nn_ctx *ctx);                  /* return cached blocks t
 NN_API nn_rng *nn_ctx_rng(nn_ctx *ctx);                /* the default generator (borrowed) */
 NN_API void nn_manual_seed(nn_ctx *ctx, uint64_t seed);/* seeds the default generator */
 NN_API const char *nn_blas_info(int *threads, const char **core); /* BLAS library and version */
+/* OpenBLAS runs one of its generic pre-AVX kernels ("Prescott", …): what Debian's OpenBLAS 0.3.21
+   falls back to on CPUs it does not recognise */
+NN_API bool nn_blas_generic_kernel(void);
 
 /* ---- random generators: xoshiro256** seeded through splitmix64 ---------- */
 NN_API nn_status nn_rng_new(nn_ctx *ctx, uint64_t seed, nn_rng **out); /* free with nn_rng_free */
