@@ -480,6 +480,8 @@ typedef struct {
   void *p, *s0, *s1, *s2;
   const void *g;
   union { sgd_k sgd; adam_k adam; rms_k rms; adagrad_k adagrad; } k;
+  oparam *q;                 /* the parameter */
+  nn_tensor *gcopy;          /* the gradient's copy g points into, when it needed one */
 } oupdate;
 
 static void run_update(const oupdate *u, int64_t lo, int64_t hi) {
@@ -584,44 +586,35 @@ nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o) {
   if (o->nparams == 0) return NN_OK;
   size_t cap = (size_t)o->nparams;
   oupdate *u = nn_malloc(ctx, cap * sizeof *u);
-  nn_tensor **tmp = nn_calloc(ctx, cap * sizeof *tmp);
-  oparam **done = nn_malloc(ctx, cap * sizeof *done);
-  if (!u || !tmp || !done) {
-    nn_mfree(ctx, u, cap * sizeof *u); nn_mfree(ctx, tmp, cap * sizeof *tmp);
-    nn_mfree(ctx, done, cap * sizeof *done);
-    return nn_fail(ctx, NN_ERR_MEM, "%s.step: out of memory", name);
-  }
+  if (!u) return nn_fail(ctx, NN_ERR_MEM, "%s.step: out of memory", name);
   nn_status s = NN_OK;
   int n = 0;
   int64_t total = 0;
   for (int gi = 0; gi < o->ngroups && s == NN_OK; gi++) {
     const ogroup *gr = &o->groups[gi];
     for (int i = gr->first; i < gr->first + gr->n && s == NN_OK; i++) {
-      nn_tensor *g;
-      s = grad_of(ctx, name, i, &o->params[i], &g, &tmp[n]);
+      nn_tensor *g, *tmp;
+      s = grad_of(ctx, name, i, &o->params[i], &g, &tmp);
       if (s == NN_OK && g && (s = prepare_param(ctx, o, &gr->opts, &o->params[i], nn_tensor_data(g), &u[n])) == NN_OK) {
-        done[n] = &o->params[i];
-        total += u[n].n;
-        n++;
-      } else if (s == NN_OK) {
-        nn_tensor_release(tmp[n]);            /* no gradient: no update */
-        tmp[n] = NULL;
+        u[n].q = &o->params[i];
+        u[n].gcopy = tmp;
+        total += u[n++].n;
+      } else {
+        nn_tensor_release(tmp);               /* no gradient (no update), or a failure */
       }
     }
   }
   if (s != NN_OK) {
-    for (int i = 0; i < n; i++) done[i]->step--;   /* nothing was updated */
+    for (int i = 0; i < n; i++) u[i].q->step--;   /* nothing was updated */
   } else if (n > 0) {
     unsigned mode = nn_ftz_begin();    /* moments drift into subnormals late in training */
     update_job j = {u, n};
     nn_lanes(ctx, total, 4 * total, update_rows, &j);
     nn_ftz_end(mode);
-    for (int i = 0; i < n; i++) nn_tensor_bump_version(done[i]->p);
+    for (int i = 0; i < n; i++) nn_tensor_bump_version(u[i].q->p);
   }
-  for (size_t i = 0; i < cap; i++) nn_tensor_release(tmp[i]);
+  for (int i = 0; i < n; i++) nn_tensor_release(u[i].gcopy);
   nn_mfree(ctx, u, cap * sizeof *u);
-  nn_mfree(ctx, tmp, cap * sizeof *tmp);
-  nn_mfree(ctx, done, cap * sizeof *done);
   return s;
 }
 
