@@ -52,7 +52,7 @@ static nn_status index_select_backward(nn_ctx *ctx, nn_node *n) {
 }
 const nn_op nn_op_index_select = {"index_select", index_select_backward, 2};
 
-typedef struct { nn_tensor *src, *dst, *idx; int64_t N, K; size_t row; } gather_job;
+typedef struct { nn_tensor *src, *dst, *idx; size_t row; } gather_job;
 static void gather_rows(void *arg, int part, int64_t lo, int64_t hi) {
   const gather_job *g = arg;
   (void)part;
@@ -90,7 +90,7 @@ nn_status nn_index_select(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn
   if (s) return s;
   if ((s = nn_new(ctx, t->dtype, t->ndim, shape, false, &y))) { nn_tensor_release(c); return s; }
   split_at(t, d, &outer, &inner);
-  gather_job g = {c, y, idx, N, K, (size_t)inner * nn_dtype_size(t->dtype)};
+  gather_job g = {c, y, idx, (size_t)inner * nn_dtype_size(t->dtype)};
   if (outer == 1)            /* a batch of rows: in lanes, each core gathers the rows it uses */
     nn_lanes(ctx, K, K * inner, gather_rows, &g);
   else

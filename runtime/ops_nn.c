@@ -381,8 +381,7 @@ static nn_status ce_backward(nn_ctx *ctx, nn_node *n) {
     /* the training hot path: one weight for every row, rows in lanes as in the forward */
     ce_bw_job j = {(const float *)pp, (const int64_t *)nn_ptr(t), (float *)dp, C, (float)row_weight(n, 0)};
     nn_lanes(ctx, N, N * C * 2, ce_bw_rows, &j);
-  }
-  for (int64_t i = 0; i < N && !hot; i++) {
+  } else for (int64_t i = 0; i < N; i++) {
     double w = row_weight(n, i);
     if (ids) {
       int64_t c = (int64_t)nn_get_flat(t, i);
