@@ -101,24 +101,18 @@ static nn_status expand_back(nn_ctx *ctx, const nn_node *n, nn_tensor *dy, nn_te
 #define LANES 8
 #define COLBLOCK 256
 
-static double row_sum_f32(const float *x, int64_t n) {
-  double acc[LANES] = {0};
-  int64_t i = 0;
-  for (; i + LANES <= n; i += LANES)
-    for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
-  double s = 0;
-  for (; i < n; i++) s += x[i];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s;
-}
-static double row_sum_f64(const double *x, int64_t n) {
-  double acc[LANES] = {0};
-  int64_t i = 0;
-  for (; i + LANES <= n; i += LANES)
-    for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
-  double s = 0;
-  for (; i < n; i++) s += x[i];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s;
-}
+#define ROW_SUM(NAME, T)                                                                      \
+  static double NAME(const T *x, int64_t n) {                                                 \
+    double acc[LANES] = {0};                                                                  \
+    int64_t i = 0;                                                                            \
+    for (; i + LANES <= n; i += LANES)                                                        \
+      for (int j = 0; j < LANES; j++) acc[j] += x[i + j];                                     \
+    double s = 0;                                                                             \
+    for (; i < n; i++) s += x[i];                                                             \
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s; \
+  }
+ROW_SUM(row_sum_f32, float)
+ROW_SUM(row_sum_f64, double)
 
 static void sum_f32(const float *x, float *y, const geom *g) {
   int64_t n = g->n, inner = g->inner;
