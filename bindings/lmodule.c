@@ -4,6 +4,7 @@
 
    Dims are 1-based here (negative from the end) and 0-based in the core; class ids are
    1-based int64 here and 0-based in the core: both are converted in this file only. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,6 +417,33 @@ static int n_CSequential(lua_State *L) {
   return 1;
 }
 
+/* _nn.chain(x, list, n): list[n](...list[1](x)), nn.Sequential's forward when every child is
+   a C module (else nothing, and nn.lua runs its general loop). One C call
+   (nn_modules_forward): the intermediates get no Lua box. A box kept each activation alive
+   until the next full collection, so a training step wrote its activations into memory last
+   used several steps before, out of the caches; now autograd's references are the only
+   ones, dropped by backward, and the next step reuses the same blocks while they are still
+   in cache. A Linear and the ReLU after it run as one op. */
+static int n_chain(lua_State *L) {
+  nn_tensor *x = lunet_checktensor(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer n = luaL_checkinteger(L, 3);
+  nn_module *few[32], **m = few;
+  if (n < 0 || n > INT_MAX / (lua_Integer)sizeof *m) return 0;
+  if (n > 32) m = lua_newuserdatauv(L, (size_t)n * sizeof *m, 0);   /* (collected) */
+  for (lua_Integer i = 1; i <= n; i++) {
+    LModule *b = lua_rawgeti(L, 2, i) == LUA_TUSERDATA ? luaL_testudata(L, -1, LUNET_MODULE) : NULL;
+    lua_pop(L, 1);
+    if (!b) return 0;
+    if (!b->m) luaL_error(L, "closed module");
+    m[i - 1] = b->m;
+  }
+  LTensor *r = lunet_newbox(L);
+  lunet_check(L, nn_modules_forward(lunet_ctx(L), m, (int)n, x, &r->t));
+  lunet_gcstep(L);
+  return 1;
+}
+
 static int n_is_module(lua_State *L) {
   lua_pushboolean(L, luaL_testudata(L, 1, LUNET_MODULE) != NULL);
   return 1;
@@ -639,6 +667,7 @@ static const luaL_Reg nn_funcs[] = {
   {"Dropout", n_Dropout},
   {"Flatten", n_Flatten},
   {"CSequential", n_CSequential},
+  {"chain", n_chain},
   {"is_module", n_is_module},
   {"relu", f_relu},
   {"sigmoid", f_sigmoid},

@@ -21,11 +21,11 @@
 
 /* One context per state, kept in the registry inside a userdata whose __gc frees it.
    nn_ctx_free defers while tensors are alive, so the order in which lua_close runs the
-   finalizers does not matter. seen and since_full pace lunet_gcstep. */
+   finalizers does not matter. base and boxes pace lunet_gcstep. */
 typedef struct {
   nn_ctx *ctx;
-  size_t seen; /* bytes_in_use at the last lunet_gcstep */
-  size_t since_full; /* growth since the last full collection */
+  size_t base;  /* bytes_in_use after the last full collection */
+  size_t boxes; /* tensor boxes made since */
 } CtxBox;
 
 static const char ctxkey = 'c'; /* its address keys the box in the registry */
@@ -51,7 +51,7 @@ static CtxBox *ctxbox(lua_State *L) {
   lua_pop(L, 1);
   c = lua_newuserdatauv(L, sizeof *c, 0); /* box first: a failure below leaks nothing */
   c->ctx = NULL;
-  c->seen = c->since_full = 0;
+  c->base = c->boxes = 0;
   if (luaL_newmetatable(L, CTX_MT)) {
     lua_pushcfunction(L, ctx_gc);
     lua_setfield(L, -2, "__gc");
@@ -84,11 +84,14 @@ void lunet_pushctxbox(lua_State *L) {
 void lunet_gcstep(lua_State *L) { lunet_gcstep_box(L, ctxbox(L)); }
 
 /* Tensor storage lives outside Lua's heap, so the collector cannot see what a dropped tensor
-   holds (torch7 #280). We count the storage made since the last full collection, and once it
-   exceeds an eighth of what is alive (and GC_FULL, and twice the Lua heap, whose size is what
-   a full collection costs) run a full collection: garbage stays a bounded fraction of live
-   data, in either collector mode (generational mode's minor collections never free tensors
-   that survived one, such as a training step's activations).
+   holds (torch7 #280). What storage has grown by since the last full collection is at most
+   what boxes no longer reachable hold: once it exceeds an eighth of what is alive (and GC_FULL,
+   and twice the Lua heap, whose size is what a full collection costs) a full collection runs,
+   so garbage stays a bounded fraction of live data, in either collector mode (generational
+   mode's minor collections never free tensors that survived one, such as a training step's
+   activations). Storage that C frees in between (activations autograd let go of, a closed
+   tensor) is not counted: an earlier pacing that summed every increase ran a collection every
+   14 digits steps for memory long given back, vs one in 60 now.
    Reporting each tensor to the collector as debt instead (LUA_GCSTEP) made it run a whole
    cycle every few allocations when the Lua heap is small: several microseconds per op.
    GC_FULL is 4 MB: a digits training step (batch 200) leaves about 600 KB of activations, and
@@ -96,22 +99,19 @@ void lunet_gcstep(lua_State *L) { lunet_gcstep_box(L, ctxbox(L)); }
    to 1.35 ms, and larger values gained nothing more (measured). */
 void lunet_gcstep_box(lua_State *L, void *box) {
   CtxBox *c = box;
-  size_t now;
   if (c->ctx == NULL) return;
-  now = nn_ctx_bytes_in_use(c->ctx);
+  size_t now = nn_ctx_bytes_in_use(c->ctx);
   /* each tensor also holds a header, a storage record and its Lua box (TENSOR_OVERHEAD counts
      them, with room for what they cost the caches: about 300 bytes each, and a collection every
      4096 dropped 1-element tensors keeps them in L2, 3% faster than every 16384, measured);
      with many tiny tensors those dominate, and finalizers queued faster than steps run them */
-  c->since_full += TENSOR_OVERHEAD;
-  if (now > c->seen) c->since_full += now - c->seen;
-  c->seen = now;
+  size_t since = ++c->boxes * TENSOR_OVERHEAD + (now > c->base ? now - c->base : 0);
   /* a full collection costs about the Lua heap's size: keep it proportional to allocation */
-  if (c->since_full > GC_FULL && c->since_full > now / 8 &&
-      c->since_full > 2 * (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024) {
+  if (since > GC_FULL && since > now / 8 &&
+      since > 2 * (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024) {
     lua_gc(L, LUA_GCCOLLECT);
-    c->since_full = 0;
-    c->seen = nn_ctx_bytes_in_use(c->ctx);
+    c->boxes = 0;
+    c->base = nn_ctx_bytes_in_use(c->ctx);
   }
 }
 

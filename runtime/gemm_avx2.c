@@ -87,6 +87,42 @@ void nn_sgemm_avx2(int64_t M, int64_t N, int64_t K, const float *a, int64_t ars,
   }
 }
 
+/* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols: a float32 matrix transposed, in
+   8x8 tiles of registers (a plain loop moves one element a cycle: a 128x64 weight took 6 us) */
+TARGET void nn_transpose_avx2(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst,
+                              int64_t ldd) {
+  int64_t r8 = rows & ~(int64_t)7, c8 = cols & ~(int64_t)7;
+  for (int64_t r = 0; r < r8; r += 8)
+    for (int64_t c = 0; c < c8; c += 8) {
+      const float *s = src + r * lds + c;
+      __m256 t0, t1, t2, t3, t4, t5, t6, t7, u0, u1, u2, u3, u4, u5, u6, u7;
+      /* rows r, r+4 in the two halves of one register: the 128-bit crossing done by the loads */
+      u0 = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + 0 * lds)), _mm_loadu_ps(s + 4 * lds), 1);
+      u1 = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + 1 * lds)), _mm_loadu_ps(s + 5 * lds), 1);
+      u2 = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + 2 * lds)), _mm_loadu_ps(s + 6 * lds), 1);
+      u3 = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + 3 * lds)), _mm_loadu_ps(s + 7 * lds), 1);
+      u4 = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + 0 * lds + 4)), _mm_loadu_ps(s + 4 * lds + 4), 1);
+      u5 = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + 1 * lds + 4)), _mm_loadu_ps(s + 5 * lds + 4), 1);
+      u6 = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + 2 * lds + 4)), _mm_loadu_ps(s + 6 * lds + 4), 1);
+      u7 = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + 3 * lds + 4)), _mm_loadu_ps(s + 7 * lds + 4), 1);
+      t0 = _mm256_unpacklo_ps(u0, u1); t1 = _mm256_unpackhi_ps(u0, u1);
+      t2 = _mm256_unpacklo_ps(u2, u3); t3 = _mm256_unpackhi_ps(u2, u3);
+      t4 = _mm256_unpacklo_ps(u4, u5); t5 = _mm256_unpackhi_ps(u4, u5);
+      t6 = _mm256_unpacklo_ps(u6, u7); t7 = _mm256_unpackhi_ps(u6, u7);
+      float *d = dst + c * ldd + r;
+      _mm256_storeu_ps(d + 0 * ldd, _mm256_shuffle_ps(t0, t2, 0x44));
+      _mm256_storeu_ps(d + 1 * ldd, _mm256_shuffle_ps(t0, t2, 0xEE));
+      _mm256_storeu_ps(d + 2 * ldd, _mm256_shuffle_ps(t1, t3, 0x44));
+      _mm256_storeu_ps(d + 3 * ldd, _mm256_shuffle_ps(t1, t3, 0xEE));
+      _mm256_storeu_ps(d + 4 * ldd, _mm256_shuffle_ps(t4, t6, 0x44));
+      _mm256_storeu_ps(d + 5 * ldd, _mm256_shuffle_ps(t4, t6, 0xEE));
+      _mm256_storeu_ps(d + 6 * ldd, _mm256_shuffle_ps(t5, t7, 0x44));
+      _mm256_storeu_ps(d + 7 * ldd, _mm256_shuffle_ps(t5, t7, 0xEE));
+    }
+  for (int64_t r = 0; r < rows; r++)           /* the edges */
+    for (int64_t c = r < r8 ? c8 : 0; c < cols; c++) dst[c * ldd + r] = src[r * lds + c];
+}
+
 #else   /* not x86: never called, as usable() says */
 
 bool nn_sgemm_avx2_usable(void) { return false; }
@@ -94,6 +130,11 @@ void nn_sgemm_avx2(int64_t M, int64_t N, int64_t K, const float *a, int64_t ars,
                    const float *b, int64_t brs, int64_t bcs, float *c, int64_t ldc, float beta) {
   (void)M; (void)N; (void)K; (void)a; (void)ars; (void)acs; (void)b; (void)brs; (void)bcs;
   (void)c; (void)ldc; (void)beta;
+}
+void nn_transpose_avx2(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst,
+                       int64_t ldd) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) dst[c * ldd + r] = src[r * lds + c];
 }
 
 #endif

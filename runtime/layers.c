@@ -288,7 +288,8 @@ nn_status nn_module_set_param(nn_ctx *ctx, nn_module *m, const char *name, nn_te
 /* ---- forward -------------------------------------------------------------------------- */
 
 /* Linear takes [in], [N, in] or [..., in] (leading dims flattened and restored). */
-static nn_status linear_forward(nn_ctx *ctx, nn_module *m, nn_tensor *x, nn_tensor **out) {
+static nn_status linear_forward(nn_ctx *ctx, nn_module *m, nn_tensor *x, bool relu,
+                               nn_tensor **out) {
   char sx[NN_SHAPE_BUF];
   int64_t got = x->ndim ? x->shape[x->ndim - 1] : 0;
   if (x->ndim == 0 || got != m->in)
@@ -298,12 +299,14 @@ static nn_status linear_forward(nn_ctx *ctx, nn_module *m, nn_tensor *x, nn_tens
   if (x->dtype != m->weight->dtype)
     return nn_fail(ctx, NN_ERR_DTYPE, "Linear: input is %s but the layer's weight is %s",
                    nn_dtype_name(x->dtype), nn_dtype_name(m->weight->dtype));
-  if (x->ndim <= 2) return nn_linear(ctx, x, m->weight, m->bias, out);
+  nn_status (*f)(nn_ctx *, nn_tensor *, nn_tensor *, nn_tensor *, nn_tensor **) =
+      relu ? nn_linear_relu : nn_linear;
+  if (x->ndim <= 2) return f(ctx, x, m->weight, m->bias, out);
   int64_t flat[2] = {-1, m->in}, shape[NN_MAX_DIMS];
   nn_tensor *x2, *y2;
   nn_status s = nn_reshape(ctx, x, 2, flat, &x2);
   if (s != NN_OK) return s;
-  s = nn_linear(ctx, x2, m->weight, m->bias, &y2);
+  s = f(ctx, x2, m->weight, m->bias, &y2);
   nn_tensor_release(x2);
   if (s != NN_OK) return s;
   for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
@@ -319,7 +322,7 @@ nn_status nn_module_forward(nn_ctx *ctx, nn_module *m, nn_tensor *x, nn_tensor *
   nn_status s = nn_check_open(ctx, kind_names[m->kind], x);
   if (s != NN_OK) return s;
   switch (m->kind) {
-  case NN_LINEAR: return linear_forward(ctx, m, x, out);
+  case NN_LINEAR: return linear_forward(ctx, m, x, false, out);
   case NN_RELU: return nn_relu(ctx, x, out);
   case NN_LEAKY_RELU: return nn_leaky_relu(ctx, x, m->arg, out);
   case NN_SIGMOID: return nn_sigmoid(ctx, x, out);
@@ -333,18 +336,31 @@ nn_status nn_module_forward(nn_ctx *ctx, nn_module *m, nn_tensor *x, nn_tensor *
     return NN_OK;
   case NN_DROPOUT: return nn_dropout(ctx, m->rng, x, m->arg, m->training, out);
   case NN_FLATTEN: return nn_flatten(ctx, x, (int)m->arg, (int)m->arg2, out);
-  case NN_SEQUENTIAL: {
-    nn_tensor *h = x, *next;
-    nn_tensor_retain(h);
-    for (int i = 0; i < m->nchild; i++) {
-      s = nn_module_forward(ctx, m->child[i], h, &next);
-      nn_tensor_release(h);
-      if (s != NN_OK) return s;
-      h = next;
-    }
-    *out = h;
-    return NN_OK;
-  }
+  case NN_SEQUENTIAL: return nn_modules_forward(ctx, m->child, m->nchild, x, out);
   }
   return nn_fail(ctx, NN_ERR_ARG, "forward: corrupt module");
+}
+
+/* A Linear followed by a ReLU runs as one op (nn_linear_relu): the same values and gradients,
+   one pass over the activations fewer each way */
+nn_status nn_modules_forward(nn_ctx *ctx, nn_module *const *m, int n, nn_tensor *x,
+                             nn_tensor **out) {
+  *out = NULL;
+  if (n < 0 || (n > 0 && !m)) return nn_fail(ctx, NN_ERR_ARG, "forward: no modules");
+  nn_status s = nn_check_open(ctx, "forward", x);
+  if (s != NN_OK) return s;
+  nn_tensor *h = x, *next;
+  nn_tensor_retain(h);
+  for (int i = 0; i < n; i++) {
+    if (!m[i]) s = nn_fail(ctx, NN_ERR_ARG, "forward: module %d is NULL", i + 1);
+    else if (m[i]->kind == NN_LINEAR && i + 1 < n && m[i + 1] && m[i + 1]->kind == NN_RELU &&
+             (s = nn_check_open(ctx, "Linear", h)) == NN_OK)
+      s = linear_forward(ctx, m[i++], h, true, &next);
+    else s = nn_module_forward(ctx, m[i], h, &next);
+    nn_tensor_release(h);
+    if (s != NN_OK) return s;
+    h = next;
+  }
+  *out = h;
+  return NN_OK;
 }

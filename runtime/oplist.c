@@ -33,6 +33,7 @@ extern const nn_op nn_op_cat;
 extern const nn_op nn_op_stack;
 extern const nn_op nn_op_matmul;
 extern const nn_op nn_op_linear;
+extern const nn_op nn_op_linear_relu;
 extern const nn_op nn_op_addmm;
 extern const nn_op nn_op_softmax;
 extern const nn_op nn_op_log_softmax;
@@ -62,7 +63,8 @@ const nn_op *const nn_all_ops[] = {
   &nn_op_adds, &nn_op_muls, &nn_op_rsubs, &nn_op_rdivs, &nn_op_pows, &nn_op_neg, &nn_op_exp,
   &nn_op_log, &nn_op_sqrt, &nn_op_abs, &nn_op_sign, &nn_op_tanh, &nn_op_sigmoid, &nn_op_relu,
   &nn_op_leaky_relu, &nn_op_gelu, &nn_op_clamp, &nn_op_where, &nn_op_index_select, &nn_op_cat,
-  &nn_op_stack, &nn_op_matmul, &nn_op_linear, &nn_op_addmm, &nn_op_softmax, &nn_op_log_softmax, &nn_op_dropout,
+  &nn_op_stack, &nn_op_matmul, &nn_op_linear, &nn_op_linear_relu, &nn_op_addmm, &nn_op_softmax,
+  &nn_op_log_softmax, &nn_op_dropout,
   &nn_op_binary_cross_entropy, &nn_op_bce_with_logits, &nn_op_cross_entropy, &nn_op_nll_loss,
   &nn_op_sum, &nn_op_mean, &nn_op_prod, &nn_op_var, &nn_op_std, &nn_op_max, &nn_op_min,
   &nn_op_view, &nn_op_transpose, &nn_op_permute, &nn_op_narrow, &nn_op_select, &nn_op_expand,

@@ -87,56 +87,94 @@ typedef struct {
   int64_t M, N, K, ars, acs, brs, bcs, ldc;
   const char *a, *b;
   char *c;
-  const char *bias;    /* NULL, or a row [N] put into every row of C first (then beta = 1) */
+  const char *bias;    /* NULL, or a row [N] added to every row of C after its product */
+  bool relu;           /* then C = max(C, 0) (the fused linear_relu) */
   double beta;
   int bands, parts;
   bool by_cols;
+  float *bt[NN_LANES_MAX];   /* float32 B^T given (A·B^T): each part's own copy of B, or NULL */
 } gemm_job;
 
 static void gemm_part(void *arg, int part) {
   const gemm_job *j = arg;
   int64_t es = (int64_t)nn_dtype_size(j->dt), n = j->by_cols ? j->N : j->M;
+  const char *b = j->b;
+  int64_t brs = j->brs, bcs = j->bcs;
+  if (j->bt[part]) {      /* B = W^T, W [N, K] with rows bcs apart: this part's B, contiguous */
+    nn_transpose_avx2(j->N, j->K, (const float *)j->b, j->bcs, j->bt[part], j->N);
+    b = (const char *)j->bt[part]; brs = j->N; bcs = 1;
+  }
   /* a part takes consecutive bands: part 0 the first rows, as every lane-split op (nn_lanes) */
   int b0 = (int)((int64_t)j->bands * part / j->parts), b1 = (int)((int64_t)j->bands * (part + 1) / j->parts);
   for (int band = b0; band < b1; band++) {
     int64_t lo = n * band / j->bands, hi = n * (band + 1) / j->bands;
     if (hi <= lo) continue;
-    if (j->bias) {          /* each band writes its own rows: they stay in its core's cache */
+    if (j->by_cols)
+      gemm1(j->dt, j->M, hi - lo, j->K, j->a, j->ars, j->acs, b + lo * bcs * es, brs, bcs,
+            j->c + lo * es, j->ldc, j->beta);
+    else
+      gemm1(j->dt, hi - lo, j->N, j->K, j->a + lo * j->ars * es, j->ars, j->acs, b, brs, bcs,
+            j->c + lo * j->ldc * es, j->ldc, j->beta);
+    if (j->bias || j->relu) {   /* each band on its own rows, still in its core's cache */
       int64_t r0 = j->by_cols ? 0 : lo, r1 = j->by_cols ? j->M : hi;
       int64_t c0 = j->by_cols ? lo : 0, c1 = j->by_cols ? hi : j->N;
       for (int64_t r = r0; r < r1; r++)
-        memcpy(j->c + (r * j->ldc + c0) * es, j->bias + c0 * es, (size_t)((c1 - c0) * es));
+        if (j->dt == NN_F32) {
+          float *restrict y = (float *)j->c + r * j->ldc;
+          const float *restrict bv = (const float *)j->bias;
+          if (bv) for (int64_t k = c0; k < c1; k++) y[k] += bv[k];
+          if (j->relu) for (int64_t k = c0; k < c1; k++) y[k] = y[k] > 0 ? y[k] : 0.0f;
+        } else {
+          double *restrict y = (double *)j->c + r * j->ldc;
+          const double *restrict bv = (const double *)j->bias;
+          if (bv) for (int64_t k = c0; k < c1; k++) y[k] += bv[k];
+          if (j->relu) for (int64_t k = c0; k < c1; k++) y[k] = y[k] > 0 ? y[k] : 0.0;
+        }
     }
-    if (j->by_cols)
-      gemm1(j->dt, j->M, hi - lo, j->K, j->a, j->ars, j->acs, j->b + lo * j->bcs * es, j->brs,
-            j->bcs, j->c + lo * es, j->ldc, j->beta);
-    else
-      gemm1(j->dt, hi - lo, j->N, j->K, j->a + lo * j->ars * es, j->ars, j->acs, j->b, j->brs,
-            j->bcs, j->c + lo * j->ldc * es, j->ldc, j->beta);
   }
 }
 
 /* Measured on OpenBLAS 0.3.21 (SkylakeX core, 2 cores), digits-sized products (200x128x64):
    - one call 27 us; two bands of 100 rows one after the other 19 us (small kernels), and two
      bands on two threads 10 us, for A·B and A^T·B;
-   - A·B^T (the linear layer's X W^T) runs 26 us as one call or as bands, and two threads on
-     its bands gain nothing: its small kernel does not scale. A transposed copy of W to use A·B
-     instead measured slower in the layer (27 vs 20 us with two threads), so it is not done.
+   - A·B^T (the linear layer's X W^T) is slow in the small kernels: 100x64x128 takes 13.2 us
+     where A·B takes 8.1 and transposing W 0.8 (AVX2, 8x8 tiles). So where W is small (a
+     copy that stays in L1) and N wide enough, each part transposes W for itself (a copy
+     made by one core and read by the other cost more than it saved) and runs A·B: a digits
+     step's forward 50 -> 41 us. Above 64 KB the transposing costs more than it saves
+     (784x256: 52 us for 30), and for N = 10 A·B^T is the faster (1.27 vs 1.49 us).
    - OpenBLAS's own two threads: 35 us. */
 #define SMALL_MACS 1.0e6    /* OpenBLAS's small-matrix kernels take products up to this */
 #define SPLIT_MACS 1.0e5    /* below this a product stays on one thread */
 #define BAND_MIN 8          /* rows (or columns) per band at least */
+#define BT_MAX 16384        /* elements of B^T at most that a part transposes for itself */
 
-/* C = op(A) op(B) + (bias broadcast over rows, or beta C) */
+/* AVX2 for the transposes (every CPU with OpenBLAS's small kernels has it) */
+static bool avx2(void) {
+  static atomic_int known = -1;     /* (computed once; any thread computes the same) */
+  int k = atomic_load_explicit(&known, memory_order_relaxed);
+  if (k < 0) {
+    k = nn_sgemm_avx2_usable();
+    atomic_store_explicit(&known, k, memory_order_relaxed);
+  }
+  return k;
+}
+
+/* C = op(A) op(B) + (bias broadcast over rows, or beta C), then max(C, 0) if relu */
 static void gemm_any(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a,
                      int64_t ars, int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c,
-                     int64_t ldc, double beta, const char *bias) {
+                     int64_t ldc, double beta, const char *bias, bool relu) {
   nn_blas_threads(ctx);
-  gemm_job j = {dt, M, N, K, ars, acs, brs, bcs, ldc, a, b, c, bias, bias ? 1.0 : beta, 1, 1, N > M};
+  gemm_job j = {dt, M, N, K, ars, acs, brs, bcs, ldc, a, b, c, bias, relu, bias ? 0.0 : beta, 1, 1,
+                N > M, {0}};
   double macs = (double)M * (double)N * (double)K;
   int threads = ctx->threads;
-  /* A·B^T with a plain A is slow in the small kernels: only split it across threads */
+  /* A·B^T with a plain A is slow in the small kernels: unless the parts transpose B (tb),
+     only split it across threads */
   bool nt = !as_gemm(M, K, ars, acs).trans && as_gemm(K, N, brs, bcs).trans;
+  bool tb = nt && brs == 1 && dt == NN_F32 && N >= 16 && K * N <= BT_MAX && small_kernels() &&
+            avx2();
+  if (tb) nt = false;
   int64_t bands = 1;
   if (!nt && macs > SMALL_MACS && macs <= 16 * SMALL_MACS) bands = (int64_t)(macs / SMALL_MACS) + 1;
   if (threads > 1 && macs >= SPLIT_MACS) {
@@ -147,22 +185,28 @@ static void gemm_any(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, 
   if (bands > n / BAND_MIN) bands = n / BAND_MIN;
   j.bands = bands > 1 ? (int)bands : 1;
   j.parts = threads < j.bands ? threads : j.bands;
+  if (j.parts > NN_LANES_MAX) j.parts = NN_LANES_MAX;
+  size_t btn = (size_t)(K * N) * sizeof(float);
+  if (tb && (j.by_cols ? M : M / j.parts) >= 16)   /* rows enough to pay for the copy */
+    for (int p = 0; p < j.parts; p++)
+      if (!(j.bt[p] = nn_block_get(ctx, btn))) {     /* (without memory: A·B^T as given) */
+        while (p > 0) { nn_block_put(ctx, j.bt[--p], btn); j.bt[p] = NULL; }
+        break;
+      }
   unsigned mode = nn_ftz_begin();      /* gradients drift into subnormals late in training */
   if (j.parts <= 1) gemm_part(&j, 0);
   else nn_pool_run(ctx, j.parts, gemm_part, &j);
   nn_ftz_end(mode);
+  /* (returned last first: the cache hands them out in the same order next time, so each part
+     gets back the copy its own core wrote, still in its cache) */
+  for (int p = j.parts - 1; p >= 0; p--)
+    if (j.bt[p]) nn_block_put(ctx, j.bt[p], btn);
 }
 
 static void gemm(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a,
                  int64_t ars, int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c,
                  int64_t ldc, double beta) {
-  gemm_any(ctx, dt, M, N, K, a, ars, acs, b, brs, bcs, c, ldc, beta, NULL);
-}
-
-static void gemm_bias(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a,
-                      int64_t ars, int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c,
-                      int64_t ldc, const char *bias) {
-  gemm_any(ctx, dt, M, N, K, a, ars, acs, b, brs, bcs, c, ldc, 0.0, bias);
+  gemm_any(ctx, dt, M, N, K, a, ars, acs, b, brs, bcs, c, ldc, beta, NULL, false);
 }
 
 /* int64 has no BLAS: a plain triple loop */
@@ -342,7 +386,22 @@ typedef struct {
   const char *dwa, *dwb;           /* A and B at row 0 (the rows are A's columns, B's rows) */
   char *dw[NN_LANES_MAX]; double dw_beta;            /* NULL: no dW */
   char *db[NN_LANES_MAX];             /* NULL: no bias; db[0] accumulates, the others start at 0 */
+  const char *gy, *mask;           /* linear_relu: g (and dwa) is a buffer for gy [mask > 0] */
 } layer_bw;
+
+/* rows lo..hi-1 of the masked dY: dY [Y > 0], the backward of the fused ReLU */
+static void mask_rows(const layer_bw *j, int64_t lo, int64_t hi) {
+  int64_t o = lo * j->Kg, n = (hi - lo) * j->Kg;
+  if (j->dt == NN_F32) {
+    float *restrict d = (float *)j->g + o;
+    const float *restrict g = (const float *)j->gy + o, *restrict y = (const float *)j->mask + o;
+    for (int64_t i = 0; i < n; i++) d[i] = y[i] > 0 ? g[i] : 0.0f;
+  } else {
+    double *restrict d = (double *)j->g + o;
+    const double *restrict g = (const double *)j->gy + o, *restrict y = (const double *)j->mask + o;
+    for (int64_t i = 0; i < n; i++) d[i] = y[i] > 0 ? g[i] : 0.0;
+  }
+}
 
 /* db[k] += Σ rows lo..hi-1 of g[·, k] (g contiguous, K wide): a bias's gradient */
 static void col_sums(nn_dtype dt, char *db, const char *g, int64_t K, int64_t lo, int64_t hi) {
@@ -363,6 +422,7 @@ static void layer_bw_rows(void *arg, int part, int64_t lo, int64_t hi) {
   const layer_bw *j = arg;
   int64_t es = (int64_t)nn_dtype_size(j->dt), n = hi - lo;
   if (n <= 0) return;
+  if (j->mask) mask_rows(j, lo, hi);
   if (j->dx)
     gemm1(j->dt, n, j->Kx, j->Kg, j->g + lo * j->Kg * es, j->Kg, 1, j->w, j->wb0, j->wb1,
           j->dx + lo * j->Kx * es, j->Kx, j->dx_beta);
@@ -431,6 +491,7 @@ static nn_status layer_backward(nn_ctx *ctx, nn_node *n, layer_bw *j, int64_t N,
   if (row_bias && slot) j->db[0] = nn_ptr(slot);
   int parts = layer_lanes(ctx, N, j->Kg, j->Kx);
   if (parts > 1) return layer_bw_run(ctx, j, N, parts);
+  if (j->mask) mask_rows(j, 0, N);
   if (j->dx)
     gemm(ctx, j->dt, N, j->Kx, j->Kg, j->g, j->Kg, 1, j->w, j->wb0, j->wb1, j->dx, j->Kx, j->dx_beta);
   if (j->dw[0])
@@ -441,79 +502,106 @@ static nn_status layer_backward(nn_ctx *ctx, nn_node *n, layer_bw *j, int64_t N,
 }
 
 /* ---- linear: Y[N,out] = X[N,in] W[out,in]^T + b ----------------------------------------------
-   One op: GEMM with the bias broadcast in as beta = 1. Backward is two GEMMs and a column sum,
-   accumulating straight into the gradient buffers (beta = 1, nothing allocated):
-   dX += dY W,  dW += dY^T X,  db += Σ_rows dY */
+   One op: GEMM with the bias added to each band after its product. Backward is two GEMMs and a
+   column sum, accumulating straight into the gradient buffers (beta = 1, nothing allocated):
+   dX += dY W,  dW += dY^T X,  db += Σ_rows dY.
+   linear_relu: Y = max(X W^T + b, 0) as one op, what a Sequential runs for a Linear followed by
+   a ReLU: the ReLU on each band while it is in cache, no op, no pass and no activation of its
+   own, and in backward dY [Y > 0] made by each lane for its own rows before its products
+   (a digits step 108 -> 105 us). */
 static nn_status linear_backward(nn_ctx *ctx, nn_node *n) {
-  nn_tensor *g = n->gout, *x = NULL, *w = NULL;
+  nn_tensor *g = n->gout, *x = NULL, *w = NULL, *gm = NULL;
   int64_t N = g->shape[0], O = g->shape[1], In = n->in[1]->shape[1];
   nn_status s;
-  if (!(s = gemm_ready(ctx, n->in[0], &x)) && !(s = gemm_ready(ctx, n->in[1], &w))) {
+  bool relu = n->saved != NULL;     /* linear_relu: the saved output is the mask */
+  if (!(s = gemm_ready(ctx, n->in[0], &x)) && !(s = gemm_ready(ctx, n->in[1], &w)) &&
+      !(relu && (s = nn_new_like(ctx, g, false, &gm)))) {
     /* dX = dY W, dW = dY^T X: the rows of the batch are dY^T's columns and X's rows */
-    layer_bw j = {g->dtype, O, In, nn_ptr(g), nn_ptr(x), nn_ptr(w), x->stride[0], x->stride[1],
+    const char *gp = relu ? nn_ptr(gm) : nn_ptr(g);
+    layer_bw j = {g->dtype, O, In, gp, nn_ptr(x), nn_ptr(w), x->stride[0], x->stride[1],
                   w->stride[0], w->stride[1], NULL, 0, O, In, 1, O, x->stride[0], x->stride[1],
-                  nn_ptr(g), nn_ptr(x), {0}, 0, {0}};
+                  gp, nn_ptr(x), {0}, 0, {0}, relu ? nn_ptr(g) : NULL,
+                  relu ? nn_ptr(n->saved) : NULL};
     s = layer_backward(ctx, n, &j, N, n->nin > 2);
   }
-  nn_tensor_release(x); nn_tensor_release(w);
+  nn_tensor_release(x); nn_tensor_release(w); nn_tensor_release(gm);
   return s;
 }
 const nn_op nn_op_linear = {"linear", linear_backward, 3};
+const nn_op nn_op_linear_relu = {"linear_relu", linear_backward, 3};
 
-nn_status nn_linear(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_tensor **out) {
+static nn_status linear_any(nn_ctx *ctx, const nn_op *op, nn_tensor *x, nn_tensor *w, nn_tensor *b,
+                            nn_tensor **out) {
   *out = NULL;
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
-  if (!x || !w) return nn_fail(ctx, NN_ERR_ARG, "linear: tensor is NULL");
+  const char *name = op->name;
+  bool relu = op == &nn_op_linear_relu;
+  if (!x || !w) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", name);
   if (w->ndim != 2)
-    return nn_fail(ctx, NN_ERR_SHAPE, "linear: weight must be 2-D [out, in], got %s",
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s: weight must be 2-D [out, in], got %s", name,
                    nn_shape_fmt(w->ndim, w->shape, b1));
   int64_t O = w->shape[0], In = w->shape[1];
   if ((x->ndim != 1 && x->ndim != 2) || x->shape[x->ndim - 1] != In)
-    return nn_fail(ctx, NN_ERR_SHAPE, "linear: expected input with %lld features, got %lld (input shape %s, weight %s)",
-                   (long long)In, (long long)(x->ndim ? x->shape[x->ndim - 1] : 0),
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s: expected input with %lld features, got %lld (input shape %s, weight %s)",
+                   name, (long long)In, (long long)(x->ndim ? x->shape[x->ndim - 1] : 0),
                    nn_shape_fmt(x->ndim, x->shape, b1), nn_shape_fmt(2, w->shape, b2));
   if (b && (b->ndim != 1 || b->shape[0] != O))
-    return nn_fail(ctx, NN_ERR_SHAPE, "linear: bias must have shape [%lld], got %s", (long long)O,
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s: bias must have shape [%lld], got %s", name, (long long)O,
                    nn_shape_fmt(b->ndim, b->shape, b1));
   if (x->dtype == NN_I64 || x->dtype != w->dtype || (b && b->dtype != w->dtype))
-    return nn_fail(ctx, NN_ERR_DTYPE, "linear: input, weight and bias must share a floating dtype, got %s, %s%s%s",
-                   nn_dtype_name(x->dtype), nn_dtype_name(w->dtype), b ? " and " : "",
+    return nn_fail(ctx, NN_ERR_DTYPE, "%s: input, weight and bias must share a floating dtype, got %s, %s%s%s",
+                   name, nn_dtype_name(x->dtype), nn_dtype_name(w->dtype), b ? " and " : "",
                    b ? nn_dtype_name(b->dtype) : "");
   nn_status s;
   if (x->ndim == 1) {              /* a single sample: [in] -> [1, in] -> [1, out] -> [out] */
     nn_tensor *x2, *y2;
     if ((s = nn_unsqueeze(ctx, x, 0, &x2))) return s;
-    s = nn_linear(ctx, x2, w, b, &y2);
+    s = linear_any(ctx, op, x2, w, b, &y2);
     nn_tensor_release(x2);
     if (s) return s;
     s = nn_squeeze(ctx, y2, 0, out);
     nn_tensor_release(y2);
     return s;
   }
-  nn_tensor *xr = NULL, *wr = NULL, *br = NULL, *y = NULL;
+  nn_tensor *xr = NULL, *wr = NULL, *br = NULL, *y = NULL, *saved = NULL;
   int64_t N = x->shape[0], shape[2] = {N, O};
   if ((s = gemm_ready(ctx, x, &xr)) || (s = gemm_ready(ctx, w, &wr)) ||
       (b && (s = nn_contiguous(ctx, b, &br))) || (s = nn_new(ctx, x->dtype, 2, shape, false, &y)))
     goto done;
   size_t es = nn_dtype_size(y->dtype);
   if (In > 0 && N > 0 && O > 0) {
-    /* (a transposed copy of W kept by the layer, for OpenBLAS's faster NN kernel, measured 2%
-       faster a digits step: the forward gained 4 us, the backward lost 1.5 as W itself was no
-       longer in the caches; not worth a second copy of every weight) */
-    gemm_bias(ctx, y->dtype, N, O, In, nn_ptr(xr), xr->stride[0], xr->stride[1], nn_ptr(wr),
-              wr->stride[1], wr->stride[0], nn_ptr(y), O, b ? nn_ptr(br) : NULL);
+    gemm_any(ctx, y->dtype, N, O, In, nn_ptr(xr), xr->stride[0], xr->stride[1], nn_ptr(wr),
+             wr->stride[1], wr->stride[0], nn_ptr(y), O, 0.0, b ? nn_ptr(br) : NULL, relu);
   } else if (!b) memset(nn_ptr(y), 0, (size_t)(N * O) * es);
-  else for (int64_t i = 0; i < N; i++) memcpy(nn_ptr(y) + (size_t)(i * O) * es, nn_ptr(br), (size_t)O * es);
+  else {
+    for (int64_t i = 0; i < N; i++) memcpy(nn_ptr(y) + (size_t)(i * O) * es, nn_ptr(br), (size_t)O * es);
+    for (int64_t i = 0; relu && i < N * O; i++)
+      if (y->dtype == NN_F32) ((float *)nn_ptr(y))[i] = fmaxf(((float *)nn_ptr(y))[i], 0.0f);
+      else ((double *)nn_ptr(y))[i] = fmax(((double *)nn_ptr(y))[i], 0.0);
+  }
   nn_tensor *in[3] = {x, w, b};
-  if (nn_needs_grad(ctx, b ? 3 : 2, in) && !nn_record(ctx, &nn_op_linear, y, b ? 3 : 2, in, NULL)) {
-    s = ctx->status;
-    goto done;
+  if (nn_needs_grad(ctx, b ? 3 : 2, in)) {
+    /* linear_relu saves its output (a second header on it: no cycle) for the mask */
+    if (relu && (s = nn_alias(ctx, y, 2, y->shape, y->stride, 0, &saved))) goto done;
+    if (!nn_record(ctx, op, y, b ? 3 : 2, in, saved)) {
+      s = ctx->status;
+      goto done;
+    }
   }
   *out = y;
   y = NULL;
 done:
   nn_tensor_release(xr); nn_tensor_release(wr); nn_tensor_release(br); nn_tensor_release(y);
+  nn_tensor_release(saved);
   return s;
+}
+
+nn_status nn_linear(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_tensor **out) {
+  return linear_any(ctx, &nn_op_linear, x, w, b, out);
+}
+
+nn_status nn_linear_relu(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_tensor **out) {
+  return linear_any(ctx, &nn_op_linear_relu, x, w, b, out);
 }
 
 /* ---- addmm: Y[N,M] = bias + X[N,K] W[K,M] (PyTorch's addmm; bias broadcasts to [N,M]) -------
@@ -530,7 +618,7 @@ static nn_status addmm_backward(nn_ctx *ctx, nn_node *n) {
     /* dX = dY W^T, dW = X^T dY: the rows of the batch are X^T's columns and dY's rows */
     layer_bw j = {g->dtype, M, K, nn_ptr(g), nn_ptr(x), nn_ptr(w), x->stride[0], x->stride[1],
                   w->stride[1], w->stride[0], NULL, 0, K, M, x->stride[1], x->stride[0], M, 1,
-                  nn_ptr(x), nn_ptr(g), {0}, 0, {0}};
+                  nn_ptr(x), nn_ptr(g), {0}, 0, {0}, NULL, NULL};
     s = layer_backward(ctx, n, &j, N, row_bias);
   }
   /* another bias shape: dY reduced over its broadcast dims */
@@ -576,7 +664,8 @@ nn_status nn_addmm(nn_ctx *ctx, nn_tensor *bias, nn_tensor *x, nn_tensor *w, nn_
   if (bias && !row) nn_copy_raw(y, bias);   /* broadcasts */
   if (N > 0 && M > 0 && K > 0)
     gemm_any(ctx, y->dtype, N, M, K, nn_ptr(xr), xr->stride[0], xr->stride[1], nn_ptr(wr),
-             wr->stride[0], wr->stride[1], nn_ptr(y), M, bias ? 1.0 : 0.0, row ? nn_ptr(br) : NULL);
+             wr->stride[0], wr->stride[1], nn_ptr(y), M, bias ? 1.0 : 0.0, row ? nn_ptr(br) : NULL,
+             false);
   else if (row)
     for (int64_t i = 0; i < N; i++)
       memcpy(nn_ptr(y) + (size_t)(i * M) * nn_dtype_size(y->dtype), nn_ptr(br), (size_t)M * nn_dtype_size(y->dtype));

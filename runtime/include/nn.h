@@ -265,6 +265,9 @@ NN_API nn_status nn_matmul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **
 NN_API nn_status nn_dot(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
 /* y = x w^T + b; x [N,in] (or [in]), w [out,in], b [out] or NULL: one fused op */
 NN_API nn_status nn_linear(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_tensor **out);
+/* y = max(x w^T + b, 0): a Linear and a ReLU as one op (what a Sequential runs for the pair) */
+NN_API nn_status nn_linear_relu(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b,
+                                nn_tensor **out);
 /* y[N,M] = bias + x[N,K] w[K,M]; bias (NULL for none) broadcasts to [N,M]: a linear layer with
    its weight stored [in, out] */
 NN_API nn_status nn_addmm(nn_ctx *ctx, nn_tensor *bias, nn_tensor *x, nn_tensor *w, nn_tensor **out);
@@ -325,6 +328,9 @@ NN_API double nn_module_arg2(const nn_module *m);          /* Flatten end dim */
 NN_API int nn_module_num_children(const nn_module *m);
 NN_API nn_module *nn_module_child(const nn_module *m, int i); /* borrowed */
 NN_API nn_status nn_module_forward(nn_ctx *ctx, nn_module *m, nn_tensor *x, nn_tensor **out);
+/* m[n-1](...m[0](x)), as a Sequential of them runs (a Linear and the ReLU after it as one op) */
+NN_API nn_status nn_modules_forward(nn_ctx *ctx, nn_module *const *m, int n, nn_tensor *x,
+                                    nn_tensor **out);
 NN_API void nn_module_train(nn_module *m, bool on);      /* recursive; Dropout obeys it */
 NN_API bool nn_module_is_training(const nn_module *m);
 NN_API void nn_module_set_rng(nn_module *m, nn_rng *r);  /* Dropout's generator (NULL: default) */

@@ -157,6 +157,14 @@ static nn_status f_linear_t(nn_tensor **in, const A *a, nn_tensor **out) {
   nn_tensor_release(xt);
   return s;
 }
+static nn_status f_linear_relu(nn_tensor **in, const A *a, nn_tensor **out) { return nn_linear_relu(C, in[0], in[1], a->n > 2 ? in[2] : NULL, out); }
+static nn_status f_linear_relu_t(nn_tensor **in, const A *a, nn_tensor **out) {
+  nn_tensor *xt;
+  nn_status s = nn_transpose(C, in[0], 0, 1, &xt);
+  if (!s) s = nn_linear_relu(C, xt, in[1], a->n > 2 ? in[2] : NULL, out);
+  nn_tensor_release(xt);
+  return s;
+}
 static nn_status f_addmm(nn_tensor **in, const A *a, nn_tensor **out) { return nn_addmm(C, a->n > 2 ? in[2] : NULL, in[0], in[1], out); }
 /* addmm with a transposed weight view (w^T of a [M,K] tensor) */
 static nn_status f_addmm_t(nn_tensor **in, const A *a, nn_tensor **out) {
@@ -423,6 +431,36 @@ static void c_linear(void) {
   gradcheck("linear of a transposed input", &t, 3, int_, 7);
   release_all(3, int_);
 }
+/* linear_relu: relu(linear), with both signs among the pre-activations (checked) so the mask
+   is exercised, and compared with the two ops it fuses */
+static void c_linear_relu(void) {
+  A a = {.f = f_linear_relu, .n = 3};
+  nn_tensor *in[3] = {MK(2, 0.1, 2, true, 6, 5), MK(2, 0.1, 2, true, 4, 5), MK(1, 0.1, 2, true, 4)};
+  nn_tensor *y = NULL, *z = NULL, *r = NULL;
+  CHECK(nn_linear_relu(C, in[0], in[1], in[2], &y) == NN_OK);
+  CHECK(nn_linear(C, in[0], in[1], in[2], &z) == NN_OK && nn_relu(C, z, &r) == NN_OK);
+  int pos = 0, zero = 0;
+  for (int64_t j = 0; y && r && j < nn_tensor_numel(y); j++) {
+    double v = ((double *)nn_tensor_data(y))[j];
+    pos += v > 0; zero += v == 0;
+    CHECKF(v == ((double *)nn_tensor_data(r))[j], "linear_relu element %lld: %g, relu(linear) %g",
+           (long long)j, v, ((double *)nn_tensor_data(r))[j]);
+  }
+  CHECKF(pos > 3 && zero > 3, "linear_relu case has %d positive and %d clipped outputs", pos, zero);
+  nn_tensor_release(y); nn_tensor_release(z); nn_tensor_release(r);
+  gradcheck("linear_relu with bias", &a, 3, in, 7);
+  a.n = 2;
+  gradcheck("linear_relu without bias", &a, 2, in, 3);
+  release_all(3, in);
+  nn_tensor *in1[3] = {MK(1, 0.1, 2, true, 5), MK(2, 0.1, 2, true, 4, 5), MK(1, 0.1, 2, true, 4)};
+  a.n = 3;
+  gradcheck("linear_relu 1-D input", &a, 3, in1, 7);
+  release_all(3, in1);
+  nn_tensor *int_[3] = {MK(2, 0.1, 2, true, 5, 6), MK(2, 0.1, 2, true, 4, 5), MK(1, 0.1, 2, true, 4)};
+  A t = {.f = f_linear_relu_t, .n = 3};
+  gradcheck("linear_relu of a transposed input", &t, 3, int_, 7);
+  release_all(3, int_);
+}
 static void c_addmm(void) {
   A a = {.f = f_addmm, .n = 3};
   /* x [4,3], w [3,2] and a bias of each shape that broadcasts to [4,2] */
@@ -636,7 +674,7 @@ static const struct { const char *op; void (*run)(void); } cases[] = {
   {"sum", c_sum}, {"mean", c_mean}, {"prod", c_prod}, {"var", c_var}, {"std", c_std},
   {"max", c_max}, {"min", c_min},
   {"index_select", c_index_select}, {"cat", c_cat}, {"stack", c_stack},
-  {"matmul", c_matmul}, {"linear", c_linear}, {"addmm", c_addmm},
+  {"matmul", c_matmul}, {"linear", c_linear}, {"linear_relu", c_linear_relu}, {"addmm", c_addmm},
   {"softmax", c_softmax}, {"log_softmax", c_log_softmax}, {"dropout", c_dropout},
   {"cross_entropy", c_cross_entropy}, {"nll_loss", c_nll_loss},
   {"binary_cross_entropy", c_bce}, {"bce_with_logits", c_bce_logits},

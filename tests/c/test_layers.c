@@ -327,6 +327,100 @@ static void test_sequential(nn_ctx *ctx) {
   nn_module_release(seq);
 }
 
+/* A Sequential runs a Linear and the ReLU after it as one op (nn_linear_relu): the output and
+   every gradient are the same bits as the layers one by one (nn_module_forward on each), in
+   float32 and float64, for a 1-D input too; an in-place change of the fused output is caught
+   by backward; nn_modules_forward's bad arguments. */
+static void fused_run(nn_ctx *ctx, nn_module **mods, int n, bool fused, nn_tensor *x,
+                      nn_tensor **y, nn_tensor **g) {
+  nn_tensor *h, *next, *loss, *sq;
+  if (fused) OK(nn_modules_forward(ctx, mods, n, x, &h));
+  else {
+    nn_tensor_retain(h = x);
+    for (int i = 0; i < n; i++) {
+      OK(nn_module_forward(ctx, mods[i], h, &next));
+      nn_tensor_release(h);
+      h = next;
+    }
+  }
+  OK(nn_mul(ctx, h, h, &sq));
+  OK(nn_sum(ctx, sq, NN_ALL, false, &loss));
+  OK(nn_backward(ctx, loss, NULL));
+  *y = h;
+  for (int i = 0, k = 0; i < n; i++)
+    for (int p = 0; p < nn_module_num_params(mods[i]); p++) {
+      nn_tensor *gp = nn_tensor_grad(nn_module_param(mods[i], p, NULL, 0)), *c;
+      OK(nn_clone(ctx, gp, &c));
+      g[k++] = c;
+      nn_tensor_set_grad(ctx, nn_module_param(mods[i], p, NULL, 0), NULL);
+    }
+  nn_tensor_release(sq); nn_tensor_release(loss);
+}
+
+static bool same_bits(const nn_tensor *a, const nn_tensor *b) {
+  return a && b && nn_tensor_numel(a) == nn_tensor_numel(b) &&
+         memcmp(nn_tensor_data(a), nn_tensor_data(b),
+                (size_t)nn_tensor_numel(a) * (nn_tensor_dtype(a) == NN_F32 ? 4 : 8)) == 0;
+}
+
+static void test_fused(nn_ctx *ctx) {
+  nn_rng *r = nn_ctx_rng(ctx);
+  nn_manual_seed(ctx, 5);
+  for (int dt = 0; dt < 2; dt++)
+    for (int one = 0; one < 2; one++) {
+      nn_dtype d = dt ? NN_F64 : NN_F32;
+      nn_module *m[5];
+      OK(nn_linear_new(ctx, r, 16, 32, true, d, &m[0]));
+      OK(nn_layer_new(ctx, NN_RELU, 0, &m[1]));
+      OK(nn_linear_new(ctx, r, 32, 24, false, d, &m[2]));
+      OK(nn_layer_new(ctx, NN_RELU, 0, &m[3]));
+      OK(nn_linear_new(ctx, r, 24, 3, true, d, &m[4]));
+      int64_t xs[2] = {40, 16};
+      nn_tensor *x, *ya, *yb, *ga[5], *gb[5];
+      OK(nn_randn(ctx, r, d, one ? 1 : 2, one ? xs + 1 : xs, &x));
+      fused_run(ctx, m, 5, false, x, &ya, ga);
+      fused_run(ctx, m, 5, true, x, &yb, gb);
+      CHECKF(same_bits(ya, yb), "fused Sequential (%s%s): output differs from the layers one by one",
+             dt ? "float64" : "float32", one ? ", 1-D input" : "");
+      for (int k = 0; k < 5; k++) {
+        CHECKF(same_bits(ga[k], gb[k]), "fused Sequential (%s%s): gradient %d differs",
+               dt ? "float64" : "float32", one ? ", 1-D input" : "", k);
+        nn_tensor_release(ga[k]); nn_tensor_release(gb[k]);
+      }
+      nn_tensor_release(ya); nn_tensor_release(yb);
+      /* the fused output is saved for its mask: changing it in place is caught */
+      nn_tensor *h, *s;
+      OK(nn_modules_forward(ctx, m, 2, x, &h));
+      OK(nn_sum(ctx, h, NN_ALL, false, &s));
+      bool was = nn_set_grad_enabled(ctx, false);   /* (as torch.no_grad: allowed, recorded) */
+      OK(nn_adds_(ctx, h, 1.0));
+      nn_set_grad_enabled(ctx, was);
+      CHECK(nn_backward(ctx, s, NULL) == NN_ERR_STATE);
+      CHECK_MSG(ctx, "backward: a tensor saved by linear_relu was modified by an in-place operation "
+                     "after it was used; its gradient would be wrong");
+      nn_tensor_release(h); nn_tensor_release(s); nn_tensor_release(x);
+      for (int k = 0; k < 5; k++) nn_module_release(m[k]);
+    }
+  /* bad arguments: the error names the problem, *out stays NULL */
+  nn_module *lin, *m2[2];
+  int64_t xs[2] = {2, 3};
+  nn_tensor *x, *y = (nn_tensor *)&y;
+  OK(nn_linear_new(ctx, NULL, 3, 2, true, NN_F32, &lin));
+  OK(nn_zeros(ctx, NN_F32, 2, xs, &x));
+  CHECK(nn_modules_forward(ctx, NULL, 1, x, &y) == NN_ERR_ARG && y == NULL);
+  CHECK_MSG(ctx, "forward: no modules");
+  y = (nn_tensor *)&y;
+  CHECK(nn_modules_forward(ctx, &lin, -1, x, &y) == NN_ERR_ARG && y == NULL);
+  m2[0] = lin; m2[1] = NULL;
+  CHECK(nn_modules_forward(ctx, m2, 2, x, &y) == NN_ERR_ARG && y == NULL);
+  CHECK_MSG(ctx, "forward: module 2 is NULL");
+  CHECK(nn_modules_forward(ctx, m2, 1, NULL, &y) == NN_ERR_ARG && y == NULL);
+  CHECK(nn_modules_forward(ctx, m2, 0, x, &y) == NN_OK && y == x);   /* no modules: x itself */
+  nn_tensor_release(y);
+  nn_tensor_release(x);
+  nn_module_release(lin);
+}
+
 /* ---- errors ------------------------------------------------------------------------------------ */
 
 static void test_errors(nn_ctx *ctx) {
@@ -462,6 +556,7 @@ int main(void) {
   test_flatten(ctx);
   test_dropout(ctx);
   test_sequential(ctx);
+  test_fused(ctx);
   test_errors(ctx);
   CHECK(nn_ctx_bytes_in_use(ctx) == 0);
   nn_ctx_free(ctx);

@@ -45,9 +45,12 @@ static nn_tensor *operand(nn_ctx *ctx, int64_t rows, int64_t cols, bool trans, u
 }
 
 /* y = relu(layer(x)) * 0.5 + x2, loss = Σ y ⊙ gy; returns the gradients of x, w, b (new
-   references: caller releases) and y. Operands come from fixed sequences in ctx. */
+   references: caller releases) and y. Operands come from fixed sequences in ctx. The layer is
+   linear, addmm, or linear_relu (the relu fused in). */
 typedef struct { nn_tensor *y, *gx, *gw, *gb; } lane_out;
-static lane_out lanes_run(nn_ctx *ctx, bool addmm, bool f64, bool xt) {
+enum { L_LINEAR, L_ADDMM, L_LINEAR_RELU };
+static lane_out lanes_run(nn_ctx *ctx, int op, bool f64, bool xt) {
+  bool addmm = op == L_ADDMM;
   enum { N = 200, IN = 64, OUT = 128 };
   nn_tensor *x = operand(ctx, N, IN, xt, 11),  /* xt: x a transposed view */ *w = operand(ctx, addmm ? IN : OUT, addmm ? OUT : IN, false, 12);
   nn_tensor *b2 = operand(ctx, 1, OUT, false, 13), *gy = operand(ctx, N, OUT, false, 14);
@@ -60,8 +63,11 @@ static lane_out lanes_run(nn_ctx *ctx, bool addmm, bool f64, bool xt) {
   OK(nn_tensor_set_requires_grad(ctx, x, true));
   OK(nn_tensor_set_requires_grad(ctx, w, true));
   OK(nn_tensor_set_requires_grad(ctx, b, true));
-  OK(addmm ? nn_addmm(ctx, b, x, w, &z) : nn_linear(ctx, x, w, b, &z));
-  OK(nn_relu(ctx, z, &h));
+  if (op == L_ADDMM) OK(nn_addmm(ctx, b, x, w, &z));
+  else if (op == L_LINEAR) OK(nn_linear(ctx, x, w, b, &z));
+  else OK(nn_linear_relu(ctx, x, w, b, &z));
+  if (op == L_LINEAR_RELU) nn_tensor_retain(h = z);
+  else OK(nn_relu(ctx, z, &h));
   OK(nn_muls(ctx, h, 0.5, &hs));
   OK(nn_add(ctx, hs, x2, &y));
   OK(nn_mul(ctx, y, gy, &prod));
@@ -79,10 +85,13 @@ static double elem(const nn_tensor *t, int64_t i) {
                                       : ((const float *)nn_tensor_data(t))[i];
 }
 
-static void lanes_case(nn_ctx *one, nn_ctx *two, bool addmm, bool f64, bool xt) {
-  const char *name = addmm ? (xt ? "addmm of a transposed x" : "addmm") : (xt ? "linear of a transposed x" : "linear");
-  lane_out a = lanes_run(one, addmm, f64, xt), b = lanes_run(two, addmm, f64, xt),
-           c = lanes_run(two, addmm, f64, xt);
+static void lanes_case(nn_ctx *one, nn_ctx *two, int op, bool f64, bool xt) {
+  static const char *names[3][2] = {{"linear", "linear of a transposed x"},
+                                    {"addmm", "addmm of a transposed x"},
+                                    {"linear_relu", "linear_relu of a transposed x"}};
+  const char *name = names[op][xt];
+  lane_out a = lanes_run(one, op, f64, xt), b = lanes_run(two, op, f64, xt),
+           c = lanes_run(two, op, f64, xt);
   nn_tensor *pa[4] = {a.y, a.gx, a.gw, a.gb}, *pb[4] = {b.y, b.gx, b.gw, b.gb}, *pc[4] = {c.y, c.gx, c.gw, c.gb};
   static const char *what[4] = {"output", "input gradient", "weight gradient", "bias gradient"};
   double tol = f64 ? 1e-12 : 2e-5;
@@ -180,12 +189,13 @@ int main(void) {
       for (int i = 0; i < 4; i++) nn_tensor_release(keep[c][i]);
     }
   }
-  /* a layer's backward split by the batch's rows (lanes), for linear and addmm, float32 and
-     float64: the gradients agree with one thread's, and two runs on two threads give the same
-     bits; element-wise ops in lanes (relu, its backward, add, a scalar multiply) are exact */
-  for (int op = 0; op < 2; op++)
+  /* a layer's backward split by the batch's rows (lanes), for linear, addmm and linear_relu,
+     float32 and float64: the gradients agree with one thread's, and two runs on two threads give
+     the same bits; element-wise ops in lanes (relu, its backward, add, a scalar multiply) are
+     exact */
+  for (int op = L_LINEAR; op <= L_LINEAR_RELU; op++)
     for (int f64 = 0; f64 < 2; f64++)
-      for (int xt = 0; xt < 2; xt++) lanes_case(one, two, op == 1, f64 == 1, xt == 1);
+      for (int xt = 0; xt < 2; xt++) lanes_case(one, two, op, f64 == 1, xt == 1);
   /* an optimizer step in lanes (element ranges of all parameters together): every kind gives
      the same bits on one thread and on two, over a few steps */
   for (int kind = NN_SGD; kind <= NN_ADAGRAD; kind++) {

@@ -557,6 +557,27 @@ static void test_errors(void) {
              "addmm: bias, input and weight must share a floating dtype, got float32 and int64");
   nn_tensor_release(i45);
   expect_err("addmm NULL", nn_addmm(C, NULL, NULL, m45, &e), NN_ERR_ARG, &e, "addmm: tensor is NULL");
+  /* linear and linear_relu: the same checks, each naming itself */
+  nn_tensor *w54, *b4;
+  nn_zeros(C, NN_F32, 2, SH(5, 4), &w54);
+  nn_zeros(C, NN_F32, 1, SH(4), &b4);
+  nn_zeros(C, NN_I64, 2, SH(4, 5), &i45);
+  nn_status (*lin[2])(nn_ctx *, nn_tensor *, nn_tensor *, nn_tensor *, nn_tensor **) = {nn_linear, nn_linear_relu};
+  for (int k = 0; k < 2; k++) {
+    const char *nm = k ? "linear_relu" : "linear";
+    char want[160];
+    snprintf(want, sizeof want, "%s: weight must be 2-D [out, in], got [3]", nm);
+    expect_err("linear 1-D weight", lin[k](C, m34, v3, NULL, &e), NN_ERR_SHAPE, &e, want);
+    snprintf(want, sizeof want, "%s: expected input with 4 features, got 5 (input shape [4, 5], weight [5, 4])", nm);
+    expect_err("linear features", lin[k](C, m45, w54, NULL, &e), NN_ERR_SHAPE, &e, want);
+    snprintf(want, sizeof want, "%s: bias must have shape [5], got [4]", nm);
+    expect_err("linear bias", lin[k](C, m34, w54, b4, &e), NN_ERR_SHAPE, &e, want);
+    snprintf(want, sizeof want, "%s: input, weight and bias must share a floating dtype, got int64, float32", nm);
+    expect_err("linear dtype", lin[k](C, i45, m45, NULL, &e), NN_ERR_DTYPE, &e, want);
+    snprintf(want, sizeof want, "%s: tensor is NULL", nm);
+    expect_err("linear NULL", lin[k](C, NULL, w54, NULL, &e), NN_ERR_ARG, &e, want);
+  }
+  nn_tensor_release(w54); nn_tensor_release(b4); nn_tensor_release(i45);
   /* the product itself against the loop: bias [5] + [3,4][4,5] */
   nn_tensor *a34 = randt(2, SH(3, 4)), *b45 = randt(2, SH(4, 5)), *c5 = randt(1, SH(5)), *y;
   CHECKF(nn_addmm(C, c5, a34, b45, &y) == NN_OK && shape_is(y, 2, SH(3, 5)), "addmm [3,4][4,5]");

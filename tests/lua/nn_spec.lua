@@ -278,6 +278,41 @@ describe("nn: modules", function()
                  errmsg(nn.Sequential, nn.ReLU(), "relu"))
   end)
 
+  it("Sequential runs C layers in one call, a Linear and its ReLU fused, with the same bits", function()
+    lunet.manual_seed(3)
+    local seq = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 5), nn.ReLU(), nn.Linear(5, 2))
+    local x = lunet.randn(7, 6)
+    local function grads()
+      local g = {}
+      for i, p in ipairs(seq:parameters()) do g[i] = p.grad:clone(); p.grad = nil end
+      return g
+    end
+    local y = seq(x)
+    y:pow(2):sum():backward()
+    local g1 = grads()
+    local h = x                                -- the layers one by one
+    for i = 1, #seq do h = seq[i](h) end
+    h:pow(2):sum():backward()
+    local g2 = grads()
+    assert.same(h:totable(), y:totable())
+    for i = 1, #g1 do assert.same(g2[i]:totable(), g1[i]:totable()) end
+    assert.equal("linear", y:grad_fn())
+    assert.equal("linear_relu", nn.Sequential(nn.Linear(6, 8), nn.ReLU())(x):grad_fn())
+    assert.equal("relu", nn.Sequential(nn.ReLU(), nn.ReLU())(x:clone():requires_grad_()):grad_fn())
+    -- a child that is a Lua module, a child replaced, a non-tensor input: the general loop
+    local Twice = nn.Module("Twice")
+    function Twice:forward(t) return t * 2 end
+    local mixed = nn.Sequential(nn.Linear(6, 8), Twice(), nn.ReLU())
+    assert.same(mixed[3](mixed[2](mixed[1](x))):totable(), mixed(x):totable())
+    mixed[2] = nn.Identity()
+    assert.same(mixed[3](mixed[1](x)):totable(), mixed(x):totable())
+    local Pair = nn.Module("Pair")
+    function Pair:forward(t) return t[1] + t[2] end
+    assert.same({3}, nn.Sequential(Pair())({lunet.ones(1), lunet.ones(1) * 2}):totable())
+    -- an error inside is the child's own
+    assert.matches("Linear: expected input with 6 features, got 3", errmsg(seq, lunet.randn(2, 3)))
+  end)
+
   it("Lua modules register modules and Parameters in assignment order", function()
     local Net = nn.Module("Net")
     function Net:init(n_in, n_out)
