@@ -165,8 +165,11 @@ static void gemm_any(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, 
                      int64_t ars, int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c,
                      int64_t ldc, double beta, const char *bias, bool relu) {
   nn_blas_threads(ctx);
+  /* by rows unless C is too short for them: the lanes of the ops around (nn_lanes) split rows,
+     and a layer's output split by columns had each core write lines the other core's ops then
+     read (a digits batch of 93 rows: its forward 33 -> 28 us) */
   gemm_job j = {dt, M, N, K, ars, acs, brs, bcs, ldc, a, b, c, bias, relu, bias ? 0.0 : beta, 1, 1,
-                N > M, {0}};
+                N > M && M < 4 * BAND_MIN, {0}};
   double macs = (double)M * (double)N * (double)K;
   int threads = ctx->threads;
   /* A·B^T with a plain A is slow in the small kernels: unless the parts transpose B (tb),
