@@ -308,9 +308,12 @@ double nn_rng_normal(nn_rng *r) {
 /* Rejection keeps it unbiased: draws below 2^64 mod n are thrown away. */
 uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
   if (n <= 1) return 0;
-  uint64_t threshold = (0 - n) % n, x;
-  do x = nn_rng_next(r); while (x < threshold);
-  return x % n;
+  for (;;) {
+    uint64_t x = nn_rng_next(r);
+    /* x below 2^64 mod n is rejected (so that x % n is unbiased); that bound is below n, so
+       it is computed only for such an x: one division a draw instead of two, same draws */
+    if (x >= n || x >= (0 - n) % n) return x % n;
+  }
 }
 
 nn_status nn_rng_new(nn_ctx *ctx, uint64_t seed, nn_rng **out) {

@@ -392,18 +392,22 @@ typedef struct {
   const char *gy, *mask;           /* linear_relu: g (and dwa) is a buffer for gy [mask > 0] */
 } layer_bw;
 
-/* rows lo..hi-1 of the masked dY: dY [Y > 0], the backward of the fused ReLU */
-static void mask_rows(const layer_bw *j, int64_t lo, int64_t hi) {
-  int64_t o = lo * j->Kg, n = (hi - lo) * j->Kg;
-  if (j->dt == NN_F32) {
-    float *restrict d = (float *)j->g + o;
-    const float *restrict g = (const float *)j->gy + o, *restrict y = (const float *)j->mask + o;
-    for (int64_t i = 0; i < n; i++) d[i] = y[i] > 0 ? g[i] : 0.0f;
-  } else {
-    double *restrict d = (double *)j->g + o;
-    const double *restrict g = (const double *)j->gy + o, *restrict y = (const double *)j->mask + o;
-    for (int64_t i = 0; i < n; i++) d[i] = y[i] > 0 ? g[i] : 0.0;
-  }
+/* rows lo..hi-1 of the masked dY: dY [Y > 0], the backward of the fused ReLU; with db, its
+   column sums too, in the same pass (the rows added in order, as col_sums does) */
+static void mask_rows(const layer_bw *j, int64_t lo, int64_t hi, char *db) {
+  int64_t K = j->Kg;
+  for (int64_t i = lo; i < hi; i++)
+    if (j->dt == NN_F32) {
+      float *restrict d = (float *)j->g + i * K, *restrict s = (float *)db;
+      const float *restrict g = (const float *)j->gy + i * K, *restrict y = (const float *)j->mask + i * K;
+      for (int64_t k = 0; k < K; k++) d[k] = y[k] > 0 ? g[k] : 0.0f;
+      if (s) for (int64_t k = 0; k < K; k++) s[k] += d[k];
+    } else {
+      double *restrict d = (double *)j->g + i * K, *restrict s = (double *)db;
+      const double *restrict g = (const double *)j->gy + i * K, *restrict y = (const double *)j->mask + i * K;
+      for (int64_t k = 0; k < K; k++) d[k] = y[k] > 0 ? g[k] : 0.0;
+      if (s) for (int64_t k = 0; k < K; k++) s[k] += d[k];
+    }
 }
 
 /* db[k] += Σ rows lo..hi-1 of g[·, k] (g contiguous, K wide): a bias's gradient */
@@ -425,7 +429,7 @@ static void layer_bw_rows(void *arg, int part, int64_t lo, int64_t hi) {
   const layer_bw *j = arg;
   int64_t es = (int64_t)nn_dtype_size(j->dt), n = hi - lo;
   if (n <= 0) return;
-  if (j->mask) mask_rows(j, lo, hi);
+  if (j->mask) mask_rows(j, lo, hi, j->db[part]);
   if (j->dx)
     gemm1(j->dt, n, j->Kx, j->Kg, j->g + lo * j->Kg * es, j->Kg, 1, j->w, j->wb0, j->wb1,
           j->dx + lo * j->Kx * es, j->Kx, j->dx_beta);
@@ -433,7 +437,7 @@ static void layer_bw_rows(void *arg, int part, int64_t lo, int64_t hi) {
     gemm1(j->dt, j->dwM, j->dwN, n, j->dwa + lo * j->dwa_c * es, j->dwa_r, j->dwa_c,
           j->dwb + lo * j->dwb_r * es, j->dwb_r, j->dwb_c, j->dw[part], j->dwN,
           part == 0 ? j->dw_beta : 0.0);
-  if (j->db[part]) col_sums(j->dt, j->db[part], j->g, j->Kg, lo, hi);
+  if (j->db[part] && !j->mask) col_sums(j->dt, j->db[part], j->g, j->Kg, lo, hi);
 }
 
 /* How many lanes a layer's backward over N rows takes: 1 (whole products, banded) when the
@@ -494,13 +498,13 @@ static nn_status layer_backward(nn_ctx *ctx, nn_node *n, layer_bw *j, int64_t N,
   if (row_bias && slot) j->db[0] = nn_ptr(slot);
   int parts = layer_lanes(ctx, N, j->Kg, j->Kx);
   if (parts > 1) return layer_bw_run(ctx, j, N, parts);
-  if (j->mask) mask_rows(j, 0, N);
+  if (j->mask) mask_rows(j, 0, N, j->db[0]);
   if (j->dx)
     gemm(ctx, j->dt, N, j->Kx, j->Kg, j->g, j->Kg, 1, j->w, j->wb0, j->wb1, j->dx, j->Kx, j->dx_beta);
   if (j->dw[0])
     gemm(ctx, j->dt, j->dwM, j->dwN, N, j->dwa, j->dwa_r, j->dwa_c, j->dwb, j->dwb_r, j->dwb_c,
          j->dw[0], j->dwN, j->dw_beta);
-  if (j->db[0]) col_sums(j->dt, j->db[0], j->g, j->Kg, 0, N);
+  if (j->db[0] && !j->mask) col_sums(j->dt, j->db[0], j->g, j->Kg, 0, N);
   return NN_OK;
 }
 
