@@ -89,6 +89,7 @@ struct nn_tensor {
   nn_dtype dtype;
   int ndim;
   bool requires_grad;
+  bool grad_stale;                 /* grad's values count as zeros (a lazy zero_grad) */
   int64_t shape[NN_MAX_DIMS];
   int64_t stride[NN_MAX_DIMS];     /* in elements */
   int64_t offset;                  /* in elements */

@@ -621,7 +621,7 @@ nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o) {
 void nn_optim_zero_grad(nn_optim *o) {
   if (!o) return;
   for (int i = 0; i < o->nparams; i++)
-    if (nn_tensor_grad(o->params[i].p)) nn_tensor_zero_grad(o->params[i].p);
+    nn_tensor_zero_grad(o->params[i].p);
 }
 
 /* ---- introspection and state -------------------------------------------------------- */

@@ -712,6 +712,54 @@ static void test_autograd(void) {
   nn_tensor_release(y); nn_tensor_release(L);
   nn_tensor_zero_grad(x);
   CHECKF(nn_tensor_grad(x) && at(nn_tensor_grad(x), 1) == 0, "zero_grad");
+  /* zero_grad is lazy when nothing else holds the grad: every way of reading it after sees
+     zeros, and every way of writing it starts from zeros */
+  {
+    double wv[6] = {1, -2, 0.5, 3, 0.25, -1}, bv[2] = {0.1, -0.2};
+    nn_tensor *X2 = from(NN_F64, 2, SH(3, 2), wv), *W = from(NN_F64, 2, SH(2, 2), wv + 2);
+    nn_tensor *B = from(NN_F64, 1, SH(2), bv), *seed = from(NN_F64, 1, SH(3), xv), *Y, *S;
+    nn_tensor_set_requires_grad(C, W, true);
+    nn_tensor_set_requires_grad(C, B, true);
+    nn_tensor_set_requires_grad(C, x, true);
+    double want_w[4], want_b[2];
+    for (int round = 0; round < 4; round++) {
+      nn_linear(C, X2, W, B, &Y);          /* the products' slots (nn_grad_slot) */
+      nn_sum(C, Y, ALL, false, &S);
+      nn_backward(C, S, NULL);
+      nn_tensor_release(Y); nn_tensor_release(S);
+      nn_mul(C, x, x, &Y);                 /* nn_grad_accum */
+      nn_sum(C, Y, ALL, false, &S);
+      nn_backward(C, S, NULL);
+      nn_tensor_release(Y); nn_tensor_release(S);
+      nn_backward(C, x, seed);             /* a leaf's own seed */
+      if (round == 0) {
+        for (int k = 0; k < 4; k++) want_w[k] = at(nn_tensor_grad(W), k);
+        for (int k = 0; k < 2; k++) want_b[k] = at(nn_tensor_grad(B), k);
+      }
+      bool same = true;
+      for (int k = 0; k < 4; k++) same = same && at(nn_tensor_grad(W), k) == want_w[k];
+      for (int k = 0; k < 2; k++) same = same && at(nn_tensor_grad(B), k) == want_b[k];
+      for (int k = 0; k < 3; k++) same = same && at(nn_tensor_grad(x), k) == 3 * xv[k];
+      CHECKF(same, "round %d after zero_grad: the gradients are one backward's, not a sum", round);
+      nn_tensor_zero_grad(W); nn_tensor_zero_grad(B); nn_tensor_zero_grad(x);
+      if (round == 2) {                    /* read right after zero_grad: zeros */
+        bool zero = at(nn_tensor_grad(W), 3) == 0 && at(nn_tensor_grad(B), 0) == 0 &&
+                    at(nn_tensor_grad(x), 2) == 0;
+        CHECKF(zero, "zero_grad: the gradients read as zeros");
+      }
+    }
+    /* a reference held elsewhere sees the zeros at once */
+    nn_tensor *gw = nn_tensor_grad(W);
+    nn_tensor_retain(gw);
+    nn_linear(C, X2, W, B, &Y);
+    nn_sum(C, Y, ALL, false, &S);
+    nn_backward(C, S, NULL);
+    nn_tensor_zero_grad(W);
+    CHECKF(((double *)nn_tensor_data(gw))[0] == 0 && ((double *)nn_tensor_data(gw))[3] == 0,
+           "zero_grad with the grad held elsewhere: zeros in that buffer");
+    nn_tensor_release(gw); nn_tensor_release(Y); nn_tensor_release(S);
+    nn_tensor_release(X2); nn_tensor_release(W); nn_tensor_release(B); nn_tensor_release(seed);
+  }
   /* no_grad records nothing */
   bool was = nn_set_grad_enabled(C, false);
   CHECKF(was && !nn_grad_enabled(C), "grad mode off");

@@ -363,6 +363,19 @@ describe("nn: modules", function()
     lin(lunet.ones(3, 2)):sum():backward()
     seq:zero_grad()
     near(lin.weight.grad:totable(), {{0, 0}}, 0)
+    -- a gradient held in a variable sees the zeros too; the next backward starts from them
+    lin(lunet.ones(3, 2)):sum():backward()
+    local g = lin.weight.grad
+    near(g:totable(), {{3, 3}}, 0)
+    lin:zero_grad()
+    near(g:totable(), {{0, 0}}, 0)
+    g = nil
+    for _ = 1, 3 do
+      lin:zero_grad()
+      lin(lunet.ones(2, 2)):sum():backward()
+    end
+    near(lin.weight.grad:totable(), {{2, 2}}, 0)
+    near(lin.bias.grad:totable(), {2}, 0)
   end)
 end)
 
