@@ -87,12 +87,12 @@ typedef struct {
   int64_t M, N, K, ars, acs, brs, bcs, ldc;
   const char *a, *b;
   char *c;
-  const char *bias;    /* NULL, or a row [N] added to every row of C after its product */
+  const char *bias;    /* NULL, or a row [N] put into every row of C first (then beta = 1) */
   bool relu;           /* then C = max(C, 0) (the fused linear_relu) */
   double beta;
   int bands, parts;
   bool by_cols;
-  float *bt[NN_LANES_MAX];   /* float32 B^T given (A·B^T): each part's own copy of B, or NULL */
+  float **bt;          /* float32 B^T given (A·B^T): each part's own copy of B, or NULL */
 } gemm_job;
 
 static void gemm_part(void *arg, int part) {
@@ -100,7 +100,7 @@ static void gemm_part(void *arg, int part) {
   int64_t es = (int64_t)nn_dtype_size(j->dt), n = j->by_cols ? j->N : j->M;
   const char *b = j->b;
   int64_t brs = j->brs, bcs = j->bcs;
-  if (j->bt[part]) {      /* B = W^T, W [N, K] with rows bcs apart: this part's B, contiguous */
+  if (j->bt) {            /* B = W^T, W [N, K] with rows bcs apart: this part's B, contiguous */
     nn_transpose_avx2(j->N, j->K, (const float *)j->b, j->bcs, j->bt[part], j->N);
     b = (const char *)j->bt[part]; brs = j->N; bcs = 1;
   }
@@ -109,28 +109,25 @@ static void gemm_part(void *arg, int part) {
   for (int band = b0; band < b1; band++) {
     int64_t lo = n * band / j->bands, hi = n * (band + 1) / j->bands;
     if (hi <= lo) continue;
+    int64_t r0 = j->by_cols ? 0 : lo, r1 = j->by_cols ? j->M : hi;    /* the band's rows */
+    int64_t c0 = j->by_cols ? lo : 0, c1 = j->by_cols ? hi : j->N;    /* and columns */
+    if (j->bias)            /* each band writes its own rows: they stay in its core's cache */
+      for (int64_t r = r0; r < r1; r++)
+        memcpy(j->c + (r * j->ldc + c0) * es, j->bias + c0 * es, (size_t)((c1 - c0) * es));
     if (j->by_cols)
       gemm1(j->dt, j->M, hi - lo, j->K, j->a, j->ars, j->acs, b + lo * bcs * es, brs, bcs,
             j->c + lo * es, j->ldc, j->beta);
     else
       gemm1(j->dt, hi - lo, j->N, j->K, j->a + lo * j->ars * es, j->ars, j->acs, b, brs, bcs,
             j->c + lo * j->ldc * es, j->ldc, j->beta);
-    if (j->bias || j->relu) {   /* each band on its own rows, still in its core's cache */
-      int64_t r0 = j->by_cols ? 0 : lo, r1 = j->by_cols ? j->M : hi;
-      int64_t c0 = j->by_cols ? lo : 0, c1 = j->by_cols ? hi : j->N;
-      for (int64_t r = r0; r < r1; r++)
-        if (j->dt == NN_F32) {
-          float *restrict y = (float *)j->c + r * j->ldc;
-          const float *restrict bv = (const float *)j->bias;
-          if (bv) for (int64_t k = c0; k < c1; k++) y[k] += bv[k];
-          if (j->relu) for (int64_t k = c0; k < c1; k++) y[k] = y[k] > 0 ? y[k] : 0.0f;
-        } else {
-          double *restrict y = (double *)j->c + r * j->ldc;
-          const double *restrict bv = (const double *)j->bias;
-          if (bv) for (int64_t k = c0; k < c1; k++) y[k] += bv[k];
-          if (j->relu) for (int64_t k = c0; k < c1; k++) y[k] = y[k] > 0 ? y[k] : 0.0;
-        }
-    }
+    for (int64_t r = r0; j->relu && r < r1; r++)   /* the band while it is in cache */
+      if (j->dt == NN_F32) {
+        float *y = (float *)j->c + r * j->ldc;
+        for (int64_t k = c0; k < c1; k++) y[k] = y[k] > 0 ? y[k] : 0.0f;
+      } else {
+        double *y = (double *)j->c + r * j->ldc;
+        for (int64_t k = c0; k < c1; k++) y[k] = y[k] > 0 ? y[k] : 0.0;
+      }
   }
 }
 
@@ -168,8 +165,8 @@ static void gemm_any(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, 
   /* by rows unless C is too short for them: the lanes of the ops around (nn_lanes) split rows,
      and a layer's output split by columns had each core write lines the other core's ops then
      read (a digits batch of 93 rows: its forward 33 -> 28 us) */
-  gemm_job j = {dt, M, N, K, ars, acs, brs, bcs, ldc, a, b, c, bias, relu, bias ? 0.0 : beta, 1, 1,
-                N > M && M < 4 * BAND_MIN, {0}};
+  gemm_job j = {dt, M, N, K, ars, acs, brs, bcs, ldc, a, b, c, bias, relu, bias ? 1.0 : beta, 1, 1,
+                N > M && M < 4 * BAND_MIN, NULL};
   double macs = (double)M * (double)N * (double)K;
   int threads = ctx->threads;
   /* A·B^T with a plain A is slow in the small kernels: unless the parts transpose B (tb),
@@ -190,20 +187,20 @@ static void gemm_any(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, 
   j.parts = threads < j.bands ? threads : j.bands;
   if (j.parts > NN_LANES_MAX) j.parts = NN_LANES_MAX;
   size_t btn = (size_t)(K * N) * sizeof(float);
-  if (tb && (j.by_cols ? M : M / j.parts) >= 16)   /* rows enough to pay for the copy */
-    for (int p = 0; p < j.parts; p++)
-      if (!(j.bt[p] = nn_block_get(ctx, btn))) {     /* (without memory: A·B^T as given) */
-        while (p > 0) { nn_block_put(ctx, j.bt[--p], btn); j.bt[p] = NULL; }
-        break;
-      }
+  float *bt[NN_LANES_MAX];
+  if (tb && (j.by_cols ? M : M / j.parts) >= 16) {  /* rows enough to pay for the copy */
+    int p = 0;
+    while (p < j.parts && (bt[p] = nn_block_get(ctx, btn))) p++;
+    if (p == j.parts) j.bt = bt;
+    else while (p > 0) nn_block_put(ctx, bt[--p], btn);   /* (without memory: A·B^T as given) */
+  }
   unsigned mode = nn_ftz_begin();      /* gradients drift into subnormals late in training */
   if (j.parts <= 1) gemm_part(&j, 0);
   else nn_pool_run(ctx, j.parts, gemm_part, &j);
   nn_ftz_end(mode);
   /* (returned last first: the cache hands them out in the same order next time, so each part
      gets back the copy its own core wrote, still in its cache) */
-  for (int p = j.parts - 1; p >= 0; p--)
-    if (j.bt[p]) nn_block_put(ctx, j.bt[p], btn);
+  for (int p = j.parts - 1; p >= 0 && j.bt; p--) nn_block_put(ctx, j.bt[p], btn);
 }
 
 static void gemm(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a,
