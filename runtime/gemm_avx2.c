@@ -87,6 +87,50 @@ void nn_sgemm_avx2(int64_t M, int64_t N, int64_t K, const float *a, int64_t ars,
   }
 }
 
+/* c[0..N) = beta c + a · B for one row a (K long, elements acs apart), B [K, N] with any
+   strides: a layer on one sample. With B's rows contiguous it is a sum of rows of B (8 columns
+   a vector); with its columns contiguous (B = W^T, a Linear's weight) N dot products. Through
+   OpenBLAS's generic gemv a 1x64x64 Linear took 1.0 us. */
+TARGET void nn_sgemv_avx2(int64_t N, int64_t K, const float *a, int64_t acs, const float *b,
+                          int64_t brs, int64_t bcs, float *c, float beta) {
+  if (beta == 0) memset(c, 0, (size_t)N * sizeof *c);
+  else if (beta != 1) for (int64_t j = 0; j < N; j++) c[j] *= beta;
+  if (bcs == 1) {                                   /* c += a[k] B[k, :] */
+    for (int64_t k = 0; k < K; k++) {
+      __m256 ak = _mm256_set1_ps(a[k * acs]);
+      const float *bk = b + k * brs;
+      int64_t j = 0;
+      for (; j + 8 <= N; j += 8)
+        _mm256_storeu_ps(c + j, _mm256_fmadd_ps(ak, _mm256_loadu_ps(bk + j), _mm256_loadu_ps(c + j)));
+      for (; j < N; j++) c[j] += a[k * acs] * bk[j];
+    }
+  } else if (brs == 1 && acs == 1) {                /* c[j] += a · B[:, j] */
+    for (int64_t j = 0; j < N; j++) {
+      const float *bj = b + j * bcs;
+      __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+      int64_t k = 0;
+      for (; k + 16 <= K; k += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(bj + k), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(bj + k + 8), s1);
+      }
+      for (; k + 8 <= K; k += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(bj + k), s0);
+      s0 = _mm256_add_ps(s0, s1);
+      __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+      h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+      float sum = _mm_cvtss_f32(h);
+      for (; k < K; k++) sum += a[k] * bj[k];
+      c[j] += sum;
+    }
+  } else {
+    for (int64_t j = 0; j < N; j++) {
+      float sum = 0;
+      for (int64_t k = 0; k < K; k++) sum += a[k * acs] * b[k * brs + j * bcs];
+      c[j] += sum;
+    }
+  }
+}
+
 /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols: a float32 matrix transposed, in
    8x8 tiles of registers (a plain loop moves one element a cycle: a 128x64 weight took 6 us) */
 TARGET void nn_transpose_avx2(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst,
@@ -130,6 +174,10 @@ void nn_sgemm_avx2(int64_t M, int64_t N, int64_t K, const float *a, int64_t ars,
                    const float *b, int64_t brs, int64_t bcs, float *c, int64_t ldc, float beta) {
   (void)M; (void)N; (void)K; (void)a; (void)ars; (void)acs; (void)b; (void)brs; (void)bcs;
   (void)c; (void)ldc; (void)beta;
+}
+void nn_sgemv_avx2(int64_t N, int64_t K, const float *a, int64_t acs, const float *b,
+                   int64_t brs, int64_t bcs, float *c, float beta) {
+  (void)N; (void)K; (void)a; (void)acs; (void)b; (void)brs; (void)bcs; (void)c; (void)beta;
 }
 void nn_transpose_avx2(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst,
                        int64_t ldd) {

@@ -257,6 +257,10 @@ void nn_loop_lanes(nn_ctx *ctx, int nops, int ndim, const int64_t *shape, char *
 bool nn_sgemm_avx2_usable(void);
 void nn_sgemm_avx2(int64_t M, int64_t N, int64_t K, const float *a, int64_t ars, int64_t acs,
                    const float *b, int64_t brs, int64_t bcs, float *c, int64_t ldc, float beta);
+/* c[0..N) = beta c + a B for one row a (K long), B [K, N] with any strides, in float32 with
+   AVX2/FMA (for the same CPUs) */
+void nn_sgemv_avx2(int64_t N, int64_t K, const float *a, int64_t acs, const float *b,
+                   int64_t brs, int64_t bcs, float *c, float beta);
 /* dst[c * ldd + r] = src[r * lds + c]: a float32 matrix [rows, cols] transposed (AVX2 when
    usable() says so; a plain loop elsewhere) */
 void nn_transpose_avx2(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst,

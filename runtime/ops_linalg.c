@@ -49,6 +49,10 @@ static void gemm1(nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a, i
   enum CBLAS_TRANSPOSE ta = va.trans ? CblasTrans : CblasNoTrans;
   enum CBLAS_TRANSPOSE tb = vb.trans ? CblasTrans : CblasNoTrans;
   if (M == 0 || N == 0) return;
+  if (dt == NN_F32 && M == 1 && own_sgemm()) {
+    nn_sgemv_avx2(N, K, (const float *)a, acs, (const float *)b, brs, bcs, (float *)c, (float)beta);
+    return;
+  }
   if (dt == NN_F32 && M > 1 && own_sgemm()) {
     nn_sgemm_avx2(M, N, K, (const float *)a, ars, acs, (const float *)b, brs, bcs, (float *)c, ldc,
                   (float)beta);

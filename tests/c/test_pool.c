@@ -118,6 +118,9 @@ int main(void) {
     {200, 128, 64, false, false}, {200, 128, 64, false, true}, {128, 64, 200, true, false},
     {200, 10, 64, false, true},   {93, 64, 128, false, true},  {128, 256, 784, false, true},
     {7, 300, 50, false, false},   {300, 7, 50, true, false},
+    /* one row (a layer on one sample): Lunet's own gemv where OpenBLAS runs a generic kernel */
+    {1, 64, 64, false, true},     {1, 64, 64, false, false},   {1, 10, 37, false, true},
+    {1, 19, 5, false, false},     {1, 24, 70, true, true},
   };
   /* the generic-kernel run of this test (CTest's *.generic_blas) is seen as one */
   const char *coretype = getenv("OPENBLAS_CORETYPE");
