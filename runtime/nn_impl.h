@@ -249,6 +249,10 @@ void nn_loop(int nops, int ndim, const int64_t *shape, char *const *base,
 typedef void (*nn_lane_fn)(void *arg, int part, int64_t lo, int64_t hi);
 int nn_lane_count(nn_ctx *ctx, int64_t rows, int64_t work);
 void nn_lanes(nn_ctx *ctx, int64_t rows, int64_t work, nn_lane_fn fn, void *arg);
+/* nn_lanes(fn over rows), then, once every lane is done, then(arg, part, lo, hi) over
+   then_rows in as many lanes, in one hand-off (pool.c) */
+void nn_lanes_then(nn_ctx *ctx, int64_t rows, int64_t work, nn_lane_fn fn, void *arg,
+                   int64_t then_rows, nn_lane_fn then);
 /* nn_loop with dim 0 split into lanes */
 void nn_loop_lanes(nn_ctx *ctx, int nops, int ndim, const int64_t *shape, char *const *base,
                    const int64_t *const *strides, const size_t *elsize, nn_row_fn fn, void *arg);

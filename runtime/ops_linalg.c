@@ -391,6 +391,7 @@ typedef struct {
   char *dw[NN_LANES_MAX]; double dw_beta;            /* NULL: no dW */
   char *db[NN_LANES_MAX];             /* NULL: no bias; db[0] accumulates, the others start at 0 */
   const char *gy, *mask;           /* linear_relu: g (and dwa) is a buffer for gy [mask > 0] */
+  int parts;                       /* lanes (layer_bw_run) */
 } layer_bw;
 
 /* rows lo..hi-1 of the masked dY: dY [Y > 0], the backward of the fused ReLU; with db, its
@@ -449,8 +450,29 @@ static int layer_lanes(nn_ctx *ctx, int64_t N, int64_t Kg, int64_t Kx) {
              ? nn_lane_count(ctx, N, N * (Kg + Kx)) : 1;
 }
 
+/* Elements lo..hi-1 of [dW, db]: the other lanes' partial sums added into lane 0's (the
+   gradient), in lane order: each element gets the same sum whichever lane adds it. */
+static void combine_rows(void *arg, int part, int64_t lo, int64_t hi) {
+  const layer_bw *j = arg;
+  int64_t dwn = j->dw[0] ? j->dwM * j->dwN : 0, dbn = j->db[0] ? j->Kg : 0;
+  (void)part;
+  for (int k = 0; k < 2; k++) {                 /* k = 0: dW, 1: db (after dW's elements) */
+    int64_t base = k ? dwn : 0, n = k ? dbn : dwn;
+    int64_t a = lo > base ? lo - base : 0, b = hi - base < n ? hi - base : n;
+    for (int p = 1; p < j->parts && a < b; p++) {
+      char *d = k ? j->db[0] : j->dw[0], *s = k ? j->db[p] : j->dw[p];
+      if (j->dt == NN_F32)
+        for (int64_t i = a; i < b; i++) ((float *)d)[i] += ((const float *)s)[i];
+      else
+        for (int64_t i = a; i < b; i++) ((double *)d)[i] += ((const double *)s)[i];
+    }
+  }
+}
+
 /* Runs j over N rows in `parts` lanes. dw[0] and db[0] are the gradients (or NULL); the other
-   lanes' partial sums get buffers here, added after in lane order. */
+   lanes' partial sums get buffers here, added in the same hand-off once every lane is done,
+   each lane a range of the elements (on the calling thread alone they took 4% of a digits
+   step). */
 static nn_status layer_bw_run(nn_ctx *ctx, layer_bw *j, int64_t N, int parts) {
   nn_status s = NN_OK;
   nn_tensor *tmp[NN_LANES_MAX] = {0};
@@ -464,17 +486,9 @@ static nn_status layer_bw_run(nn_ctx *ctx, layer_bw *j, int64_t N, int parts) {
   if (!s) {
     nn_blas_threads(ctx);
     unsigned mode = nn_ftz_begin();
-    nn_lanes(ctx, N, N * (j->Kg + j->Kx), layer_bw_rows, j);
+    j->parts = parts;
+    nn_lanes_then(ctx, N, N * (j->Kg + j->Kx), layer_bw_rows, j, extra, combine_rows);
     nn_ftz_end(mode);
-    for (int p = 1; p < parts; p++) {          /* the other lanes' sums, in lane order */
-      if (j->dt == NN_F32) {
-        if (j->dw[0]) for (int64_t i = 0; i < dwn; i++) ((float *)j->dw[0])[i] += ((float *)j->dw[p])[i];
-        if (j->db[0]) for (int64_t i = 0; i < j->Kg; i++) ((float *)j->db[0])[i] += ((float *)j->db[p])[i];
-      } else {
-        if (j->dw[0]) for (int64_t i = 0; i < dwn; i++) ((double *)j->dw[0])[i] += ((double *)j->dw[p])[i];
-        if (j->db[0]) for (int64_t i = 0; i < j->Kg; i++) ((double *)j->db[0])[i] += ((double *)j->db[p])[i];
-      }
-    }
   }
   for (int p = 1; p < parts; p++) nn_tensor_release(tmp[p]);
   return s;
@@ -529,7 +543,7 @@ static nn_status linear_backward(nn_ctx *ctx, nn_node *n) {
     layer_bw j = {g->dtype, O, In, gp, nn_ptr(x), nn_ptr(w), x->stride[0], x->stride[1],
                   w->stride[0], w->stride[1], NULL, 0, O, In, 1, O, x->stride[0], x->stride[1],
                   gp, nn_ptr(x), {0}, 0, {0}, relu ? nn_ptr(g) : NULL,
-                  relu ? nn_ptr(n->saved) : NULL};
+                  relu ? nn_ptr(n->saved) : NULL, 0};
     s = layer_backward(ctx, n, &j, N, n->nin > 2);
   }
   nn_tensor_release(x); nn_tensor_release(w); nn_tensor_release(gm);
@@ -626,7 +640,7 @@ static nn_status addmm_backward(nn_ctx *ctx, nn_node *n) {
     /* dX = dY W^T, dW = X^T dY: the rows of the batch are X^T's columns and dY's rows */
     layer_bw j = {g->dtype, M, K, nn_ptr(g), nn_ptr(x), nn_ptr(w), x->stride[0], x->stride[1],
                   w->stride[1], w->stride[0], NULL, 0, K, M, x->stride[1], x->stride[0], M, 1,
-                  nn_ptr(x), nn_ptr(g), {0}, 0, {0}, NULL, NULL};
+                  nn_ptr(x), nn_ptr(g), {0}, 0, {0}, NULL, NULL, 0};
     s = layer_backward(ctx, n, &j, N, row_bias);
   }
   /* another bias shape: dY reduced over its broadcast dims */

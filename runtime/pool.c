@@ -223,6 +223,45 @@ void nn_lanes(nn_ctx *ctx, int64_t rows, int64_t work, nn_lane_fn fn, void *arg)
   nn_pool_run(ctx, parts, lane_part, &j);
 }
 
+/* Two phases in one job: parts 0..n-1 run fn's lanes and count themselves done; parts n..2n-1
+   wait for that count and run then's lanes. A part waits only for parts claimed before it (the
+   ticket hands them out in order), each of which is running, so no wait is forever; without
+   workers all parts run here in order. The second phase saves a hand-off and the wait at its
+   end: a layer's backward adds its lanes' partial weight gradients this way. */
+typedef struct {
+  lane_job a;
+  nn_lane_fn then;
+  int64_t then_rows;
+  atomic_int done;           /* first-phase parts finished */
+} lanes2_job;
+
+static void lanes2_part(void *arg, int item) {
+  lanes2_job *j = arg;
+  int parts = j->a.parts;
+  if (item < parts) {
+    lane_part(&j->a, item);
+    atomic_fetch_add_explicit(&j->done, 1, memory_order_release);
+    return;
+  }
+  while (atomic_load_explicit(&j->done, memory_order_acquire) < parts) cpu_relax();
+  lane_job b = j->a;
+  b.fn = j->then;
+  b.rows = j->then_rows;
+  lane_part(&b, item - parts);
+}
+
+void nn_lanes_then(nn_ctx *ctx, int64_t rows, int64_t work, nn_lane_fn fn, void *arg,
+                   int64_t then_rows, nn_lane_fn then) {
+  int parts = nn_lane_count(ctx, rows, work);
+  if (parts < 2) { fn(arg, 0, 0, rows); then(arg, 0, 0, then_rows); return; }
+  lanes2_job j = {{fn, arg, rows, parts, 0}, then, then_rows, 0};
+#if defined(__SSE__) || defined(__x86_64__)
+  j.a.csr = _mm_getcsr();
+#endif
+  atomic_init(&j.done, 0);
+  nn_pool_run(ctx, 2 * parts, lanes2_part, &j);
+}
+
 typedef struct {
   int nops, ndim;
   const int64_t *shape;
