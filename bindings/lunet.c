@@ -32,7 +32,7 @@ static const char ctxkey = 'c'; /* its address keys the box in the registry */
 #define CTX_MT "lunet.Context"
 #define PROFILE_MT "lunet.ProfileReport"
 #define GC_FULL ((size_t)4 << 20)
-#define TENSOR_OVERHEAD 1024
+#define TENSOR_OVERHEAD 2048
 
 static int ctx_gc(lua_State *L) {
   CtxBox *c = luaL_checkudata(L, 1, CTX_MT);
@@ -94,7 +94,8 @@ void lunet_gcstep(lua_State *L) { lunet_gcstep_box(L, ctxbox(L)); }
    14 digits steps for memory long given back, vs one in 60 now.
    Reporting each tensor to the collector as debt instead (LUA_GCSTEP) made it run a whole
    cycle every few allocations when the Lua heap is small: several microseconds per op.
-   GC_FULL is 4 MB: a digits training step (batch 200) leaves about 600 KB of activations, and
+   GC_FULL is 4 MB: a digits training step (batch 200) left about 600 KB of activations in Lua
+   boxes (before nn.Sequential ran its layers in one C call), and
    with 512 KB each step paid a full collection (10% of a fit); 4 MB took an epoch from 1.53
    to 1.35 ms, and larger values gained nothing more (measured). */
 void lunet_gcstep_box(lua_State *L, void *box) {
@@ -102,8 +103,9 @@ void lunet_gcstep_box(lua_State *L, void *box) {
   if (c->ctx == NULL) return;
   size_t now = nn_ctx_bytes_in_use(c->ctx);
   /* each tensor also holds a header, a storage record and its Lua box (TENSOR_OVERHEAD counts
-     them, with room for what they cost the caches: about 300 bytes each, and a collection every
-     4096 dropped 1-element tensors keeps them in L2, 3% faster than every 16384, measured);
+     them, with room for what they cost the caches: about 400 bytes each, and a collection every
+     2048 dropped 1-element tensors keeps them in L2: `a + b` 135 -> 131 ns against every 4096,
+     which was 3% faster than every 16384, measured; an estimator's fit is unchanged);
      with many tiny tensors those dominate, and finalizers queued faster than steps run them */
   size_t since = ++c->boxes * TENSOR_OVERHEAD + (now > c->base ? now - c->base : 0);
   /* a full collection costs about the Lua heap's size: keep it proportional to allocation */
