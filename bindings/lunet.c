@@ -95,9 +95,9 @@ void lunet_gcstep(lua_State *L) { lunet_gcstep_box(L, ctxbox(L)); }
    Reporting each tensor to the collector as debt instead (LUA_GCSTEP) made it run a whole
    cycle every few allocations when the Lua heap is small: several microseconds per op.
    GC_FULL is 4 MB: a digits training step (batch 200) left about 600 KB of activations in Lua
-   boxes (before nn.Sequential ran its layers in one C call), and
-   with 512 KB each step paid a full collection (10% of a fit); 4 MB took an epoch from 1.53
-   to 1.35 ms, and larger values gained nothing more (measured). */
+   boxes (before nn.Sequential ran its layers in one C call), and with 512 KB each step paid a
+   full collection (10% of a fit); 4 MB took an epoch from 1.53 to 1.35 ms, and larger values
+   gained nothing more (measured). */
 void lunet_gcstep_box(lua_State *L, void *box) {
   CtxBox *c = box;
   if (c->ctx == NULL) return;
