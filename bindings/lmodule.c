@@ -202,7 +202,7 @@ static int m_eval(lua_State *L) {
 static int m_zero_grad(lua_State *L) {
   nn_module *m = tomodule(L, 1);
   int n = nn_module_num_params(m);
-  for (int i = 0; i < n; i++) nn_tensor_zero_grad(nn_module_param(m, i, NULL, 0));
+  for (int i = 0; i < n; i++) nn_tensor_zero_grad_deferred(nn_module_param(m, i, NULL, 0));
   return 0;
 }
 

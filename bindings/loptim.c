@@ -290,7 +290,7 @@ static int o_zero_grad(lua_State *L) {
       for (int i = 0; i < nn_optim_group_size(b->o, g); i++)
         lunet_check(L, nn_tensor_set_grad(ctx, nn_optim_group_param(b->o, g, i), NULL));
   } else {
-    nn_optim_zero_grad(b->o);
+    nn_optim_zero_grad_deferred(b->o);   /* (Lua reaches a grad only through p.grad) */
   }
   return 0;
 }

@@ -293,11 +293,16 @@ nn_status nn_tensor_set_grad(nn_ctx *ctx, nn_tensor *t, nn_tensor *g) {
   return NN_OK;
 }
 
+void nn_tensor_zero_grad_deferred(nn_tensor *t) {
+  nn_tensor *g = t ? t->grad : NULL;
+  /* held only here (no view, no reference that should see the zeros): the fill waits */
+  if (g && g->refs == 1 && g->st->refs == 1 && nn_is_contig(g)) t->grad_stale = true;
+  else nn_tensor_zero_grad(t);
+}
+
 void nn_tensor_zero_grad(nn_tensor *t) {
-  nn_tensor *g = t->grad;
+  nn_tensor *g = t ? t->grad : NULL;
   if (!g) return;
-  /* held only here (no view, no caller's reference that should see the zeros): lazily */
-  if (g->refs == 1 && g->st->refs == 1 && nn_is_contig(g)) { t->grad_stale = true; return; }
   t->grad_stale = false;
   if (nn_is_contig(g)) memset(nn_ptr(g), 0, (size_t)g->numel * nn_dtype_size(g->dtype));
   else { nn_tensor *z; int64_t one = 1;

@@ -620,8 +620,12 @@ nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o) {
 
 void nn_optim_zero_grad(nn_optim *o) {
   if (!o) return;
-  for (int i = 0; i < o->nparams; i++)
-    nn_tensor_zero_grad(o->params[i].p);
+  for (int i = 0; i < o->nparams; i++) nn_tensor_zero_grad(o->params[i].p);
+}
+
+void nn_optim_zero_grad_deferred(nn_optim *o) {
+  if (!o) return;
+  for (int i = 0; i < o->nparams; i++) nn_tensor_zero_grad_deferred(o->params[i].p);
 }
 
 /* ---- introspection and state -------------------------------------------------------- */

@@ -145,6 +145,11 @@ NN_API bool nn_tensor_is_leaf(const nn_tensor *t);
 NN_API nn_tensor *nn_tensor_grad(const nn_tensor *t);   /* borrowed; NULL if none yet */
 NN_API nn_status nn_tensor_set_grad(nn_ctx *ctx, nn_tensor *t, nn_tensor *g); /* g NULL clears */
 NN_API void nn_tensor_zero_grad(nn_tensor *t);          /* fills the grad with 0 (keeps the buffer) */
+/* The same, but when nothing else holds a reference to the grad the fill waits: the grad reads
+   as zeros through nn_tensor_grad, and the next backward writes it instead of adding to zeros
+   (no pass over the grads each step). A pointer to the grad kept from before, not retained,
+   still sees the old values; the Lua bindings use this (Lua reaches grads only through them). */
+NN_API void nn_tensor_zero_grad_deferred(nn_tensor *t);
 NN_API const char *nn_tensor_grad_fn(const nn_tensor *t); /* op name of the recording node or NULL */
 /* Accumulates d(t)/d(leaves) into the leaves' grads. grad NULL requires a one-element t.
    The graph behind t is freed afterwards; a second backward through it is an error. */
@@ -369,6 +374,7 @@ NN_API nn_status nn_optim_add_group(nn_ctx *ctx, nn_optim *o, int n, nn_tensor *
                                     const nn_optim_opts *opts);
 NN_API nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o); /* parameters without grad are skipped */
 NN_API void nn_optim_zero_grad(nn_optim *o);
+NN_API void nn_optim_zero_grad_deferred(nn_optim *o);   /* nn_tensor_zero_grad_deferred on each */
 NN_API int nn_optim_num_groups(const nn_optim *o);
 NN_API nn_optim_kind nn_optim_kind_of(const nn_optim *o);
 NN_API nn_optim_opts *nn_optim_group_opts(nn_optim *o, int g); /* modifiable (lr schedules) */

@@ -405,8 +405,8 @@ static void test_no_alloc(void) {
   }
 }
 
-/* A step after zero_grad (lazy: nothing else holds the grads) is the step with gradients of
-   zeros set explicitly, for every kind: the same bits */
+/* A step after zero_grad_deferred (nothing else holds the grads: the fill waits) is the step
+   with gradients of zeros set explicitly, for every kind: the same bits */
 static void test_step_after_zero_grad(void) {
   static const nn_optim_kind kinds[] = {NN_SGD, NN_ADAM, NN_ADAMW, NN_RMSPROP, NN_ADAGRAD};
   for (int ki = 0; ki < 5; ki++) {
@@ -431,7 +431,7 @@ static void test_step_after_zero_grad(void) {
       OK(nn_optim_add_group(ctx, opt[i], 1, &p[i], &o));
       OK(nn_optim_step(ctx, opt[i]));
     }
-    nn_optim_zero_grad(opt[0]);             /* lazy */
+    nn_optim_zero_grad_deferred(opt[0]);
     OK(nn_tensor_set_grad(ctx, p[1], z));   /* explicit zeros (z is held here: not lazy) */
     for (int i = 0; i < 2; i++) OK(nn_optim_step(ctx, opt[i]));
     CHECKF(memcmp(nn_tensor_data(p[0]), nn_tensor_data(p[1]), 35 * sizeof(float)) == 0,

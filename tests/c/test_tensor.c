@@ -712,8 +712,8 @@ static void test_autograd(void) {
   nn_tensor_release(y); nn_tensor_release(L);
   nn_tensor_zero_grad(x);
   CHECKF(nn_tensor_grad(x) && at(nn_tensor_grad(x), 1) == 0, "zero_grad");
-  /* zero_grad is lazy when nothing else holds the grad: every way of reading it after sees
-     zeros, and every way of writing it starts from zeros */
+  /* zero_grad_deferred waits when nothing else holds the grad: every way of reading it after
+     sees zeros, and every way of writing it starts from zeros */
   {
     double wv[6] = {1, -2, 0.5, 3, 0.25, -1}, bv[2] = {0.1, -0.2};
     nn_tensor *X2 = from(NN_F64, 2, SH(3, 2), wv), *W = from(NN_F64, 2, SH(2, 2), wv + 2);
@@ -741,7 +741,8 @@ static void test_autograd(void) {
       for (int k = 0; k < 2; k++) same = same && at(nn_tensor_grad(B), k) == want_b[k];
       for (int k = 0; k < 3; k++) same = same && at(nn_tensor_grad(x), k) == 3 * xv[k];
       CHECKF(same, "round %d after zero_grad: the gradients are one backward's, not a sum", round);
-      nn_tensor_zero_grad(W); nn_tensor_zero_grad(B); nn_tensor_zero_grad(x);
+      nn_tensor_zero_grad_deferred(W); nn_tensor_zero_grad_deferred(B);
+      nn_tensor_zero_grad_deferred(x);
       if (round == 2) {                    /* read right after zero_grad: zeros */
         bool zero = at(nn_tensor_grad(W), 3) == 0 && at(nn_tensor_grad(B), 0) == 0 &&
                     at(nn_tensor_grad(x), 2) == 0;
@@ -754,10 +755,19 @@ static void test_autograd(void) {
     nn_linear(C, X2, W, B, &Y);
     nn_sum(C, Y, ALL, false, &S);
     nn_backward(C, S, NULL);
-    nn_tensor_zero_grad(W);
+    nn_tensor_zero_grad_deferred(W);
     CHECKF(((double *)nn_tensor_data(gw))[0] == 0 && ((double *)nn_tensor_data(gw))[3] == 0,
-           "zero_grad with the grad held elsewhere: zeros in that buffer");
+           "zero_grad_deferred with the grad held elsewhere: zeros in that buffer");
     nn_tensor_release(gw); nn_tensor_release(Y); nn_tensor_release(S);
+    /* the plain zero_grad fills at once: a borrowed pointer kept from before sees the zeros */
+    nn_linear(C, X2, W, B, &Y);
+    nn_sum(C, Y, ALL, false, &S);
+    nn_backward(C, S, NULL);
+    gw = nn_tensor_grad(W);
+    nn_tensor_zero_grad(W);
+    CHECKF(((double *)nn_tensor_data(gw))[1] == 0 && ((double *)nn_tensor_data(gw))[2] == 0,
+           "zero_grad: zeros through a pointer kept from before");
+    nn_tensor_release(Y); nn_tensor_release(S);
     nn_tensor_release(X2); nn_tensor_release(W); nn_tensor_release(B); nn_tensor_release(seed);
   }
   /* no_grad records nothing */
