@@ -56,9 +56,10 @@ typedef nn_status (*scfn)(nn_ctx *, nn_tensor *, double, nn_tensor **);
 typedef nn_status (*redfn)(nn_ctx *, nn_tensor *, int, bool, nn_tensor **);
 typedef nn_status (*lossfn)(nn_ctx *, nn_tensor *, nn_tensor *, nn_reduction, nn_tensor **);
 
+typedef nn_status (*layerfn)(nn_ctx *, nn_tensor *, nn_tensor *, nn_tensor *, nn_tensor **);
 typedef struct A {
   nn_status (*f)(nn_tensor **in, const struct A *a, nn_tensor **out);
-  binfn bin; unfn un; scfn sc; redfn red; lossfn loss;
+  binfn bin; unfn un; scfn sc; redfn red; lossfn loss; layerfn layer;
   int d0, d1, n;
   bool keep;
   double s0, s1;
@@ -148,20 +149,13 @@ static nn_status f_min(nn_tensor **in, const A *a, nn_tensor **out) { return nn_
 static nn_status f_index_select(nn_tensor **in, const A *a, nn_tensor **out) { return nn_index_select(C, in[0], a->d0, in[1], out); }
 static nn_status f_cat(nn_tensor **in, const A *a, nn_tensor **out) { return nn_cat(C, a->n, in, a->d0, out); }
 static nn_status f_stack(nn_tensor **in, const A *a, nn_tensor **out) { return nn_stack(C, a->n, in, a->d0, out); }
-static nn_status f_linear(nn_tensor **in, const A *a, nn_tensor **out) { return nn_linear(C, in[0], in[1], a->n > 2 ? in[2] : NULL, out); }
-/* linear on a transposed input (a non-contiguous x) */
-static nn_status f_linear_t(nn_tensor **in, const A *a, nn_tensor **out) {
+/* a layer (linear, linear_relu): x, w and, with n > 2, the bias */
+static nn_status f_layer(nn_tensor **in, const A *a, nn_tensor **out) { return a->layer(C, in[0], in[1], a->n > 2 ? in[2] : NULL, out); }
+/* the layer on a transposed input (a non-contiguous x) */
+static nn_status f_layer_t(nn_tensor **in, const A *a, nn_tensor **out) {
   nn_tensor *xt;
   nn_status s = nn_transpose(C, in[0], 0, 1, &xt);
-  if (!s) s = nn_linear(C, xt, in[1], a->n > 2 ? in[2] : NULL, out);
-  nn_tensor_release(xt);
-  return s;
-}
-static nn_status f_linear_relu(nn_tensor **in, const A *a, nn_tensor **out) { return nn_linear_relu(C, in[0], in[1], a->n > 2 ? in[2] : NULL, out); }
-static nn_status f_linear_relu_t(nn_tensor **in, const A *a, nn_tensor **out) {
-  nn_tensor *xt;
-  nn_status s = nn_transpose(C, in[0], 0, 1, &xt);
-  if (!s) s = nn_linear_relu(C, xt, in[1], a->n > 2 ? in[2] : NULL, out);
+  if (!s) s = a->layer(C, xt, in[1], a->n > 2 ? in[2] : NULL, out);
   nn_tensor_release(xt);
   return s;
 }
@@ -414,31 +408,39 @@ static void c_matmul(void) {
   gradcheck("dot", &d, 2, in, 3);
   release_all(2, in);
 }
-static void c_linear(void) {
-  A a = {.f = f_linear, .n = 3};
-  nn_tensor *in[3] = {MK(2, 0.1, 2, true, 4, 3), MK(2, 0.1, 2, true, 2, 3), MK(1, 0.1, 2, true, 2)};
-  gradcheck("linear with bias", &a, 3, in, 7);
-  gradcheck("linear with bias (weight only)", &a, 3, in, 2);
+/* A layer's cases: with and without bias, the weight alone, a 1-D input, a transposed input.
+   x [6,5], w [4,5]: pre-activations of both signs, for linear_relu's mask. */
+static void layer_cases(const char *name, layerfn layer) {
+  char label[64];
+  A a = {.f = f_layer, .layer = layer, .n = 3};
+  nn_tensor *in[3] = {MK(2, 0.1, 2, true, 6, 5), MK(2, 0.1, 2, true, 4, 5), MK(1, 0.1, 2, true, 4)};
+  snprintf(label, sizeof label, "%s with bias", name);
+  gradcheck(label, &a, 3, in, 7);
+  snprintf(label, sizeof label, "%s with bias (weight only)", name);
+  gradcheck(label, &a, 3, in, 2);
   a.n = 2;
-  gradcheck("linear without bias", &a, 2, in, 3);
+  snprintf(label, sizeof label, "%s without bias", name);
+  gradcheck(label, &a, 2, in, 3);
   release_all(3, in);
-  nn_tensor *in1[3] = {MK(1, 0.1, 2, true, 3), MK(2, 0.1, 2, true, 2, 3), MK(1, 0.1, 2, true, 2)};
+  nn_tensor *in1[3] = {MK(1, 0.1, 2, true, 5), MK(2, 0.1, 2, true, 4, 5), MK(1, 0.1, 2, true, 4)};
   a.n = 3;
-  gradcheck("linear 1-D input", &a, 3, in1, 7);
+  snprintf(label, sizeof label, "%s 1-D input", name);
+  gradcheck(label, &a, 3, in1, 7);
   release_all(3, in1);
-  nn_tensor *int_[3] = {MK(2, 0.1, 2, true, 3, 4), MK(2, 0.1, 2, true, 2, 3), MK(1, 0.1, 2, true, 2)};
-  A t = {.f = f_linear_t, .n = 3};
-  gradcheck("linear of a transposed input", &t, 3, int_, 7);
+  nn_tensor *int_[3] = {MK(2, 0.1, 2, true, 5, 6), MK(2, 0.1, 2, true, 4, 5), MK(1, 0.1, 2, true, 4)};
+  A t = {.f = f_layer_t, .layer = layer, .n = 3};
+  snprintf(label, sizeof label, "%s of a transposed input", name);
+  gradcheck(label, &t, 3, int_, 7);
   release_all(3, int_);
 }
-/* linear_relu: relu(linear), with both signs among the pre-activations (checked) so the mask
-   is exercised, and compared with the two ops it fuses */
+static void c_linear(void) { layer_cases("linear", nn_linear); }
+/* linear_relu: relu(linear), the same values as the two ops it fuses, with both signs among
+   the pre-activations (checked) so the mask is exercised */
 static void c_linear_relu(void) {
-  A a = {.f = f_linear_relu, .n = 3};
-  nn_tensor *in[3] = {MK(2, 0.1, 2, true, 6, 5), MK(2, 0.1, 2, true, 4, 5), MK(1, 0.1, 2, true, 4)};
+  nn_tensor *x = MK(2, 0.1, 2, true, 6, 5), *w = MK(2, 0.1, 2, true, 4, 5), *b = MK(1, 0.1, 2, true, 4);
   nn_tensor *y = NULL, *z = NULL, *r = NULL;
-  CHECK(nn_linear_relu(C, in[0], in[1], in[2], &y) == NN_OK);
-  CHECK(nn_linear(C, in[0], in[1], in[2], &z) == NN_OK && nn_relu(C, z, &r) == NN_OK);
+  CHECK(nn_linear_relu(C, x, w, b, &y) == NN_OK);
+  CHECK(nn_linear(C, x, w, b, &z) == NN_OK && nn_relu(C, z, &r) == NN_OK);
   int pos = 0, zero = 0;
   for (int64_t j = 0; y && r && j < nn_tensor_numel(y); j++) {
     double v = ((double *)nn_tensor_data(y))[j];
@@ -447,19 +449,9 @@ static void c_linear_relu(void) {
            (long long)j, v, ((double *)nn_tensor_data(r))[j]);
   }
   CHECKF(pos > 3 && zero > 3, "linear_relu case has %d positive and %d clipped outputs", pos, zero);
-  nn_tensor_release(y); nn_tensor_release(z); nn_tensor_release(r);
-  gradcheck("linear_relu with bias", &a, 3, in, 7);
-  a.n = 2;
-  gradcheck("linear_relu without bias", &a, 2, in, 3);
-  release_all(3, in);
-  nn_tensor *in1[3] = {MK(1, 0.1, 2, true, 5), MK(2, 0.1, 2, true, 4, 5), MK(1, 0.1, 2, true, 4)};
-  a.n = 3;
-  gradcheck("linear_relu 1-D input", &a, 3, in1, 7);
-  release_all(3, in1);
-  nn_tensor *int_[3] = {MK(2, 0.1, 2, true, 5, 6), MK(2, 0.1, 2, true, 4, 5), MK(1, 0.1, 2, true, 4)};
-  A t = {.f = f_linear_relu_t, .n = 3};
-  gradcheck("linear_relu of a transposed input", &t, 3, int_, 7);
-  release_all(3, int_);
+  nn_tensor *all[6] = {y, z, r, x, w, b};
+  release_all(6, all);
+  layer_cases("linear_relu", nn_linear_relu);
 }
 static void c_addmm(void) {
   A a = {.f = f_addmm, .n = 3};
