@@ -150,17 +150,6 @@ static void gemm_part(void *arg, int part) {
 #define BAND_MIN 8          /* rows (or columns) per band at least */
 #define BT_MAX 16384        /* elements of B^T at most that a part transposes for itself */
 
-/* AVX2 for the transposes (every CPU with OpenBLAS's small kernels has it) */
-static bool avx2(void) {
-  static atomic_int known = -1;     /* (computed once; any thread computes the same) */
-  int k = atomic_load_explicit(&known, memory_order_relaxed);
-  if (k < 0) {
-    k = nn_sgemm_avx2_usable();
-    atomic_store_explicit(&known, k, memory_order_relaxed);
-  }
-  return k;
-}
-
 /* C = op(A) op(B) + (bias broadcast over rows, or beta C), then max(C, 0) if relu */
 static void gemm_any(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a,
                      int64_t ars, int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c,
@@ -177,7 +166,7 @@ static void gemm_any(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, 
      only split it across threads */
   bool nt = !as_gemm(M, K, ars, acs).trans && as_gemm(K, N, brs, bcs).trans;
   bool tb = nt && brs == 1 && dt == NN_F32 && N >= 16 && K * N <= BT_MAX && small_kernels() &&
-            avx2();
+            nn_sgemm_avx2_usable();       /* (the transposes are AVX2: every such CPU has it) */
   if (tb) nt = false;
   int64_t bands = 1;
   if (!nt && macs > SMALL_MACS && macs <= 16 * SMALL_MACS) bands = (int64_t)(macs / SMALL_MACS) + 1;
@@ -524,8 +513,8 @@ static nn_status layer_backward(nn_ctx *ctx, nn_node *n, layer_bw *j, int64_t N,
 }
 
 /* ---- linear: Y[N,out] = X[N,in] W[out,in]^T + b ----------------------------------------------
-   One op: GEMM with the bias added to each band after its product. Backward is two GEMMs and a
-   column sum, accumulating straight into the gradient buffers (beta = 1, nothing allocated):
+   One op: GEMM with the bias put into each band of Y first (beta = 1). Backward is two GEMMs and
+   a column sum, accumulating straight into the gradient buffers (beta = 1, nothing allocated):
    dX += dY W,  dW += dY^T X,  db += Σ_rows dY.
    linear_relu: Y = max(X W^T + b, 0) as one op, what a Sequential runs for a Linear followed by
    a ReLU: the ReLU on each band while it is in cache, no op, no pass and no activation of its

@@ -194,6 +194,15 @@ typedef struct {
   unsigned csr;            /* the caller's floating-point mode, for every lane */
 } lane_job;
 
+/* a job of parts lanes over rows, in the caller's floating-point mode */
+static lane_job lane_job_of(nn_lane_fn fn, void *arg, int64_t rows, int parts) {
+  lane_job j = {fn, arg, rows, parts, 0};
+#if defined(__SSE__) || defined(__x86_64__)
+  j.csr = _mm_getcsr();
+#endif
+  return j;
+}
+
 static void lane_part(void *arg, int part) {
   const lane_job *j = arg;
   int64_t lo = j->rows * part / j->parts, hi = j->rows * (part + 1) / j->parts;
@@ -216,10 +225,7 @@ int nn_lane_count(nn_ctx *ctx, int64_t rows, int64_t work) {
 void nn_lanes(nn_ctx *ctx, int64_t rows, int64_t work, nn_lane_fn fn, void *arg) {
   int parts = nn_lane_count(ctx, rows, work);
   if (parts < 2) { fn(arg, 0, 0, rows); return; }
-  lane_job j = {fn, arg, rows, parts, 0};
-#if defined(__SSE__) || defined(__x86_64__)
-  j.csr = _mm_getcsr();
-#endif
+  lane_job j = lane_job_of(fn, arg, rows, parts);
   nn_pool_run(ctx, parts, lane_part, &j);
 }
 
@@ -254,10 +260,7 @@ void nn_lanes_then(nn_ctx *ctx, int64_t rows, int64_t work, nn_lane_fn fn, void 
                    int64_t then_rows, nn_lane_fn then) {
   int parts = nn_lane_count(ctx, rows, work);
   if (parts < 2) { fn(arg, 0, 0, rows); then(arg, 0, 0, then_rows); return; }
-  lanes2_job j = {{fn, arg, rows, parts, 0}, then, then_rows, 0};
-#if defined(__SSE__) || defined(__x86_64__)
-  j.a.csr = _mm_getcsr();
-#endif
+  lanes2_job j = {lane_job_of(fn, arg, rows, parts), then, then_rows, 0};
   atomic_init(&j.done, 0);
   nn_pool_run(ctx, 2 * parts, lanes2_part, &j);
 }
