@@ -196,7 +196,7 @@ describe("train_test_split", function()
     {"too few test rows", function() data.train_test_split(X, y, {stratify = y, test_size = 1}) end,
       "train_test_split: the test_size = 1 should be greater or equal to the number of classes = 2"},
     {"random_state", function() data.train_test_split(X, y, {random_state = -1}) end,
-      "train_test_split: random_state must be a non-negative integer, got -1"},
+      "train_test_split: random_state must be an integer in [0, 2^32 - 1] or a RandomState, got -1"},
   }
   for _, c in ipairs(errors) do
     it("raises: " .. c[1], function() raises(c[3], c[2]) end)

@@ -65,7 +65,8 @@ describe("MLP parameters", function()
       .. "float in the range [0, 1). Got 1 instead."},
     {{shuffle = 1}, "The 'shuffle' parameter of MLPClassifier must be a boolean. Got 1 instead."},
     {{random_state = -1}, "The 'random_state' parameter of MLPClassifier must be an int in the "
-      .. "range [0, 4294967295], an instance of 'lunet.Generator' or nil. Got -1 instead."},
+      .. "range [0, 4294967295], an instance of 'lunet.RandomState', an instance of "
+      .. "'lunet.Generator' or nil. Got -1 instead."},
     {{dtype = "int64"}, "The 'dtype' parameter of MLPClassifier must be a str among "
       .. "{'float32', 'float64'}. Got 'int64' instead."},
     {{n_iter_no_change = 0}, "The 'n_iter_no_change' parameter of MLPClassifier must be an int "

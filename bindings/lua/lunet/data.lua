@@ -10,8 +10,11 @@
 -- Semantics follow scikit-learn 1.2 (train_test_split row counts and stratified allocation,
 -- StandardScaler's population std and constant-feature rule, MinMaxScaler, LabelEncoder), with
 -- Lua's 1-based class ids where a class id is produced (LabelEncoder.transform, one_hot).
--- Random choices come from lunet.Generator(random_state) (or opts.generator, or the default
--- generator when neither is given): deterministic given a seed, not numpy's stream.
+-- Random choices come from data.RandomState, NumPy's legacy generator (numpy.random.RandomState,
+-- MT19937), drawn in scikit-learn's order: the same random_state gives the same rows as
+-- scikit-learn 1.2.1 (ShuffleSplit, StratifiedShuffleSplit). random_state may be an integer seed or
+-- a RandomState whose stream goes on; without one, a RandomState is seeded from opts.generator
+-- or the default generator (lunet.manual_seed).
 
 local lunet = require "lunet"
 local util = require "lunet.util"
@@ -38,24 +41,49 @@ local function checkbool(fname, name, v, default)
   return v
 end
 
--- The generator for opts.random_state / opts.generator (nil: the default generator).
+local RandomState = lunet._RandomState
+
+-- data.RandomState(seed): NumPy's np.random.RandomState(seed), seed in 0..2^32-1.
+M.RandomState = RandomState
+
+local function is_randomstate(v)
+  local mt = type(v) == "userdata" and getmetatable(v)
+  return type(mt) == "table" and mt.__name == "lunet.RandomState"
+end
+M._is_randomstate = is_randomstate
+
+-- scikit-learn's check_random_state with Lunet's seeding for "none given": an integer seeds a
+-- new RandomState, a RandomState is used as is (its stream goes on), nil draws a seed from gen
+-- (a lunet.Generator) or from the default generator.
+function M._check_random_state(fname, rs, gen, level)
+  level = (level or 2) + 1
+  if rs == nil then
+    gen = gen or lunet.default_generator
+    local mt = type(gen) == "userdata" and getmetatable(gen)
+    if type(mt) ~= "table" or mt.__name ~= "lunet.Generator" then
+      error(fname .. ": generator must be a lunet.Generator, got " .. type(gen), level)
+    end
+    return RandomState(gen:random(0, 0xffffffff))
+  end
+  if is_randomstate(rs) then return rs end
+  if math.type(rs) ~= "integer" or rs < 0 or rs > 0xffffffff then
+    error(fname .. ": random_state must be an integer in [0, 2^32 - 1] or a RandomState, got "
+      .. tostring(rs), level)
+  end
+  return RandomState(rs)
+end
+
+-- The RandomState for opts.random_state / opts.generator.
 local function generator(fname, opts)
   if opts.generator ~= nil and opts.random_state ~= nil then
     error(fname .. ": give random_state or generator, not both", 3)
   end
-  if opts.generator ~= nil then return opts.generator end
-  local rs = opts.random_state
-  if rs == nil then return nil end
-  if math.type(rs) ~= "integer" or rs < 0 then
-    error(fname .. ": random_state must be a non-negative integer, got " .. tostring(rs), 3)
-  end
-  return lunet.Generator(rs)
+  return M._check_random_state(fname, opts.random_state, opts.generator, 2)
 end
 
--- A random permutation of 1..n as a Lua array.
-local function perm(n, gen)
-  if n == 0 then return {} end
-  return lunet.randperm(n, {generator = gen}):totable()
+-- A random permutation of 1..n as a Lua array (NumPy's permutation(n) plus one).
+local function perm(n, rs)
+  return rs:permutation(n)
 end
 
 -- true if a float tensor holds a NaN (one cheap sum; the exact test only if that is NaN)
@@ -355,7 +383,7 @@ function M.train_test_split(X, y, opts)
   if y ~= nil and istensor(y) and has_nan(y) then error(F .. ": y contains NaN", 2) end
   local shuffle = checkbool(F, "shuffle", opts.shuffle, true)
   local n_test, n_train = split_sizes(n, opts.test_size, opts.train_size)
-  local gen = generator(F, opts)
+  local gen = shuffle and generator(F, opts) or nil
   local train, test = {}, {}
   if opts.stratify ~= nil then
     if not shuffle then
@@ -641,8 +669,9 @@ function M.batches(X, y, opts)
   end
   local shuffle = checkbool(F, "shuffle", opts.shuffle, false)
   local drop_last = checkbool(F, "drop_last", opts.drop_last, false)
-  local gen = generator(F, opts)
-  local order = shuffle and n > 0 and lunet.randperm(n, {generator = gen}) or nil
+  local gen = shuffle and generator(F, opts) or nil
+  -- NumPy's permutation(n), as sklearn.utils.shuffle orders rows
+  local order = shuffle and n > 0 and lunet.tensor(perm(n, gen), {dtype = "int64"}) or nil
   local start = 1
   return function()
     local len = math.min(bs, n - start + 1)

@@ -11,9 +11,13 @@
 -- on a stratified validation split and the n_iter_no_change rule, and L-BFGS for "lbfgs".
 -- Gradients come from Lunet's autograd. Coefficients are kept in scikit-learn's layout
 -- (coefs_[i] is fan_in×fan_out) so y = x·W + b is one matmul and one add per layer.
--- Differences from scikit-learn: random numbers come from Lunet's generator (not NumPy's), so
--- the same random_state gives other (equally distributed) weights; the log loss is computed
--- from the logits without clipping probabilities at the dtype's epsilon.
+-- Random numbers come from NumPy's legacy generator (lunet.data.RandomState) drawn in
+-- scikit-learn's order (each layer's coef then intercept, the early-stopping split, one shuffle
+-- of the sample indices per epoch), so a random_state gives scikit-learn's weights, split and
+-- batches: with dtype = "float64" a fit follows scikit-learn 1.2.1's to rounding (the same
+-- n_iter_ and predictions, loss_curve_ to ~1e-12). The log loss is computed from the logits
+-- without clipping probabilities at the dtype's epsilon (a difference only for probabilities
+-- within an epsilon of 0).
 
 local lunet = require "lunet"
 local nn = lunet.nn
@@ -74,10 +78,12 @@ end
 local boolean = { str = "a boolean", ok = function(v) return type(v) == "boolean" end }
 local sizes = { str = "a table of ints", ok = function(v) return type(v) == "table" end }
 local nil_ok = { str = "nil", ok = function(v) return v == nil end }
-local generator = { str = "an instance of 'lunet.Generator'", ok = function(v)
-  local mt = type(v) == "userdata" and getmetatable(v)
-  return type(mt) == "table" and mt.__name == "lunet.Generator"
-end }
+local function instance_of(name)
+  return { str = "an instance of '" .. name .. "'", ok = function(v)
+    local mt = type(v) == "userdata" and getmetatable(v)
+    return type(mt) == "table" and mt.__name == name
+  end }
+end
 
 -- name, default, constraints (valid when one of them holds)
 local PARAMS = {
@@ -91,7 +97,8 @@ local PARAMS = {
   {"power_t", 0.5, {interval("real", 0, nil, "left")}},
   {"max_iter", 200, {interval("int", 1, nil, "left")}},
   {"shuffle", true, {boolean}},
-  {"random_state", nil, {interval("int", 0, 4294967295, "both"), generator, nil_ok}},
+  {"random_state", nil, {interval("int", 0, 4294967295, "both"),
+                            instance_of("lunet.RandomState"), instance_of("lunet.Generator"), nil_ok}},
   {"tol", 1e-4, {interval("real", 0, nil, "left")}},
   {"verbose", false, {interval("int", 0, nil, "left"), boolean}},
   {"warm_start", false, {boolean}},
@@ -372,12 +379,14 @@ local function zero_grads(params)
   end
 end
 
--- The generator behind random_state: an int seeds a new one on every fit (as scikit-learn's
--- check_random_state), a Generator is used as is, nil means the default generator.
+-- The RandomState behind random_state, as scikit-learn's check_random_state: an int seeds a new
+-- one on every fit, a RandomState is used as is (its stream goes on); a lunet.Generator, or the
+-- default generator for nil, seeds a new one.
 local function make_rng(rs)
-  if rs == nil then return nil end
-  if type(rs) == "number" then return lunet.Generator(floor(rs)) end
-  return rs
+  local data = require "lunet.data"
+  if type(rs) == "number" then return data.RandomState(floor(rs)) end
+  if rs == nil or data._is_randomstate(rs) then return data._check_random_state("MLP", rs) end
+  return data._check_random_state("MLP", nil, rs)    -- a lunet.Generator seeds one
 end
 
 ----------------------------------------------------------------------------------------------
@@ -433,44 +442,18 @@ function SGD:trigger_stopping(msg, verbose)
 end
 
 -- AdamOptimizer: lunet.optim.Adam with eps_inside (lr_t = lr·√(1-β2^t)/(1-β1^t);
--- p -= lr_t·m/(√v + ε)). A Lua version of the same rule stands in if the option is missing.
+-- p -= lr_t·m/(√v + ε)).
 local Adam = {}
 Adam.__index = Adam
 
-local function adam_lua_update(o)
-  o.t = o.t + 1
-  local b1, b2 = o.beta_1, o.beta_2
-  local lr_t = o.learning_rate_init * sqrt(1 - b2 ^ o.t) / (1 - b1 ^ o.t)
-  for i, p in ipairs(o.params) do
-    local g = p.grad
-    if g then
-      local m, v = o.ms[i], o.vs[i]
-      m:mul_(b1); m:add_(g * (1 - b1))
-      v:mul_(b2); v:add_(g * g * (1 - b2))
-      p:sub_(m / (v:sqrt() + o.epsilon) * lr_t)
-    end
-  end
-end
-
 local function adam_new(params, lr, b1, b2, eps)
-  local ok, opt = pcall(lunet.optim.Adam, params,
-                        {lr = lr, betas = {b1, b2}, eps = eps, eps_inside = true})
-  local o = {params = params, learning_rate_init = lr, beta_1 = b1, beta_2 = b2, epsilon = eps}
-  if ok then
-    o.opt = opt
-  else
-    o.t, o.ms, o.vs = 0, {}, {}
-    for i, p in ipairs(params) do o.ms[i] = lunet.zeros_like(p); o.vs[i] = lunet.zeros_like(p) end
-  end
-  return setmetatable(o, Adam)
+  local opt = lunet.optim.Adam(params, {lr = lr, betas = {b1, b2}, eps = eps, eps_inside = true})
+  return setmetatable({params = params, learning_rate_init = lr, beta_1 = b1, beta_2 = b2,
+                       epsilon = eps, opt = opt}, Adam)
 end
 
-function Adam:step()
-  if self.opt then self.opt:step() else lunet.no_grad(adam_lua_update, self) end
-end
-function Adam:zero_grad()
-  if self.opt then self.opt:zero_grad() else zero_grads(self.params) end
-end
+function Adam:step() self.opt:step() end
+function Adam:zero_grad() self.opt:zero_grad() end
 function Adam:iteration_ends() end
 function Adam:trigger_stopping(msg, verbose)
   if verbose then io.write(msg, " Stopping.\n") end
@@ -633,12 +616,12 @@ M.lbfgs = lbfgs   -- exposed for tests
 
 local Base = {}
 
+-- scikit-learn's _init_coef: Glorot-uniform coef, then intercept, drawn in float64 and cast.
 local function init_coef(self, fan_in, fan_out, rng)
   local factor = self.activation == "logistic" and 2.0 or 6.0
   local bound = sqrt(factor / (fan_in + fan_out))
-  local opts = {dtype = self.dtype, generator = rng}
-  local W = lunet.rand(fan_in, fan_out, opts) * (2 * bound) - bound
-  local b = lunet.rand(fan_out, opts) * (2 * bound) - bound
+  local W = rng:uniform(-bound, bound, {fan_in, fan_out}):to(self.dtype)
+  local b = rng:uniform(-bound, bound, fan_out):to(self.dtype)
   return W:set_requires_grad(true), b:set_requires_grad(true)
 end
 
@@ -733,8 +716,11 @@ local function fit_stochastic(self, X, T, strat, incremental, rng)
     local data = require "lunet.data"
     local n0 = X:size(1)
     local idx = lunet.arange(1, n0 + 1):long()
+    -- scikit-learn stratifies only a single-output classifier (binary targets); its split draws
+    -- from the fit's RandomState, after the weights
     local _, _, itr, ite = data.train_test_split(X:narrow(2, 1, 1), idx,
-      {test_size = self.validation_fraction, generator = rng, stratify = strat})
+      {test_size = self.validation_fraction, random_state = rng,
+       stratify = self.n_outputs_ == 1 and strat or nil})
     Xv, Tv = X:index_select(1, ite), T:index_select(1, ite)
     X, T = X:index_select(1, itr), T:index_select(1, itr)
   end
@@ -752,9 +738,12 @@ local function fit_stochastic(self, X, T, strat, incremental, rng)
 
   local verbose = self.verbose ~= false and self.verbose ~= 0
   local bar = not verbose and new_progress(self) or nil
+  -- scikit-learn shuffles the index array itself each epoch (sklearn.utils.shuffle draws a
+  -- permutation and applies it to the previous order), so the orders compose
+  local sample_idx = self.shuffle and lunet.arange(1, n + 1):long() or nil
   local ok, err = pcall(function()
     for _ = 1, self.max_iter do
-      local perm = self.shuffle and lunet.randperm(n, {generator = rng}) or nil
+      local perm = sample_idx and rng:shuffle(sample_idx)
       local accumulated = 0.0
       for start = 1, n, bs do
         local len = min(bs, n - start + 1)
