@@ -476,6 +476,7 @@ NN_API int luaopen_lunet(lua_State *L) {
   lua_setfield(L, -2, "_VERSION");
   lunet_open_tensor(L);
   lunet_open_generator(L);
+  lunet_open_randomstate(L);
   lunet_open_module(L);
   lunet_open_optim(L);
   lunet_open_readers(L);
