@@ -304,6 +304,23 @@ describe("batches", function()
     assert.are.same({10}, (collect{batch_size = 32}))
   end)
 
+  it("shuffled: NumPy's permutation for the seed, as sklearn.utils.shuffle orders rows", function()
+    local _, rows = collect{batch_size = 4, shuffle = true, random_state = 11}
+    local want = data.RandomState(11):permutation(10)
+    for i = 1, 10 do want[i] = want[i] - 1 end
+    assert.are.same(want, rows)
+  end)
+
+  it("random_state and generator: validated, a generator seeds a RandomState", function()
+    raises("batches: generator must be a lunet.Generator, got table", data.batches, X, y,
+      {shuffle = true, generator = {}})
+    raises("batches: give random_state or generator, not both", data.batches, X, y,
+      {shuffle = true, generator = lunet.Generator(1), random_state = 1})
+    local _, r1 = collect{batch_size = 3, shuffle = true, generator = lunet.Generator(4)}
+    local _, r2 = collect{batch_size = 3, shuffle = true, generator = lunet.Generator(4)}
+    assert.are.same(r1, r2)
+  end)
+
   it("shuffled: a deterministic permutation for a seed", function()
     local _, r1 = collect{batch_size = 3, shuffle = true, random_state = 7}
     local _, r2 = collect{batch_size = 3, shuffle = true, random_state = 7}

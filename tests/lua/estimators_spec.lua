@@ -342,6 +342,21 @@ describe("MLPClassifier", function()
     assert.equal(1, c:score(X, y))
   end)
 
+  it("takes a data.RandomState as random_state and continues its stream, as scikit-learn", function()
+    local X, y = blobs(10)
+    local function fit(rs)
+      return MLPClassifier{hidden_layer_sizes = {5}, max_iter = 3, random_state = rs,
+                           dtype = "float64"}:fit(X, y)
+    end
+    local rs = data.RandomState(9)
+    local first, second, seeded = fit(rs), fit(rs), fit(9)
+    assert.same(seeded.loss_curve_, first.loss_curve_)     -- RandomState(9) is random_state = 9
+    assert.are_not.same(first.loss_curve_, second.loss_curve_)
+    -- a lunet.Generator seeds a RandomState from its own stream: reproducible from its seed
+    local g1, g2 = fit(lunet.Generator(5)), fit(lunet.Generator(5))
+    assert.same(g1.loss_curve_, g2.loss_curve_)
+  end)
+
   it("reaches 0.96 on digits (random_state=42), as scikit-learn", function()
     local X, y = data.load_digits()
     local Xtr, Xte, ytr, yte = data.train_test_split(X, y, {test_size = 0.2, random_state = 42,
