@@ -185,7 +185,9 @@ static int m_set_grad_enabled(lua_State *L) {
 static int m_set_num_threads(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
   nn_ctx *ctx = lunet_ctx(L);
-  if (n < 1 || n > 4096) return luaL_error(L, "set_num_threads: expected 1..4096 threads, got %I", n);
+  if (n < 1 || n > NN_THREADS_MAX)     /* (checked here too: n may not fit an int) */
+    return luaL_error(L, "set_num_threads: expected 1..%d threads (NN_THREADS_MAX), got %I",
+                      NN_THREADS_MAX, n);
   lunet_check(L, nn_set_num_threads(ctx, (int)n));
   return 0;
 }

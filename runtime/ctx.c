@@ -122,11 +122,14 @@ void nn_ctx_trim(nn_ctx *ctx) {
 
 /* ---- the context ----------------------------------------------------------------- */
 
-/* LUNET_NUM_THREADS if set, else one thread per online CPU (at most 64). */
+/* LUNET_NUM_THREADS if set (a number, held to 1..NN_THREADS_MAX), else the CPUs this process
+   may use (nn_cpus_usable: affinity, cgroup quota, MPI ranks on this host). */
 static int default_threads(void) {
   const char *e = getenv("LUNET_NUM_THREADS");
-  long n = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+  char *end;
+  long n = e && *e ? strtol(e, &end, 10) : 0;
+  if (!e || !*e || *end != '\0') return nn_cpus_usable();
+  return n < 1 ? 1 : n > NN_THREADS_MAX ? NN_THREADS_MAX : (int)n;
 }
 
 nn_ctx *nn_ctx_new(nn_alloc f, void *ud) {
@@ -214,8 +217,9 @@ void nn_blas_threads(nn_ctx *ctx) {
 }
 int nn_get_num_threads(const nn_ctx *ctx) { return ctx->threads; }
 nn_status nn_set_num_threads(nn_ctx *ctx, int n) {
-  if (n < 1 || n > 1024)
-    return nn_fail(ctx, NN_ERR_ARG, "set_num_threads: thread count must be in 1..1024, got %d", n);
+  if (n < 1 || n > NN_THREADS_MAX)
+    return nn_fail(ctx, NN_ERR_ARG, "set_num_threads: expected 1..%d threads (NN_THREADS_MAX), got %d",
+                   NN_THREADS_MAX, n);
   ctx->threads = n;
   ctx->blas_threads = 0;            /* applied at the next product */
   return NN_OK;

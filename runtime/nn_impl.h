@@ -70,6 +70,12 @@ void nn_prof_add(nn_ctx *ctx, const char *name, double seconds);
 void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void *arg);
 void nn_pool_free(nn_pool *p);
 /* Puts BLAS on one thread before a product (the context splits products itself). */
+/* The threads a new context gets: the CPUs this process may run on, capped by its cgroup's CPU
+   quota, shared among the MPI ranks on this host; 1..NN_THREADS_MAX (pool.c). */
+int nn_cpus_usable(void);
+/* The CPUs a cgroup CPU quota allows (rounded down, at least 1), 0 when there is none: self is
+   a /proc/self/cgroup file, root where the cgroup file systems are mounted (/sys/fs/cgroup). */
+int nn_cgroup_cpus(const char *self, const char *root);
 void nn_blas_threads(nn_ctx *ctx);
 
 /* ---- storage and tensors ----------------------------------------------------- */
@@ -245,7 +251,7 @@ void nn_loop(int nops, int ndim, const int64_t *shape, char *const *base,
    ranges of [0, rows), part 0 on the calling thread (see pool.c); work (elements touched)
    below a threshold is one part, run here. At most NN_LANES_MAX parts, so callers may keep
    a result per part in a fixed array. */
-#define NN_LANES_MAX 64
+#define NN_LANES_MAX NN_THREADS_MAX
 typedef void (*nn_lane_fn)(void *arg, int part, int64_t lo, int64_t hi);
 int nn_lane_count(nn_ctx *ctx, int64_t rows, int64_t work);
 void nn_lanes(nn_ctx *ctx, int64_t rows, int64_t work, nn_lane_fn fn, void *arg);

@@ -78,6 +78,7 @@ NN_API void nn_ctx_interrupt(nn_ctx *ctx);             /* async-signal-safe: lon
 NN_API void nn_ctx_clear_interrupt(nn_ctx *ctx);
 NN_API bool nn_grad_enabled(const nn_ctx *ctx);
 NN_API bool nn_set_grad_enabled(nn_ctx *ctx, bool on); /* returns the previous mode */
+#define NN_THREADS_MAX 64   /* the most threads a context uses (nn_set_num_threads, LUNET_NUM_THREADS) */
 NN_API int nn_get_num_threads(const nn_ctx *ctx);
 NN_API nn_status nn_set_num_threads(nn_ctx *ctx, int n); /* BLAS threads used by this context's ops */
 NN_API size_t nn_ctx_bytes_in_use(const nn_ctx *ctx);  /* live tensor storage bytes */

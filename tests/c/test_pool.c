@@ -4,10 +4,18 @@
 ** size and the thread count only), one thread and two agree with a naive float64 product,
 ** for every layout the layers use (A·B, A·B^T, A^T·B), repeated to give races a chance; a
 ** layer's forward and backward split by rows into lanes agree with one thread's, run after run.
+** The pool itself: every part of every job runs exactly once (jobs of changing part counts
+** back to back, where a worker still finishing one job meets the next), a second phase starts
+** after the first, a lane function that splits work of its own runs it serially; the thread
+** limit and the default thread count (cgroup quota files, MPI ranks on the host).
 ** The pool starts 0.2 s after its context, so the test waits.
 */
+#include <stdatomic.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "check.h"
+#include "nn_impl.h"
 
 static void wait_past_pool_delay(void) {
   struct timespec ts = {0, 300 * 1000 * 1000};
@@ -111,6 +119,194 @@ static void lanes_case(nn_ctx *one, nn_ctx *two, int op, bool f64, bool xt) {
            "%s %s: %s differs between two runs on two threads", name, f64 ? "float64" : "float32", what[k]);
   }
   for (int k = 0; k < 4; k++) { nn_tensor_release(pa[k]); nn_tensor_release(pb[k]); nn_tensor_release(pc[k]); }
+}
+
+/* ---- the pool's own invariants ---------------------------------------------------------- */
+
+enum { JOBS = 20000, MAXP = 7 };
+typedef struct { atomic_int runs[MAXP]; atomic_int bad; } count_job;
+
+static void count_part(void *arg, int part) {
+  count_job *j = arg;
+  if (part < 0 || part >= MAXP) atomic_fetch_add(&j->bad, 1);
+  else atomic_fetch_add(&j->runs[part], 1);
+}
+
+/* Jobs of 2..MAXP parts back to back: after each call every part ran exactly once. A worker
+   that paired the old job's ticket with the new job's part count ran a part twice, or let the
+   call return before a part had run. */
+static void pool_every_part_once(nn_ctx *ctx) {
+  count_job j;
+  int wrong = 0, first_bad = -1;
+  for (int job = 0; job < JOBS; job++) {
+    int nparts = 2 + (job * 7 + job / 3) % (MAXP - 1);
+    for (int i = 0; i < MAXP; i++) atomic_init(&j.runs[i], 0);
+    atomic_init(&j.bad, 0);
+    nn_pool_run(ctx, nparts, count_part, &j);
+    bool ok = atomic_load(&j.bad) == 0;
+    for (int i = 0; i < MAXP; i++) ok = ok && atomic_load(&j.runs[i]) == (i < nparts);
+    if (!ok && wrong++ == 0) first_bad = job;
+  }
+  CHECKF(wrong == 0, "pool: %d of %d jobs did not run each part exactly once (first: job %d)", wrong,
+         JOBS, first_bad);
+}
+
+/* nn_lanes_then: every second-phase lane sees every first-phase lane done. */
+enum { ROWS2 = 64 };
+typedef struct { atomic_int first[ROWS2]; atomic_int early, rows2; } phase_job;
+
+static void phase_a(void *arg, int part, int64_t lo, int64_t hi) {
+  phase_job *j = arg;
+  (void)part;
+  for (int64_t r = lo; r < hi; r++) atomic_fetch_add(&j->first[r], 1);
+}
+static void phase_b(void *arg, int part, int64_t lo, int64_t hi) {
+  phase_job *j = arg;
+  (void)part;
+  for (int r = 0; r < ROWS2; r++) if (atomic_load(&j->first[r]) != 1) atomic_fetch_add(&j->early, 1);
+  atomic_fetch_add(&j->rows2, (int)(hi - lo));
+}
+
+static void pool_phases(nn_ctx *ctx) {
+  int early = 0, rows2 = 0;
+  for (int rep = 0; rep < 2000; rep++) {
+    phase_job j;
+    for (int r = 0; r < ROWS2; r++) atomic_init(&j.first[r], 0);
+    atomic_init(&j.early, 0);
+    atomic_init(&j.rows2, 0);
+    nn_lanes_then(ctx, ROWS2, 1 << 20, phase_a, &j, 10, phase_b);
+    early += atomic_load(&j.early);
+    rows2 += atomic_load(&j.rows2) != 10;
+  }
+  CHECKF(early == 0, "lanes_then: %d second-phase lanes started before the first phase was done", early);
+  CHECKF(rows2 == 0, "lanes_then: %d of 2000 jobs did not cover the second phase's rows once", rows2);
+}
+
+/* A lane function that calls nn_lanes itself (on the caller's thread and on workers): the inner
+   call runs its lanes serially; every inner row is covered once, and nothing hangs. */
+enum { OUTER = 8, INNER = 5000 };
+typedef struct { nn_ctx *ctx; atomic_int rows[OUTER]; atomic_int inner_parts; } nest_job;
+typedef struct { nest_job *n; int outer; } nest_inner;
+
+static void nest_in(void *arg, int part, int64_t lo, int64_t hi) {
+  nest_inner *in = arg;
+  atomic_fetch_add(&in->n->rows[in->outer], (int)(hi - lo));
+  if (part > 0) atomic_fetch_add(&in->n->inner_parts, 1);
+}
+static void nest_out(void *arg, int part, int64_t lo, int64_t hi) {
+  nest_job *n = arg;
+  (void)part;
+  for (int64_t o = lo; o < hi; o++) {
+    nest_inner in = {n, (int)o};
+    nn_lanes(n->ctx, INNER, 1 << 20, nest_in, &in);
+  }
+}
+
+static void pool_nested(nn_ctx *ctx) {
+  int wrong = 0, split = 0;
+  for (int rep = 0; rep < 200; rep++) {
+    nest_job n = {.ctx = ctx};
+    for (int o = 0; o < OUTER; o++) atomic_init(&n.rows[o], 0);
+    atomic_init(&n.inner_parts, 0);
+    nn_lanes(ctx, OUTER, 1 << 20, nest_out, &n);
+    for (int o = 0; o < OUTER; o++) wrong += atomic_load(&n.rows[o]) != INNER;
+    split += atomic_load(&n.inner_parts);
+  }
+  CHECKF(wrong == 0, "nested lanes: %d inner row ranges not covered exactly once", wrong);
+  CHECK(split > 0);   /* (the inner calls still split their rows, serially) */
+}
+
+/* ---- the thread limit and the default thread count ------------------------------------------ */
+
+static void write_file(const char *dir, const char *name, const char *text) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  CHECKF(f != NULL, "cannot write %s", path);
+  if (f) { fputs(text, f); fclose(f); }
+}
+
+static void mkdirs(const char *root, const char *rel) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", root, rel);
+  for (char *s = path + strlen(root) + 1; *s; s++)
+    if (*s == '/') { *s = '\0'; mkdir(path, 0700); *s = '/'; }
+  mkdir(path, 0700);
+}
+
+static void cgroup_quota(void) {
+  char root[] = "/tmp/lunet_cgroupXXXXXX", self[600], dir[600];
+  CHECK(mkdtemp(root) != NULL);
+  snprintf(self, sizeof self, "%s/self", root);
+  /* cgroup v2: the smallest quota on the way up; "max" is none; rounded down */
+  mkdirs(root, "v2/a/b");
+  snprintf(dir, sizeof dir, "%s/v2", root);
+  write_file(dir, "cpu.max", "400000 100000\n");
+  snprintf(dir, sizeof dir, "%s/v2/a", root);
+  write_file(dir, "cpu.max", "250000 100000\n");
+  snprintf(dir, sizeof dir, "%s/v2/a/b", root);
+  write_file(dir, "cpu.max", "max 100000\n");
+  write_file(root, "self", "0::/a/b\n");
+  snprintf(dir, sizeof dir, "%s/v2", root);
+  CHECKF(nn_cgroup_cpus(self, dir) == 2, "cgroup v2, 2.5 CPUs above max: %d", nn_cgroup_cpus(self, dir));
+  /* a container that sees the host's path: its own quota is at the mount's root */
+  write_file(root, "self", "0::/docker/0123abcd\n");
+  CHECKF(nn_cgroup_cpus(self, dir) == 4, "cgroup v2, host path: %d", nn_cgroup_cpus(self, dir));
+  /* half a CPU still gets one thread */
+  snprintf(dir, sizeof dir, "%s/v2/a", root);
+  write_file(dir, "cpu.max", "50000 100000\n");
+  write_file(root, "self", "0::/a/b\n");
+  snprintf(dir, sizeof dir, "%s/v2", root);
+  CHECKF(nn_cgroup_cpus(self, dir) == 1, "cgroup v2, half a CPU: %d", nn_cgroup_cpus(self, dir));
+  /* cgroup v1: the cpu controller's hierarchy; -1 is no quota */
+  mkdirs(root, "v1/cpu,cpuacct/job");
+  snprintf(dir, sizeof dir, "%s/v1/cpu,cpuacct/job", root);
+  write_file(dir, "cpu.cfs_quota_us", "300000\n");
+  write_file(dir, "cpu.cfs_period_us", "100000\n");
+  write_file(root, "self", "12:memory:/job\n4:cpu,cpuacct:/job\n0::/job\n");
+  snprintf(dir, sizeof dir, "%s/v1", root);
+  CHECKF(nn_cgroup_cpus(self, dir) == 3, "cgroup v1, 3 CPUs: %d", nn_cgroup_cpus(self, dir));
+  snprintf(dir, sizeof dir, "%s/v1/cpu,cpuacct/job", root);
+  write_file(dir, "cpu.cfs_quota_us", "-1\n");
+  snprintf(dir, sizeof dir, "%s/v1", root);
+  CHECKF(nn_cgroup_cpus(self, dir) == 0, "cgroup v1, no quota: %d", nn_cgroup_cpus(self, dir));
+  /* no such files: no quota */
+  CHECK(nn_cgroup_cpus("/nonexistent/self", dir) == 0);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+  CHECK(system(cmd) == 0);
+}
+
+static void thread_counts(void) {
+  nn_ctx *ctx = nn_ctx_new(NULL, NULL);
+  CHECK(ctx != NULL);
+  CHECK(nn_set_num_threads(ctx, NN_THREADS_MAX + 1) == NN_ERR_ARG);
+  CHECK_MSG(ctx, "set_num_threads: expected 1..64 threads (NN_THREADS_MAX), got 65");
+  CHECK(nn_set_num_threads(ctx, 0) == NN_ERR_ARG);
+  OK(nn_set_num_threads(ctx, NN_THREADS_MAX));
+  CHECK(nn_get_num_threads(ctx) == NN_THREADS_MAX);
+  nn_ctx_free(ctx);
+  /* the default: the usable CPUs, shared among the ranks on this host */
+  unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  unsetenv("MPI_LOCALNRANKS");
+  int all = nn_cpus_usable();
+  CHECKF(all >= 1 && all <= NN_THREADS_MAX, "nn_cpus_usable: %d", all);
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2", 1);
+  CHECKF(nn_cpus_usable() == (all / 2 > 0 ? all / 2 : 1), "2 Open MPI ranks: %d of %d CPUs", nn_cpus_usable(), all);
+  unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  setenv("MPI_LOCALNRANKS", "1000", 1);
+  CHECKF(nn_cpus_usable() == 1, "1000 MPICH ranks: %d threads", nn_cpus_usable());
+  unsetenv("MPI_LOCALNRANKS");
+  setenv("LUNET_NUM_THREADS", "3", 1);
+  ctx = nn_ctx_new(NULL, NULL);
+  CHECK(ctx && nn_get_num_threads(ctx) == 3);
+  nn_ctx_free(ctx);
+  setenv("LUNET_NUM_THREADS", "100000", 1);
+  ctx = nn_ctx_new(NULL, NULL);
+  CHECK(ctx && nn_get_num_threads(ctx) == NN_THREADS_MAX);
+  nn_ctx_free(ctx);
+  unsetenv("LUNET_NUM_THREADS");
+  cgroup_quota();
 }
 
 int main(void) {
@@ -262,23 +458,23 @@ int main(void) {
            "cross_entropy (%s) gradient differs between one thread and two", red ? "mean" : "none");
     for (int c = 0; c < 2; c++) { nn_tensor_release(loss[c]); nn_tensor_release(grad[c]); }
   }
-  /* more threads than lanes (nn_lane_count caps them): the mean loss is still every row's */
+  /* more threads than rows (nn_lane_count caps the lanes): the mean loss is still every row's */
   {
     nn_ctx *many = nn_ctx_new(NULL, NULL);
     CHECK(many != NULL);
-    OK(nn_set_num_threads(many, 100));
+    OK(nn_set_num_threads(many, NN_THREADS_MAX));
     nn_tensor *l[2];
     for (int c = 0; c < 2; c++) {
       nn_ctx *ctx = c ? many : one;
-      nn_tensor *z = operand(ctx, 200, 10, false, 61), *t;
-      int64_t tv[200], n200 = 200;
-      for (int i = 0; i < 200; i++) tv[i] = (i * 3) % 10;
-      OK(nn_tensor_from_data(ctx, NN_I64, 1, &n200, tv, &t));
+      nn_tensor *z = operand(ctx, 40, 20, false, 61), *t;
+      int64_t tv[40], n40 = 40;
+      for (int i = 0; i < 40; i++) tv[i] = (i * 3) % 20;
+      OK(nn_tensor_from_data(ctx, NN_I64, 1, &n40, tv, &t));
       OK(nn_cross_entropy(ctx, z, t, NN_REDUCE_MEAN, &l[c]));
       nn_tensor_release(z); nn_tensor_release(t);
     }
     float l0 = *(const float *)nn_tensor_data(l[0]), l1 = *(const float *)nn_tensor_data(l[1]);
-    CHECKF(fabs(l0 - l1) <= 1e-6 * fabs(l0), "cross_entropy mean with 100 threads: %.9g, one thread %.9g",
+    CHECKF(fabs(l0 - l1) <= 1e-6 * fabs(l0), "cross_entropy mean of 40 rows on %d threads: %.9g, one thread %.9g", NN_THREADS_MAX,
            (double)l1, (double)l0);
     nn_tensor_release(l[0]); nn_tensor_release(l[1]);
     nn_ctx_free(many);
@@ -298,6 +494,20 @@ int main(void) {
     CHECKF(bad == 0, "index_select in lanes: %d of 200 rows wrong", bad);
     nn_tensor_release(src); nn_tensor_release(idx); nn_tensor_release(y);
   }
+  /* the pool itself, on four threads (more than this machine may have: workers get preempted) */
+  {
+    nn_ctx *four = nn_ctx_new(NULL, NULL);
+    CHECK(four != NULL);
+    OK(nn_set_num_threads(four, 4));
+    wait_past_pool_delay();
+    pool_every_part_once(four);
+    pool_every_part_once(two);
+    pool_phases(four);
+    pool_nested(four);
+    pool_nested(two);
+    nn_ctx_free(four);
+  }
+  thread_counts();
   nn_ctx_free(one);
   nn_ctx_free(two);
   nn_ctx_free(other);
