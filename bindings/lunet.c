@@ -41,6 +41,34 @@ static int ctx_gc(lua_State *L) {
   return 0;
 }
 
+/* The block cache gives back what no request used since the previous collection cycle
+   (nn_ctx_trim_idle) when a cycle ends, so that collectgarbage() returns idle memory. A cycle's
+   end is seen as Lua's own test suite sees it: an unreachable sentinel is finalized, and its
+   finalizer makes the next one. It keeps the context box as its user value; none is made while
+   the state closes (the context is gone then). */
+#define SENTINEL_MT "lunet.CacheSentinel"
+static void new_sentinel(lua_State *L, int box);
+static int sentinel_gc(lua_State *L) {
+  CtxBox *c;
+  lua_getiuservalue(L, 1, 1);
+  c = lua_touserdata(L, -1);
+  if (c == NULL || c->ctx == NULL) return 0;
+  nn_ctx_trim_idle(c->ctx);
+  new_sentinel(L, lua_gettop(L));
+  return 0;
+}
+static void new_sentinel(lua_State *L, int box) {
+  lua_newuserdatauv(L, 0, 1);
+  lua_pushvalue(L, box);
+  lua_setiuservalue(L, -2, 1);
+  if (luaL_newmetatable(L, SENTINEL_MT)) {
+    lua_pushcfunction(L, sentinel_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+}
+
 static CtxBox *ctxbox(lua_State *L) {
   CtxBox *c;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ctxkey) == LUA_TUSERDATA) {
@@ -59,6 +87,7 @@ static CtxBox *ctxbox(lua_State *L) {
   lua_setmetatable(L, -2);
   c->ctx = nn_ctx_new(NULL, NULL);
   if (c->ctx == NULL) luaL_error(L, "lunet: cannot create a context (out of memory)");
+  new_sentinel(L, lua_gettop(L));
   lua_rawsetp(L, LUA_REGISTRYINDEX, &ctxkey);
   return c;
 }
@@ -139,6 +168,20 @@ nn_dtype lunet_checkdtype(lua_State *L, int idx, nn_dtype def) {
   if (lua_type(L, idx) != LUA_TSTRING) luaL_typeerror(L, idx, "dtype name");
   lunet_check(L, nn_dtype_parse(lunet_ctx(L), lua_tostring(L, idx), &dt));
   return dt;
+}
+
+/* lunet.memory_stats() -> {bytes_in_use = live tensor storage, cached_bytes = freed blocks kept
+   for reuse, alloc_calls = calls made to the allocator so far} */
+static int m_memory_stats(lua_State *L) {
+  nn_ctx *ctx = lunet_ctx(L);
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)nn_ctx_bytes_in_use(ctx));
+  lua_setfield(L, -2, "bytes_in_use");
+  lua_pushinteger(L, (lua_Integer)nn_ctx_cached_bytes(ctx));
+  lua_setfield(L, -2, "cached_bytes");
+  lua_pushinteger(L, (lua_Integer)nn_ctx_alloc_calls(ctx));
+  lua_setfield(L, -2, "alloc_calls");
+  return 1;
 }
 
 /* ---- grad mode ------------------------------------------------------------------------------- */
@@ -436,6 +479,7 @@ static const luaL_Reg funcs[] = {
   {"clock", m_clock},
   {"blas_info", m_blas_info},
   {"profile", m_profile},
+  {"memory_stats", m_memory_stats},
   {NULL, NULL}
 };
 

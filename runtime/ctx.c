@@ -28,9 +28,24 @@ static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
    the storage of small tensors) in a table indexed by size, larger ones hashed into
    NN_CACHE_SLOTS lists. A training step asks for the same sizes every time, so after warm-up
    every request is a pop from a bin and the allocator is never called. (The table made a
-   1-element `a + b` 8% faster than the hash, measured: it takes four blocks per op.) */
-typedef struct nn_bin { size_t size; nn_block *head; struct nn_bin *next; } nn_bin;
-#define CACHE_CAP ((size_t)1 << 30)   /* cached bytes beyond this go back to the allocator */
+   1-element `a + b` 8% faster than the hash, measured: it takes four blocks per op.)
+   The cache is bounded two ways, so that tensors of ever-changing sizes cannot hoard memory:
+   - it holds at most CACHE_FLOOR bytes more than the peak of blocks in use since the last trim.
+     A steady loop never reaches that (what it frees it takes back before its peak again), while
+     a run of one-off sizes keeps no more than its own working set plus the floor;
+   - nn_ctx_trim_idle (the Lua bindings call it at the end of every collection cycle) keeps the
+     blocks of a size only if it was asked for both since its last call and in the interval
+     before. A loop asks for its sizes in every interval, and keeps them even when its blocks
+     are freed by the collection's own finalizers; a size asked for once, or not at all lately,
+     goes back at the next call (or the one after, when a finalizer frees it after the trim).
+   A bin outlives its blocks by one interval, to remember that it was asked for. */
+typedef struct nn_bin {
+  size_t size;
+  nn_block *head;
+  struct nn_bin *next;
+  unsigned asked;  /* bit 0: asked for since the last trim; bit 1: in the interval before */
+} nn_bin;
+#define CACHE_FLOOR ((size_t)64 << 20)
 
 static size_t slot_of(size_t n) { return (size_t)((n >> 4) * 2654435761u) % NN_CACHE_SLOTS; }
 static size_t round_size(size_t n) { return n < 16 ? 16 : (n + 15) & ~(size_t)15; }
@@ -51,7 +66,7 @@ static nn_bin *find_bin(nn_ctx *ctx, size_t n) {
 static nn_bin *new_bin(nn_ctx *ctx, size_t n) {
   nn_bin *b = raw_alloc(ctx, sizeof *b);
   if (!b) return NULL;
-  b->size = n; b->head = NULL;
+  b->size = n; b->head = NULL; b->asked = 0;
   if (n >> 4 <= NN_SMALL_BINS) {
     b->next = NULL;
     ctx->small[n >> 4] = b;
@@ -66,20 +81,28 @@ static nn_bin *new_bin(nn_ctx *ctx, size_t n) {
 void *nn_block_get(nn_ctx *ctx, size_t n) {
   n = round_size(n);
   nn_bin *b = find_bin(ctx, n);
+  void *p;
+  if (!b) b = new_bin(ctx, n);   /* (a miss calls the allocator anyway) */
+  if (b) b->asked |= 1;
   if (b && b->head) {
     nn_block *blk = b->head;
     b->head = blk->next;
     ctx->cached_bytes -= n;
-    return blk;
+    p = blk;
+  } else if (!(p = raw_alloc(ctx, n))) {
+    return NULL;
   }
-  return raw_alloc(ctx, n);
+  ctx->held_bytes += n;
+  if (ctx->held_bytes > ctx->held_peak) ctx->held_peak = ctx->held_bytes;
+  return p;
 }
 
 void nn_block_put(nn_ctx *ctx, void *p, size_t n) {
   if (!p) return;
   n = round_size(n);
+  ctx->held_bytes -= n < ctx->held_bytes ? n : ctx->held_bytes;
   nn_bin *b = NULL;
-  if (ctx->cached_bytes + n <= CACHE_CAP && !ctx->closing) {
+  if (ctx->cached_bytes + n <= ctx->held_peak + CACHE_FLOOR && !ctx->closing) {
     b = find_bin(ctx, n);
     if (!b) b = new_bin(ctx, n);
   }
@@ -98,27 +121,44 @@ void *nn_calloc(nn_ctx *ctx, size_t n) {
 }
 void nn_mfree(nn_ctx *ctx, void *p, size_t n) { nn_block_put(ctx, p, n); }
 
-static void free_bin(nn_ctx *ctx, nn_bin *b) {
-  while (b->head) { nn_block *k = b->head; b->head = k->next; raw_free(ctx, k, b->size); }
-  raw_free(ctx, b, sizeof *b);
+static void free_blocks(nn_ctx *ctx, nn_bin *b) {
+  while (b->head) {
+    nn_block *k = b->head;
+    b->head = k->next;
+    ctx->cached_bytes -= b->size;
+    raw_free(ctx, k, b->size);
+  }
 }
 
-void nn_ctx_trim(nn_ctx *ctx) {
+/* One bin at a trim (all: nn_ctx_trim): false when it is to be freed itself. */
+static bool trim_bin(nn_ctx *ctx, nn_bin *b, bool all) {
+  if (all || b->asked != 3) free_blocks(ctx, b);
+  b->asked = (b->asked << 1) & 2;
+  return !all && b->asked != 0;
+}
+
+/* Applies trim_bin to every bin; the peak starts again from what is in use now. */
+static void trim(nn_ctx *ctx, bool all) {
   for (int s = 0; s <= NN_SMALL_BINS; s++) {
-    if (ctx->small[s]) free_bin(ctx, ctx->small[s]);
-    ctx->small[s] = NULL;
+    nn_bin *b = ctx->small[s];
+    if (b && !trim_bin(ctx, b, all)) { raw_free(ctx, b, sizeof *b); ctx->small[s] = NULL; }
   }
   for (int s = 0; s < NN_CACHE_SLOTS; s++) {
-    nn_bin *b = (nn_bin *)ctx->cache[s];
+    nn_bin *keep = NULL, *b = (nn_bin *)ctx->cache[s];
     while (b) {
       nn_bin *next = b->next;
-      free_bin(ctx, b);
+      if (trim_bin(ctx, b, all)) { b->next = keep; keep = b; }
+      else raw_free(ctx, b, sizeof *b);
       b = next;
     }
-    ctx->cache[s] = NULL;
+    ctx->cache[s] = (nn_block *)keep;
   }
-  ctx->cached_bytes = 0;
+  ctx->held_peak = ctx->held_bytes;
 }
+
+void nn_ctx_trim(nn_ctx *ctx) { trim(ctx, true); }
+void nn_ctx_trim_idle(nn_ctx *ctx) { trim(ctx, false); }
+size_t nn_ctx_cached_bytes(const nn_ctx *ctx) { return ctx->cached_bytes; }
 
 /* ---- the context ----------------------------------------------------------------- */
 

@@ -27,7 +27,8 @@ struct nn_ctx {
   void *ud;
   uint64_t alloc_calls;
   size_t bytes_in_use;        /* live tensor storage */
-  size_t cached_bytes;
+  size_t cached_bytes;        /* bytes waiting in the block cache */
+  size_t held_bytes, held_peak; /* blocks handed out now, and their peak since the last trim */
   nn_block *cache[NN_CACHE_SLOTS]; /* free lists of larger blocks, hashed by size */
   struct nn_bin *small[NN_SMALL_BINS + 1]; /* free lists of small blocks, by size / 16 */
   nn_status status;

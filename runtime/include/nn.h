@@ -84,6 +84,8 @@ NN_API nn_status nn_set_num_threads(nn_ctx *ctx, int n); /* BLAS threads used by
 NN_API size_t nn_ctx_bytes_in_use(const nn_ctx *ctx);  /* live tensor storage bytes */
 NN_API uint64_t nn_ctx_alloc_calls(const nn_ctx *ctx); /* calls made to the allocator so far */
 NN_API void nn_ctx_trim(nn_ctx *ctx);                  /* return cached blocks to the allocator */
+NN_API void nn_ctx_trim_idle(nn_ctx *ctx);             /* the same for blocks unused since its last call */
+NN_API size_t nn_ctx_cached_bytes(const nn_ctx *ctx);  /* bytes of freed blocks kept for reuse */
 NN_API nn_rng *nn_ctx_rng(nn_ctx *ctx);                /* the default generator (borrowed) */
 NN_API void nn_manual_seed(nn_ctx *ctx, uint64_t seed);/* seeds the default generator */
 NN_API const char *nn_blas_info(int *threads, const char **core); /* BLAS library and version */
