@@ -2,7 +2,8 @@
 # Lunet quick start. Installs what is missing (Debian 12 packages), builds, then:
 #   ./build.sh demo    runs the digits experiment (scripts/digits.lua)
 #   ./build.sh test    runs every test: a normal build, then an ASan+UBSan build (which also
-#                      fuzzes the file readers for 60 s each)
+#                      fuzzes the file readers for 60 s each), then ThreadSanitizer on the
+#                      thread tests
 #   ./build.sh build   only installs and builds (into build/)
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 set -euo pipefail
@@ -45,6 +46,10 @@ case "$cmd" in
     build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUNET_SANITIZE=ON
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
        ctest --output-on-failure -j2)
+    echo "== ThreadSanitizer pass (clang): the worker pool, a training loop on two threads =="
+    CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUNET_TSAN=ON >/dev/null
+    cmake --build build-tsan -j"$(nproc)" --target test_pool test_determinism
+    (cd build-tsan && ctest --output-on-failure)
     ;;
   *) echo "usage: ./build.sh [demo|test|build]" >&2; exit 2 ;;
 esac
