@@ -85,32 +85,24 @@ static nn_tensor *checkt(lua_State *L, int idx) {
 static nn_tensor *scalar_at(lua_State *L, int idx, nn_tensor *like) {
   lua_Number v = lua_tonumber(L, idx);
   nn_dtype dt = like ? nn_tensor_dtype(like) : NN_F32;
-  int64_t one = 1;
   LTensor *b;
-  if (dt == NN_I64 && v != floor(v)) dt = NN_F32;
   idx = lua_absindex(L, idx);
   b = newbox(L);
-  lunet_check(L, nn_full(lunet_ctx(L), dt, 0, &one, v, &b->t));
+  if (dt == NN_I64 && lua_isinteger(L, idx)) {   /* exact, also past 2^53 */
+    int64_t k = (int64_t)lua_tointeger(L, idx);
+    lunet_check(L, nn_tensor_from_data(lunet_ctx(L), NN_I64, 0, NULL, &k, &b->t));
+  } else {
+    /* a number int64 cannot hold (fraction, inf, NaN, past 2^63) promotes to float32 */
+    if (dt == NN_I64 && !(v >= -0x1p63 && v < 0x1p63 && v == floor(v))) dt = NN_F32;
+    lunet_check(L, nn_full(lunet_ctx(L), dt, 0, NULL, v, &b->t));
+  }
   lua_replace(L, idx);
   return b->t;
 }
 
 nn_tensor *lunet_totensor_or_number(lua_State *L, int idx, nn_tensor *like) {
-  nn_tensor *t;
-  nn_dtype dt;
-  int64_t one = 1;
-  LTensor *b;
-  lua_Number v;
   if (lua_type(L, idx) != LUA_TNUMBER) return lunet_checktensor(L, idx);
-  v = lua_tonumber(L, idx);
-  dt = like ? nn_tensor_dtype(like) : NN_F32;
-  if (dt == NN_I64 && v != floor(v)) dt = NN_F32;
-  idx = lua_absindex(L, idx);
-  b = lunet_newbox(L);
-  lunet_check(L, nn_full(lunet_ctx(L), dt, 0, &one, v, &b->t));
-  t = b->t;
-  lua_replace(L, idx);
-  return t;
+  return scalar_at(L, idx, like);
 }
 
 /* A tensor or a number at idx as a tensor (see scalar_at). */
@@ -165,12 +157,21 @@ static int dimarg_n(lua_State *L, int arg, const nn_tensor *t, int extra, const 
                     nn_tensor_ndim(t), nn_shape_str(t, s, sizeof s));
 }
 
-/* A Lua index (1-based, negative from the end) into a dim of the given size, to 0-based. */
-static int64_t indexarg(lua_State *L, lua_Integer i, int64_t size, const char *fname, int dim) {
-  if (i >= 1 && i <= size) return (int64_t)(i - 1);
-  if (i < 0 && -i <= size) return (int64_t)(size + i);
+/* A Lua index (1-based, negative from the end) into a dim of the given size, to 0-based;
+   end_ok also admits size + 1 (one past the end, as narrow's start may be). The only place
+   that converts indices; written so that no int64 (math.mininteger included) overflows. */
+static int64_t indexarg_end(lua_State *L, lua_Integer i, int64_t size, bool end_ok,
+                            const char *fname, int dim) {
+  int64_t k = i > 0 ? (int64_t)i - 1 : size + (int64_t)i;   /* size >= 0: i < 0 cannot overflow */
+  if (i != 0 && k >= 0 && (k < size || (end_ok && k == size))) return k;
+  if (i == 0)
+    return (int64_t)luaL_error(L, "%s: index 0 is invalid: indices are 1-based (1 is the first, "
+                               "-1 the last)", fname);
   return (int64_t)luaL_error(L, "%s: index %I out of range for dimension %d of size %I", fname,
                              i, dim + 1, (lua_Integer)size);
+}
+static int64_t indexarg(lua_State *L, lua_Integer i, int64_t size, const char *fname, int dim) {
+  return indexarg_end(L, i, size, false, fname, dim);
 }
 
 static int64_t shape_entry(lua_State *L, int tidx, int i, const char *fname) {
@@ -384,7 +385,11 @@ static int m_arange(lua_State *L) {
   o.dt = allint ? NN_I64 : NN_F32;
   tailopts(L, n + 1, &o, "arange");
   b = newbox(L);
-  if (n == 1) lunet_check(L, nn_arange(lunet_ctx(L), o.dt, 0, a[0], 1, &b->t));
+  if (allint && o.dt == NN_I64) {   /* exact: bounds past 2^53 do not survive a double */
+    lua_Integer lo = n == 1 ? 0 : lua_tointeger(L, 1), hi = lua_tointeger(L, n == 1 ? 1 : 2);
+    lua_Integer step = n == 3 ? lua_tointeger(L, 3) : 1;
+    lunet_check(L, nn_arange_i64(lunet_ctx(L), (int64_t)lo, (int64_t)hi, (int64_t)step, &b->t));
+  } else if (n == 1) lunet_check(L, nn_arange(lunet_ctx(L), o.dt, 0, a[0], 1, &b->t));
   else lunet_check(L, nn_arange(lunet_ctx(L), o.dt, a[0], a[1], n == 3 ? a[2] : 1, &b->t));
   return finish(L, &o);
 }
@@ -901,14 +906,9 @@ static int t_narrow(lua_State *L) {
   nn_tensor *t = checkt(L, 1);
   int d = dimarg_n(L, 2, t, 0, "narrow");
   lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
-  int64_t size = nn_tensor_shape(t)[d], s0;
+  int64_t size = nn_tensor_shape(t)[d], s0 = indexarg_end(L, start, size, true, "narrow", d);
   LTensor *b;
-  if (start >= 1 && start <= size + 1) s0 = (int64_t)start - 1;
-  else if (start < 0 && -start <= size) s0 = size + (int64_t)start;
-  else
-    return luaL_error(L, "narrow: start %I out of range for dimension %d of size %I", start,
-                      d + 1, (lua_Integer)size);
-  if (len < 0 || s0 + len > size)
+  if (len < 0 || len > size - s0)
     return luaL_error(L, "narrow: start %I and length %I exceed size %I of dimension %d",
                       start, len, (lua_Integer)size, d + 1);
   b = newbox(L);
@@ -1063,6 +1063,15 @@ static bool pow2(lua_Number s) {
   return s != 0 && isfinite(s) && fabs(frexp(s, &e)) == 0.5;
 }
 
+/* Whether the number at idx may meet t through the scalar kernels, which take a double: not
+   an int64 tensor with an integer past 2^53, which only a 0-d int64 tensor keeps exactly. */
+static bool scalar_exact(lua_State *L, int idx, const nn_tensor *t) {
+  lua_Integer k;
+  if (nn_tensor_dtype(t) != NN_I64 || !lua_isinteger(L, idx)) return true;
+  k = lua_tointeger(L, idx);
+  return k >= -((lua_Integer)1 << 53) && k <= ((lua_Integer)1 << 53);
+}
+
 /* a op b for tensors and numbers on either side (metamethods and methods alike). A number
    meets a tensor through the scalar kernels (nn_adds, nn_muls, ...) without a temporary
    tensor when that gives the same result; otherwise it becomes a 0-d tensor. */
@@ -1076,7 +1085,7 @@ static int arith(lua_State *L, int op) {
     lunet_check(L, binfns[op](nn_tensor_ctx(a), a, b, &r->t));
     return 1;
   }
-  if (a && lua_type(L, 2) == LUA_TNUMBER) {
+  if (a && lua_type(L, 2) == LUA_TNUMBER && scalar_exact(L, 2, a)) {
     lua_Number x = lua_tonumber(L, 2);
     ctx = nn_tensor_ctx(a);
     switch (op) {
@@ -1092,7 +1101,7 @@ static int arith(lua_State *L, int op) {
       }
       break;
     }
-  } else if (b && lua_type(L, 1) == LUA_TNUMBER) {
+  } else if (b && lua_type(L, 1) == LUA_TNUMBER && scalar_exact(L, 1, b)) {
     lua_Number x = lua_tonumber(L, 1);
     ctx = nn_tensor_ctx(b);
     switch (op) {
@@ -1230,7 +1239,7 @@ static int inplace(lua_State *L, int op) {
   nn_tensor *t = checkt(L, 1), *u;
   nn_ctx *ctx = nn_tensor_ctx(t);
   if ((op == OP_ADD || op == OP_SUB) && !lua_isnoneornil(L, 3)) return inplace_alpha(L, op);
-  if (lua_type(L, 2) == LUA_TNUMBER) {
+  if (lua_type(L, 2) == LUA_TNUMBER && scalar_exact(L, 2, t)) {
     lua_Number x = lua_tonumber(L, 2);
     nn_status s = NN_OK;
     bool done = true;

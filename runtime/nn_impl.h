@@ -50,9 +50,17 @@ struct nn_ctx {
   int nprof;
 };
 
-/* Records an error and returns its status. Always returns s. */
+/* Records an error and returns its status. Always returns s. A NULL ctx records nothing. */
 nn_status nn_fail(nn_ctx *ctx, nn_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The NULL rule of nn.h: returns NN_ERR_ARG from the calling function when ctx or p is NULL,
+   recording "<op>: <p> is NULL" when there is a context (p spelled as nn.h names it).
+   NN_ARG_AS names it what instead (p may then be a condition: a && b, "tensor"). */
+#define NN_ARG(ctx, op, p) NN_ARG_AS(ctx, op, p, #p)
+#define NN_ARG_AS(ctx, op, p, what)                                                          \
+  do {                                                                                       \
+    if (!(ctx) || !(p)) return nn_fail((ctx), NN_ERR_ARG, "%s: %s is NULL", (op), (what));  \
+  } while (0)
 void *nn_malloc(nn_ctx *ctx, size_t n);   /* NULL on failure (no error recorded) */
 void *nn_calloc(nn_ctx *ctx, size_t n);
 void nn_mfree(nn_ctx *ctx, void *p, size_t n);
@@ -70,13 +78,13 @@ void nn_prof_add(nn_ctx *ctx, const char *name, double seconds);
    at most as many parts run as there are threads. */
 void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void *arg);
 void nn_pool_free(nn_pool *p);
-/* Puts BLAS on one thread before a product (the context splits products itself). */
 /* The threads a new context gets: the CPUs this process may run on, capped by its cgroup's CPU
    quota, shared among the MPI ranks on this host; 1..NN_THREADS_MAX (pool.c). */
 int nn_cpus_usable(void);
 /* The CPUs a cgroup CPU quota allows (rounded down, at least 1), 0 when there is none: self is
    a /proc/self/cgroup file, root where the cgroup file systems are mounted (/sys/fs/cgroup). */
 int nn_cgroup_cpus(const char *self, const char *root);
+/* Puts BLAS on one thread before a product (the context splits products itself). */
 void nn_blas_threads(nn_ctx *ctx);
 
 /* ---- storage and tensors ----------------------------------------------------- */
@@ -118,7 +126,34 @@ nn_status nn_alias(nn_ctx *ctx, const nn_tensor *t, int ndim, const int64_t *sha
 nn_status nn_new(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, bool zero,
                  nn_tensor **out);
 nn_status nn_new_like(nn_ctx *ctx, const nn_tensor *t, bool zero, nn_tensor **out);
+/* ---- checked size arithmetic --------------------------------------------------------------
+   Every product of dims, start + len, offset and byte count goes through these: a wrapped size
+   from a hostile shape would make a small buffer look big. False on overflow. */
+#define NN_NUMEL_MAX ((int64_t)1 << 48)   /* elements (and product of nonzero sizes) at most */
+static inline bool nn_size_mul(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
+static inline bool nn_size_add(int64_t a, int64_t b, int64_t *r) { return !__builtin_add_overflow(a, b, r); }
+/* The element count of a shape: false if a size is negative or the product of the nonzero
+   sizes passes NN_NUMEL_MAX (which bounds every stride and offset of a contiguous layout). */
+bool nn_shape_count(int ndim, const int64_t *shape, int64_t *numel);
+/* The element count of a shape already validated (nn_check_shape): -1 if it was not valid. */
 int64_t nn_shape_numel(int ndim, const int64_t *shape);
+/* i (0-based, negative from the end) into [0, size), or [0, size] when end_ok; false if out of
+   range. Cannot overflow for any int64 i. */
+static inline bool nn_wrap_index(int64_t *i, int64_t size, bool end_ok) {
+  int64_t k = *i < 0 ? *i + size : *i;       /* size >= 0: no overflow for negative i */
+  if (k < 0 || k > size || (k == size && !end_ok)) return false;
+  *i = k;
+  return true;
+}
+/* A number for an error message: NaN without the sign x86 gives 0/0 ("-nan" reads as a bug) */
+static inline double nn_shownum(double v) { return v != v ? NAN : v; }
+/* A double as int64, refusing NaN, infinities, fractions and values outside int64's range
+   (a plain cast of those is undefined behaviour in C). */
+static inline bool nn_f64_to_i64(double v, int64_t *out) {
+  if (!(v >= -0x1p63 && v < 0x1p63) || v != floor(v)) return false;
+  *out = (int64_t)v;
+  return true;
+}
 bool nn_same_shape(const nn_tensor *a, const nn_tensor *b);
 /* Normalizes a dim (negative from the end) into [0, ndim); false if out of range. */
 bool nn_wrap_dim(int *dim, int ndim);
@@ -135,6 +170,12 @@ void nn_broadcast_strides(const nn_tensor *t, int ndim, const int64_t *shape, in
 double nn_get_flat(const nn_tensor *t, int64_t i);
 /* Copies src (broadcast) into dst converting dtypes; no autograd. */
 void nn_copy_raw(nn_tensor *dst, const nn_tensor *src);
+/* nn_copy_raw, refusing float values that int64 cannot hold when dst is int64 */
+nn_status nn_copy_checked(nn_ctx *ctx, const char *op, nn_tensor *dst, const nn_tensor *src);
+/* NN_ERR_ARG if dt is int64 and v is not an integer it can hold (NaN, inf, fraction, range) */
+nn_status nn_check_i64(nn_ctx *ctx, const char *op, nn_dtype dt, double v);
+/* NN_ERR_ARG if two elements of t share memory (expanded views): in-place ops refuse them */
+nn_status nn_check_overlap(nn_ctx *ctx, const char *op, const nn_tensor *t);
 
 /* ---- autograd ---------------------------------------------------------------- */
 #define NN_NODE_MAXIN 3
@@ -165,6 +206,7 @@ typedef struct nn_node {
   int64_t iarg[NN_MAX_DIMS + 2];
   nn_tensor *gout;                  /* gradient w.r.t. the output, during backward */
   nn_ctx *ctx;
+  struct nn_node *next_dead;        /* release's work list, once refs reach 0 */
 } nn_node;
 
 extern const nn_op *const nn_all_ops[];
@@ -184,6 +226,12 @@ nn_status nn_grad_slot(nn_ctx *ctx, nn_node *n, int i, nn_tensor **slot, bool *f
 /* Whether input i needs a gradient. */
 bool nn_input_needs_grad(const nn_node *n, int i);
 void nn_node_release(nn_node *n);
+/* Drops one reference to t; a tensor freed here hands its node, when that dies too, to *dead
+   instead of freeing it, so releasing a graph is a loop (nn_node_release) and not a recursion
+   as deep as the graph. */
+void nn_tensor_unref(nn_tensor *t, nn_node **dead);
+/* Frees the nodes of the list dead (linked by next_dead) and whatever dies with them. */
+void nn_nodes_free(nn_node *dead);
 
 /* "[2, 3]" into a rotating static-free buffer owned by the caller */
 #define NN_SHAPE_BUF 96

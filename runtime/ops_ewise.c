@@ -30,11 +30,13 @@ typedef struct { binop op; nn_dtype dt; double alpha; } bin_arg;  /* alpha: B_AX
       for (int64_t i = 0; i < n; i++) { T u = x[i * sa], v = z[i * sb]; y[i * so] = (EXPR); } \
   } while (0)
 
-#define BINARY_CASES(T, POW)                                      \
+/* ADD, SUB, MUL: the type's arithmetic (int64 wraps, as PyTorch's does, without C's undefined
+   signed overflow) */
+#define BINARY_CASES(T, POW, ADD, SUB, MUL)                       \
   switch (c->op) {                                                \
-    case B_ADD: ROW(T, u + v); break;                             \
-    case B_SUB: ROW(T, u - v); break;                             \
-    case B_MUL: ROW(T, u * v); break;                             \
+    case B_ADD: ROW(T, ADD(u, v)); break;                         \
+    case B_SUB: ROW(T, SUB(u, v)); break;                         \
+    case B_MUL: ROW(T, MUL(u, v)); break;                         \
     case B_DIV: ROW(T, u / v); break;                             \
     case B_POW: ROW(T, POW); break;                               \
     case B_MAX: ROW(T, (u > v || u != u) ? u : v); break;         \
@@ -45,23 +47,29 @@ typedef struct { binop op; nn_dtype dt; double alpha; } bin_arg;  /* alpha: B_AX
     case B_LE: ROW(T, (T)(u <= v)); break;                        \
     case B_GT: ROW(T, (T)(u > v)); break;                         \
     case B_GE: ROW(T, (T)(u >= v)); break;                        \
-    case B_AXPY: { T al = (T)c->alpha; ROW(T, u + al * v); } break; \
+    case B_AXPY: { T al = (T)c->alpha; ROW(T, ADD(u, MUL(al, v))); } break; \
   }
+#define F_ADD(u, v) ((u) + (v))
+#define F_SUB(u, v) ((u) - (v))
+#define F_MUL(u, v) ((u) * (v))
+static inline int64_t i64_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static inline int64_t i64_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
+static inline int64_t i64_mul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
 
+/* u^v for v >= 0 (the ops refuse negative integer powers first, as PyTorch), wrapping */
 static int64_t ipow(int64_t u, int64_t v) {
-  if (v < 0) return u == 1 ? 1 : u == -1 ? (v % 2 ? -1 : 1) : 0;
-  int64_t r = 1;
-  while (v) { if (v & 1) r *= u; u *= u; v >>= 1; }
-  return r;
+  uint64_t r = 1, b = (uint64_t)u;
+  for (; v > 0; v >>= 1) { if (v & 1) r *= b; b *= b; }
+  return (int64_t)r;
 }
 
 static void bin_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb,
                     void *arg) {
   const bin_arg *c = arg;
   switch (c->dt) {
-    case NN_F32: BINARY_CASES(float, powf(u, v)); break;
-    case NN_F64: BINARY_CASES(double, pow(u, v)); break;
-    case NN_I64: BINARY_CASES(int64_t, ipow(u, v)); break;
+    case NN_F32: BINARY_CASES(float, powf(u, v), F_ADD, F_SUB, F_MUL); break;
+    case NN_F64: BINARY_CASES(double, pow(u, v), F_ADD, F_SUB, F_MUL); break;
+    case NN_I64: BINARY_CASES(int64_t, ipow(u, v), i64_add, i64_sub, i64_mul); break;
   }
 }
 
@@ -86,12 +94,24 @@ static void flat_bin_rows(void *arg, int part, int64_t lo, int64_t hi) {
           f->bscalar ? 0 : 1, (void *)&f->c);
 }
 
+/* The first negative value of an int64 tensor, if any (integer powers refuse them). */
+static bool has_negative(const nn_tensor *t, double *v) {
+  for (int64_t i = 0; i < t->numel; i++)
+    if ((*v = nn_get_flat(t, i)) < 0) return true;
+  return false;
+}
+
 /* Forward of every binary op: broadcast, promote, compute; the caller records. cdt is the
    dtype to compute in, odt the result's (they differ only for comparisons). */
 static nn_status binary(nn_ctx *ctx, const char *name, binop op, nn_tensor *a, nn_tensor *b,
                         nn_dtype cdt, nn_tensor **out) {
+  NN_ARG(ctx, name, out);
   *out = NULL;
-  if (!a || !b) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", name);
+  NN_ARG_AS(ctx, name, a && b, "tensor");
+  double neg;
+  if (op == B_POW && cdt == NN_I64 && has_negative(b, &neg))
+    return nn_fail(ctx, NN_ERR_ARG, "%s: integers to negative integer powers are not allowed "
+                   "(exponent %.0f; use a float tensor: a:double() ^ b)", name, neg);
   int ndim;
   int64_t shape[NN_MAX_DIMS];
   nn_status s = nn_broadcast_shape(ctx, name, a, b, &ndim, shape);
@@ -119,6 +139,7 @@ static nn_status binary(nn_ctx *ctx, const char *name, binop op, nn_tensor *a, n
 
 /* The result dtype of arithmetic: promotion, and int64 / int64 divides as float32. */
 static nn_dtype arith_dtype(binop op, nn_tensor *a, nn_tensor *b) {
+  if (!a || !b) return NN_F32;   /* (binary() reports the NULL) */
   nn_dtype dt = nn_promote(a->dtype, b->dtype);
   return (op == B_DIV && dt == NN_I64) ? NN_F32 : dt;
 }
@@ -273,9 +294,10 @@ nn_status nn_minimum(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
 nn_status nn_compare(nn_ctx *ctx, nn_cmp op, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   static const binop map[] = {B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE};
   static const char *names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
+  NN_ARG(ctx, "compare", out);
   *out = NULL;
   if ((unsigned)op > NN_GE) return nn_fail(ctx, NN_ERR_ARG, "compare: unknown comparison %d", (int)op);
-  if (!a || !b) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", names[op]);
+  NN_ARG_AS(ctx, names[op], a && b, "tensor");
   return binary(ctx, names[op], map[op], a, b, nn_promote(a->dtype, b->dtype), out);
 }
 
@@ -292,12 +314,12 @@ typedef struct { scalop op; nn_dtype dt; double s; } scal_arg;
     if (so == 1 && sa == 1) for (int64_t i = 0; i < n; i++) { T u = x[i]; y[i] = (EXPR); } \
     else for (int64_t i = 0; i < n; i++) { T u = x[i * sa]; y[i * so] = (EXPR); } \
   } while (0)
-#define SCALAR_CASES(T, POW)                       \
+#define SCALAR_CASES(T, POW, ADD, SUB, MUL)        \
   switch (c->op) {                                 \
-    case S_ADD: SROW(T, u + v); break;             \
-    case S_MUL: SROW(T, u * v); break;             \
+    case S_ADD: SROW(T, ADD(u, v)); break;         \
+    case S_MUL: SROW(T, MUL(u, v)); break;         \
     case S_POW: SROW(T, POW); break;               \
-    case S_RSUB: SROW(T, v - u); break;            \
+    case S_RSUB: SROW(T, SUB(v, u)); break;        \
     case S_RDIV: SROW(T, v / u); break;            \
   }
 
@@ -308,20 +330,23 @@ static void scal_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *
   switch (c->dt) {
     case NN_F32:
       if (c->op == S_POW && c->s == 2.0) { SROW(float, u * u); break; }
-      SCALAR_CASES(float, powf(u, v)); break;
+      SCALAR_CASES(float, powf(u, v), F_ADD, F_SUB, F_MUL); break;
     case NN_F64:
       if (c->op == S_POW && c->s == 2.0) { SROW(double, u * u); break; }
-      SCALAR_CASES(double, pow(u, (double)c->s)); break;
-    case NN_I64: SCALAR_CASES(int64_t, ipow(u, v)); break;
+      SCALAR_CASES(double, pow(u, (double)c->s), F_ADD, F_SUB, F_MUL); break;
+    case NN_I64: SCALAR_CASES(int64_t, ipow(u, v), i64_add, i64_sub, i64_mul); break;
   }
 }
 
 static nn_status scalar_op(nn_ctx *ctx, const char *name, scalop op, nn_tensor *a, double sv,
                            nn_tensor *dst, nn_tensor **out) {
+  if (!dst) NN_ARG(ctx, name, out);   /* (in place, dst is the result) */
   if (out) *out = NULL;
-  if (!a) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", name);
+  NN_ARG_AS(ctx, name, a, "tensor");
   nn_dtype dt = a->dtype;
-  if (dt == NN_I64 && (sv != floor(sv) || op == S_RDIV || (op == S_POW && sv < 0))) dt = NN_F32;
+  int64_t iv;   /* a number int64 cannot hold (fraction, inf, NaN, past 2^63) computes in float */
+  if (dt == NN_I64 && (!nn_f64_to_i64(sv, &iv) || op == S_RDIV || (op == S_POW && sv < 0)))
+    dt = NN_F32;
   nn_tensor *ca = NULL, *r = dst;
   nn_status s = as_dtype(ctx, a, dt, &ca);
   if (!s && !r) s = nn_new(ctx, dt, a->ndim, a->shape, false, &r);
@@ -446,11 +471,13 @@ static void un_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *u0
     (void)p; (void)q;
     UNARY_CASES(double, exp, log, sqrt, fabs, tanh, erf);
   } else {
-    const int64_t p = (int64_t)c->p, q = (int64_t)c->q;
+    /* clamp's bounds, rounded inwards and saturated to int64's range (±inf are no bound) */
+    const int64_t p = c->p <= -0x1p63 ? INT64_MIN : c->p >= 0x1p63 ? INT64_MAX : (int64_t)ceil(c->p);
+    const int64_t q = c->q <= -0x1p63 ? INT64_MIN : c->q >= 0x1p63 ? INT64_MAX : (int64_t)floor(c->q);
     (void)p; (void)q;
     switch (c->op) {
-      case U_NEG: UROW(int64_t, -v); break;
-      case U_ABS: UROW(int64_t, v < 0 ? -v : v); break;
+      case U_NEG: UROW(int64_t, i64_sub(0, v)); break;
+      case U_ABS: UROW(int64_t, v < 0 ? i64_sub(0, v) : v); break;
       case U_SIGN: UROW(int64_t, (v > 0) - (v < 0)); break;
       case U_RELU: UROW(int64_t, v > 0 ? v : 0); break;
       case U_CLAMP: UROW(int64_t, v < p ? p : v > q ? q : v); break;
@@ -462,8 +489,9 @@ static void un_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *u0
 /* int64 stays int64 for the ops that keep integers; the others compute in float32. */
 static nn_status unary(nn_ctx *ctx, const char *name, unop op, nn_tensor *a, double p, double q,
                        nn_tensor *dst, nn_tensor **out) {
+  if (!dst) NN_ARG(ctx, name, out);   /* (in place, dst is the result) */
   if (out) *out = NULL;
-  if (!a) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", name);
+  NN_ARG_AS(ctx, name, a, "tensor");
   bool keeps_int = op == U_NEG || op == U_ABS || op == U_SIGN || op == U_RELU || op == U_CLAMP;
   nn_dtype dt = (a->dtype == NN_I64 && !keeps_int) ? NN_F32 : a->dtype;
   nn_tensor *ca = NULL, *r = dst;
@@ -664,6 +692,7 @@ static nn_status check_clamp(nn_ctx *ctx, const char *name, double lo, double hi
   return NN_OK;
 }
 nn_status nn_clamp(nn_ctx *ctx, nn_tensor *a, double lo, double hi, nn_tensor **out) {
+  NN_ARG(ctx, "clamp", out);
   *out = NULL;
   nn_status s = check_clamp(ctx, "clamp", lo, hi);
   if (!s) s = unary(ctx, "clamp", U_CLAMP, a, lo, hi, NULL, out);
@@ -728,8 +757,9 @@ static nn_status where_backward(nn_ctx *ctx, nn_node *n) {
 }
 const nn_op nn_op_where = {"where", where_backward, 1};
 nn_status nn_where(nn_ctx *ctx, nn_tensor *cond, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
+  NN_ARG(ctx, "where", out);
   *out = NULL;
-  if (!cond || !a || !b) return nn_fail(ctx, NN_ERR_ARG, "where: tensor is NULL");
+  NN_ARG_AS(ctx, "where", cond && a && b, "tensor");
   nn_status s = where_raw(ctx, cond, a, b, out);
   if (s) return s;
   nn_tensor *in[3] = {cond, a, b};
@@ -745,19 +775,19 @@ nn_status nn_where(nn_ctx *ctx, nn_tensor *cond, nn_tensor *a, nn_tensor *b, nn_
    rather than giving a silently wrong gradient. Every change bumps the storage version, which
    backward checks for tensors the graph saved. */
 static nn_status check_inplace(nn_ctx *ctx, const char *name, nn_tensor *a) {
-  if (!a) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", name);
+  NN_ARG_AS(ctx, name, a, "tensor");
   if (a->requires_grad && ctx->grad_enabled)
     return nn_fail(ctx, NN_ERR_STATE,
                    "%s: a tensor that requires grad cannot be changed in place while grad mode "
                    "is on (use lunet.no_grad, or an out-of-place op)", name);
-  return NN_OK;
+  return nn_check_overlap(ctx, name, a);
 }
 
 static nn_status binary_inplace(nn_ctx *ctx, const char *name, binop op, double alpha,
                                 nn_tensor *a, nn_tensor *b) {
   nn_status s = check_inplace(ctx, name, a);
   if (s) return s;
-  if (!b) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", name);
+  NN_ARG_AS(ctx, name, b, "tensor");
   int nd;
   int64_t sh[NN_MAX_DIMS];
   if ((s = nn_broadcast_shape(ctx, name, a, b, &nd, sh))) return s;
@@ -803,8 +833,7 @@ nn_status nn_div_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) {
 static nn_status scalar_inplace(nn_ctx *ctx, const char *name, scalop op, nn_tensor *a, double v) {
   nn_status s = check_inplace(ctx, name, a);
   if (s) return s;
-  if (a->dtype == NN_I64 && v != floor(v))
-    return nn_fail(ctx, NN_ERR_DTYPE, "%s: value %g is not an integer for an int64 tensor", name, v);
+  if ((s = nn_check_i64(ctx, name, a->dtype, v))) return s;
   if ((s = scalar_op(ctx, name, op, a, v, a, NULL))) return s;
   a->st->version++;
   return NN_OK;

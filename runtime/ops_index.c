@@ -61,9 +61,11 @@ static void gather_rows(void *arg, int part, int64_t lo, int64_t hi) {
 }
 
 nn_status nn_index_select(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn_tensor **out) {
+  NN_ARG(ctx, "index_select", t);
+  NN_ARG(ctx, "index_select", idx);
+  NN_ARG(ctx, "index_select", out);
   *out = NULL;
   char b[NN_SHAPE_BUF];
-  if (!t || !idx) return nn_fail(ctx, NN_ERR_ARG, "index_select: tensor is NULL");
   if (idx->dtype != NN_I64)
     return nn_fail(ctx, NN_ERR_DTYPE, "index_select: index must be int64, got %s", nn_dtype_name(idx->dtype));
   if (idx->ndim > 1)
@@ -196,8 +198,10 @@ static nn_status join(nn_ctx *ctx, const nn_op *op, int n, nn_tensor *const *ts,
                       nn_tensor **out) {
   const char *name = op->name;
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  NN_ARG(ctx, name, out);
+  if (n > 0) NN_ARG(ctx, name, ts);
   *out = NULL;
-  if (n <= 0 || !ts) return nn_fail(ctx, NN_ERR_ARG, "%s: expects a non-empty list of tensors", name);
+  if (n <= 0) return nn_fail(ctx, NN_ERR_ARG, "%s: expects a non-empty list of tensors", name);
   for (int i = 0; i < n; i++)
     if (!ts[i]) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor %d of the list is NULL", name, i + 1);
   const nn_tensor *ref = NULL;
@@ -284,7 +288,8 @@ nn_status nn_stack(nn_ctx *ctx, int n, nn_tensor *const *ts, int dim, nn_tensor 
 
 /* ---- copy_: dst <- src (broadcast, converted); in place, not recorded ------------------------ */
 nn_status nn_copy_(nn_ctx *ctx, nn_tensor *dst, nn_tensor *src) {
-  if (!dst || !src) return nn_fail(ctx, NN_ERR_ARG, "copy_: tensor is NULL");
+  NN_ARG(ctx, "copy_", dst);
+  NN_ARG(ctx, "copy_", src);
   if (dst->requires_grad && ctx->grad_enabled)
     return nn_fail(ctx, NN_ERR_STATE,
                    "copy_: a tensor that requires grad cannot be changed in place while grad mode "
@@ -299,13 +304,15 @@ nn_status nn_copy_(nn_ctx *ctx, nn_tensor *dst, nn_tensor *src) {
   if (!same)
     return nn_fail(ctx, NN_ERR_SHAPE, "copy_: source of shape %s does not broadcast to the destination's %s",
                    nn_shape_fmt(src->ndim, src->shape, b1), nn_shape_fmt(dst->ndim, dst->shape, b2));
+  if ((s = nn_check_overlap(ctx, "copy_", dst))) return s;
   nn_tensor *c = src;
   if (src->st == dst->st && src != dst) {     /* overlapping views: copy the source first */
     if ((s = nn_new(ctx, src->dtype, src->ndim, src->shape, false, &c))) return s;
     nn_copy_raw(c, src);
   }
-  nn_copy_raw(dst, c);
+  s = nn_copy_checked(ctx, "copy_", dst, c);
   if (c != src) nn_tensor_release(c);
+  if (s) return s;
   dst->st->version++;
   return NN_OK;
 }

@@ -46,7 +46,10 @@ static nn_status infer_shape(nn_ctx *ctx, const char *op, const nn_tensor *t, in
       infer = i;
     } else if (shape[i] < 0) {
       return nn_fail(ctx, NN_ERR_SHAPE, "%s: invalid size %lld in dimension %d", op, (long long)shape[i], i + 1);
-    } else known *= shape[i];
+    } else if (!nn_size_mul(known, shape[i], &known) || known > NN_NUMEL_MAX) {
+      return nn_fail(ctx, NN_ERR_SHAPE, "%s: shape %s is invalid for input of size %lld (too many "
+                     "elements)", op, nn_shape_fmt(ndim, shape, b1), (long long)t->numel);
+    }
     res[i] = shape[i];
   }
   if (infer >= 0) {
@@ -54,7 +57,7 @@ static nn_status infer_shape(nn_ctx *ctx, const char *op, const nn_tensor *t, in
       return nn_fail(ctx, NN_ERR_SHAPE, "%s: shape %s is invalid for input of size %lld", op,
                      nn_shape_fmt(ndim, shape, b1), (long long)t->numel);
     res[infer] = t->numel / known;
-  } else if (known != t->numel) {
+  } else if (known != t->numel || !nn_shape_count(ndim, res, &known)) {
     return nn_fail(ctx, NN_ERR_SHAPE, "%s: shape %s is invalid for input of size %lld (shape %s)", op,
                    nn_shape_fmt(ndim, shape, b1), (long long)t->numel,
                    nn_shape_fmt(t->ndim, t->shape, b2));
@@ -85,6 +88,9 @@ static bool view_strides(const nn_tensor *t, int ndim, const int64_t *shape, int
 
 const nn_op nn_op_view = {"view", reshape_back, 0};
 nn_status nn_view(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_tensor **out) {
+  NN_ARG(ctx, "view", t);
+  if (ndim > 0) NN_ARG(ctx, "view", shape);
+  NN_ARG(ctx, "view", out);
   *out = NULL;
   int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
@@ -99,6 +105,9 @@ nn_status nn_view(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_
 }
 
 nn_status nn_reshape(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_tensor **out) {
+  NN_ARG(ctx, "reshape", t);
+  if (ndim > 0) NN_ARG(ctx, "reshape", shape);
+  NN_ARG(ctx, "reshape", out);
   *out = NULL;
   int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
   nn_status s = infer_shape(ctx, "reshape", t, ndim, shape, sh);
@@ -112,6 +121,8 @@ nn_status nn_reshape(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, 
 }
 
 nn_status nn_flatten(nn_ctx *ctx, nn_tensor *t, int start, int end, nn_tensor **out) {
+  NN_ARG(ctx, "flatten", t);
+  NN_ARG(ctx, "flatten", out);
   *out = NULL;
   int nd = t->ndim;
   if (nd == 0) { int64_t one = 1; return nn_reshape(ctx, t, 1, &one, out); }
@@ -124,7 +135,7 @@ nn_status nn_flatten(nn_ctx *ctx, nn_tensor *t, int start, int end, nn_tensor **
   int64_t sh[NN_MAX_DIMS];
   int k = 0;
   for (int i = 0; i < start; i++) sh[k++] = t->shape[i];
-  int64_t m = 1;
+  int64_t m = 1;   /* cannot overflow: a product of a valid shape's sizes */
   for (int i = start; i <= end; i++) m *= t->shape[i];
   sh[k++] = m;
   for (int i = end + 1; i < nd; i++) sh[k++] = t->shape[i];
@@ -152,6 +163,8 @@ static nn_status transpose_backward(nn_ctx *ctx, nn_node *n) {
 }
 const nn_op nn_op_transpose = {"transpose", transpose_backward, 0};
 nn_status nn_transpose(nn_ctx *ctx, nn_tensor *t, int d0, int d1, nn_tensor **out) {
+  NN_ARG(ctx, "transpose", t);
+  NN_ARG(ctx, "transpose", out);
   *out = NULL;
   if (t->ndim == 0 && (d0 == 0 || d0 == -1) && (d1 == 0 || d1 == -1)) {
     nn_status s = nn_alias(ctx, t, 0, t->shape, t->stride, t->offset, out);
@@ -182,6 +195,9 @@ static nn_status permute_backward(nn_ctx *ctx, nn_node *n) {
 }
 const nn_op nn_op_permute = {"permute", permute_backward, 0};
 nn_status nn_permute(nn_ctx *ctx, nn_tensor *t, const int *dims, nn_tensor **out) {
+  NN_ARG(ctx, "permute", t);
+  if (t->ndim > 0) NN_ARG(ctx, "permute", dims);
+  NN_ARG(ctx, "permute", out);
   *out = NULL;
   int d[NN_MAX_DIMS];
   bool seen[NN_MAX_DIMS] = {false};
@@ -236,11 +252,13 @@ const nn_op nn_op_narrow = {"narrow", narrow_backward, 0};
 const nn_op nn_op_select = {"select", select_backward, 0};
 
 nn_status nn_narrow(nn_ctx *ctx, nn_tensor *t, int dim, int64_t start, int64_t len, nn_tensor **out) {
+  NN_ARG(ctx, "narrow", t);
+  NN_ARG(ctx, "narrow", out);
   *out = NULL;
   nn_status s = nn_check_dim(ctx, "narrow", &dim, t->ndim);
   if (s) return s;
   if (t->ndim == 0) return nn_fail(ctx, NN_ERR_ARG, "narrow: cannot narrow a 0-d tensor");
-  if (start < 0 || len < 0 || start + len > t->shape[dim])
+  if (start < 0 || len < 0 || start > t->shape[dim] || len > t->shape[dim] - start)
     return nn_fail(ctx, NN_ERR_ARG, "narrow: start %lld and length %lld exceed dimension %d of size %lld",
                    (long long)start, (long long)len, dim + 1, (long long)t->shape[dim]);
   if ((s = narrow_raw(ctx, t, dim, start, len, out))) return s;
@@ -248,14 +266,16 @@ nn_status nn_narrow(nn_ctx *ctx, nn_tensor *t, int dim, int64_t start, int64_t l
 }
 
 nn_status nn_select(nn_ctx *ctx, nn_tensor *t, int dim, int64_t i, nn_tensor **out) {
+  NN_ARG(ctx, "select", t);
+  NN_ARG(ctx, "select", out);
   *out = NULL;
   if (t->ndim == 0) return nn_fail(ctx, NN_ERR_ARG, "select: cannot index a 0-d tensor");
   nn_status s = nn_check_dim(ctx, "select", &dim, t->ndim);
   if (s) return s;
-  if (i < -t->shape[dim] || i >= t->shape[dim])
+  int64_t i0 = i;
+  if (!nn_wrap_index(&i, t->shape[dim], false))
     return nn_fail(ctx, NN_ERR_ARG, "select: index %lld out of range for dimension %d of size %lld",
-                   (long long)i, dim + 1, (long long)t->shape[dim]);
-  if (i < 0) i += t->shape[dim];
+                   (long long)i0, dim + 1, (long long)t->shape[dim]);
   if ((s = select_raw(ctx, t, dim, i, out))) return s;
   return record_view(ctx, &nn_op_select, t, out, dim, i, 0);
 }
@@ -263,6 +283,8 @@ nn_status nn_select(nn_ctx *ctx, nn_tensor *t, int dim, int64_t i, nn_tensor **o
 /* ---- unsqueeze, squeeze: reshaping views ----------------------------------------------------- */
 
 nn_status nn_unsqueeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
+  NN_ARG(ctx, "unsqueeze", t);
+  NN_ARG(ctx, "unsqueeze", out);
   *out = NULL;
   if (t->ndim >= NN_MAX_DIMS)
     return nn_fail(ctx, NN_ERR_SHAPE, "unsqueeze: a %d-d tensor cannot grow (at most %d dims)", t->ndim, NN_MAX_DIMS);
@@ -281,6 +303,8 @@ nn_status nn_unsqueeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
 }
 
 nn_status nn_squeeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
+  NN_ARG(ctx, "squeeze", t);
+  NN_ARG(ctx, "squeeze", out);
   *out = NULL;
   int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
   int k = 0;
@@ -301,6 +325,9 @@ nn_status nn_squeeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
 static nn_status expand_backward(nn_ctx *ctx, nn_node *n) { return nn_grad_accum(ctx, n, 0, n->gout); }
 const nn_op nn_op_expand = {"expand", expand_backward, 0};
 nn_status nn_expand(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_tensor **out) {
+  NN_ARG(ctx, "expand", t);
+  if (ndim > 0) NN_ARG(ctx, "expand", shape);
+  NN_ARG(ctx, "expand", out);
   *out = NULL;
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
   if (ndim < t->ndim || ndim > NN_MAX_DIMS)
@@ -342,8 +369,8 @@ static nn_status copy_as(nn_ctx *ctx, const nn_op *op, nn_tensor *t, nn_dtype dt
   *out = NULL;
   if (!t) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", op->name);
   nn_status s = nn_new(ctx, dt, t->ndim, t->shape, false, out);
-  if (s) return s;
-  nn_copy_raw(*out, t);
+  if (!s) s = nn_copy_checked(ctx, op->name, *out, t);
+  if (s) { nn_tensor_release(*out); *out = NULL; return s; }
   if (dt == NN_I64 || !nn_needs_grad(ctx, 1, &t)) return NN_OK;
   if (nn_record(ctx, op, *out, 1, &t, NULL)) return NN_OK;
   nn_tensor_release(*out);
@@ -352,13 +379,19 @@ static nn_status copy_as(nn_ctx *ctx, const nn_op *op, nn_tensor *t, nn_dtype dt
 }
 
 nn_status nn_clone(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
+  NN_ARG(ctx, "clone", t);
+  NN_ARG(ctx, "clone", out);
   return copy_as(ctx, &nn_op_clone, t, t ? t->dtype : NN_F32, out);
 }
 nn_status nn_contiguous(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
+  NN_ARG(ctx, "contiguous", t);
+  NN_ARG(ctx, "contiguous", out);
   if (t && nn_is_contig(t)) { nn_tensor_retain(t); *out = t; return NN_OK; }
   return nn_clone(ctx, t, out);
 }
 nn_status nn_to(nn_ctx *ctx, nn_tensor *t, nn_dtype dt, nn_tensor **out) {
+  NN_ARG(ctx, "to", t);
+  NN_ARG(ctx, "to", out);
   *out = NULL;
   if (dt != NN_F32 && dt != NN_F64 && dt != NN_I64)
     return nn_fail(ctx, NN_ERR_DTYPE, "to: invalid dtype %d", (int)dt);

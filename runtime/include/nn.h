@@ -146,7 +146,9 @@ NN_API bool nn_tensor_requires_grad(const nn_tensor *t);
 NN_API nn_status nn_tensor_set_requires_grad(nn_ctx *ctx, nn_tensor *t, bool on); /* leaves only */
 NN_API bool nn_tensor_is_leaf(const nn_tensor *t);
 NN_API nn_tensor *nn_tensor_grad(const nn_tensor *t);   /* borrowed; NULL if none yet */
-NN_API nn_status nn_tensor_set_grad(nn_ctx *ctx, nn_tensor *t, nn_tensor *g); /* g NULL clears */
+/* t's grad becomes a new header over g's storage (writes through either are seen by both; g
+   itself is not kept); g must match t's shape and dtype and be contiguous; g NULL clears */
+NN_API nn_status nn_tensor_set_grad(nn_ctx *ctx, nn_tensor *t, nn_tensor *g);
 NN_API void nn_tensor_zero_grad(nn_tensor *t);          /* fills the grad with 0 (keeps the buffer) */
 /* The same, but when nothing else holds a reference to the grad the fill waits: the grad reads
    as zeros through nn_tensor_grad, and the next backward writes it instead of adding to zeros
@@ -155,7 +157,9 @@ NN_API void nn_tensor_zero_grad(nn_tensor *t);          /* fills the grad with 0
 NN_API void nn_tensor_zero_grad_deferred(nn_tensor *t);
 NN_API const char *nn_tensor_grad_fn(const nn_tensor *t); /* op name of the recording node or NULL */
 /* Accumulates d(t)/d(leaves) into the leaves' grads. grad NULL requires a one-element t.
-   The graph behind t is freed afterwards; a second backward through it is an error. */
+   The graph behind t is freed afterwards; a second backward through it is an error. A saved
+   tensor modified in place fails it before any grad changes (the graph is kept); an interrupt
+   or out of memory during the walk leaves partial sums in the leaves reached and frees it. */
 NN_API nn_status nn_backward(nn_ctx *ctx, nn_tensor *t, nn_tensor *grad);
 NN_API nn_status nn_detach(nn_ctx *ctx, nn_tensor *t, nn_tensor **out); /* shares storage */
 
@@ -167,6 +171,8 @@ NN_API nn_status nn_full(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shap
 NN_API nn_status nn_eye(nn_ctx *ctx, nn_dtype dt, int64_t n, int64_t m, nn_tensor **out);
 NN_API nn_status nn_arange(nn_ctx *ctx, nn_dtype dt, double start, double end, double step,
                            nn_tensor **out);              /* end exclusive */
+NN_API nn_status nn_arange_i64(nn_ctx *ctx, int64_t start, int64_t end, int64_t step,
+                               nn_tensor **out);   /* int64 [start, end) exactly */
 NN_API nn_status nn_linspace(nn_ctx *ctx, nn_dtype dt, double a, double b, int64_t n,
                              nn_tensor **out);
 /* r NULL: the context's default generator */
