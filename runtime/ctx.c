@@ -82,9 +82,9 @@ void *nn_block_get(nn_ctx *ctx, size_t n) {
   n = round_size(n);
   nn_bin *b = find_bin(ctx, n);
   void *p;
-  if (!b) b = new_bin(ctx, n);   /* (a miss calls the allocator anyway) */
-  if (b) b->asked |= 1;
-  if (b && b->head) {
+  if (!b && !(b = new_bin(ctx, n))) return NULL;   /* (a miss calls the allocator anyway) */
+  b->asked |= 1;
+  if (b->head) {
     nn_block *blk = b->head;
     b->head = blk->next;
     ctx->cached_bytes -= n;

@@ -24,6 +24,7 @@
 ** cJSON allocates its trees with malloc (its hooks are process-global, so we leave them alone);
 ** everything we keep goes through the context.
 */
+#define _GNU_SOURCE   /* O_TMPFILE and linkat's AT_SYMLINK_FOLLOW (Linux), guarded below */
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
@@ -488,7 +489,7 @@ static nn_status check_prefix(nn_ctx *ctx, const char *op, const unsigned char *
 
 nn_status nn_parse_safetensors(nn_ctx *ctx, const void *bytes, size_t len, nn_stfile **out) {
   static const char op[] = "parse_safetensors";
-  if (out == NULL) return nn_fail(ctx, NN_ERR_ARG, "%s: out is NULL", op);
+  NN_ARG(ctx, op, out);
   *out = NULL;
   if (bytes == NULL && len > 0) return nn_fail(ctx, NN_ERR_ARG, "%s: bytes is NULL", op);
   if (!little_endian())
@@ -503,7 +504,7 @@ nn_status nn_parse_safetensors(nn_ctx *ctx, const void *bytes, size_t len, nn_st
 
 nn_status nn_load_safetensors(nn_ctx *ctx, const char *path, nn_stfile **out) {
   static const char op[] = "load_safetensors";
-  if (out == NULL) return nn_fail(ctx, NN_ERR_ARG, "%s: out is NULL", op);
+  NN_ARG(ctx, op, out);
   *out = NULL;
   if (path == NULL) return nn_fail(ctx, NN_ERR_ARG, "%s: path is NULL", op);
   if (!little_endian())
@@ -627,6 +628,96 @@ static mode_t new_file_mode(void) {
   return 0666 & ~mask;
 }
 
+/* ---- replacing a file safely ---------------------------------------------------------------
+   A save must never leave a half-written file under the name, nor a full-size orphan when it
+   is killed, nor change what stands at the name other than its bytes:
+   - the data go to an unnamed file (O_TMPFILE) in the target's directory, which the kernel
+     frees if the process dies before it is linked; once written and fsynced it is linked as
+     ".<name>.lunet-tmp" and renamed over the target (link cannot replace a file). Only a kill
+     between those two calls leaves a temp, and the fixed name means the next save replaces it.
+   - where O_TMPFILE is not supported (other systems, some file systems) the data go straight
+     to ".<name>.lunet-tmp": a kill leaves that one file, which the next save removes first. A
+     unique mkstemp name would pile up one orphan per kill instead. The name is unlinked and
+     made with O_EXCL | O_NOFOLLOW, so a link planted there is never written through.
+   - the target's mode is kept (a 0600 checkpoint stays private); a new file gets 0666 less the
+     umask, as fopen would give it.
+   - a symlink is followed (realpath) and its target replaced, so the link stays a link. */
+typedef struct {
+  char target[PATH_MAX];        /* the file to replace: path, through any symlinks */
+  char tmp[PATH_MAX + 32];      /* its temp name in the same directory */
+  int fd;
+  bool named;                   /* tmp exists in the directory (to be removed on failure) */
+} save_file;
+
+/* Fills target and tmp from path; an error names what is wrong with the path. */
+static nn_status save_names(nn_ctx *ctx, const char *op, const char *path, save_file *sf) {
+  struct stat st;
+  if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+    if (realpath(path, sf->target) == NULL)
+      return nn_fail(ctx, NN_ERR_IO, "%s: cannot follow the symlink '%s': %s", op, path,
+                     strerror(errno));
+  } else if (snprintf(sf->target, sizeof sf->target, "%s", path) >= (int)sizeof sf->target) {
+    return nn_fail(ctx, NN_ERR_ARG, "%s: path '%.64s...' is too long", op, path);
+  }
+  const char *slash = strrchr(sf->target, '/'), *base = slash ? slash + 1 : sf->target;
+  if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+    return nn_fail(ctx, NN_ERR_ARG, "%s: '%s' names a directory, not a file", op, path);
+  int dirlen = slash ? (int)(slash - sf->target) + 1 : 0;
+  snprintf(sf->tmp, sizeof sf->tmp, "%.*s.%s.lunet-tmp", dirlen, sf->target, base);
+  return NN_OK;
+}
+
+/* Opens the file to write (see above); sf->fd is -1 on failure. */
+static nn_status save_open(nn_ctx *ctx, const char *op, const char *path, save_file *sf) {
+  sf->fd = -1;
+  sf->named = false;
+  nn_status s = save_names(ctx, op, path, sf);
+  if (s != NN_OK) return s;
+#ifdef O_TMPFILE
+  char dir[PATH_MAX];
+  const char *slash = strrchr(sf->target, '/');
+  if (slash == sf->target) snprintf(dir, sizeof dir, "/");
+  else if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - sf->target), sf->target);
+  else snprintf(dir, sizeof dir, ".");
+  sf->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (sf->fd >= 0) return NN_OK;
+  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+    return nn_fail(ctx, NN_ERR_IO, "%s: cannot create a temporary file next to '%s': %s", op, path,
+                   strerror(errno));
+#endif
+  if (unlink(sf->tmp) != 0 && errno != ENOENT)
+    return nn_fail(ctx, NN_ERR_IO, "%s: cannot remove the old temporary file '%s': %s", op,
+                   sf->tmp, strerror(errno));
+  sf->fd = open(sf->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (sf->fd < 0)
+    return nn_fail(ctx, NN_ERR_IO, "%s: cannot create a temporary file next to '%s': %s", op, path,
+                   strerror(errno));
+  sf->named = true;
+  return NN_OK;
+}
+
+/* Gives the written, fsynced file the target's mode and puts it in the target's place. */
+static nn_status save_commit(nn_ctx *ctx, const char *op, save_file *sf) {
+  struct stat st;
+  mode_t mode = stat(sf->target, &st) == 0 ? st.st_mode & 07777 : new_file_mode();
+  if (fchmod(sf->fd, mode) != 0)
+    return nn_fail(ctx, NN_ERR_IO, "%s: cannot set the mode of '%s': %s", op, sf->tmp, strerror(errno));
+  if (!sf->named) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", sf->fd);
+    for (int tries = 0; !sf->named; tries++) {
+      if (linkat(AT_FDCWD, proc, AT_FDCWD, sf->tmp, AT_SYMLINK_FOLLOW) == 0) sf->named = true;
+      else if (errno != EEXIST || tries > 0 || unlink(sf->tmp) != 0)
+        return nn_fail(ctx, NN_ERR_IO, "%s: cannot link '%s': %s", op, sf->tmp, strerror(errno));
+    }
+  }
+  if (rename(sf->tmp, sf->target) != 0)
+    return nn_fail(ctx, NN_ERR_IO, "%s: cannot rename '%s' to '%s': %s", op, sf->tmp, sf->target,
+                   strerror(errno));
+  sf->named = false;
+  return NN_OK;
+}
+
 static nn_status write_all(nn_ctx *ctx, const char *op, FILE *f, const char *tmp,
                            const void *p, size_t n) {
   if (n && fwrite(p, 1, n, f) != n)
@@ -637,8 +728,8 @@ static nn_status write_all(nn_ctx *ctx, const char *op, FILE *f, const char *tmp
 nn_status nn_save_safetensors(nn_ctx *ctx, const char *path, int n, const nn_named *ts,
                               int nmeta, const nn_meta *meta) {
   static const char op[] = "save_safetensors";
-  if (path == NULL || path[0] == '\0')
-    return nn_fail(ctx, NN_ERR_ARG, "%s: path is %s", op, path ? "empty" : "NULL");
+  NN_ARG(ctx, op, path);
+  if (path[0] == '\0') return nn_fail(ctx, NN_ERR_ARG, "%s: path is empty", op);
   if (n < 0 || nmeta < 0)
     return nn_fail(ctx, NN_ERR_ARG, "%s: negative count (%d tensors, %d metadata entries)", op,
                    n, nmeta);
@@ -675,16 +766,16 @@ nn_status nn_save_safetensors(nn_ctx *ctx, const char *path, int n, const nn_nam
   const nn_named **sorted = NULL;
   const nn_meta **msorted = NULL;
   const char **names = NULL;
-  char *text = NULL, *tmp = NULL;
-  size_t tmpsize = strlen(path) + 12;
+  char *text = NULL;
+  save_file *sf = NULL;
   FILE *f = NULL;
-  int fd = -1;
   bool grad = nn_set_grad_enabled(ctx, false);
   sorted = nn_malloc(ctx, (size_t)(n ? n : 1) * sizeof *sorted);
   msorted = nn_malloc(ctx, (size_t)(nmeta ? nmeta : 1) * sizeof *msorted);
   names = nn_malloc(ctx, (size_t)(n ? n : 1) * sizeof *names);
-  tmp = nn_malloc(ctx, tmpsize);
-  if (!sorted || !msorted || !names || !tmp) { s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op); goto done; }
+  sf = nn_malloc(ctx, sizeof *sf);
+  if (sf) sf->fd = -1, sf->named = false;
+  if (!sorted || !msorted || !names || !sf) { s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op); goto done; }
   for (int i = 0; i < n; i++) sorted[i] = &ts[i];
   for (int i = 0; i < nmeta; i++) msorted[i] = &meta[i];
   if (n > 1) qsort(sorted, (size_t)n, sizeof *sorted, cmp_named);
@@ -709,17 +800,11 @@ nn_status nn_save_safetensors(nn_ctx *ctx, const char *path, int n, const nn_nam
                 hlen + pad, ST_MAX_HEADER);
     goto done;
   }
-  snprintf(tmp, tmpsize, "%s.XXXXXX", path);
-  fd = mkstemp(tmp);
-  if (fd < 0) {
-    s = nn_fail(ctx, NN_ERR_IO, "%s: cannot create a temporary file next to '%s': %s", op, path,
-                strerror(errno));
-    goto done;
-  }
-  f = fdopen(fd, "wb");
+  if ((s = save_open(ctx, op, path, sf)) != NN_OK) goto done;
+  const char *tmp = path;            /* what messages name: the temp may have no name yet */
+  f = fdopen(sf->fd, "wb");
   if (f == NULL) {
     s = nn_fail(ctx, NN_ERR_IO, "%s: cannot open '%s': %s", op, tmp, strerror(errno));
-    close(fd);
     goto done;
   }
   unsigned char p8[8];
@@ -741,28 +826,18 @@ nn_status nn_save_safetensors(nn_ctx *ctx, const char *path, int n, const nn_nam
     s = nn_fail(ctx, NN_ERR_IO, "%s: cannot flush '%s': %s", op, tmp, strerror(errno));
     goto done;
   }
-  if (fchmod(fileno(f), new_file_mode()) != 0) {
-    s = nn_fail(ctx, NN_ERR_IO, "%s: cannot set the mode of '%s': %s", op, tmp, strerror(errno));
-    goto done;
-  }
-  int rc = fclose(f);
+  if ((s = save_commit(ctx, op, sf)) != NN_OK) goto done;
+  int rc = fclose(f);               /* (flushed and synced above: a failure here loses nothing) */
   f = NULL;
-  if (rc != 0) {
-    s = nn_fail(ctx, NN_ERR_IO, "%s: cannot close '%s': %s", op, tmp, strerror(errno));
-    goto done;
-  }
-  if (rename(tmp, path) != 0) {
-    s = nn_fail(ctx, NN_ERR_IO, "%s: cannot rename '%s' to '%s': %s", op, tmp, path,
-                strerror(errno));
-    goto done;
-  }
-  fd = -1;                       /* renamed: nothing to remove */
+  sf->fd = -1;
+  if (rc != 0) s = nn_fail(ctx, NN_ERR_IO, "%s: cannot close '%s': %s", op, sf->target, strerror(errno));
 done:
-  if (f) fclose(f);
-  if (fd >= 0) unlink(tmp);
+  if (f) fclose(f);                 /* (it owns sf->fd) */
+  else if (sf && sf->fd >= 0) close(sf->fd);
+  if (sf && sf->named) unlink(sf->tmp);
   nn_set_grad_enabled(ctx, grad);
   cJSON_free(text);
-  if (tmp) nn_mfree(ctx, tmp, tmpsize);
+  if (sf) nn_mfree(ctx, sf, sizeof *sf);
   if (sorted) nn_mfree(ctx, sorted, (size_t)(n ? n : 1) * sizeof *sorted);
   if (names) nn_mfree(ctx, names, (size_t)(n ? n : 1) * sizeof *names);
   if (msorted) nn_mfree(ctx, msorted, (size_t)(nmeta ? nmeta : 1) * sizeof *msorted);

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -417,6 +420,108 @@ static void test_errors(nn_ctx *ctx) {
   nn_tensor_release(t);
 }
 
+/* ---- replacing a file: mode, symlinks, interrupted saves ---------------------------------- */
+
+static int load_count(nn_ctx *ctx, const char *path) {   /* tensors in a file, -1 if unreadable */
+  nn_stfile *f = NULL;
+  if (nn_load_safetensors(ctx, path, &f) != NN_OK) return -1;
+  int n = nn_stfile_count(f);
+  nn_stfile_free(f);
+  return n;
+}
+
+static void test_replace(nn_ctx *ctx) {
+  float v[2] = {1, 2};
+  int64_t s2[1] = {2};
+  nn_tensor *t = from(ctx, NN_F32, 1, s2, v);
+  nn_named one = {"x", t}, two[2] = {{"x", t}, {"y", t}};
+  char path[256], link[256], tmp[256];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/m.safetensors", dir);
+  snprintf(link, sizeof link, "%s/link.safetensors", dir);
+  snprintf(tmp, sizeof tmp, "%s/.m.safetensors.lunet-tmp", dir);
+
+  /* a private file stays private: the save used to give it 0644 */
+  OK(nn_save_safetensors(ctx, path, 1, &one, 0, NULL));
+  CHECK(chmod(path, 0600) == 0);
+  OK(nn_save_safetensors(ctx, path, 2, two, 0, NULL));
+  CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600);
+  CHECK(load_count(ctx, path) == 2);
+  CHECK(chmod(path, 0640) == 0);
+  OK(nn_save_safetensors(ctx, path, 1, &one, 0, NULL));
+  CHECKF(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640, "mode %o", (unsigned)st.st_mode);
+
+  /* through a symlink (relative, as ln -s writes them): the link stays, its target changes */
+  CHECK(symlink("m.safetensors", link) == 0);
+  OK(nn_save_safetensors(ctx, link, 2, two, 0, NULL));
+  CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+  CHECK(load_count(ctx, path) == 2);
+  CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640);
+  CHECK(count_dir_entries() == 2);
+  unlink(link);
+
+  /* a directory that does not exist: an error naming it, and nothing written anywhere */
+  char missing[300];
+  snprintf(missing, sizeof missing, "%s/nope/x.safetensors", dir);
+  CHECK(nn_save_safetensors(ctx, missing, 1, &one, 0, NULL) == NN_ERR_IO);
+  static const char pre[] = "save_safetensors: cannot create a temporary file next to '";
+  CHECKF(strncmp(nn_ctx_errmsg(ctx), pre, sizeof pre - 1) == 0 &&
+         strstr(nn_ctx_errmsg(ctx), "/nope/x.safetensors': No such file or directory") != NULL,
+         "message: %s", nn_ctx_errmsg(ctx));
+  CHECK(count_dir_entries() == 1);
+  snprintf(missing, sizeof missing, "%s/", dir);
+  CHECK(nn_save_safetensors(ctx, missing, 1, &one, 0, NULL) == NN_ERR_ARG);
+  CHECK(strstr(nn_ctx_errmsg(ctx), "names a directory, not a file") != NULL);
+
+  /* a save killed mid-write (SIGXFSZ at a 64 KB file size limit, 4 MB to write) leaves the
+     old file whole and no temporary file: each kill used to leave a full-size orphan */
+  int64_t big = 1 << 20;
+  nn_tensor *b = NULL;
+  OK(nn_zeros(ctx, NN_F32, 1, &big, &b));
+  nn_named bn = {"big", b};
+  for (int kill = 0; kill < 3; kill++) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+      struct rlimit fs = {1 << 16, 1 << 16}, core = {0, 0};
+      setrlimit(RLIMIT_CORE, &core);
+      setrlimit(RLIMIT_FSIZE, &fs);
+      nn_save_safetensors(ctx, path, 1, &bn, 0, NULL);
+      _exit(0);                                   /* not reached: the limit kills it */
+    }
+    int ws = 0;
+    CHECK(pid > 0 && waitpid(pid, &ws, 0) == pid);
+    CHECKF(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGXFSZ, "the child was not killed (status %d)", ws);
+  }
+  CHECKF(count_dir_entries() == 1, "%d files after the killed saves", count_dir_entries());
+  CHECK(load_count(ctx, path) == 2);
+  /* a temp left by a kill between link and rename (or where O_TMPFILE is missing) is
+     replaced by the next save to that path */
+  FILE *f = fopen(tmp, "wb");
+  CHECK(f != NULL && fputs("partial", f) >= 0 && fclose(f) == 0);
+  CHECK(count_dir_entries() == 2);
+  OK(nn_save_safetensors(ctx, path, 1, &bn, 0, NULL));
+  CHECK(count_dir_entries() == 1);
+  CHECK(stat(path, &st) == 0 && st.st_size > 4 << 20 && (st.st_mode & 07777) == 0640);
+  /* a planted symlink at the temp name is never written through */
+  char victim[256];
+  snprintf(victim, sizeof victim, "%s/victim", dir);
+  f = fopen(victim, "wb");
+  CHECK(f != NULL && fputs("keep", f) >= 0 && fclose(f) == 0);
+  CHECK(symlink(victim, tmp) == 0);
+  OK(nn_save_safetensors(ctx, path, 1, &one, 0, NULL));
+  size_t n = 0;
+  unsigned char *kept = read_all(victim, &n);
+  CHECK(kept && n == 4 && memcmp(kept, "keep", 4) == 0);
+  free(kept);
+  unlink(tmp);
+  unlink(victim);
+  unlink(path);
+  CHECK(count_dir_entries() == 0);
+  nn_tensor_release(b);
+  nn_tensor_release(t);
+}
+
 /* ---- out of memory ---------------------------------------------------------------------- */
 
 static void test_oom(void) {
@@ -469,6 +574,7 @@ int main(void) {
   snprintf(p, sizeof p, "%s/whole.safetensors", dir);
   unlink(p);
   test_errors(ctx);
+  test_replace(ctx);
   CHECK(nn_ctx_bytes_in_use(ctx) == 0);
   nn_ctx_free(ctx);
   test_oom();
