@@ -46,12 +46,27 @@ static void node_drop_graph(nn_node *n) {
   nn_tensor_release(n->gout); n->gout = NULL;
 }
 
+/* Releasing a graph that backward never ran (a `total = total + loss` loop keeps a chain as
+   long as the loop) must not recurse once per node: 200,000 nodes overflowed the C stack. The
+   dying nodes form a list through their own next_dead field, so the walk takes no stack and
+   no memory, whatever the graph's depth or width. */
+void nn_nodes_free(nn_node *dead) {
+  while (dead) {
+    nn_node *n = dead;
+    dead = n->next_dead;
+    for (int i = 0; i < n->nin; i++) nn_tensor_unref(n->in[i], &dead);
+    nn_tensor_unref(n->saved, &dead);
+    nn_tensor_unref(n->gout, &dead);
+    nn_ctx *ctx = n->ctx;
+    nn_mfree(ctx, n, sizeof *n);
+    nn_ctx_unref(ctx);
+  }
+}
+
 void nn_node_release(nn_node *n) {
   if (!n || --n->refs > 0) return;
-  nn_ctx *ctx = n->ctx;
-  node_drop_graph(n);
-  nn_mfree(ctx, n, sizeof *n);
-  nn_ctx_unref(ctx);
+  n->next_dead = NULL;
+  nn_nodes_free(n);
 }
 
 bool nn_input_needs_grad(const nn_node *n, int i) {
@@ -110,7 +125,7 @@ nn_status nn_grad_accum(nn_ctx *ctx, nn_node *n, int i, nn_tensor *g) {
   if (!in->node) materialize(in);
   nn_tensor **slot = in->node ? &in->node->gout : &in->grad;
   if (!*slot) {
-    if (g->refs == 1 && g->st->refs == 1 && !g->node && g->dtype == in->dtype &&
+    if (g->refs == 1 && g->st->refs == 1 && !g->node && !g->grad && g->dtype == in->dtype &&
         nn_same_shape(g, in) && nn_is_contig(g) && g->offset == 0) {
       nn_tensor_retain(g);           /* a fresh temporary: adopt it instead of copying */
       *slot = g;
@@ -167,9 +182,34 @@ static const char *FREED_MSG =
     "backward: trying to backward through the graph a second time (its saved tensors were "
     "freed by the first backward; run the forward pass again)";
 
+/* NN_ERR_STATE if a tensor node's backward reads was changed in place after the forward */
+static nn_status check_saved(nn_ctx *ctx, const nn_node *node) {
+  for (int i = 0; i < node->nin; i++)
+    if ((node->op->saves >> i & 1) && node->in[i] && node->in[i]->st->version != node->in_version[i])
+      return nn_fail(ctx, NN_ERR_STATE,
+                     "backward: an input of %s was modified by an in-place operation after it "
+                     "was used (version %llu, expected %llu); its gradient would be wrong",
+                     node->op->name, (unsigned long long)node->in[i]->st->version,
+                     (unsigned long long)node->in_version[i]);
+  if (node->saved && node->saved->st->version != node->saved_version)
+    return nn_fail(ctx, NN_ERR_STATE,
+                   "backward: a tensor saved by %s was modified by an in-place operation after "
+                   "it was used; its gradient would be wrong", node->op->name);
+  return NN_OK;
+}
+
+/* What a failed backward leaves. Every failure that can be seen before the walk (a saved tensor
+   modified in place, a graph already freed, no memory for the work list) is found while the
+   nodes are collected, before any gradient moves: the leaves' grads and the graph stay as they
+   were, so catching the error, running the forward again and calling backward counts each
+   gradient once. Checking there costs nothing extra: the collection visits every node anyway,
+   and the walk keeps writing the leaves' buffers directly (nn_grad_slot's beta = 0/1 products).
+   Two failures can only happen during the walk: an interrupt (nn_ctx_interrupt) and running
+   out of memory for a gradient buffer. Then the leaves the walk already reached hold a partial
+   sum and the graph is freed: zero the grads and run the forward again. */
 nn_status nn_backward(nn_ctx *ctx, nn_tensor *t, nn_tensor *grad) {
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
-  if (!t) return nn_fail(ctx, NN_ERR_ARG, "backward: tensor is NULL");
+  NN_ARG(ctx, "backward", t);
   if (!t->requires_grad)
     return nn_fail(ctx, NN_ERR_STATE,
                    "backward: the tensor does not require grad and has no grad_fn");
@@ -182,9 +222,32 @@ nn_status nn_backward(nn_ctx *ctx, nn_tensor *t, nn_tensor *grad) {
                    nn_shape_fmt(grad->ndim, grad->shape, b1), nn_shape_fmt(t->ndim, t->shape, b2));
   if (grad && grad->dtype == NN_I64)
     return nn_fail(ctx, NN_ERR_DTYPE, "backward: grad must be floating point, got int64");
+  if (t->node && t->node->freed) return nn_fail(ctx, NN_ERR_STATE, "%s", FREED_MSG);
+
+  /* collect every node reachable from t, checking each (breadth-first, iterative: order[]
+     is the queue and the result) */
+  size_t n = 0;
+  nn_status s = NN_OK;
+  if (t->node) {
+    uint64_t stamp = ++ctx->seq;       /* unique per walk */
+    s = push_node(ctx, &n, t->node);
+    t->node->mark = stamp;
+    for (size_t k = 0; !s && k < n; k++) {
+      nn_node *node = ctx->order[k];
+      if (node->freed) { s = nn_fail(ctx, NN_ERR_STATE, "%s", FREED_MSG); break; }
+      if ((s = check_saved(ctx, node))) break;
+      for (int i = 0; i < node->nin && !s; i++) {
+        nn_tensor *in = node->in[i];
+        if (in && in->requires_grad && in->node && in->node->mark != stamp) {
+          in->node->mark = stamp;
+          s = push_node(ctx, &n, in->node);
+        }
+      }
+    }
+    if (s) return s;
+  }
   nn_tensor *seed;
-  nn_status s = nn_new_like(ctx, t, false, &seed);
-  if (s) return s;
+  if ((s = nn_new_like(ctx, t, false, &seed))) return s;
   if (grad) nn_copy_raw(seed, grad);
   else if (t->dtype == NN_F32) *(float *)nn_ptr(seed) = 1.0f;   /* one element */
   else *(double *)nn_ptr(seed) = 1.0;
@@ -196,26 +259,6 @@ nn_status nn_backward(nn_ctx *ctx, nn_tensor *t, nn_tensor *grad) {
     nn_tensor_release(seed);
     return NN_OK;
   }
-  if (t->node->freed) { nn_tensor_release(seed); return nn_fail(ctx, NN_ERR_STATE, "%s", FREED_MSG); }
-
-  /* collect every node reachable from t (depth-first, iterative, using order[] as a stack
-     at its tail and the result at its head) */
-  uint64_t stamp = ++ctx->seq;       /* unique per walk */
-  size_t n = 0;
-  s = push_node(ctx, &n, t->node);
-  t->node->mark = stamp;
-  for (size_t k = 0; !s && k < n; k++) {
-    nn_node *node = ctx->order[k];
-    if (node->freed) { s = nn_fail(ctx, NN_ERR_STATE, "%s", FREED_MSG); break; }
-    for (int i = 0; i < node->nin && !s; i++) {
-      nn_tensor *in = node->in[i];
-      if (in && in->requires_grad && in->node && in->node->mark != stamp) {
-        in->node->mark = stamp;
-        s = push_node(ctx, &n, in->node);
-      }
-    }
-  }
-  if (s) { nn_tensor_release(seed); return s; }
   qsort(ctx->order, n, sizeof *ctx->order, by_seq_desc);
   for (size_t k = 0; k < n; k++) ctx->order[k]->refs++;   /* pinned while we walk */
 
@@ -227,18 +270,6 @@ nn_status nn_backward(nn_ctx *ctx, nn_tensor *t, nn_tensor *grad) {
     nn_node *node = ctx->order[k];
     if (!node->gout) continue;
     if ((s = nn_check_interrupt(ctx, "backward"))) break;
-    for (int i = 0; i < node->nin; i++)
-      if ((node->op->saves >> i & 1) && node->in[i] && node->in[i]->st->version != node->in_version[i])
-        s = nn_fail(ctx, NN_ERR_STATE,
-                    "backward: an input of %s was modified by an in-place operation after it "
-                    "was used (version %llu, expected %llu); its gradient would be wrong",
-                    node->op->name, (unsigned long long)node->in[i]->st->version,
-                    (unsigned long long)node->in_version[i]);
-    if (!s && node->saved && node->saved->st->version != node->saved_version)
-      s = nn_fail(ctx, NN_ERR_STATE,
-                  "backward: a tensor saved by %s was modified by an in-place operation after "
-                  "it was used; its gradient would be wrong", node->op->name);
-    if (s) break;
     double t0 = ctx->profiling ? nn_now() : 0;
     s = node->op->backward(ctx, node);
     if (ctx->profiling) nn_prof_add(ctx, node->op->name, nn_now() - t0);
@@ -254,15 +285,17 @@ nn_status nn_backward(nn_ctx *ctx, nn_tensor *t, nn_tensor *grad) {
 
 /* ---- the autograd face of tensors ------------------------------------------------------- */
 
-bool nn_tensor_requires_grad(const nn_tensor *t) { return t->requires_grad; }
-bool nn_tensor_is_leaf(const nn_tensor *t) { return t->node == NULL; }
+bool nn_tensor_requires_grad(const nn_tensor *t) { return t && t->requires_grad; }
+bool nn_tensor_is_leaf(const nn_tensor *t) { return t && t->node == NULL; }
 nn_tensor *nn_tensor_grad(const nn_tensor *t) {
+  if (!t) return NULL;
   if (t->grad_stale) materialize((nn_tensor *)t);   /* (the zeros it stands for: logically const) */
   return t->grad;
 }
-const char *nn_tensor_grad_fn(const nn_tensor *t) { return t->node ? t->node->op->name : NULL; }
+const char *nn_tensor_grad_fn(const nn_tensor *t) { return t && t->node ? t->node->op->name : NULL; }
 
 nn_status nn_tensor_set_requires_grad(nn_ctx *ctx, nn_tensor *t, bool on) {
+  NN_ARG(ctx, "set_requires_grad", t);
   if (t->node) {
     if (on) return NN_OK;
     return nn_fail(ctx, NN_ERR_STATE,
@@ -276,19 +309,30 @@ nn_status nn_tensor_set_requires_grad(nn_ctx *ctx, nn_tensor *t, bool on) {
   return NN_OK;
 }
 
+/* t.grad = g stores a new header over g's storage, not g itself: in-place writes through g
+   and through t's grad are seen by both (as PyTorch's .grad = g), but the header holds no node
+   and no grad. So a grad never leads back to a tensor: storages hold no tensors, and every
+   grad is a header made when it is stored (here, or a fresh buffer in backward), which nothing
+   pointed to before. No reference cycle can form through grads (t.grad = t held t forever). */
 nn_status nn_tensor_set_grad(nn_ctx *ctx, nn_tensor *t, nn_tensor *g) {
+  NN_ARG(ctx, "set_grad", t);
+  nn_tensor *a = NULL;
   if (g) {
     char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
-    if (!nn_same_shape(g, t) || g->dtype != t->dtype)
-      return nn_fail(ctx, NN_ERR_SHAPE, "set_grad: grad %s %s does not match tensor %s %s",
-                     nn_shape_fmt(g->ndim, g->shape, b1), nn_dtype_name(g->dtype),
-                     nn_shape_fmt(t->ndim, t->shape, b2), nn_dtype_name(t->dtype));
+    if (!nn_same_shape(g, t))
+      return nn_fail(ctx, NN_ERR_SHAPE, "set_grad: assigned grad has shape %s, the tensor has "
+                     "shape %s", nn_shape_fmt(g->ndim, g->shape, b1),
+                     nn_shape_fmt(t->ndim, t->shape, b2));
+    if (g->dtype != t->dtype)
+      return nn_fail(ctx, NN_ERR_DTYPE, "set_grad: assigned grad has dtype %s, the tensor has "
+                     "dtype %s", nn_dtype_name(g->dtype), nn_dtype_name(t->dtype));
     if (!nn_is_contig(g))
       return nn_fail(ctx, NN_ERR_ARG, "set_grad: the grad must be contiguous");
-    nn_tensor_retain(g);
+    nn_status s = nn_alias(ctx, g, g->ndim, g->shape, g->stride, g->offset, &a);
+    if (s) return s;
   }
   nn_tensor_release(t->grad);
-  t->grad = g;
+  t->grad = a;
   t->grad_stale = false;
   return NN_OK;
 }
@@ -310,5 +354,7 @@ void nn_tensor_zero_grad(nn_tensor *t) {
 }
 
 nn_status nn_detach(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
+  NN_ARG(ctx, "detach", t);
+  NN_ARG(ctx, "detach", out);
   return nn_alias(ctx, t, t->ndim, t->shape, t->stride, t->offset, out);
 }

@@ -161,4 +161,61 @@ describe("autograd", function()
     v:sum():backward()
     near({{0, 1}, {1, 0}}, vals(x.grad))
   end)
+
+  it("a dropped graph of 200,000 nodes is freed (no recursion per node)", function()
+    local a = leaf({1})
+    local y = a
+    for _ = 1, 200000 do y = y * 1 end
+    y = nil                                    -- luacheck: ignore (dropped on purpose)
+    collectgarbage(); collectgarbage()
+    -- and backward over the same depth
+    y = a
+    for _ = 1, 200000 do y = -y end
+    y:backward()
+    near({1}, vals(a.grad))
+  end)
+
+  it("t.grad = t makes no reference cycle: memory stays flat", function()
+    collectgarbage(); collectgarbage()
+    local base = lunet.memory_stats().bytes_in_use
+    for _ = 1, 100 do
+      local t = lunet.zeros(65536)             -- 256 KiB each
+      t.grad = t
+      local a, b = lunet.zeros(65536), lunet.zeros(65536)
+      a.grad = b; b.grad = a
+    end
+    collectgarbage(); collectgarbage()
+    assert.equal(base, lunet.memory_stats().bytes_in_use)
+  end)
+
+  it("t.grad = g shares g's values and must match t's shape and dtype", function()
+    local x = leaf({1, 2})
+    local g = lunet.tensor({10, 20}, {dtype = "float64"})
+    x.grad = g
+    g[1] = 11                                   -- seen through x.grad
+    near({11, 20}, vals(x.grad))
+    ;(x * x):sum():backward()                   -- and backward's sum is seen through g
+    near({13, 24}, vals(g))
+    assert.equal("set_grad: assigned grad has shape [3], the tensor has shape [2]",
+                 errmsg(function() x.grad = lunet.zeros(3, {dtype = "float64"}) end))
+    assert.equal("set_grad: assigned grad has dtype float32, the tensor has dtype float64",
+                 errmsg(function() x.grad = lunet.zeros(2) end))
+    near({13, 24}, vals(x.grad))
+  end)
+
+  it("a backward that fails on a modified saved tensor leaves the grads as they were", function()
+    local x, w = leaf({1, 2}), leaf({5, 6})
+    local function loss() return (x * x):sum() + (w * 2):sum() end -- w's node runs first
+    local l = loss()
+    lunet.no_grad(function() x[1] = 7 end)
+    assert.equal("backward: an input of mul was modified by an in-place operation after it "
+                 .. "was used (version 1, expected 0); its gradient would be wrong",
+                 errmsg(l.backward, l))
+    assert.is_nil(w.grad)                       -- (it was 2 before: partial gradients)
+    assert.is_nil(x.grad)
+    lunet.no_grad(function() x[1] = 1 end)      -- fixed; the forward again
+    loss():backward()
+    near({2, 4}, vals(x.grad))                  -- a single clean backward's gradients
+    near({2, 2}, vals(w.grad))
+  end)
 end)
