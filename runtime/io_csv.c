@@ -4,6 +4,9 @@
 ** The whole file is read through zlib (gzread passes uncompressed files through) into one
 ** buffer, then parsed in a single pass: fields are split at the delimiter, trimmed of spaces
 ** and of one pair of double quotes, and parsed with strtod/strtoll. Blank lines are skipped.
+** The file is untrusted, so a value must be written as a decimal number (or nan / inf /
+** infinity, as numpy and PyTorch accept them); strtod's other spellings (hex such as 0x10,
+** nan(...)) are errors, and so is a value beyond the range of the dtype it is loaded as.
 ** Every row must have as many fields as the first (or as the header); a bad field names its
 ** line and column (1-based). Values are stored straight in the requested dtype, so the only
 ** full-size scratch is the file text and the value buffer.
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zlib.h>
 
 #include "nn_impl.h"
@@ -135,16 +139,48 @@ static nn_status bad_field(parser *ps, int64_t col, const char *fs, const char *
                  why);
 }
 
+/* true if s is [+-]digits[.digits][(e|E)[+-]digits] with a digit in the mantissa */
+static bool decimal(const char *s) {
+  bool digits = false;
+  if (*s == '+' || *s == '-') s++;
+  while (*s >= '0' && *s <= '9') { s++; digits = true; }
+  if (*s == '.') {
+    s++;
+    while (*s >= '0' && *s <= '9') { s++; digits = true; }
+  }
+  if (!digits) return false;
+  if (*s == 'e' || *s == 'E') {
+    s++;
+    if (*s == '+' || *s == '-') s++;
+    if (!(*s >= '0' && *s <= '9')) return false;
+    while (*s >= '0' && *s <= '9') s++;
+  }
+  return *s == '\0';
+}
+
+/* true if s is nan, inf or infinity (any case, optional sign) */
+static bool nonfinite_word(const char *s) {
+  if (*s == '+' || *s == '-') s++;
+  return strcasecmp(s, "nan") == 0 || strcasecmp(s, "inf") == 0 || strcasecmp(s, "infinity") == 0;
+}
+
 /* Parses [fs, fe) as dtype dt into dst. */
 static nn_status parse_value(parser *ps, int64_t col, const char *fs, const char *fe, nn_dtype dt,
                              void *dst) {
   char tmp[128];
   size_t n = (size_t)(fe - fs);
   if (n == 0 || n >= sizeof tmp) return bad_field(ps, col, fs, fe, "is not a number");
+  if (memchr(fs, '\0', n)) return bad_field(ps, col, fs, fe, "holds a NUL byte");
   memcpy(tmp, fs, n);
   tmp[n] = '\0';
   char *endp;
+  bool word = !decimal(tmp);
+  if (word && !nonfinite_word(tmp)) {
+    strtod(tmp, &endp);     /* (only to say why: strtod reads 0x10 and nan(1), we do not) */
+    return bad_field(ps, col, fs, fe, endp == tmp + n ? "is not a decimal number" : "is not a number");
+  }
   if (dt == NN_I64) {
+    if (word) return bad_field(ps, col, fs, fe, "is not an int64");
     errno = 0;
     long long v = strtoll(tmp, &endp, 10);
     if (endp != tmp + n || errno == ERANGE) {      /* maybe "3.0" or "1e3" */
@@ -157,10 +193,20 @@ static nn_status parse_value(parser *ps, int64_t col, const char *fs, const char
     *(int64_t *)dst = v;
     return NN_OK;
   }
+  errno = 0;
   double d = strtod(tmp, &endp);
   if (endp != tmp + n) return bad_field(ps, col, fs, fe, "is not a number");
-  if (dt == NN_F32) *(float *)dst = (float)d;
-  else *(double *)dst = d;
+  /* (underflow to 0 or a subnormal is kept, as numpy keeps it) */
+  if (!word && errno == ERANGE && fabs(d) == HUGE_VAL)
+    return bad_field(ps, col, fs, fe, "is out of the range of float64");
+  if (dt == NN_F32) {
+    /* values from FLT_MAX + half an ulp (0x1.ffffffp127) on round to inf */
+    if (!word && fabs(d) >= 0x1.ffffffp127)
+      return bad_field(ps, col, fs, fe, "is out of the range of float32");
+    *(float *)dst = (float)d;
+  } else {
+    *(double *)dst = d;
+  }
   return NN_OK;
 }
 
@@ -175,8 +221,12 @@ static nn_status read_header(parser *ps, char **names, int64_t *ncols) {
   bool more;
   do {
     more = next_field(ps, &fs, &fe);
-    total += (size_t)(fe - fs) + 1;
     n++;
+    /* a NUL would end the name early in the NUL-separated list, and shift every later one */
+    if (memchr(fs, '\0', (size_t)(fe - fs)))
+      return nn_fail(ps->ctx, NN_ERR_FORMAT, "read_csv: '%s' line %lld, column %lld: NUL byte in header",
+                     ps->path, (long long)ps->line, (long long)n);
+    total += (size_t)(fe - fs) + 1;
   } while (more);
   *ncols = n;
   if (names == NULL) { end_line(ps); return NN_OK; }
@@ -251,7 +301,7 @@ static nn_status parse(parser *ps, const nn_csv_opts *o, buf *vals, char **heade
 
 nn_status nn_read_csv(nn_ctx *ctx, const char *path, const nn_csv_opts *opts, nn_tensor **out,
                       char **header, int64_t *ncols) {
-  if (out == NULL) return nn_fail(ctx, NN_ERR_ARG, "read_csv: out is NULL");
+  NN_ARG(ctx, "read_csv", out);
   *out = NULL;
   if (header) *header = NULL;
   if (path == NULL) return nn_fail(ctx, NN_ERR_ARG, "read_csv: path is NULL");

@@ -3,6 +3,7 @@
 ** gzipped), every error path with its message, out-of-memory at every allocation, and the
 ** Fashion-MNIST files when the Debian package is installed.
 */
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,21 @@ static void csv_values(nn_ctx *ctx) {
   }
   nn_tensor_release(t);
 
+  /* the decimal spellings, nan / inf / infinity in any case, float32's extremes */
+  p = puts_("f.csv", "+5,-.5,5.,1E+2\nnan,-Inf,INFINITY,NaN\n3.4028235e38,-3.4028235e38,1e-50,-0\n");
+  o = (nn_csv_opts){',', false, NN_F32};
+  CHECK(nn_read_csv(ctx, p, &o, &t, NULL, NULL) == NN_OK);
+  CHECK(shape_is(t, 2, 3, 4, 0));
+  if (t) {
+    CHECK(at(ctx, t, 0, 0) == 5 && at(ctx, t, 0, 1) == -0.5 && at(ctx, t, 0, 2) == 5 &&
+          at(ctx, t, 0, 3) == 100);
+    CHECK(isnan(at(ctx, t, 1, 0)) && at(ctx, t, 1, 1) == -INFINITY && at(ctx, t, 1, 2) == INFINITY &&
+          isnan(at(ctx, t, 1, 3)));
+    CHECK(at(ctx, t, 2, 0) == FLT_MAX && at(ctx, t, 2, 1) == -FLT_MAX && at(ctx, t, 2, 2) == 0 &&
+          at(ctx, t, 2, 3) == 0);
+  }
+  nn_tensor_release(t);
+
   /* a header and no rows: [0, 2] */
   p = puts_("e.csv", "u,v\n");
   o = (nn_csv_opts){',', true, NN_F32};
@@ -129,6 +145,26 @@ static void csv_errors(nn_ctx *ctx) {
     {"bad9.csv", "\n \n", ',', true, NN_F32, NN_ERR_FORMAT, "is empty: no header row"},
     {"bad10.csv", "1 2,3\n", ',', false, NN_F32, NN_ERR_FORMAT,
      "line 1, column 1: '1 2' is not a number"},
+    /* only decimal numbers: strtod alone read these as 16, 0.5 and nan */
+    {"hex1.csv", "1,0x10\n", ',', false, NN_F32, NN_ERR_FORMAT,
+     "line 1, column 2: '0x10' is not a decimal number"},
+    {"hex2.csv", "a\n0x1p-1\n", ',', true, NN_F64, NN_ERR_FORMAT,
+     "line 2, column 1: '0x1p-1' is not a decimal number"},
+    {"hex3.csv", "0x10\n", ',', false, NN_I64, NN_ERR_FORMAT,
+     "line 1, column 1: '0x10' is not a decimal number"},
+    {"nanp.csv", "nan(1)\n", ',', false, NN_F64, NN_ERR_FORMAT,
+     "line 1, column 1: 'nan(1)' is not a decimal number"},
+    {"dot.csv", "1,.,3\n", ',', false, NN_F64, NN_ERR_FORMAT,
+     "line 1, column 2: '.' is not a number"},
+    /* out of range of the dtype loaded: strtod and the cast made inf */
+    {"big32.csv", "1\n2\n1e39\n", ',', false, NN_F32, NN_ERR_FORMAT,
+     "line 3, column 1: '1e39' is out of the range of float32"},
+    {"big32n.csv", "1,-3.4028236e38\n", ',', false, NN_F32, NN_ERR_FORMAT,
+     "line 1, column 2: '-3.4028236e38' is out of the range of float32"},
+    {"big64.csv", "1e400\n", ',', false, NN_F64, NN_ERR_FORMAT,
+     "line 1, column 1: '1e400' is out of the range of float64"},
+    {"inf64.csv", "inf\n", ',', false, NN_I64, NN_ERR_FORMAT,
+     "line 1, column 1: 'inf' is not an int64"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     const char *p = puts_(cases[i].name, cases[i].text);
@@ -144,6 +180,19 @@ static void csv_errors(nn_ctx *ctx) {
 
   nn_tensor *t = (nn_tensor *)&t;
   char want[512];
+  /* a NUL byte in a header name used to cut it short and shift the names after it */
+  const char *p0 = put("nul.csv", "ab,c\0d,e\n1,2,3\n", 16);
+  nn_csv_opts oh = {',', true, NN_F32};
+  char *names = (char *)&oh;
+  CHECK(nn_read_csv(ctx, p0, &oh, &t, &names, NULL) == NN_ERR_FORMAT && t == NULL && names == NULL);
+  snprintf(want, sizeof want, "read_csv: '%s' line 1, column 2: NUL byte in header", p0);
+  CHECK_MSG(ctx, want);
+  p0 = put("nul2.csv", "1,2\n3,4\0\n", 10);
+  t = (nn_tensor *)&t;
+  CHECK(nn_read_csv(ctx, p0, NULL, &t, NULL, NULL) == NN_ERR_FORMAT && t == NULL);
+  snprintf(want, sizeof want, "read_csv: '%s' line 2, column 2: '4' holds a NUL byte", p0);
+  CHECK_MSG(ctx, want);
+  t = (nn_tensor *)&t;
   const char *missing = file("no-such.csv");
   CHECK(nn_read_csv(ctx, missing, NULL, &t, NULL, NULL) == NN_ERR_IO && t == NULL);
   snprintf(want, sizeof want, "read_csv: cannot open '%s': No such file or directory", missing);

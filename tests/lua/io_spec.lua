@@ -307,3 +307,34 @@ describe("resuming training from a checkpoint", function()
     assert.is_false(same(m0:state_dict()["0.weight"], p1["0.weight"]))
   end)
 end)
+
+describe("read_csv on untrusted text", function()
+  local data = lunet.data
+  local path = os.tmpname()
+  after_each(function() os.remove(path) end)
+
+  it("accepts decimal numbers and nan / inf words only", function()
+    write_bytes(path, "+5,-.5,1E+2\nnan,-Inf,INFINITY\n")
+    local t = data.read_csv(path, {dtype = "float64"})
+    local v = t:view(-1):totable()
+    assert.are.same({5, -0.5, 100}, {v[1], v[2], v[3]})
+    assert.is_true(v[4] ~= v[4])
+    assert.are.same({-math.huge, math.huge}, {v[5], v[6]})
+  end)
+
+  local cases = {
+    {"1,0x10\n", nil, "line 1, column 2: '0x10' is not a decimal number"},
+    {"1\n2\n1e39\n", nil, "line 3, column 1: '1e39' is out of the range of float32"},
+    {"1e400\n", "float64", "line 1, column 1: '1e400' is out of the range of float64"},
+    {"inf\n", "int64", "line 1, column 1: 'inf' is not an int64"},
+    {"a,b\0c\n1,2\n", nil, "line 1, column 2: NUL byte in header", true},
+  }
+  for i, c in ipairs(cases) do
+    it("rejects case " .. i .. ": " .. c[3], function()
+      write_bytes(path, c[1])
+      local ok, err = pcall(data.read_csv, path, {dtype = c[2], header = c[4] or false})
+      assert.is_false(ok)
+      assert.are.equal("read_csv: '" .. path .. "' " .. c[3], (tostring(err):gsub("^[^:]*:%d+: ", "")))
+    end)
+  end
+end)
