@@ -65,6 +65,9 @@ describe("RandomState (NumPy's legacy MT19937)", function()
         local t = lunet.arange(0, p.n):long()
         data.RandomState(p.seed):shuffle(t)
         assert.are.same(ints(p.perm), t:totable())
+        local ti = data.RandomState(p.seed):permutation(p.n, "int64")
+        assert.are.equal("int64", ti:dtype())
+        assert.are.same(plus1(ints(p.perm)), ti:totable())
       end)
     end
   end
@@ -98,6 +101,8 @@ describe("RandomState (NumPy's legacy MT19937)", function()
     raises("randint: low >= high (5 >= 5)", rs.randint, rs, 5, 5)
     raises("uniform: range [-inf, 0.0) exceeds valid bounds", rs.uniform, rs, -math.huge, 0)
     raises("permutation: n must be >= 0, got -1", rs.permutation, rs, -1)
+    raises('permutation: the second argument must be "int64", got "float32"', rs.permutation, rs,
+      3, "float32")
     raises("shuffle: the tensor must be 1-D and contiguous (got 2 dims)", rs.shuffle, rs,
       lunet.zeros(2, 2))
     raises("shuffle: x must be a Lua array or a 1-D tensor, got string", rs.shuffle, rs, "x")

@@ -670,8 +670,8 @@ function M.batches(X, y, opts)
   local shuffle = checkbool(F, "shuffle", opts.shuffle, false)
   local drop_last = checkbool(F, "drop_last", opts.drop_last, false)
   local gen = shuffle and generator(F, opts) or nil
-  -- NumPy's permutation(n), as sklearn.utils.shuffle orders rows
-  local order = shuffle and n > 0 and lunet.tensor(perm(n, gen), {dtype = "int64"}) or nil
+  -- NumPy's permutation(n) (plus one), as sklearn.utils.shuffle orders rows
+  local order = shuffle and n > 0 and gen:permutation(n, "int64") or nil
   local start = 1
   return function()
     local len = math.min(bs, n - start + 1)
