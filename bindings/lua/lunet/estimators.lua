@@ -8,14 +8,15 @@
 -- step for step: Glorot-uniform weights and biases, shuffled minibatches of min(200, n) with the
 -- last short batch kept, the loss of the output activation plus alpha/(2·batch)·ΣW², its Adam
 -- (ε added to the uncorrected √v) and momentum SGD, the learning-rate schedules, early stopping
--- on a stratified validation split and the n_iter_no_change rule, and L-BFGS for "lbfgs".
+-- on a validation split (stratified for binary targets only, as 1.2.1 does) and the
+-- n_iter_no_change rule, and L-BFGS for "lbfgs".
 -- Gradients come from Lunet's autograd. Coefficients are kept in scikit-learn's layout
 -- (coefs_[i] is fan_in×fan_out) so y = x·W + b is one matmul and one add per layer.
 -- Random numbers come from NumPy's legacy generator (lunet.data.RandomState) drawn in
 -- scikit-learn's order (each layer's coef then intercept, the early-stopping split, one shuffle
 -- of the sample indices per epoch), so a random_state gives scikit-learn's weights, split and
 -- batches: with dtype = "float64" a fit follows scikit-learn 1.2.1's to rounding (the same
--- n_iter_ and predictions, loss_curve_ to ~1e-12). The log loss is computed from the logits
+-- n_iter_ and predictions, loss_curve_ to ~1e-15 on digits). The log loss is computed from the logits
 -- without clipping probabilities at the dtype's epsilon (a difference only for probabilities
 -- within an epsilon of 0).
 
@@ -715,7 +716,7 @@ local function fit_stochastic(self, X, T, strat, incremental, rng)
   if early_stopping then
     local data = require "lunet.data"
     local n0 = X:size(1)
-    local idx = lunet.arange(1, n0 + 1):long()
+    local idx = lunet.arange(1, n0 + 1, 1, {dtype = "int64"})
     -- scikit-learn stratifies only a single-output classifier (binary targets); its split draws
     -- from the fit's RandomState, after the weights
     local _, _, itr, ite = data.train_test_split(X:narrow(2, 1, 1), idx,
@@ -740,7 +741,7 @@ local function fit_stochastic(self, X, T, strat, incremental, rng)
   local bar = not verbose and new_progress(self) or nil
   -- scikit-learn shuffles the index array itself each epoch (sklearn.utils.shuffle draws a
   -- permutation and applies it to the previous order), so the orders compose
-  local sample_idx = self.shuffle and lunet.arange(1, n + 1):long() or nil
+  local sample_idx = self.shuffle and lunet.arange(1, n + 1, 1, {dtype = "int64"}) or nil
   local ok, err = pcall(function()
     for _ = 1, self.max_iter do
       local perm = sample_idx and rng:shuffle(sample_idx)
