@@ -730,7 +730,14 @@ static void totable(lua_State *L, const nn_tensor *t, int d, int64_t off) {
 /* totable(): nested Lua tables (a number for a 0-d tensor), integers for int64 */
 static int t_totable(lua_State *L) {
   nn_tensor *t = checkt(L, 1);
+  int64_t tables = 1, d;
   luaL_checkstack(L, NN_MAX_DIMS + 4, "totable");
+  /* an empty tensor can still have huge leading dims: [2^40, 0] is 2^40 empty tables */
+  for (d = 0; d + 1 < nn_tensor_ndim(t) && tables > 0 && tables <= ((int64_t)1 << 31); d++)
+    if (__builtin_mul_overflow(tables, nn_tensor_shape(t)[d], &tables)) tables = INT64_MAX;
+  if (tables > ((int64_t)1 << 31))
+    return luaL_error(L, "totable: a tensor of shape %s would make more than 2^31 tables",
+                      shapestr(t, (char[96]){0}, 96));
   if (nn_tensor_ndim(t) == 0) pushelem(L, t, 0);
   else totable(L, t, 0, 0);
   return 1;

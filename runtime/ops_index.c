@@ -247,7 +247,8 @@ static nn_status join(nn_ctx *ctx, const nn_op *op, int n, nn_tensor *const *ts,
                     nn_shape_fmt(ref->ndim, ref->shape, b1), i + 1, nn_shape_fmt(t->ndim, t->shape, b2));
       else len[i] = t->shape[d];
     }
-    total += len[i];
+    if (!s && !nn_size_add(total, len[i], &total))
+      s = nn_fail(ctx, NN_ERR_SHAPE, "%s: the sizes along dimension %d add up past int64", name, d + 1);
   }
   nn_tensor *y = NULL;
   if (!s) {

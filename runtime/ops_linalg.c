@@ -207,9 +207,9 @@ static void gemm_i64(int64_t M, int64_t N, int64_t K, const int64_t *a, int64_t 
                      const int64_t *b, int64_t brs, int64_t bcs, int64_t *c, int64_t ldc) {
   for (int64_t i = 0; i < M; i++)
     for (int64_t j = 0; j < N; j++) {
-      int64_t s = 0;
-      for (int64_t k = 0; k < K; k++) s += a[i * ars + k * acs] * b[k * brs + j * bcs];
-      c[i * ldc + j] = s;
+      uint64_t s = 0;   /* wraps, as int64 arithmetic does everywhere (no signed overflow) */
+      for (int64_t k = 0; k < K; k++) s += (uint64_t)a[i * ars + k * acs] * (uint64_t)b[k * brs + j * bcs];
+      c[i * ldc + j] = (int64_t)s;
     }
 }
 
@@ -295,9 +295,10 @@ done:
 }
 
 nn_status nn_matmul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
+  NN_ARG(ctx, "matmul", out);
   *out = NULL;
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
-  if (!a || !b) return nn_fail(ctx, NN_ERR_ARG, "matmul: tensor is NULL");
+  NN_ARG_AS(ctx, "matmul", a && b, "tensor");
   if (a->ndim == 0 || b->ndim == 0)
     return nn_fail(ctx, NN_ERR_SHAPE, "matmul: both arguments need at least 1 dimension, got %s and %s",
                    nn_shape_fmt(a->ndim, a->shape, b1), nn_shape_fmt(b->ndim, b->shape, b2));
@@ -341,9 +342,10 @@ done:
 }
 
 nn_status nn_dot(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
+  NN_ARG(ctx, "dot", out);
   *out = NULL;
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
-  if (!a || !b) return nn_fail(ctx, NN_ERR_ARG, "dot: tensor is NULL");
+  NN_ARG_AS(ctx, "dot", a && b, "tensor");
   if (a->ndim != 1 || b->ndim != 1 || a->shape[0] != b->shape[0])
     return nn_fail(ctx, NN_ERR_SHAPE, "dot: expects two 1-D tensors of the same size, got %s and %s",
                    nn_shape_fmt(a->ndim, a->shape, b1), nn_shape_fmt(b->ndim, b->shape, b2));
@@ -543,11 +545,12 @@ const nn_op nn_op_linear_relu = {"linear_relu", linear_backward, 3};
 
 static nn_status linear_any(nn_ctx *ctx, const nn_op *op, nn_tensor *x, nn_tensor *w, nn_tensor *b,
                             nn_tensor **out) {
+  const char *name = op->name;
+  NN_ARG(ctx, name, out);
   *out = NULL;
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
-  const char *name = op->name;
   bool relu = op == &nn_op_linear_relu;
-  if (!x || !w) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", name);
+  NN_ARG_AS(ctx, name, x && w, "tensor");
   if (w->ndim != 2)
     return nn_fail(ctx, NN_ERR_SHAPE, "%s: weight must be 2-D [out, in], got %s", name,
                    nn_shape_fmt(w->ndim, w->shape, b1));
@@ -640,9 +643,10 @@ static nn_status addmm_backward(nn_ctx *ctx, nn_node *n) {
 const nn_op nn_op_addmm = {"addmm", addmm_backward, 3};
 
 nn_status nn_addmm(nn_ctx *ctx, nn_tensor *bias, nn_tensor *x, nn_tensor *w, nn_tensor **out) {
+  NN_ARG(ctx, "addmm", out);
   *out = NULL;
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
-  if (!x || !w) return nn_fail(ctx, NN_ERR_ARG, "addmm: tensor is NULL");
+  NN_ARG_AS(ctx, "addmm", x && w, "tensor");
   if (x->ndim != 2 || w->ndim != 2)
     return nn_fail(ctx, NN_ERR_SHAPE, "addmm: expected two matrices, got %s and %s",
                    nn_shape_fmt(x->ndim, x->shape, b1), nn_shape_fmt(w->ndim, w->shape, b2));

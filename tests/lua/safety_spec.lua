@@ -46,6 +46,14 @@ describe("sizes", function()
   end)
 end)
 
+describe("totable", function()
+  it("refuses shapes that would build billions of empty tables", function()
+    assert.equal("totable: a tensor of shape [1099511627776, 0] would make more than 2^31 tables",
+                 errmsg(function() return lunet.zeros(1 << 40, 0):totable() end))
+    assert.same({{}, {}}, lunet.zeros(2, 0):totable())
+  end)
+end)
+
 describe("indices", function()
   it("math.mininteger and math.maxinteger are out of range, not wrapped", function()
     local v, m = lunet.tensor{10, 20, 30}, lunet.tensor{{1, 2, 3}}
@@ -120,6 +128,8 @@ describe("int64", function()
     assert.equal(math.mininteger, i64{math.mininteger}:abs()[1])
     assert.equal(0, (i64{2} ^ i64{64})[1])
     assert.equal(1024, (i64{2} ^ i64{10})[1])
+    assert.equal(-2, lunet.dot(i64{math.maxinteger}, i64{2}):item())
+    assert.same({{-2}}, lunet.matmul(i64{{math.maxinteger}}, i64{{2}}):totable())
   end)
 
   it("clamp takes infinite and fractional bounds", function()
