@@ -290,14 +290,25 @@ static int byseconds(const void *a, const void *b) {
 
 /* Forward times come from a call/return hook on C functions (each tensor method, metamethod
    and layer call is one), backward times from the core's per-op timer. Times are inclusive:
-   backward() contains the rows of the ops it ran. */
+   backward() contains the rows of the ops it ran.
+   Profiles nest: the hook feeds every running profile (each keeps its own call stack), and an
+   inner one leaves the core's timer running and reports what it gained while it ran, so the
+   outer report includes the inner's ops. A hook the user had set (debug.sethook) keeps getting
+   its events meanwhile and is put back afterwards. */
 #define PROF_ROWS 256
 #define PROF_DEPTH 64
-typedef struct {
+typedef struct HookProf {
   ProfRow rows[PROF_ROWS];
   int nrows, depth;
   double start[PROF_DEPTH];
   int row_of[PROF_DEPTH];
+  struct HookProf *outer;          /* the profile this one runs inside (anchored by its call) */
+  lua_Hook user_hook;              /* the hook set before the outermost profile, and its mask */
+  int user_mask, user_count;
+  int ncore;                       /* the core's rows when this profile began (nested only) */
+  const char *core_name[PROF_ROWS];
+  uint64_t core_calls[PROF_ROWS];
+  double core_secs[PROF_ROWS];
 } HookProf;
 static const char PROF_KEY = 'p';   /* registry key of the running HookProf */
 
@@ -322,16 +333,22 @@ static void prof_hook(lua_State *L, lua_Debug *ar) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &PROF_KEY);
   p = lua_touserdata(L, -1);
   lua_pop(L, 1);
-  if (p == NULL || !lua_getinfo(L, "Sn", ar)) return;
+  if (p == NULL) return;
+  int ev = ar->event == LUA_HOOKTAILCALL ? LUA_MASKCALL : 1 << ar->event;
+  if (p->user_hook && (p->user_mask & ev)) p->user_hook(L, ar);
+  if (!(ev & (LUA_MASKCALL | LUA_MASKRET)) || !lua_getinfo(L, "Sn", ar)) return;
   if (ar->what == NULL || strcmp(ar->what, "C") != 0) return;
-  if (ar->event == LUA_HOOKRET) {
-    if (p->depth == 0) return;
-    p->depth--;
-    int r = p->row_of[p->depth];
-    if (r >= 0) { p->rows[r].calls++; p->rows[r].seconds += now_s() - p->start[p->depth]; }
-  } else if (p->depth < PROF_DEPTH) {
-    p->row_of[p->depth] = prof_row(p, ar->name ? ar->name : "?");
-    p->start[p->depth++] = now_s();
+  double t = now_s();
+  for (; p; p = p->outer) {
+    if (ar->event == LUA_HOOKRET) {
+      if (p->depth == 0) continue;
+      p->depth--;
+      int r = p->row_of[p->depth];
+      if (r >= 0) { p->rows[r].calls++; p->rows[r].seconds += t - p->start[p->depth]; }
+    } else if (p->depth < PROF_DEPTH) {
+      p->row_of[p->depth] = prof_row(p, ar->name ? ar->name : "?");
+      p->start[p->depth++] = t;
+    }
   }
 }
 
@@ -384,26 +401,52 @@ static int m_profile(lua_State *L) {
   const char *name;
   uint64_t calls;
   double secs, t0, wall;
+  lua_Hook old_hook = lua_gethook(L);
+  int old_mask = lua_gethookmask(L), old_count = lua_gethookcount(L);
   checkcallable(L, 1);
   HookProf *p = lua_newuserdatauv(L, sizeof *p, 0);
   memset(p, 0, sizeof *p);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &PROF_KEY);
+  p->outer = lua_touserdata(L, -1);       /* (its profile call anchors it while we run) */
+  lua_pop(L, 1);
+  if (p->outer) {                          /* nested: the user's hook is the outer's */
+    p->user_hook = p->outer->user_hook;
+    p->user_mask = p->outer->user_mask;
+    p->user_count = p->outer->user_count;
+    for (i = 0; i < PROF_ROWS && nn_profile_get(ctx, i, &name, &calls, &secs); i++) {
+      p->core_name[i] = name; p->core_calls[i] = calls; p->core_secs[i] = secs;
+    }
+    p->ncore = i;
+  } else {
+    p->user_hook = old_hook;
+    p->user_mask = old_hook ? old_mask : 0;
+    p->user_count = old_count;
+    nn_profile_reset(ctx);
+    nn_profile_enable(ctx, true);
+  }
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &PROF_KEY);
   lua_insert(L, 1);                       /* keep it below fn and its arguments */
-  nn_profile_reset(ctx);
-  nn_profile_enable(ctx, true);
-  lua_sethook(L, prof_hook, LUA_MASKCALL | LUA_MASKRET, 0);
+  lua_sethook(L, prof_hook, LUA_MASKCALL | LUA_MASKRET | p->user_mask, p->user_count);
   t0 = now_s();
   st = lua_pcall(L, nargs, LUA_MULTRET, 0);
   wall = now_s() - t0;
-  lua_sethook(L, NULL, 0, 0);
-  nn_profile_enable(ctx, false);
-  lua_pushnil(L);
+  lua_sethook(L, old_hook, old_mask, old_count);
+  if (p->outer == NULL) nn_profile_enable(ctx, false);
+  if (p->outer) lua_pushlightuserdata(L, p->outer);
+  else lua_pushnil(L);
+  /* (the registry holds the outer's box as a light pointer now: its own call keeps it alive) */
   lua_rawsetp(L, LUA_REGISTRYINDEX, &PROF_KEY);
   if (st != LUA_OK) return lua_error(L);
   nres = lua_gettop(L) - 1;
   for (i = 0; nn_profile_get(ctx, i, &name, &calls, &secs); i++) {
     char label[48];
+    for (int k = 0; k < p->ncore; k++)     /* what the core counted before this profile */
+      if (p->core_name[k] == name || strcmp(p->core_name[k], name) == 0) {
+        calls -= p->core_calls[k]; secs -= p->core_secs[k];
+        break;
+      }
+    if (calls == 0) continue;
     snprintf(label, sizeof label, "%.38s backward", name);
     int r = prof_row(p, label);
     if (r >= 0) { p->rows[r].calls += calls; p->rows[r].seconds += secs; }
