@@ -66,7 +66,7 @@ describe("files", function()
 
   it("read_csv: a malformed file names line and column", function()
     write(tmp, "1,2\n3,x\n")
-    raises("read_csv: '" .. tmp .. "' line 2, column 2: 'x' is not a decimal number",
+    raises("read_csv: '" .. tmp .. "' line 2, column 2: 'x' is not a number",
       data.read_csv, tmp)
     write(tmp, "1,2\n3\n")
     raises("read_csv: '" .. tmp .. "' line 2 has 1 fields, expected 2 (as the first row)",
