@@ -244,8 +244,8 @@ void nn_tensor_retain(nn_tensor *t) { if (t) t->refs++; }
 /* A dead tensor frees its header and storage at once (a storage holds no tensors); its grad
    dies in the same loop (a chain of grads is a loop, not a recursion), and its node, if that
    dies too, goes on the caller's list. Nothing here allocates, so a release cannot fail. */
-void nn_tensor_unref(nn_tensor *t, nn_node **dead) {
-  while (t && --t->refs == 0) {
+static void tensor_die(nn_tensor *t, nn_node **dead) {
+  do {
     nn_ctx *ctx = t->ctx;
     nn_tensor *g = t->grad;
     nn_node *n = t->node;
@@ -254,13 +254,18 @@ void nn_tensor_unref(nn_tensor *t, nn_node **dead) {
     nn_mfree(ctx, t, sizeof *t);
     nn_ctx_unref(ctx);   /* (the grad and the listed node still count: ctx is alive) */
     t = g;
-  }
+  } while (t && --t->refs == 0);
+}
+
+void nn_tensor_unref(nn_tensor *t, nn_node **dead) {
+  if (t && --t->refs == 0) tensor_die(t, dead);
 }
 
 void nn_tensor_release(nn_tensor *t) {
+  if (!t || --t->refs > 0) return;
   nn_node *dead = NULL;
-  nn_tensor_unref(t, &dead);
-  nn_nodes_free(dead);
+  tensor_die(t, &dead);
+  if (dead) nn_nodes_free(dead);
 }
 
 nn_status nn_new(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, bool zero,
