@@ -481,9 +481,11 @@ static int m_profile(lua_State *L) {
 
 /* Submodules load on first use: lunet.nn is require "lunet.nn", and so on. The result is
    cached in the module table with rawset, so __index runs once per name. */
+static const char *const subs[] = {"nn", "optim", "data", "metrics", "plot", "testing",
+                                   "progress", NULL};
+static const char *const estimators[] = {"MLPClassifier", "MLPRegressor", NULL};
+
 static int m_index(lua_State *L) {
-  static const char *const subs[] = {"nn", "optim", "data", "metrics", "plot", "testing",
-                                     "progress", NULL};
   const char *key;
   int i;
   if (lua_type(L, 2) != LUA_TSTRING) return 0;
@@ -573,6 +575,14 @@ NN_API int luaopen_lunet(lua_State *L) {
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, m_index);
   lua_setfield(L, -2, "__index");
+  /* __dir: the names m_index makes, for the REPL's completion (bindings/main.c) */
+  lua_newtable(L);
+  for (int i = 0, n = 0; i < 2; i++)
+    for (const char *const *p = i ? estimators : subs; *p; p++) {
+      lua_pushstring(L, *p);
+      lua_rawseti(L, -2, ++n);
+    }
+  lua_setfield(L, -2, "__dir");
   lua_setmetatable(L, -2);
   return 1;
 }

@@ -348,8 +348,8 @@ static void print_banner(void) {
   char blas[64];
   blas_short(nn_blas_info(&threads, &core), blas, sizeof blas);
   printf("Lunet %s (%s, %s %s)\n", LUNET_VERSION, LUA_RELEASE, blas, core ? core : "");
-  printf("'lunet' is loaded. Tab completes names and fields; Ctrl-C stops a computation; "
-         "Ctrl-D exits.\n");
+  printf("'lunet' is loaded. help(x) or ?x explains x; Tab completes names and fields; "
+         "Ctrl-C stops a computation; Ctrl-D exits.\n");
   fflush(stdout);
 }
 
@@ -601,33 +601,84 @@ static int isident(const char *s, size_t n) {
   return 1;
 }
 
+#define MAX_SOURCES 64
+
+/* Appends the table on top to the list at index list unless already there (pops it). */
+static void addsource(lua_State *L, int list, int *n) {
+  for (int i = 1; i <= *n; i++) {
+    lua_rawgeti(L, list, i);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 1);
+    if (same) {
+      lua_pop(L, 1);
+      return;
+    }
+  }
+  if (*n < MAX_SOURCES) lua_rawseti(L, list, ++*n);
+  else lua_pop(L, 1);
+}
+
+/* Adds where __index of the value at v looks: a table, or the tables a function (C or Lua)
+   holds as upvalues (how the tensor type keeps its methods, and nn.Module classes theirs). */
+static void addindex(lua_State *L, int v, int list, int *n) {
+  if (!lua_getmetatable(L, v)) return;
+  lua_pushliteral(L, "__index");
+  lua_rawget(L, -2);
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    lua_pushvalue(L, -1);
+    addsource(L, list, n);
+  } else if (lua_type(L, -1) == LUA_TFUNCTION) {
+    for (int u = 1; u <= 255 && lua_getupvalue(L, -1, u) != NULL; u++) {
+      if (lua_type(L, -1) == LUA_TTABLE) addsource(L, list, n);
+      else lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 2);
+}
+
 /* Pushes a list of the tables whose keys are the fields of the value at idx: the value
-   itself if a table, then its metatable's __index while that is a table, and the tables an
-   __index C function holds as upvalues (how the tensor and module types keep methods). */
+   itself if a table, with the tables it keeps under non-string keys (a private field store,
+   as nn.Module instances have), then, breadth first, every table the __index chains of
+   these lead to. */
 static void sources(lua_State *L, int idx) {
   int n = 0;
   idx = lua_absindex(L, idx);
   lua_newtable(L);
   int list = lua_gettop(L);
-  lua_pushvalue(L, idx);
-  for (int depth = 0; depth < 16; depth++) {
-    if (lua_type(L, -1) == LUA_TTABLE) {
-      lua_pushvalue(L, -1);
-      lua_rawseti(L, list, ++n);
-    } else if (depth > 0 && lua_iscfunction(L, -1)) {
-      for (int u = 1; lua_getupvalue(L, -1, u) != NULL; u++) {
-        if (lua_type(L, -1) == LUA_TTABLE) lua_rawseti(L, list, ++n);
-        else lua_pop(L, 1);
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    lua_pushvalue(L, idx);
+    addsource(L, list, &n);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      if (lua_type(L, -2) == LUA_TTABLE && lua_type(L, -1) == LUA_TTABLE) {
+        lua_pushvalue(L, -1);
+        addsource(L, list, &n);
       }
-      break;
+      lua_pop(L, 1);
     }
-    if (!lua_getmetatable(L, -1)) break;
-    lua_pushliteral(L, "__index");
-    lua_rawget(L, -2);
-    lua_replace(L, -3); /* the value gives way to its __index */
-    lua_pop(L, 1);      /* the metatable */
+  }
+  addindex(L, idx, list, &n);
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, i);
+    addindex(L, lua_gettop(L), list, &n);
+    lua_pop(L, 1);
   }
   lua_settop(L, list);
+}
+
+/* Whether key (a string on top) is listed in the __dir array of the metatable of the value
+   at v: names its __index makes on first use (lunet.nn), offered and followed by completion. */
+static int indir(lua_State *L, int v) {
+  int found = 0, key = lua_gettop(L);
+  if (!lua_getmetatable(L, v)) return 0;
+  lua_pushliteral(L, "__dir");
+  if (lua_rawget(L, -2) == LUA_TTABLE)
+    for (lua_Integer i = 1; !found && lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+      found = lua_rawequal(L, -1, key);
+      lua_pop(L, 1);
+    }
+  lua_settop(L, key);
+  return found;
 }
 
 /* value[key] (value below key on the stack) through sources(); replaces both by it. */
@@ -642,6 +693,12 @@ static int rawlookup(lua_State *L) {
       return 1;
     }
     lua_pop(L, 2);
+  }
+  lua_settop(L, key);
+  if (lua_type(L, key) == LUA_TSTRING && indir(L, key - 1)) { /* runs its __index: loads it */
+    lua_gettable(L, key - 1);
+    lua_replace(L, key - 1);
+    return 1;
   }
   lua_settop(L, key - 2);
   return 0;
@@ -671,7 +728,23 @@ static void addfields(lua_State *L, int set, const char *prefix, const char *par
     }
     lua_pop(L, 1);
   }
-  lua_pop(L, 3); /* nil, the list, the value */
+  lua_pop(L, 2); /* nil, the list */
+  int value = lua_gettop(L);
+  if (!methods && lua_getmetatable(L, value)) {
+    lua_pushliteral(L, "__dir");
+    if (lua_rawget(L, -2) == LUA_TTABLE)
+      for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+        size_t klen;
+        const char *k = lua_tolstring(L, -1, &klen);
+        if (isident(k, klen) && strncmp(k, part, plen) == 0) {
+          lua_pushfstring(L, "%s%s", prefix, k);
+          lua_pushboolean(L, 1);
+          lua_rawset(L, set);
+        }
+        lua_pop(L, 1);
+      }
+  }
+  lua_settop(L, value - 1); /* the value too */
 }
 
 static const char *const keywords[] = {
@@ -799,6 +872,30 @@ static int incomplete(lua_State *L, int status) {
   return 0;
 }
 
+/* "?name" -> the chunk require("lunet.help").help("name"), the name in a long string whose
+   level no "]=...=]" in it can close. */
+static void pushhelp(lua_State *L, const char *name) {
+  while (*name == ' ' || *name == '\t') name++;
+  size_t len = strlen(name);
+  while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t')) len--;
+  int level = 0;
+  char close[40];
+  for (;; level++) {
+    close[0] = ']';
+    memset(close + 1, '=', (size_t)level);
+    close[level + 1] = ']';
+    close[level + 2] = '\0';
+    if (level > 30 || !strstr(name, close)) break;
+  }
+  close[0] = '[';
+  close[level + 1] = '[';
+  lua_pushfstring(L, "require('lunet.help').help(%s", close);
+  lua_pushlstring(L, name, len);
+  close[0] = close[level + 1] = ']';
+  lua_pushfstring(L, "%s)", close);
+  lua_concat(L, 3);
+}
+
 /* Prompts, reads a line and pushes it; READ_LINE, READ_EOF or READ_INTR. */
 static int pushline(lua_State *L, int firstline) {
   char *b;
@@ -807,6 +904,7 @@ static int pushline(lua_State *L, int firstline) {
   lua_pop(L, 1); /* prompt */
   if (r != READ_LINE) return r;
   if (firstline && b[0] == '=') lua_pushfstring(L, "return %s", b + 1); /* 5.2 style */
+  else if (firstline && b[0] == '?') pushhelp(L, b + 1);
   else lua_pushstring(L, b);
   free(b);
   return READ_LINE;
@@ -865,12 +963,21 @@ static int loadline(lua_State *L) {
   return status;
 }
 
-/* Prints the results through the global print, so __tostring applies (tensors). */
+/* Prints the results through lunet.help's print_values (tables nested and indented, tensors
+   in them by dtype and shape), or the global print when lunet.help is not loaded. */
 static void l_print(lua_State *L) {
   int n = lua_gettop(L);
   if (n > 0) {
     luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-    lua_getglobal(L, "print");
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "lunet.help") == LUA_TTABLE &&
+        lua_getfield(L, -1, "print_values") == LUA_TFUNCTION) {
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+    } else {
+      lua_pop(L, 3);
+      lua_getglobal(L, "print");
+    }
     lua_insert(L, 1);
     if (docall(L, n, 0) != LUA_OK)
       l_message(progname,
@@ -878,16 +985,31 @@ static void l_print(lua_State *L) {
   }
 }
 
-/* lunet = require "lunet", unless the user already has a global of that name. */
-static void preload_global(lua_State *L) {
-  if (lua_getglobal(L, "lunet") != LUA_TNIL) {
-    lua_pop(L, 1);
-    return;
+/* The globals of the REPL and of -e: lunet = require "lunet" and help = the help function
+   of lunet.help, unless the user already has globals of those names. 0 if lunet fails to
+   load; a missing lunet.help (modules not installed) only leaves help out. */
+static int preload_global(lua_State *L) {
+  if (lua_getglobal(L, "lunet") == LUA_TNIL) {
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "lunet");
+    if (report(L, docall(L, 1, 1)) != LUA_OK) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    lua_setglobal(L, "lunet");
   }
   lua_pop(L, 1);
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "lunet");
-  if (report(L, docall(L, 1, 1)) == LUA_OK) lua_setglobal(L, "lunet");
+  if (lua_getglobal(L, "help") == LUA_TNIL) {
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "lunet.help");
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TTABLE) {
+      lua_getfield(L, -1, "help");
+      lua_setglobal(L, "help");
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return 1;
 }
 
 static void doREPL(lua_State *L, int noenv) {
@@ -921,6 +1043,21 @@ static void doREPL(lua_State *L, int noenv) {
 #define has_v 4     /* -v */
 #define has_e 8     /* -e */
 #define has_E 16    /* -E */
+#define has_h 32    /* -h, --help */
+
+static const char usage[] =
+    "usage: " PROGNAME " [options] [script [args]]\n"
+    "Available options are:\n"
+    "  -e stat   execute string 'stat' (the global 'lunet' is loaded, as in the REPL)\n"
+    "  -i        enter interactive mode after executing 'script'\n"
+    "  -l mod    require library 'mod' into global 'mod'\n"
+    "  -l g=mod  require library 'mod' into global 'g'\n"
+    "  -v        show version information (Lunet, Lua, OpenBLAS)\n"
+    "  -E        ignore environment variables\n"
+    "  -W        turn warnings on\n"
+    "  -h        show this help (also --help)\n"
+    "  --        stop handling options\n"
+    "  -         stop handling options and execute stdin\n";
 
 static void print_usage(const char *badoption) {
   lua_writestringerror("%s: ", PROGNAME);
@@ -928,18 +1065,16 @@ static void print_usage(const char *badoption) {
     lua_writestringerror("'%s' needs argument\n", badoption);
   else
     lua_writestringerror("unrecognized option '%s'\n", badoption);
-  lua_writestringerror("%s",
-                       "usage: " PROGNAME " [options] [script [args]]\n"
-                       "Available options are:\n"
-                       "  -e stat   execute string 'stat'\n"
-                       "  -i        enter interactive mode after executing 'script'\n"
-                       "  -l mod    require library 'mod' into global 'mod'\n"
-                       "  -l g=mod  require library 'mod' into global 'g'\n"
-                       "  -v        show version information (Lunet, Lua, OpenBLAS)\n"
-                       "  -E        ignore environment variables\n"
-                       "  -W        turn warnings on\n"
-                       "  --        stop handling options\n"
-                       "  -         stop handling options and execute stdin\n");
+  lua_writestringerror("%s", usage);
+}
+
+static void print_help(void) {
+  printf("Lunet %s: neural networks in Lua 5.4 on a C core\n%s", LUNET_VERSION, usage);
+  printf("\nWith no script and stdin a terminal, " PROGNAME " starts the REPL: 'lunet' is a global,\n"
+         "help(x) or ?x explains a function, layer or module, Tab completes names and fields.\n"
+         "Environment: LUNET_INIT (code or @file run first), LUNET_HISTORY (the REPL's history\n"
+         "file, default ~/" HISTORY_FILE "), LUNET_QUIET=1 (no warnings about BLAS kernels).\n");
+  fflush(stdout);
 }
 
 /* Returns the option mask; *first is the script's index (0: none) or the bad option's. */
@@ -955,6 +1090,10 @@ static int collectargs(char **argv, int *first) {
     if (argv[i][0] != '-') return args;
     switch (argv[i][1]) {
     case '-':
+      if (strcmp(argv[i], "--help") == 0) {
+        args |= has_h;
+        break;
+      }
       if (argv[i][2] != '\0') return has_error;
       *first = i + 1;
       return args;
@@ -966,6 +1105,10 @@ static int collectargs(char **argv, int *first) {
       break;
     case 'W':
       if (argv[i][2] != '\0') return has_error;
+      break;
+    case 'h':
+      if (argv[i][2] != '\0') return has_error;
+      args |= has_h;
       break;
     case 'i':
       args |= has_i; /* FALLTHROUGH */
@@ -1029,6 +1172,11 @@ static int pmain(lua_State *L) {
     print_usage(argv[script]);
     return 0;
   }
+  if (args & has_h) {
+    print_help();
+    lua_pushboolean(L, 1);
+    return 1;
+  }
   if (args & has_v) print_version(L);
   if (args & has_E) { /* tells package to ignore LUA_PATH and friends */
     lua_pushboolean(L, 1);
@@ -1045,6 +1193,7 @@ static int pmain(lua_State *L) {
      survived one (a training step's activations), so generational mode lets them pile up */
   lua_gc(L, LUA_GCINC, 0, 0, 0);
   if (!(args & has_E) && handle_init(L) != LUA_OK) return 0;
+  if ((args & has_e) && !preload_global(L)) return 0;
   if (!runargs(L, argv, optlim)) return 0;
   if (script > 0 && handle_script(L, argv + script) != LUA_OK) return 0;
   if (args & has_i) {

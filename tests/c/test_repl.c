@@ -356,6 +356,80 @@ static void session_two(const char *lunet) {
   free(h);
 }
 
+/* help, ?x, readable tables and completion of lazy submodules and of module instances */
+static void session_three(const char *lunet) {
+  CHECK(start(lunet));
+  CHECK(expect("help(x) or ?x"));
+  CHECK(expect("> "));
+
+  /* lunet.<Tab> offers the lazy names before they are loaded; lunet.nn.<Tab> loads nn */
+  send("lunet.MLPC\t");
+  drain(300);
+  sendline(" ~= nil");
+  CHECK(expect("true\r\n"));
+  CHECK(expect("> "));
+  send("package.loaded['lunet.nn'] == nil and lunet.nn.Sequ\t");
+  drain(300);
+  sendline(" == nil");
+  CHECK(expect("false\r\n")); /* nil == nil would be true: the completion was there */
+  CHECK(expect("> "));
+
+  /* an nn.Module instance: its methods (from its class and the base class) and fields */
+  sendline("seq = lunet.nn.Sequential(lunet.nn.Linear(2, 3))");
+  CHECK(expect("> "));
+  send("seq:num_param\t");
+  drain(300);
+  sendline("() + 1000");
+  CHECK(expect("1009\r\n"));
+  CHECK(expect("> "));
+  send("seq.traini\t");
+  drain(300);
+  sendline("");
+  CHECK(expect("true\r\n"));
+  CHECK(expect("> "));
+  /* a C layer's methods */
+  sendline("lin = lunet.nn.Linear(4, 5)");
+  CHECK(expect("> "));
+  send("lin:num_param\t");
+  drain(300);
+  sendline("()");
+  CHECK(expect("25\r\n"));
+  CHECK(expect("> "));
+
+  /* ?x and help(x): signature and description from docs/API.md */
+  sendline("?lunet.zeros");
+  CHECK(expect("lunet.zeros(...)"));
+  CHECK(expect("docs/API.md: Tensors"));
+  CHECK(expect("> "));
+  sendline("help(lunet.nn.Linear)");
+  CHECK(expect("Linear(in, out"));
+  CHECK(expect("out\xc3\x97in")); /* "weight is out×in" */
+  CHECK(expect("> "));
+  sendline("?seq:zero_grad");
+  CHECK(expect("m:zero_grad()"));
+  CHECK(expect("> "));
+  sendline("help(lunet.ones(2, 3))");
+  CHECK(expect("Tensor float32 [2, 3]"));
+  CHECK(expect("methods: "));
+  CHECK(expect("> "));
+
+  /* tables print nested and readably, tensors in them by dtype and shape */
+  sendline("{a = 1, b = {x = lunet.zeros(2, 3), s = 'hi'}, 10, 20}");
+  CHECK(expect("{10, 20, a = 1, b = {s = \"hi\", x = tensor float32 [2, 3]}}\r\n"));
+  CHECK(expect("> "));
+  sendline("cyc = {}; cyc.self = cyc");
+  CHECK(expect("> "));
+  sendline("cyc");
+  CHECK(expect("{self = <cycle>}\r\n"));
+  CHECK(expect("> "));
+  /* a tensor alone still prints in full */
+  sendline("lunet.ones(2)");
+  CHECK(expect("tensor([1., 1.])"));
+  CHECK(expect("> "));
+
+  CHECK(finish() == 0);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: test_repl <lunet binary> [source dir]\n");
@@ -372,6 +446,7 @@ int main(int argc, char **argv) {
   session_one(argv[1]);
   check_history();
   session_two(argv[1]);
+  session_three(argv[1]);
 
   unlink(histpath);
   char other[600];
