@@ -19,9 +19,10 @@
 **
 ** lunet.load returns the structure (a tensor for a saved tensor) and a table of the raw
 ** __metadata__ strings (without "__lunet__"). A file written by another tool has no tree: load
-** returns its tensors by name, flat. A malformed file gives nil, message — load never raises for
-** what a file contains and never runs code from it. save raises on misuse (a function in the
-** table, two entries with one name) and returns nil, message when the file cannot be written.
+** returns its tensors by name, flat. A missing or malformed file raises an error saying what is
+** wrong (as dofile and torch.load do); lunet.try_load returns nil, message instead. Neither runs
+** code from a file. save raises on misuse (a function in the table, two entries with one name)
+** and when the file cannot be written.
 **
 ** Low-level helpers in lunet._io (shared with lreaders.c):
 **   _io.save_tensors(path, {name = tensor, …} [, {key = "value", …}])  -> true | nil, msg
@@ -364,8 +365,9 @@ static void flatten(lua_State *L, flat *F, JBox *box, cJSON *parent, const char 
   lua_rawset(L, F->seen);
 }
 
-/* Saves tensors F->tnames/F->tvals with metadata F->mkeys/F->mvals; pushes the results. */
-static int do_save(lua_State *L, const char *path, flat *F) {
+/* Saves tensors F->tnames/F->tvals with metadata F->mkeys/F->mvals; pushes true. A file that
+   cannot be written raises, or with soft pushes nil, msg. */
+static int do_save(lua_State *L, const char *path, flat *F, bool soft) {
   nn_named *ts = lua_newuserdatauv(L, (size_t)(F->nt ? F->nt : 1) * sizeof *ts, 0);
   nn_meta *ms = lua_newuserdatauv(L, (size_t)(F->nm ? F->nm : 1) * sizeof *ms, 0);
   for (int i = 1; i <= F->nt; i++) {
@@ -386,7 +388,7 @@ static int do_save(lua_State *L, const char *path, flat *F) {
   }
   nn_ctx *ctx = lunet_ctx(L);
   nn_status s = nn_save_safetensors(ctx, path, F->nt, ts, F->nm, ms);
-  if (s == NN_ERR_IO) {
+  if (s == NN_ERR_IO && soft) {
     luaL_pushfail(L);
     lua_pushstring(L, nn_ctx_errmsg(ctx));
     return 2;
@@ -404,7 +406,7 @@ static void flat_init(lua_State *L, flat *F) {
   F->nt = F->nm = 0;
 }
 
-/* lunet.save(path, obj) -> true | nil, msg */
+/* lunet.save(path, obj) -> true; raises when obj cannot be saved or the file cannot be written */
 static int io_save(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   luaL_checkany(L, 2);
@@ -424,7 +426,7 @@ static int io_save(lua_State *L) {
   lua_rawseti(L, F.mkeys, ++F.nm);
   lua_pushstring(L, box->text);
   lua_rawseti(L, F.mvals, F.nm);
-  return do_save(L, path, &F);
+  return do_save(L, path, &F, false);
 }
 
 /* _io.save_tensors(path, {name = tensor} [, {key = value}]) -> true | nil, msg */
@@ -454,7 +456,7 @@ static int io_save_tensors(lua_State *L) {
       lua_rawseti(L, F.mkeys, F.nm);
     }
   }
-  return do_save(L, path, &F);
+  return do_save(L, path, &F, true);
 }
 
 /* ---- load --------------------------------------------------------------------------------- */
@@ -613,13 +615,21 @@ static nn_stfile *open_file(lua_State *L, const char *path, const char *bytes, s
   return NULL;
 }
 
-/* lunet.load(path) -> obj, meta | nil, msg */
-static int io_load(lua_State *L) {
+/* lunet.try_load(path) -> obj, meta | nil, msg */
+static int io_try_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   nn_stfile *f = open_file(L, path, NULL, 0);
   if (f == NULL) return 2;
   lua_pushfstring(L, "'%s'", path);
   return finish_load(L, f, lua_tostring(L, -1));
+}
+
+/* lunet.load(path) -> obj, meta; raises, as dofile and torch.load do, so that a typo is
+   reported where it happens and not as a nil further on. */
+static int io_load(lua_State *L) {
+  int n = io_try_load(L);
+  if (lua_isnil(L, -n)) return lua_error(L);    /* the message is on top */
+  return n;
 }
 
 /* _io.loads(bytes) -> obj, meta | nil, msg */
@@ -736,6 +746,9 @@ void lunet_open_io(lua_State *L) {
   lua_rawset(L, -3);
   lua_pushliteral(L, "load");
   lua_pushcfunction(L, io_load);
+  lua_rawset(L, -3);
+  lua_pushliteral(L, "try_load");
+  lua_pushcfunction(L, io_try_load);
   lua_rawset(L, -3);
   setfunc_if_absent(L, "get_rng_state", io_get_rng_state);
   setfunc_if_absent(L, "set_rng_state", io_set_rng_state);

@@ -4,10 +4,10 @@ local est = require "lunet.estimators"
 local data = require "lunet.data"
 local MLPClassifier, MLPRegressor = est.MLPClassifier, est.MLPRegressor
 
-local function err_of(f, ...)
+local function err_of(f, ...)                       -- the message without its "file:line: "
   local ok, e = pcall(f, ...)
   assert.is_false(ok, "expected an error")
-  return tostring(e)
+  return (tostring(e):gsub("^[^:]*:%d+: ", ""))
 end
 
 local function bits_equal(a, b)                      -- same shape and the very same values
@@ -428,5 +428,103 @@ describe("lbfgs", function()
     assert.near(1, r.x[1], 1e-6)
     assert.near(1, r.x[2], 1e-6)
     assert.is_true(r.nit < 100)
+  end)
+end)
+
+describe("saving and loading", function()
+  local path
+  before_each(function() path = os.tmpname() end)
+  after_each(function() os.remove(path) end)
+
+  it("a fitted classifier predicts identically after load, with its fields", function()
+    local X, y = blobs(20)
+    local clf = lunet.MLPClassifier{hidden_layer_sizes = {5, 4}, max_iter = 30, random_state = 1,
+                                    early_stopping = true, n_iter_no_change = 50}
+    clf:fit(X, y)
+    assert.are.equal(clf, clf:save(path))
+    local c2 = lunet.MLPClassifier.load(path)
+    assert.are.equal("MLPClassifier", getmetatable(c2).__name)
+    bits_equal(clf:predict_proba(X), c2:predict_proba(X))
+    bits_equal(clf:predict(X), c2:predict(X))
+    assert.are.same(clf.classes_:totable(), c2.classes_:totable())
+    assert.are.same(clf.loss_curve_, c2.loss_curve_)
+    assert.are.same(clf.validation_scores_, c2.validation_scores_)
+    for _, k in ipairs{"n_iter_", "t_", "n_layers_", "n_outputs_", "n_features_in_", "loss_",
+                       "best_validation_score_", "out_activation_", "random_state", "max_iter"} do
+      assert.are.equal(clf[k], c2[k], k)
+      assert.are.equal(math.type(clf[k]), math.type(c2[k]), k)
+    end
+    assert.are.same({5, 4}, c2.hidden_layer_sizes)
+    assert.is_nil(c2.best_loss_)
+    assert.are.equal(tostring(clf), tostring(c2))
+  end)
+
+  it("keeps string labels and binary targets; lunet.save(path, clf) writes the same", function()
+    local X = lunet.tensor{{0, 0}, {0, 1}, {3, 3}, {3, 4}, {0, 0.5}, {3, 3.5}}
+    local y = {"no", "no", "yes", "yes", "no", "yes"}
+    local clf = lunet.MLPClassifier{hidden_layer_sizes = {3}, max_iter = 5, random_state = 0}
+    clf:fit(X, y)
+    lunet.save(path, clf)                            -- through state_dict, as for a module
+    local c2 = lunet.MLPClassifier.load(path)
+    assert.are.same({"no", "yes"}, c2.classes_)
+    assert.are.same(clf:predict(X), c2:predict(X))
+    bits_equal(clf:predict_proba(X), c2:predict_proba(X))
+    assert.are.equal(clf.best_loss_, c2.best_loss_)
+    -- the optimizer is not saved; partial_fit goes on with a fresh one
+    assert.is_nil(c2._optimizer)
+    c2:partial_fit(X, y)
+    assert.are.equal(clf.n_iter_ + 1, c2.n_iter_)
+    assert.are.equal(#clf.loss_curve_ + 1, #c2.loss_curve_)
+    -- the weights are tensors in the file, the rest is metadata
+    local ts, meta = lunet._io.load_tensors(path)
+    assert.are.same({3, 1}, ts["coefs_.2"]:shape())
+    assert.are.same({3}, ts["intercepts_.1"]:shape())
+    assert.are.equal("MLPClassifier", meta.estimator)
+    assert.are.equal("relu", meta["params.activation"])
+    assert.is_nil(ts["_optimizer"])
+  end)
+
+  it("a regressor round-trips; an unfitted estimator loads unfitted", function()
+    local X = lunet.linspace(-1, 1, 20):view(20, 1)
+    local y = (X * 3):reshape(-1)
+    local r = lunet.MLPRegressor{hidden_layer_sizes = {4}, solver = "lbfgs", max_iter = 50,
+                                 random_state = 3, dtype = "float64", alpha = 0.01}
+    r:fit(X, y)
+    r:save(path)
+    local r2 = lunet.MLPRegressor.load(path)
+    assert.are.equal("float64", r2.coefs_[1]:dtype())
+    bits_equal(r:predict(X), r2:predict(X))
+    assert.are.equal(0.01, r2.alpha)
+    lunet.MLPRegressor{max_iter = 7}:save(path)
+    local u = lunet.MLPRegressor.load(path)
+    assert.are.equal(7, u.max_iter)
+    assert.is_nil(u.coefs_)
+    assert.matches("not fitted yet", err_of(u.predict, u, X))
+  end)
+
+  it("refuses a file written by another estimator type or by something else", function()
+    lunet.MLPRegressor{}:save(path)
+    assert.are.equal("MLPClassifier.load: '" .. path .. "': the file was written by MLPRegressor, "
+                     .. "not MLPClassifier", err_of(lunet.MLPClassifier.load, path))
+    lunet.save(path, {w = lunet.ones(2)})
+    assert.are.equal("MLPRegressor.load: '" .. path .. "': not a saved estimator (no 'estimator' "
+                     .. "entry; write one with est:save(path))", err_of(lunet.MLPRegressor.load, path))
+    assert.are.equal("load_safetensors: cannot open '/nonexistent/e.safetensors': No such file or "
+                     .. "directory", err_of(lunet.MLPClassifier.load, "/nonexistent/e.safetensors"))
+    assert.are.equal("MLPClassifier.load: path must be a string, got nil",
+                     err_of(lunet.MLPClassifier.load))
+  end)
+end)
+
+describe("errors", function()
+  it("name the caller's line, however deep the check runs", function()
+    local clf = lunet.MLPClassifier{}
+    local line = debug.getinfo(1, "l").currentline + 1
+    local ok, e = pcall(function() clf:predict(lunet.zeros(2, 2)) end)
+    assert.is_false(ok)
+    assert.matches("estimators_spec%.lua:" .. line .. ": This MLPClassifier instance is not fitted", e)
+    line = debug.getinfo(1, "l").currentline + 1
+    ok, e = pcall(function() lunet.MLPClassifier{activation = "x"} end)
+    assert.matches("estimators_spec%.lua:" .. line .. ": The 'activation' parameter", e)
   end)
 end)

@@ -160,13 +160,16 @@ describe("lunet.save / lunet.load", function()
       assert.is_nil(r)
       assert.matches("malformed __lunet__ metadata", msg)
     end
-    -- a truncated file on disk
+    -- a truncated file on disk: try_load returns nil, msg; load raises the same message
     assert.is_true(lunet.save(path, {w = lunet.ones(4)}))
     local bytes = read_bytes(path)
     write_bytes(path, bytes:sub(1, #bytes - 1))
-    r, msg = lunet.load(path)
+    r, msg = lunet.try_load(path)
     assert.is_nil(r)
     assert.matches("out of range of the 15%-byte data buffer", msg)
+    local ok, err = pcall(lunet.load, path)
+    assert.is_false(ok)
+    assert.are.equal(msg, err)
     -- metadata holding code is only ever a string
     h = '{"__metadata__":{"code":"os.exit(1)"}}'
     h = h .. string.rep(" ", (8 - #h % 8) % 8)
@@ -175,13 +178,19 @@ describe("lunet.save / lunet.load", function()
     assert.are.equal("os.exit(1)", meta.code)
   end)
 
-  it("returns nil and a message when the file cannot be opened or written", function()
-    local r, msg = lunet.load("/nonexistent/dir/x.safetensors")
+  it("raises when the file cannot be opened or written; try_load returns nil and a message", function()
+    local msg = "load_safetensors: cannot open '/nonexistent/dir/x.safetensors': No such file or directory"
+    assert.has_error(function() lunet.load("/nonexistent/dir/x.safetensors") end, msg)
+    local r, m = lunet.try_load("/nonexistent/dir/x.safetensors")
     assert.is_nil(r)
-    assert.are.equal("load_safetensors: cannot open '/nonexistent/dir/x.safetensors': No such file or directory", msg)
-    r, msg = lunet.save("/nonexistent/dir/x.safetensors", lunet.ones(1))
-    assert.is_nil(r)
-    assert.matches("^save_safetensors: cannot create a temporary file next to", msg)
+    assert.are.equal(msg, m)
+    -- the typo is reported as such, not as "expected a table, got nil" further on
+    local lin = lunet.nn.Linear(2, 2)
+    assert.has_error(function() lin:load_state_dict(lunet.load("typo.safetensors")) end,
+                     "load_safetensors: cannot open 'typo.safetensors': No such file or directory")
+    local ok, err = pcall(lunet.save, "/nonexistent/dir/x.safetensors", lunet.ones(1))
+    assert.is_false(ok)
+    assert.matches("^save_safetensors: cannot create a temporary file next to", err)
   end)
 
   it("keeps the file's mode and a symlink, and leaves no temporary file", function()
@@ -200,10 +209,9 @@ describe("lunet.save / lunet.load", function()
     assert.are.equal("symbolic link", sh("stat -c %F '" .. link .. "'"))
     assert.are.same({0, 0, 0}, lunet.load(file).w:totable())
     assert.are.equal("link.safetensors\nm.safetensors", sh("ls -A '" .. dir .. "'"))
-    local r, msg = lunet.save(dir .. "/no/x.safetensors", lunet.ones(1))
-    assert.is_nil(r)
-    assert.are.equal("save_safetensors: cannot create a temporary file next to '" .. dir ..
-                     "/no/x.safetensors': No such file or directory", msg)
+    assert.has_error(function() lunet.save(dir .. "/no/x.safetensors", lunet.ones(1)) end,
+                     "save_safetensors: cannot create a temporary file next to '" .. dir ..
+                     "/no/x.safetensors': No such file or directory")
     sh("rm -r '" .. dir .. "'")
   end)
 

@@ -18,7 +18,7 @@
 
 local lunet = require "lunet"
 local util = require "lunet.util"
-local checkopts, shapestr = util.checkopts, util.shapestr
+local checkopts, shapestr, raise = util.checkopts, util.shapestr, util.raise
 local io, math, table, string, package, debug = io, math, table, string, package, debug
 local error, type, pairs, ipairs, tostring, setmetatable, getmetatable, next =
   error, type, pairs, ipairs, tostring, setmetatable, getmetatable, next
@@ -36,7 +36,7 @@ local istensor = lunet.is_tensor
 local function checkbool(fname, name, v, default)
   if v == nil then return default end
   if type(v) ~= "boolean" then
-    error(fname .. ": " .. name .. " must be a boolean, got " .. type(v), 3)
+    raise(fname .. ": " .. name .. " must be a boolean, got " .. type(v))
   end
   return v
 end
@@ -61,13 +61,13 @@ function M._check_random_state(fname, rs, gen, level)
     gen = gen or lunet.default_generator
     local mt = type(gen) == "userdata" and getmetatable(gen)
     if type(mt) ~= "table" or mt.__name ~= "lunet.Generator" then
-      error(fname .. ": generator must be a lunet.Generator, got " .. type(gen), level)
+      raise(fname .. ": generator must be a lunet.Generator, got " .. type(gen), level)
     end
     return RandomState(gen:random(0, 0xffffffff))
   end
   if is_randomstate(rs) then return rs end
   if math.type(rs) ~= "integer" or rs < 0 or rs > 0xffffffff then
-    error(fname .. ": random_state must be an integer in [0, 2^32 - 1] or a RandomState, got "
+    raise(fname .. ": random_state must be an integer in [0, 2^32 - 1] or a RandomState, got "
       .. tostring(rs), level)
   end
   return RandomState(rs)
@@ -76,7 +76,7 @@ end
 -- The RandomState for opts.random_state / opts.generator.
 local function generator(fname, opts)
   if opts.generator ~= nil and opts.random_state ~= nil then
-    error(fname .. ": give random_state or generator, not both", 3)
+    raise(fname .. ": give random_state or generator, not both")
   end
   return M._check_random_state(fname, opts.random_state, opts.generator, 2)
 end
@@ -97,12 +97,12 @@ end
 -- Number of rows of a tensor or Lua array.
 local function nrows(fname, name, v)
   if istensor(v) then
-    if v:dim() == 0 then error(fname .. ": " .. name .. " must have at least one dim", 3) end
+    if v:dim() == 0 then raise(fname .. ": " .. name .. " must have at least one dim") end
     return v:size(1)
   elseif type(v) == "table" then
     return #v
   end
-  error(fname .. ": " .. name .. " must be a tensor or a Lua array, got " .. type(v), 3)
+  raise(fname .. ": " .. name .. " must be a tensor or a Lua array, got " .. type(v))
 end
 
 -- Rows idx (a Lua array of 1-based indices) of a tensor or a Lua array.
@@ -117,12 +117,12 @@ end
 local function labels(fname, name, y)
   if istensor(y) then
     if y:dim() ~= 1 then
-      error(fname .. ": " .. name .. " must be 1-D, got shape " .. shapestr(y), 3)
+      raise(fname .. ": " .. name .. " must be 1-D, got shape " .. shapestr(y))
     end
     local t = y:totable()
     if y:dtype() ~= "int64" then
       for i = 1, #t do
-        if t[i] ~= t[i] then error(fname .. ": " .. name .. " contains NaN", 3) end
+        if t[i] ~= t[i] then raise(fname .. ": " .. name .. " contains NaN") end
       end
     end
     return t
@@ -131,15 +131,15 @@ local function labels(fname, name, y)
     for i = 1, #y do
       local v, ty = y[i], type(y[i])
       if ty ~= "number" and ty ~= "string" then
-        error(fname .. ": " .. name .. "[" .. i .. "] is a " .. ty .. ", not a label", 3)
+        raise(fname .. ": " .. name .. "[" .. i .. "] is a " .. ty .. ", not a label")
       end
-      if v ~= v then error(fname .. ": " .. name .. " contains NaN", 3) end
-      if kind and ty ~= kind then error(fname .. ": " .. name .. " mixes numbers and strings", 3) end
+      if v ~= v then raise(fname .. ": " .. name .. " contains NaN") end
+      if kind and ty ~= kind then raise(fname .. ": " .. name .. " mixes numbers and strings") end
       kind = ty
     end
     return y
   end
-  error(fname .. ": " .. name .. " must be a tensor or a Lua array, got " .. type(y), 3)
+  raise(fname .. ": " .. name .. " must be a tensor or a Lua array, got " .. type(y))
 end
 
 -- Sorted distinct values of a Lua array.
@@ -163,20 +163,20 @@ end
 
 -- data.read_csv(path [, {header = false, delimiter = ",", dtype = "float32"}]) -> t [, names]
 function M.read_csv(path, opts)
-  if type(path) ~= "string" then error("read_csv: path must be a string, got " .. type(path), 2) end
+  if type(path) ~= "string" then raise("read_csv: path must be a string, got " .. type(path)) end
   opts = checkopts("read_csv", opts, {"header", "delimiter", "dtype"})
   local header = checkbool("read_csv", "header", opts.header, false)
   local t, names = _io.read_csv(path, header, opts.delimiter or ",", opts.dtype or "float32")
-  if t == nil then error(names, 2) end
+  if t == nil then raise(names) end
   return t, names
 end
 
 -- data.read_idx(path [, {dtype = "float32"}]) -> a tensor shaped as the file's header says
 function M.read_idx(path, opts)
-  if type(path) ~= "string" then error("read_idx: path must be a string, got " .. type(path), 2) end
+  if type(path) ~= "string" then raise("read_idx: path must be a string, got " .. type(path)) end
   opts = checkopts("read_idx", opts, {"dtype"})
   local t, msg = _io.read_idx(path, opts.dtype or "float32")
-  if t == nil then error(msg, 2) end
+  if t == nil then raise(msg) end
   return t
 end
 
@@ -198,6 +198,7 @@ local function data_dirs()
     if exists(f) then here[#here + 1] = f:match("^(.*)[/\\][^/\\]*$") end
   end
   for _, d in ipairs(here) do
+    dirs[#dirs + 1] = d .. "/data"   -- a luarocks tree keeps the data beside the modules
     dirs[#dirs + 1] = d .. "/../../../data"
     dirs[#dirs + 1] = d .. "/../../../lunet"
   end
@@ -212,38 +213,38 @@ function M.load_digits()
     if exists(path) then
       local t = M.read_csv(path, {dtype = "float32"})
       if t:dim() ~= 2 or t:size(2) ~= 65 then
-        error("load_digits: " .. path .. " has shape " .. shapestr(t) .. ", expected [1797, 65]", 2)
+        raise("load_digits: " .. path .. " has shape " .. shapestr(t) .. ", expected [1797, 65]")
       end
       return t:narrow(2, 1, 64):contiguous(), t:select(2, 65):to("int64")
     end
   end
-  error("load_digits: digits.csv.gz not found (looked in " .. table.concat(dirs, ", ") .. ")", 2)
+  raise("load_digits: digits.csv.gz not found (looked in " .. table.concat(dirs, ", ") .. ")")
 end
 
 -- data.load_fashion_mnist(split [, dir]) -> X (Nx784 float32 in [0, 1]), y (int64 0..9)
 function M.load_fashion_mnist(split, dir)
   local prefix = ({train = "train", test = "t10k"})[split]
   if prefix == nil then
-    error("load_fashion_mnist: split must be \"train\" or \"test\", got " .. tostring(split), 2)
+    raise("load_fashion_mnist: split must be \"train\" or \"test\", got " .. tostring(split))
   end
   if dir ~= nil and type(dir) ~= "string" then
-    error("load_fashion_mnist: dir must be a string, got " .. type(dir), 2)
+    raise("load_fashion_mnist: dir must be a string, got " .. type(dir))
   end
   dir = dir or "/usr/share/datasets/fashion-mnist"
   local function find(name)
     for _, p in ipairs{dir .. "/" .. name .. ".gz", dir .. "/" .. name} do
       if exists(p) then return p end
     end
-    error("load_fashion_mnist: " .. dir .. "/" .. name .. ".gz not found: install the Debian "
+    raise("load_fashion_mnist: " .. dir .. "/" .. name .. ".gz not found: install the Debian "
       .. "package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass the "
-      .. "directory that holds the IDX files", 3)
+      .. "directory that holds the IDX files")
   end
   local ximg, ylab = find(prefix .. "-images-idx3-ubyte"), find(prefix .. "-labels-idx1-ubyte")
   local X = M.read_idx(ximg, {dtype = "float32"})
   local y = M.read_idx(ylab, {dtype = "int64"})
   if X:dim() ~= 3 or y:dim() ~= 1 or X:size(1) ~= y:size(1) then
-    error("load_fashion_mnist: " .. ximg .. " " .. shapestr(X) .. " and " .. ylab .. " "
-      .. shapestr(y) .. " do not match", 2)
+    raise("load_fashion_mnist: " .. ximg .. " " .. shapestr(X) .. " and " .. ylab .. " "
+      .. shapestr(y) .. " do not match")
   end
   local n = X:size(1)
   return X:view(n, X:size(2) * X:size(3)):div_(255), y
@@ -258,16 +259,16 @@ local function split_sizes(n, test_size, train_size)
     if v == nil then return end
     if math.type(v) == "integer" then
       if v <= 0 or v >= n then
-        error(("train_test_split: %s=%d should be either positive and smaller than the number "
-          .. "of samples %d or a float in the (0, 1) range"):format(name, v, n), 4)
+        raise(("train_test_split: %s=%d should be either positive and smaller than the number "
+          .. "of samples %d or a float in the (0, 1) range"):format(name, v, n))
       end
     elseif math.type(v) == "float" then
       if not (v > 0 and v < 1) then
-        error(("train_test_split: %s=%s should be either positive and smaller than the number "
-          .. "of samples %d or a float in the (0, 1) range"):format(name, tostring(v), n), 4)
+        raise(("train_test_split: %s=%s should be either positive and smaller than the number "
+          .. "of samples %d or a float in the (0, 1) range"):format(name, tostring(v), n))
       end
     else
-      error("train_test_split: " .. name .. " must be a number, got " .. type(v), 4)
+      raise("train_test_split: " .. name .. " must be a number, got " .. type(v))
     end
   end
   check("test_size", test_size)
@@ -281,12 +282,12 @@ local function split_sizes(n, test_size, train_size)
   n_train = n_train or n - n_test
   n_test = n_test or n - n_train
   if n_train + n_test > n then
-    error(("train_test_split: the sum of train_size and test_size = %d, should be smaller than "
-      .. "the number of samples %d"):format(n_train + n_test, n), 3)
+    raise(("train_test_split: the sum of train_size and test_size = %d, should be smaller than "
+      .. "the number of samples %d"):format(n_train + n_test, n))
   end
   if n_train == 0 then
-    error(("train_test_split: with n_samples=%d, test_size=%s and train_size=%s, the resulting "
-      .. "train set will be empty"):format(n, tostring(test_size), tostring(train_size)), 3)
+    raise(("train_test_split: with n_samples=%d, test_size=%s and train_size=%s, the resulting "
+      .. "train set will be empty"):format(n, tostring(test_size), tostring(train_size)))
   end
   return math.tointeger(n_test), math.tointeger(n_train)
 end
@@ -336,16 +337,16 @@ local function stratified(strat, n_train, n_test, gen)
   local counts, least = {}, math.huge
   for i, m in ipairs(members) do counts[i] = #m; least = math.min(least, #m) end
   if least < 2 then
-    error("train_test_split: the least populated class in y has only 1 member, which is too few. "
-      .. "The minimum number of groups for any class cannot be less than 2", 3)
+    raise("train_test_split: the least populated class in y has only 1 member, which is too few. "
+      .. "The minimum number of groups for any class cannot be less than 2")
   end
   if n_train < #classes then
-    error(("train_test_split: the train_size = %d should be greater or equal to the number of "
-      .. "classes = %d"):format(n_train, #classes), 3)
+    raise(("train_test_split: the train_size = %d should be greater or equal to the number of "
+      .. "classes = %d"):format(n_train, #classes))
   end
   if n_test < #classes then
-    error(("train_test_split: the test_size = %d should be greater or equal to the number of "
-      .. "classes = %d"):format(n_test, #classes), 3)
+    raise(("train_test_split: the test_size = %d should be greater or equal to the number of "
+      .. "classes = %d"):format(n_test, #classes))
   end
   local n_i = approximate_mode(counts, n_train, gen)
   local left = {}
@@ -377,21 +378,21 @@ function M.train_test_split(X, y, opts)
   local n = nrows(F, "X", X)
   if y ~= nil then
     local ny = nrows(F, "y", y)
-    if ny ~= n then error(("%s: X has %d rows but y has %d"):format(F, n, ny), 2) end
+    if ny ~= n then raise(("%s: X has %d rows but y has %d"):format(F, n, ny)) end
   end
-  if istensor(X) and has_nan(X) then error(F .. ": X contains NaN", 2) end
-  if y ~= nil and istensor(y) and has_nan(y) then error(F .. ": y contains NaN", 2) end
+  if istensor(X) and has_nan(X) then raise(F .. ": X contains NaN") end
+  if y ~= nil and istensor(y) and has_nan(y) then raise(F .. ": y contains NaN") end
   local shuffle = checkbool(F, "shuffle", opts.shuffle, true)
   local n_test, n_train = split_sizes(n, opts.test_size, opts.train_size)
   local gen = shuffle and generator(F, opts) or nil
   local train, test = {}, {}
   if opts.stratify ~= nil then
     if not shuffle then
-      error(F .. ": stratified train/test split is not implemented for shuffle=false", 2)
+      raise(F .. ": stratified train/test split is not implemented for shuffle=false")
     end
     local strat = labels(F, "stratify", opts.stratify)
     if #strat ~= n then
-      error(("%s: X has %d rows but stratify has %d"):format(F, n, #strat), 2)
+      raise(("%s: X has %d rows but stratify has %d"):format(F, n, #strat))
     end
     train, test = stratified(strat, n_train, n_test, gen)
   elseif shuffle then
@@ -412,12 +413,12 @@ end
 -- Column statistics of a 2-D tensor in float64, in row chunks (no full-size float64 copy):
 -- Lua arrays mean, var (population), min, max.
 local function colstats(fname, X, want_minmax)
-  if not istensor(X) then error(fname .. ": X must be a tensor, got " .. type(X), 3) end
+  if not istensor(X) then raise(fname .. ": X must be a tensor, got " .. type(X)) end
   if X:dim() ~= 2 then
-    error(fname .. ": X must be 2-D (samples x features), got shape " .. shapestr(X), 3)
+    raise(fname .. ": X must be 2-D (samples x features), got shape " .. shapestr(X))
   end
   local n, f = X:size(1), X:size(2)
-  if n == 0 then error(fname .. ": X has 0 samples", 3) end
+  if n == 0 then raise(fname .. ": X has 0 samples") end
   local CH = 8192
   local sum, lo, hi
   for i = 1, n, CH do
@@ -439,21 +440,21 @@ local function colstats(fname, X, want_minmax)
   end
   local m, v = mean:totable(), (ss / n):totable()
   for j = 1, f do
-    if m[j] ~= m[j] or v[j] ~= v[j] then error(fname .. ": X contains NaN", 3) end
+    if m[j] ~= m[j] or v[j] ~= v[j] then raise(fname .. ": X contains NaN") end
   end
   return m, v, lo and lo:totable(), hi and hi:totable(), n, f
 end
 
 local function check_fitted(self, fname, X)
   if self.n_features_in_ == nil then
-    error(self._name .. "." .. fname .. ": not fitted: call fit first", 3)
+    raise(self._name .. "." .. fname .. ": not fitted: call fit first")
   end
-  if not istensor(X) then error(self._name .. "." .. fname .. ": X must be a tensor", 3) end
+  if not istensor(X) then raise(self._name .. "." .. fname .. ": X must be a tensor") end
   if X:dim() ~= 2 or X:size(2) ~= self.n_features_in_ then
-    error(("%s.%s: X has shape %s, but %s is expecting %d features as input"):format(
-      self._name, fname, shapestr(X), self._name, self.n_features_in_), 3)
+    raise(("%s.%s: X has shape %s, but %s is expecting %d features as input"):format(
+      self._name, fname, shapestr(X), self._name, self.n_features_in_))
   end
-  if has_nan(X) then error(self._name .. "." .. fname .. ": X contains NaN", 3) end
+  if has_nan(X) then raise(self._name .. "." .. fname .. ": X contains NaN") end
   -- the scaler's vectors in X's float dtype (an int64 X gives float32, as a float op would)
   local dt = X:dtype() == "int64" and "float32" or X:dtype()
   return X:to(dt), dt
@@ -516,7 +517,7 @@ function M.MinMaxScaler(opts)
   local fr = opts.feature_range or {0, 1}
   if type(fr) ~= "table" or type(fr[1]) ~= "number" or type(fr[2]) ~= "number"
       or not (fr[1] < fr[2]) then
-    error("MinMaxScaler: feature_range must be {min, max} with min < max", 2)
+    raise("MinMaxScaler: feature_range must be {min, max} with min < max")
   end
   return setmetatable({
     _name = "MinMaxScaler", feature_range = {fr[1], fr[2]},
@@ -569,7 +570,7 @@ end
 
 function LabelEncoder:fit(y)
   local t = labels("LabelEncoder.fit", "y", y)
-  if #t == 0 then error("LabelEncoder.fit: y is empty", 2) end
+  if #t == 0 then raise("LabelEncoder.fit: y is empty") end
   self.classes_ = unique(t)
   self._dtype = istensor(y) and y:dtype() or nil
   self._id = {}
@@ -581,12 +582,12 @@ local function unseen(fname, list)
   local u = unique(list)
   local s = {}
   for i = 1, math.min(#u, 10) do s[i] = tostring(u[i]) end
-  error(fname .. ": y contains previously unseen labels: {" .. table.concat(s, ", ")
-    .. (#u > 10 and ", ..." or "") .. "}", 3)
+  raise(fname .. ": y contains previously unseen labels: {" .. table.concat(s, ", ")
+    .. (#u > 10 and ", ..." or "") .. "}")
 end
 
 function LabelEncoder:transform(y)
-  if not self.classes_ then error("LabelEncoder.transform: not fitted: call fit first", 2) end
+  if not self.classes_ then raise("LabelEncoder.transform: not fitted: call fit first") end
   local t = labels("LabelEncoder.transform", "y", y)
   local ids, bad = {}, {}
   for i, v in ipairs(t) do
@@ -601,7 +602,7 @@ end
 function LabelEncoder:fit_transform(y) return self:fit(y):transform(y) end
 
 function LabelEncoder:inverse_transform(ids)
-  if not self.classes_ then error("LabelEncoder.inverse_transform: not fitted: call fit first", 2) end
+  if not self.classes_ then raise("LabelEncoder.inverse_transform: not fitted: call fit first") end
   local t = labels("LabelEncoder.inverse_transform", "ids", ids)
   local out, bad = {}, {}
   for i, k in ipairs(t) do
@@ -621,23 +622,23 @@ function M.one_hot(ids, n, opts)
   if type(ids) == "table" then
     for i, v in ipairs(ids) do
       if math.type(v) ~= "integer" and not (math.type(v) == "float" and v == math.floor(v)) then
-        error("one_hot: ids[" .. i .. "] = " .. tostring(v) .. " is not an integer class id", 2)
+        raise("one_hot: ids[" .. i .. "] = " .. tostring(v) .. " is not an integer class id")
       end
     end
     ids = lunet.tensor(ids, {dtype = "int64"})
   elseif not istensor(ids) then
-    error("one_hot: ids must be an int64 tensor or a Lua array, got " .. type(ids), 2)
+    raise("one_hot: ids must be an int64 tensor or a Lua array, got " .. type(ids))
   end
-  if ids:dtype() ~= "int64" then error("one_hot: ids must be int64, got " .. ids:dtype(), 2) end
-  if ids:dim() ~= 1 then error("one_hot: ids must be 1-D, got shape " .. shapestr(ids), 2) end
+  if ids:dtype() ~= "int64" then raise("one_hot: ids must be int64, got " .. ids:dtype()) end
+  if ids:dim() ~= 1 then raise("one_hot: ids must be 1-D, got shape " .. shapestr(ids)) end
   local lo = ids:numel() > 0 and ids:min():item() or 1
   local hi = ids:numel() > 0 and ids:max():item() or 0
   if n == nil then n = hi end
   if math.type(n) ~= "integer" or n < 1 then
-    error("one_hot: n_classes must be a positive integer, got " .. tostring(n), 2)
+    raise("one_hot: n_classes must be a positive integer, got " .. tostring(n))
   end
   if lo < 1 or hi > n then
-    error(("one_hot: class id %d out of range 1..%d"):format(lo < 1 and lo or hi, n), 2)
+    raise(("one_hot: class id %d out of range 1..%d"):format(lo < 1 and lo or hi, n))
   end
   local eye = lunet.eye(n, {dtype = opts.dtype or "float32"})
   if ids:numel() == 0 then return lunet.zeros(0, n, {dtype = opts.dtype or "float32"}) end
@@ -656,16 +657,16 @@ function M.batches(X, y, opts)
     y, opts = nil, y
   end
   opts = checkopts(F, opts, {"batch_size", "shuffle", "random_state", "drop_last", "generator"})
-  if not istensor(X) then error(F .. ": X must be a tensor, got " .. type(X), 2) end
+  if not istensor(X) then raise(F .. ": X must be a tensor, got " .. type(X)) end
   local n = nrows(F, "X", X)
   if y ~= nil then
-    if not istensor(y) then error(F .. ": y must be a tensor, got " .. type(y), 2) end
+    if not istensor(y) then raise(F .. ": y must be a tensor, got " .. type(y)) end
     local ny = nrows(F, "y", y)
-    if ny ~= n then error(("%s: X has %d rows but y has %d"):format(F, n, ny), 2) end
+    if ny ~= n then raise(("%s: X has %d rows but y has %d"):format(F, n, ny)) end
   end
   local bs = opts.batch_size or 32
   if math.type(bs) ~= "integer" or bs < 1 then
-    error(F .. ": batch_size must be a positive integer, got " .. tostring(bs), 2)
+    raise(F .. ": batch_size must be a positive integer, got " .. tostring(bs))
   end
   local shuffle = checkbool(F, "shuffle", opts.shuffle, false)
   local drop_last = checkbool(F, "drop_last", opts.drop_last, false)

@@ -21,6 +21,7 @@
 -- within an epsilon of 0).
 
 local lunet = require "lunet"
+local raise = require("lunet.util").raise
 local nn = lunet.nn
 
 local error, type, pairs, ipairs, tostring = error, type, pairs, ipairs, tostring
@@ -138,8 +139,8 @@ local function validate_params(self)
         for i = 1, #cons - 1 do parts[i] = cons[i].str end
         s = concat(parts, ", ") .. " or " .. cons[#cons].str
       end
-      error(fmt("The '%s' parameter of %s must be %s. Got %s instead.",
-                name, self._name, s, repr(v)), 0)
+      raise(fmt("The '%s' parameter of %s must be %s. Got %s instead.",
+                name, self._name, s, repr(v)))
     end
   end
 end
@@ -159,7 +160,7 @@ local function hidden_sizes(self)
   if bad then
     local parts = {}
     for i = 1, #h do parts[i] = tostring(h[i]) end
-    error(fmt("hidden_layer_sizes must be > 0, got [%s].", concat(parts, ", ")), 0)
+    raise(fmt("hidden_layer_sizes must be > 0, got [%s].", concat(parts, ", ")))
   end
   return list
 end
@@ -180,30 +181,30 @@ local function warn(msg) io.stderr:write(msg, "\n") end
 local function check_finite(t, what)
   local s = t:sum():item()
   if s == s and s ~= huge and s ~= -huge then return end
-  if t:ne(t):sum():item() > 0 then error(fmt("Input %s contains NaN.", what), 0) end
+  if t:ne(t):sum():item() > 0 then raise(fmt("Input %s contains NaN.", what)) end
   if t:abs():eq(huge):sum():item() > 0 then
-    error(fmt("Input %s contains infinity or a value too large for dtype('%s').",
-              what, t:dtype()), 0)
+    raise(fmt("Input %s contains infinity or a value too large for dtype('%s').",
+              what, t:dtype()))
   end
 end
 
 local function as_tensor(v, dtype, what)
   if is_tensor(v) then return v end
   if type(v) == "table" then return lunet.tensor(v, {dtype = dtype}) end
-  error(fmt("%s must be a tensor or a table of numbers, got %s", what, type(v)), 0)
+  raise(fmt("%s must be a tensor or a table of numbers, got %s", what, type(v)))
 end
 
 -- X as a 2-D tensor of the estimator's dtype with no NaN/inf.
 local function check_X(self, X)
   X = as_tensor(X, self.dtype, "X")
   if X:dim() ~= 2 then
-    error(fmt("Expected 2D array, got %dD array instead. Reshape your data either using "
+    raise(fmt("Expected 2D array, got %dD array instead. Reshape your data either using "
               .. "X:reshape(-1, 1) if your data has a single feature or X:reshape(1, -1) if it "
-              .. "contains a single sample.", X:dim()), 0)
+              .. "contains a single sample.", X:dim()))
   end
   if X:size(1) < 1 then
-    error(fmt("Found array with 0 sample(s) (shape=(0, %d)) while a minimum of 1 is required by %s.",
-              X:size(2), self._name), 0)
+    raise(fmt("Found array with 0 sample(s) (shape=(0, %d)) while a minimum of 1 is required by %s.",
+              X:size(2), self._name))
   end
   if X:dtype() ~= self.dtype then X = X:to(self.dtype) end
   check_finite(X, "X")
@@ -212,22 +213,22 @@ end
 
 local function check_consistent(X, n)
   if X:size(1) ~= n then
-    error(fmt("Found input variables with inconsistent numbers of samples: [%d, %d]",
-              X:size(1), n), 0)
+    raise(fmt("Found input variables with inconsistent numbers of samples: [%d, %d]",
+              X:size(1), n))
   end
 end
 
 local function check_fitted(self)
   if self.coefs_ == nil then
-    error(fmt("This %s instance is not fitted yet. Call 'fit' with appropriate arguments "
-              .. "before using this estimator.", self._name), 0)
+    raise(fmt("This %s instance is not fitted yet. Call 'fit' with appropriate arguments "
+              .. "before using this estimator.", self._name))
   end
 end
 
 local function check_features(self, X)
   if X:size(2) ~= self.n_features_in_ then
-    error(fmt("X has %d features, but %s is expecting %d features as input.",
-              X:size(2), self._name, self.n_features_in_), 0)
+    raise(fmt("X has %d features, but %s is expecting %d features as input.",
+              X:size(2), self._name, self.n_features_in_))
   end
 end
 
@@ -239,11 +240,11 @@ end
 local function labels_list(y)
   if is_tensor(y) then
     if y:dim() == 2 and y:size(2) == 1 then y = y:reshape(-1) end
-    if y:dim() ~= 1 then error("y should be a 1d array, got an array of shape "
-                              .. repr(y:shape()) .. " instead.", 0) end
+    if y:dim() ~= 1 then raise("y should be a 1d array, got an array of shape "
+                              .. repr(y:shape()) .. " instead.") end
     return y:totable(), y:dtype()
   end
-  if type(y) ~= "table" then error("y must be a tensor or a Lua array of labels, got " .. type(y), 0) end
+  if type(y) ~= "table" then raise("y must be a tensor or a Lua array of labels, got " .. type(y)) end
   return y, nil
 end
 
@@ -251,10 +252,10 @@ local function sorted_unique(list)
   local seen, out, kind = {}, {}, nil
   for i = 1, #list do
     local v = list[i]
-    if v ~= v then error("Input y contains NaN.", 0) end
+    if v ~= v then raise("Input y contains NaN.") end
     local k = type(v)
-    if k ~= "number" and k ~= "string" then error("labels must be numbers or strings, got " .. k, 0) end
-    if kind and k ~= kind then error("labels must be all numbers or all strings", 0) end
+    if k ~= "number" and k ~= "string" then raise("labels must be numbers or strings, got " .. k) end
+    if kind and k ~= kind then raise("labels must be all numbers or all strings") end
     kind = k
     if not seen[v] then seen[v] = true; out[#out + 1] = v end
   end
@@ -277,7 +278,7 @@ local function encode(classes_list, list, lenient)
   for i = 1, #list do
     local id = index[list[i]]
     if not id then
-      if not lenient then error(fmt("y contains previously unseen labels: %s", repr(list[i])), 0) end
+      if not lenient then raise(fmt("y contains previously unseen labels: %s", repr(list[i]))) end
       id = 0
     end
     ids[i] = id
@@ -293,8 +294,8 @@ end
 -- classes_ from the sorted distinct labels (scikit-learn's check: at least two of them)
 local function set_classes(self, uniq, ldtype)
   if #uniq < 2 then
-    error(fmt("%s needs samples of at least 2 classes in the data, but the data contains "
-              .. "only one class: %s", self._name, repr(uniq[1])), 0)
+    raise(fmt("%s needs samples of at least 2 classes in the data, but the data contains "
+              .. "only one class: %s", self._name, repr(uniq[1])))
   end
   self.classes_ = make_classes(uniq, ldtype)
   self._multilabel = false
@@ -862,8 +863,8 @@ function Base:_fit(X, y, incremental)
   local T, strat = self:_validate_targets(X, y, incremental)
   local n_features = X:size(2)
   if not first_pass and n_features ~= self.n_features_in_ then
-    error(fmt("X has %d features, but %s is expecting %d features as input.",
-              n_features, self._name, self.n_features_in_), 0)
+    raise(fmt("X has %d features, but %s is expecting %d features as input.",
+              n_features, self._name, self.n_features_in_))
   end
   self.n_features_in_ = n_features
   self.n_outputs_ = T:dim() == 1 and self._n_classes or T:size(2)
@@ -883,8 +884,8 @@ function Base:_fit(X, y, incremental)
     for _, w in ipairs(list) do
       local s = w:detach():abs():sum():item()
       if s ~= s or s == huge then
-        error("Solver produced non-finite parameter weights. The input data may contain "
-              .. "large values and need to be preprocessed.", 0)
+        raise("Solver produced non-finite parameter weights. The input data may contain "
+              .. "large values and need to be preprocessed.")
       end
     end
   end
@@ -919,8 +920,8 @@ end
 function Base:set_params(opts)
   for k, v in pairs(opts) do
     if not PARAM_INDEX[k] then
-      error(fmt("Invalid parameter '%s' for estimator %s. Valid parameters are: %s.",
-                tostring(k), self._name, M._param_names()), 0)
+      raise(fmt("Invalid parameter '%s' for estimator %s. Valid parameters are: %s.",
+                tostring(k), self._name, M._param_names()))
     end
     self[k] = copy_default(v)
   end
@@ -932,6 +933,94 @@ function M._param_names()
   local names = {}
   for i, p in ipairs(PARAMS) do names[i] = repr(p[1]) end
   return "[" .. concat(names, ", ") .. "]"
+end
+
+----------------------------------------------------------------------------------------------
+-- Saving and loading: clf:save(path), MLPClassifier.load(path)
+----------------------------------------------------------------------------------------------
+
+-- The fitted fields that are numbers, strings, booleans or arrays of numbers. The optimizer's
+-- state is not among them: a loaded estimator predicts, and a partial_fit on it starts a fresh
+-- optimizer as warm_start does.
+local FITTED = {"n_features_in_", "n_outputs_", "n_layers_", "out_activation_", "n_iter_", "t_",
+  "loss_", "best_loss_", "best_validation_score_", "loss_curve_", "validation_scores_",
+  "_n_classes", "_multilabel", "_no_improvement_count"}
+local FORMAT = 1
+
+-- What lunet.save writes for an estimator: weights as tensors ("coefs_.1", …), the rest as
+-- metadata. random_state is kept when it is an integer (a RandomState or Generator is state, not
+-- a setting, and is left out).
+function Base:state_dict()
+  local params = {}
+  for _, p in ipairs(PARAMS) do
+    local v = self[p[1]]
+    if p[1] ~= "random_state" or is_int(v) then params[p[1]] = copy_default(v) end
+  end
+  local sd = {estimator = self._name, format = FORMAT, params = params}
+  if self.coefs_ ~= nil then
+    sd.coefs_, sd.intercepts_ = {}, {}
+    for i, W in ipairs(self.coefs_) do sd.coefs_[i] = W:detach() end
+    for i, b in ipairs(self.intercepts_) do sd.intercepts_[i] = b:detach() end
+    local f = {}
+    for _, k in ipairs(FITTED) do f[k] = self[k] end
+    sd.fitted = f
+    sd.classes_ = self.classes_
+  end
+  return sd
+end
+
+-- Restores what state_dict wrote (lunet.load's result) into this estimator; returns self.
+function Base:load_state_dict(sd, where)
+  where = where or (self._name .. ".load_state_dict")
+  if type(sd) ~= "table" or sd.estimator == nil then
+    raise(fmt("%s: not a saved estimator (no 'estimator' entry; write one with est:save(path))",
+              where))
+  end
+  if sd.estimator ~= self._name then
+    raise(fmt("%s: the file was written by %s, not %s", where, tostring(sd.estimator),
+              self._name))
+  end
+  if sd.format ~= FORMAT then
+    raise(fmt("%s: saved estimator format %s, this Lunet reads format %d", where,
+              tostring(sd.format), FORMAT))
+  end
+  if type(sd.params) ~= "table" then raise(where .. ": the file has no 'params' table") end
+  for k, v in pairs(sd.params) do
+    if not PARAM_INDEX[k] then raise(fmt("%s: unknown parameter '%s' in the file", where, tostring(k))) end
+    self[k] = copy_default(v)
+  end
+  validate_params(self)
+  self.coefs_, self.intercepts_, self._optimizer = nil, nil, nil
+  for _, k in ipairs(FITTED) do self[k] = nil end
+  if sd.coefs_ == nil then return self end
+  local W, b, f = sd.coefs_, sd.intercepts_, sd.fitted
+  if type(W) ~= "table" or type(b) ~= "table" or type(f) ~= "table" or #W == 0 or #W ~= #b then
+    raise(where .. ": the file's coefs_, intercepts_ and fitted entries do not match")
+  end
+  self.coefs_, self.intercepts_ = {}, {}
+  for i = 1, #W do
+    if not is_tensor(W[i]) or not is_tensor(b[i]) or W[i]:dim() ~= 2 or b[i]:dim() ~= 1
+        or W[i]:size(2) ~= b[i]:size(1) or (i > 1 and W[i - 1]:size(2) ~= W[i]:size(1)) then
+      raise(fmt("%s: layer %d's weights do not chain (coefs_ must be fan_in x fan_out, "
+                .. "intercepts_ fan_out)", where, i))
+    end
+    self.coefs_[i] = W[i]:to(self.dtype):set_requires_grad(true)
+    self.intercepts_[i] = b[i]:to(self.dtype):set_requires_grad(true)
+  end
+  for _, k in ipairs(FITTED) do self[k] = f[k] end
+  self.classes_ = sd.classes_
+  if self.n_features_in_ ~= W[1]:size(1) or self.n_layers_ ~= #W + 1 then
+    raise(where .. ": the file's fitted fields do not match its weights")
+  end
+  return self
+end
+
+-- est:save(path): the hyper-parameters, the fitted fields and the weights in one safetensors
+-- file (lunet.save(path, est) writes the same). Raises when the file cannot be written.
+function Base:save(path)
+  if type(path) ~= "string" then raise(fmt("%s:save: path must be a string, got %s", self._name, type(path))) end
+  lunet.save(path, self:state_dict())
+  return self
 end
 
 local function tostring_estimator(self)
@@ -956,17 +1045,23 @@ local function make_class(name, extra)
   class.__index = class
   class.__name = name
   class.__tostring = tostring_estimator
+  -- MLPClassifier.load(path): a fitted estimator back from est:save(path)
+  class.load = function(path)
+    if type(path) ~= "string" then raise(fmt("%s.load: path must be a string, got %s", name, type(path))) end
+    local sd = lunet.load(path)
+    return class():load_state_dict(sd, fmt("%s.load: '%s'", name, path))
+  end
   return setmetatable(class, {__call = function(cls, opts)
     opts = opts or {}
     if type(opts) ~= "table" then
-      error(fmt("%s takes a table of parameters, got %s", name, type(opts)), 0)
+      raise(fmt("%s takes a table of parameters, got %s", name, type(opts)))
     end
     local self = setmetatable({}, cls)
     for _, p in ipairs(PARAMS) do self[p[1]] = copy_default(p[2]) end
     for k, v in pairs(opts) do
       if not PARAM_INDEX[k] then
-        error(fmt("%s got an unexpected parameter '%s'. Valid parameters are: %s.",
-                  name, tostring(k), M._param_names()), 0)
+        raise(fmt("%s got an unexpected parameter '%s'. Valid parameters are: %s.",
+                  name, tostring(k), M._param_names()))
       end
       self[k] = copy_default(v)
     end
@@ -990,15 +1085,15 @@ function Classifier:_validate_targets(X, y, incremental)
     check_consistent(X, y:size(1))
     local Y = y:to(self.dtype)
     if Y:eq(0):sum():item() + Y:eq(1):sum():item() ~= Y:numel() then
-      error("Multilabel targets must be a 0/1 indicator matrix.", 0)
+      raise("Multilabel targets must be a 0/1 indicator matrix.")
     end
     local k = y:size(2)
     if self.classes_ == nil or (not self.warm_start and not incremental) then
       self.classes_ = lunet.arange(0, k):long()
       self._n_classes, self._multilabel = k, true
     elseif not self._multilabel or self._n_classes ~= k then
-      error(fmt("y has %d label columns, but %s was fitted with %s.", k, self._name,
-                classes_str(self.classes_)), 0)
+      raise(fmt("y has %d label columns, but %s was fitted with %s.", k, self._name,
+                classes_str(self.classes_)))
     end
     self.out_activation_ = "logistic"
     return Y, nil
@@ -1017,15 +1112,15 @@ function Classifier:_validate_targets(X, y, incremental)
       local same = #uniq == #known
       for _, c in ipairs(uniq) do same = same and set[c] == true end
       if not same then
-        error(fmt("warm_start can only be used where `y` has the same classes as in the previous "
+        raise(fmt("warm_start can only be used where `y` has the same classes as in the previous "
                   .. "call to fit. Previously got %s, `y` has %s",
-                  classes_str(self.classes_), classes_str(uniq)), 0)
+                  classes_str(self.classes_), classes_str(uniq)))
       end
     else
       for _, c in ipairs(uniq) do
         if not set[c] then
-          error(fmt("`y` has classes not in `self.classes_`. `self.classes_` has %s. 'y' has %s.",
-                    classes_str(self.classes_), classes_str(uniq)), 0)
+          raise(fmt("`y` has classes not in `self.classes_`. `self.classes_` has %s. 'y' has %s.",
+                    classes_str(self.classes_), classes_str(uniq)))
         end
       end
     end
@@ -1103,7 +1198,7 @@ end
 
 function Classifier:partial_fit(X, y, classes)
   if self.solver == "lbfgs" then
-    error("partial_fit is only available for stochastic optimizers. lbfgs is not stochastic.", 0)
+    raise("partial_fit is only available for stochastic optimizers. lbfgs is not stochastic.")
   end
   if classes ~= nil then
     local list, ldtype = labels_list(classes)
@@ -1113,8 +1208,8 @@ function Classifier:partial_fit(X, y, classes)
       local same = #known == #uniq
       for i = 1, #uniq do same = same and known[i] == uniq[i] end
       if not same then
-        error(fmt("`classes=%s` is not the same as on last call to partial_fit, was: %s",
-                  classes_str(uniq), classes_str(self.classes_)), 0)
+        raise(fmt("`classes=%s` is not the same as on last call to partial_fit, was: %s",
+                  classes_str(uniq), classes_str(self.classes_)))
       end
     else
       set_classes(self, uniq, ldtype)
@@ -1123,7 +1218,7 @@ function Classifier:partial_fit(X, y, classes)
     if is_tensor(y) and y:dim() == 2 and y:size(2) > 1 then
       return self:_fit(X, y, true)                  -- multilabel: the columns are the classes
     end
-    error("classes must be passed on the first call to partial_fit.", 0)
+    raise("classes must be passed on the first call to partial_fit.")
   end
   return self:_fit(X, y, true)
 end
@@ -1138,7 +1233,7 @@ function Regressor:_validate_targets(X, y)
   local Y = as_tensor(y, self.dtype, "y")
   if Y:dim() == 1 then Y = Y:reshape(-1, 1) end
   if Y:dim() ~= 2 then
-    error(fmt("y should be a 1d or 2d array, got %dD array instead.", Y:dim()), 0)
+    raise(fmt("y should be a 1d or 2d array, got %dD array instead.", Y:dim()))
   end
   check_consistent(X, Y:size(1))
   if Y:dtype() ~= self.dtype then Y = Y:to(self.dtype) end
@@ -1183,7 +1278,7 @@ end
 
 function Regressor:partial_fit(X, y)
   if self.solver == "lbfgs" then
-    error("partial_fit is only available for stochastic optimizers. lbfgs is not stochastic.", 0)
+    raise("partial_fit is only available for stochastic optimizers. lbfgs is not stochastic.")
   end
   return self:_fit(X, y, true)
 end

@@ -11,7 +11,7 @@
 
 local lunet = require "lunet"
 local util = require "lunet.util"
-local checkopts, shapestr = util.checkopts, util.shapestr
+local checkopts, shapestr, raise = util.checkopts, util.shapestr, util.raise
 local math, table, string, utf8 = math, table, string, utf8
 local error, type, ipairs, pairs, tostring, getmetatable, warn, pcall =
   error, type, ipairs, pairs, tostring, getmetatable, warn, pcall
@@ -30,21 +30,21 @@ local function labels(fname, name, y)
   if istensor(y) then
     if y:dim() == 2 and y:size(2) == 1 then y = y:reshape(-1) end
     if y:dim() ~= 1 then
-      error(fname .. ": " .. name .. " must be 1-D, got shape " .. shapestr(y), 3)
+      raise(fname .. ": " .. name .. " must be 1-D, got shape " .. shapestr(y))
     end
     y = y:totable()
   elseif type(y) ~= "table" then
-    error(fname .. ": " .. name .. " must be a tensor or a Lua array, got " .. type(y), 3)
+    raise(fname .. ": " .. name .. " must be a tensor or a Lua array, got " .. type(y))
   end
   local kind
   for i = 1, #y do
     local v = y[i]
     if type(v) ~= "number" and type(v) ~= "string" then
-      error(fname .. ": " .. name .. "[" .. i .. "] is a " .. type(v) .. ", not a label", 3)
+      raise(fname .. ": " .. name .. "[" .. i .. "] is a " .. type(v) .. ", not a label")
     end
-    if v ~= v then error(fname .. ": " .. name .. " contains NaN", 3) end
+    if v ~= v then raise(fname .. ": " .. name .. " contains NaN") end
     if kind and type(v) ~= kind then
-      error(fname .. ": " .. name .. " mixes numbers and strings", 3)
+      raise(fname .. ": " .. name .. " mixes numbers and strings")
     end
     kind = type(v)
   end
@@ -54,9 +54,9 @@ end
 local function pair(fname, y_true, y_pred)
   local t, p = labels(fname, "y_true", y_true), labels(fname, "y_pred", y_pred)
   if #t ~= #p then
-    error(("%s: y_true has %d samples but y_pred has %d"):format(fname, #t, #p), 3)
+    raise(("%s: y_true has %d samples but y_pred has %d"):format(fname, #t, #p))
   end
-  if #t == 0 then error(fname .. ": no samples", 3) end
+  if #t == 0 then raise(fname .. ": no samples") end
   return t, p
 end
 
@@ -65,12 +65,12 @@ local function classes(fname, a, b, given)
   local u, seen = {}, {}
   if given ~= nil then
     if type(given) ~= "table" and not istensor(given) then
-      error(fname .. ": labels must be a Lua array or a tensor", 3)
+      raise(fname .. ": labels must be a Lua array or a tensor")
     end
     u = istensor(given) and given:totable() or given
-    if #u == 0 then error(fname .. ": labels is empty", 3) end
+    if #u == 0 then raise(fname .. ": labels is empty") end
     for _, v in ipairs(u) do
-      if seen[v] then error(fname .. ": labels contains " .. tostring(v) .. " twice", 3) end
+      if seen[v] then raise(fname .. ": labels contains " .. tostring(v) .. " twice") end
       seen[v] = true
     end
     return u
@@ -81,7 +81,7 @@ local function classes(fname, a, b, given)
     end
   end
   if not pcall(table.sort, u) then
-    error(fname .. ": y_true and y_pred mix numbers and strings", 3)
+    raise(fname .. ": y_true and y_pred mix numbers and strings")
   end
   return u
 end
@@ -104,7 +104,7 @@ end
 local function zero_value(fname, zd)
   if zd == nil or zd == "warn" or zd == 0 then return 0.0 end
   if zd == 1 then return 1.0 end
-  error(fname .. ": zero_division must be \"warn\", 0 or 1, got " .. tostring(zd), 3)
+  raise(fname .. ": zero_division must be \"warn\", 0 or 1, got " .. tostring(zd))
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -144,19 +144,19 @@ end
 local function prfs(fname, t, p, opts)
   local avg = opts.average
   if avg ~= nil and avg ~= "macro" and avg ~= "weighted" and avg ~= "micro" and avg ~= "binary" then
-    error(fname .. ": average must be nil, \"binary\", \"micro\", \"macro\" or \"weighted\", got "
-      .. tostring(avg), 3)
+    raise(fname .. ": average must be nil, \"binary\", \"micro\", \"macro\" or \"weighted\", got "
+      .. tostring(avg))
   end
   local beta = opts.beta or 1
   if type(beta) ~= "number" or beta < 0 then
-    error(fname .. ": beta must be a non-negative number, got " .. tostring(beta), 3)
+    raise(fname .. ": beta must be a non-negative number, got " .. tostring(beta))
   end
   local zdv = zero_value(fname, opts.zero_division)
   local cls = classes(fname, t, p, opts.labels)
   if avg == "binary" then
     local pos = opts.pos_label == nil and 1 or opts.pos_label
     if #cls > 2 then
-      error(fname .. ": target is multiclass but average=\"binary\"; choose another average", 3)
+      raise(fname .. ": target is multiclass but average=\"binary\"; choose another average")
     end
     cls = {pos}
   end
@@ -224,17 +224,17 @@ function M.classification_report(y_true, y_pred, opts)
   opts = checkopts(F, opts, {"digits", "target_names", "labels", "zero_division", "output_dict"})
   local digits = opts.digits or 2
   if math.type(digits) ~= "integer" or digits < 0 or digits > 15 then
-    error(F .. ": digits must be an integer in 0..15, got " .. tostring(digits), 2)
+    raise(F .. ": digits must be an integer in 0..15, got " .. tostring(digits))
   end
   local t, p = pair(F, y_true, y_pred)
   local po = {labels = opts.labels, zero_division = opts.zero_division}
   local prec, rec, f1, sup, cls = prfs(F, t, p, po)
   local names = {}
   if opts.target_names ~= nil then
-    if type(opts.target_names) ~= "table" then error(F .. ": target_names must be a Lua array", 2) end
+    if type(opts.target_names) ~= "table" then raise(F .. ": target_names must be a Lua array") end
     if #opts.target_names ~= #cls then
-      error(("%s: number of classes, %d, does not match size of target_names, %d. Try specifying "
-        .. "the labels option"):format(F, #cls, #opts.target_names), 2)
+      raise(("%s: number of classes, %d, does not match size of target_names, %d. Try specifying "
+        .. "the labels option"):format(F, #cls, #opts.target_names))
     end
     for i, n in ipairs(opts.target_names) do names[i] = tostring(n) end
   else
@@ -310,26 +310,26 @@ function M.log_loss(y_true, proba, opts)
   if istensor(proba) then
     if proba:dtype() == "float32" then eps = 2.0 ^ -23 end
     if proba:dim() ~= 1 and proba:dim() ~= 2 then
-      error(F .. ": proba must be 1-D or 2-D, got shape " .. shapestr(proba), 2)
+      raise(F .. ": proba must be 1-D or 2-D, got shape " .. shapestr(proba))
     end
     P = proba:totable()
   elseif type(proba) ~= "table" then
-    error(F .. ": proba must be a tensor or a Lua array, got " .. type(proba), 2)
+    raise(F .. ": proba must be a tensor or a Lua array, got " .. type(proba))
   end
   if opts.eps ~= nil and opts.eps ~= "auto" then
     if type(opts.eps) ~= "number" or not (opts.eps > 0 and opts.eps < 0.5) then
-      error(F .. ": eps must be \"auto\" or a number in (0, 0.5)", 2)
+      raise(F .. ": eps must be \"auto\" or a number in (0, 0.5)")
     end
     eps = opts.eps
   end
   if #P ~= #t then
-    error(("%s: y_true has %d samples but proba has %d rows"):format(F, #t, #P), 2)
+    raise(("%s: y_true has %d samples but proba has %d rows"):format(F, #t, #P))
   end
-  if #t == 0 then error(F .. ": no samples", 2) end
+  if #t == 0 then raise(F .. ": no samples") end
   local cls = classes(F, t, {}, opts.labels)
   if #cls == 1 then
-    error(F .. ": y_true contains only one label (" .. tostring(cls[1]) .. "). Please provide "
-      .. "the true labels explicitly through the labels option", 2)
+    raise(F .. ": y_true contains only one label (" .. tostring(cls[1]) .. "). Please provide "
+      .. "the true labels explicitly through the labels option")
   end
   local id = {}
   for i, c in ipairs(cls) do id[c] = i end
@@ -337,18 +337,18 @@ function M.log_loss(y_true, proba, opts)
   for k = 1, #t do
     local row = P[k]
     if type(row) == "number" then row = {1 - row, row} end
-    if type(row) ~= "table" then error(F .. ": proba row " .. k .. " is not a number or array", 2) end
+    if type(row) ~= "table" then raise(F .. ": proba row " .. k .. " is not a number or array") end
     if #row == 1 then row = {1 - row[1], row[1]} end
     if #row ~= #cls then
-      error(("%s: y_true and proba contain different numbers of classes %d, %d. Please provide the "
-        .. "true labels explicitly through the labels option"):format(F, #cls, #row), 2)
+      raise(("%s: y_true and proba contain different numbers of classes %d, %d. Please provide the "
+        .. "true labels explicitly through the labels option"):format(F, #cls, #row))
     end
     local c = id[t[k]]
-    if c == nil then error(F .. ": y_true contains a label not in labels: " .. tostring(t[k]), 2) end
+    if c == nil then raise(F .. ": y_true contains a label not in labels: " .. tostring(t[k])) end
     local s, pc = 0, 0
     for j = 1, #row do
       local v = row[j]
-      if v ~= v then error(F .. ": proba contains NaN", 2) end
+      if v ~= v then raise(F .. ": proba contains NaN") end
       v = math.min(math.max(v, eps), 1 - eps)
       s = s + v
       if j == c then pc = v end
@@ -367,21 +367,21 @@ local function targets(fname, a, b)
   local function tens(name, v)
     if istensor(v) then return v:to("float64") end
     if type(v) == "table" then
-      if #v == 0 then error(fname .. ": " .. name .. " is empty", 4) end
+      if #v == 0 then raise(fname .. ": " .. name .. " is empty") end
       return lunet.tensor(v, {dtype = "float64"})
     end
-    error(fname .. ": " .. name .. " must be a tensor or a Lua array, got " .. type(v), 4)
+    raise(fname .. ": " .. name .. " must be a tensor or a Lua array, got " .. type(v))
   end
   local x, y = tens("y_true", a), tens("y_pred", b)
   if x:dim() == 1 then x = x:reshape(-1, 1) end
   if y:dim() == 1 then y = y:reshape(-1, 1) end
   if x:dim() ~= 2 or y:dim() ~= 2 or x:size(1) ~= y:size(1) or x:size(2) ~= y:size(2) then
-    error(("%s: y_true has shape %s but y_pred has shape %s"):format(fname,
-      shapestr(tens("y_true", a)), shapestr(tens("y_pred", b))), 3)
+    raise(("%s: y_true has shape %s but y_pred has shape %s"):format(fname,
+      shapestr(tens("y_true", a)), shapestr(tens("y_pred", b))))
   end
-  if x:size(1) == 0 then error(fname .. ": no samples", 3) end
+  if x:size(1) == 0 then raise(fname .. ": no samples") end
   local s = (x:sum() + y:sum()):item()
-  if s ~= s then error(fname .. ": input contains NaN", 3) end
+  if s ~= s then raise(fname .. ": input contains NaN") end
   return x, y
 end
 

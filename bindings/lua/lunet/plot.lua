@@ -21,6 +21,7 @@
 -- non-finite values leave gaps. Errors name the function and the problem.
 
 local lunet = require "lunet"
+local raise = require("lunet.util").raise
 local io, math, table, string = io, math, table, string
 local error, type, pairs, ipairs, tostring, getmetatable = error, type, pairs, ipairs, tostring,
   getmetatable
@@ -73,25 +74,25 @@ end
 
 local function values(fname, name, v)
   if istensor(v) then
-    if v:dim() ~= 1 then error(fname .. ": series '" .. name .. "' must be 1-D", 3) end
+    if v:dim() ~= 1 then raise(fname .. ": series '" .. name .. "' must be 1-D") end
     v = v:totable()
   end
   if type(v) ~= "table" then
-    error(fname .. ": series '" .. tostring(name) .. "' must be an array of numbers, got "
-      .. type(v), 3)
+    raise(fname .. ": series '" .. tostring(name) .. "' must be an array of numbers, got "
+      .. type(v))
   end
   for i = 1, #v do
     if type(v[i]) ~= "number" then
-      error(("%s: series '%s' value %d is a %s, not a number"):format(fname, name, i, type(v[i])), 3)
+      raise(("%s: series '%s' value %d is a %s, not a number"):format(fname, name, i, type(v[i])))
     end
   end
   return v
 end
 
 local function write(fname, path, parts)
-  if type(path) ~= "string" then error(fname .. ": path must be a string, got " .. type(path), 3) end
+  if type(path) ~= "string" then raise(fname .. ": path must be a string, got " .. type(path)) end
   local f, msg = io.open(path, "w")
-  if not f then error(fname .. ": " .. msg, 3) end
+  if not f then raise(fname .. ": " .. msg) end
   f:write(table.concat(parts))
   f:close()
   return path
@@ -126,15 +127,15 @@ end
 function M.curves(path, series, opts)
   local F = "plot.curves"
   opts = opts or {}
-  if type(series) ~= "table" then error(F .. ": series must be a table, got " .. type(series), 2) end
-  if type(opts) ~= "table" then error(F .. ": opts must be a table, got " .. type(opts), 2) end
+  if type(series) ~= "table" then raise(F .. ": series must be a table, got " .. type(series)) end
+  if type(opts) ~= "table" then raise(F .. ": opts must be a table, got " .. type(opts)) end
   local right = {}
   for _, n in ipairs(opts.right or {}) do right[n] = true end
   local list = {}
   if #series > 0 then
     for i, s in ipairs(series) do
       if type(s) ~= "table" or s.name == nil then
-        error(F .. ": series[" .. i .. "] must be {name = …, values = {…}}", 2)
+        raise(F .. ": series[" .. i .. "] must be {name = …, values = {…}}")
       end
       list[#list + 1] = {name = tostring(s.name), v = values(F, s.name, s.values),
         right = s.right or right[s.name]}
@@ -249,7 +250,7 @@ end
 function M.fit(path, est, opts)
   local F = "plot.fit"
   if type(est) ~= "table" or est.loss_curve_ == nil then
-    error(F .. ": the estimator has no loss_curve_ (fit it with an iterative solver first)", 2)
+    raise(F .. ": the estimator has no loss_curve_ (fit it with an iterative solver first)")
   end
   opts = opts or {}
   local series = {{name = "training loss", values = est.loss_curve_}}
@@ -270,12 +271,12 @@ end
 function M.bars(path, bars, opts)
   local F = "plot.bars"
   opts = opts or {}
-  if type(bars) ~= "table" then error(F .. ": bars must be a table, got " .. type(bars), 2) end
+  if type(bars) ~= "table" then raise(F .. ": bars must be a table, got " .. type(bars)) end
   local list = {}
   if #bars > 0 then
     for i, b in ipairs(bars) do
       if type(b) ~= "table" or type(b[2]) ~= "number" then
-        error(F .. ": bars[" .. i .. "] must be {label, value}", 2)
+        raise(F .. ": bars[" .. i .. "] must be {label, value}")
       end
       list[i] = {tostring(b[1]), b[2]}
     end
@@ -284,7 +285,7 @@ function M.bars(path, bars, opts)
     for k in pairs(bars) do names[#names + 1] = k end
     table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
     for _, k in ipairs(names) do
-      if type(bars[k]) ~= "number" then error(F .. ": bar '" .. tostring(k) .. "' is not a number", 2) end
+      if type(bars[k]) ~= "number" then raise(F .. ": bar '" .. tostring(k) .. "' is not a number") end
       list[#list + 1] = {tostring(k), bars[k]}
     end
   end
