@@ -1,7 +1,6 @@
--- plot_spec.lua: lunet.plot writes well-formed SVG with the expected parts; lunet.progress.
+-- plot_spec.lua: lunet.plot writes well-formed SVG with the expected parts.
 local lunet = require "lunet"
 local plot = require "lunet.plot"
-local progress = require "lunet.progress"
 
 local slurp = dofile("tests/lua/helpers.lua").read_file
 
@@ -95,38 +94,7 @@ describe("lunet.plot", function()
   end
 end)
 
-describe("lunet.progress", function()
-  local function sink()
-    local buf = {}
-    return {write = function(self, ...) for _, s in ipairs{...} do buf[#buf + 1] = s end end,
-            flush = function() end, text = function() return table.concat(buf) end}
-  end
-
-  it("formats epoch, bar, loss, score, rate and ETA", function()
-    local now = 0
-    local bar = progress.new(10, {enabled = true, clock = function() return now end})
-    assert.are.equal("epoch 5/10 [###############...............] loss 0.5000 val 0.9000 "
-      .. "2.0 s/it ETA 10s", bar:line(5, {loss = 0.5, score = 0.9}, 10))
-    assert.are.equal("epoch 4/10 [############..................] 4.0 it/s ETA 2s",
-      bar:line(4, nil, 1))
-  end)
-
-  it("is silent for the first second and when disabled", function()
-    local now, out = 0, sink()
-    local bar = progress.new(3, {enabled = true, clock = function() return now end, out = out})
-    now = 0.5; bar:update(1, {loss = 1})
-    assert.are.equal("", out.text())
-    now = 2; bar:update(2, {loss = 1})
-    assert.are.equal("\r\27[Kepoch 2/3 [####################..........] loss 1.0000 1.0 it/s ETA 1s",
-      out.text())
-    bar:close()
-    assert.are.equal("\n", out.text():sub(-1))
-    local out2 = sink()
-    local off = progress.new(3, {enabled = false, clock = function() return 100 end, out = out2})
-    off:update(3); off:close()
-    assert.are.equal("", out2.text())
-  end)
-
+describe("lunet._io", function()
   it("isatty is a boolean and checks its argument", function()
     assert.are.equal("boolean", type(lunet._io.isatty(2)))
     assert.has_error(function() lunet._io.isatty(-1) end)

@@ -685,13 +685,11 @@ local function update_no_improvement_count(self, early_stopping, Xv, Tv)
   end
 end
 
--- A progress bar on stderr (lunet.progress draws only on a terminal, once a fit runs over a
--- second); fits go on without one when the module is missing.
+-- A progress bar on stderr, drawn only on a terminal and once a fit runs over a second (no
+-- line in logs: a fit is one call, and scikit-learn's is silent).
 local function new_progress(self)
-  local ok, progress = pcall(require, "lunet.progress")
-  if not ok or type(progress) ~= "table" or not progress.new then return nil end
-  local ok2, bar = pcall(progress.new, self.max_iter, {label = "epoch"})
-  return ok2 and bar or nil
+  return require("lunet.progress").new(self.max_iter, {desc = self._name, unit = "epoch",
+                                                       delay = 1, plain = false})
 end
 
 local function is_interrupt(e)
@@ -774,7 +772,8 @@ local function fit_stochastic(self, X, T, strat, incremental, rng)
 
       if bar then
         local vs = self.validation_scores_
-        bar:update(self.n_iter_, {loss = self.loss_, score = early_stopping and vs[#vs] or nil})
+        bar:set_postfix{loss = self.loss_, val = early_stopping and vs[#vs] or nil}
+        bar:update(1)
       end
 
       if self._no_improvement_count > self.n_iter_no_change then
@@ -791,6 +790,7 @@ local function fit_stochastic(self, X, T, strat, incremental, rng)
       end
       if incremental then break end
       if self.n_iter_ == self.max_iter then
+        if bar then bar:close() end                 -- the warning starts a line of its own
         warn(fmt("ConvergenceWarning: Stochastic Optimizer: Maximum iterations (%d) reached and "
                  .. "the optimization hasn't converged yet.", self.max_iter))
       end
