@@ -354,7 +354,8 @@ void nn_tensor_zero_grad(nn_tensor *t) {
 }
 
 nn_status nn_detach(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
-  NN_ARG(ctx, "detach", t);
   NN_ARG(ctx, "detach", out);
+  *out = NULL;
+  NN_ARG(ctx, "detach", t);
   return nn_alias(ctx, t, t->ndim, t->shape, t->stride, t->offset, out);
 }

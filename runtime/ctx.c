@@ -156,9 +156,9 @@ static void trim(nn_ctx *ctx, bool all) {
   ctx->held_peak = ctx->held_bytes;
 }
 
-void nn_ctx_trim(nn_ctx *ctx) { trim(ctx, true); }
-void nn_ctx_trim_idle(nn_ctx *ctx) { trim(ctx, false); }
-size_t nn_ctx_cached_bytes(const nn_ctx *ctx) { return ctx->cached_bytes; }
+void nn_ctx_trim(nn_ctx *ctx) { if (ctx) trim(ctx, true); }
+void nn_ctx_trim_idle(nn_ctx *ctx) { if (ctx) trim(ctx, false); }
+size_t nn_ctx_cached_bytes(const nn_ctx *ctx) { return ctx ? ctx->cached_bytes : 0; }
 
 /* ---- the context ----------------------------------------------------------------- */
 
@@ -208,6 +208,7 @@ void nn_ctx_unref(nn_ctx *ctx) {
 
 nn_status nn_fail(nn_ctx *ctx, nn_status s, const char *fmt, ...) {
   va_list ap;
+  if (!ctx) return s;                 /* nowhere to record it: the status alone tells */
   va_start(ap, fmt);
   vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
   va_end(ap);
@@ -215,21 +216,24 @@ nn_status nn_fail(nn_ctx *ctx, nn_status s, const char *fmt, ...) {
   return s;
 }
 
-const char *nn_ctx_errmsg(const nn_ctx *ctx) { return ctx->errmsg; }
-nn_status nn_ctx_status(const nn_ctx *ctx) { return ctx->status; }
-void nn_ctx_clear_error(nn_ctx *ctx) { ctx->status = NN_OK; ctx->errmsg[0] = '\0'; }
-void nn_ctx_interrupt(nn_ctx *ctx) { ctx->interrupted = 1; }
-void nn_ctx_clear_interrupt(nn_ctx *ctx) { ctx->interrupted = 0; }
-bool nn_grad_enabled(const nn_ctx *ctx) { return ctx->grad_enabled; }
+const char *nn_ctx_errmsg(const nn_ctx *ctx) { return ctx ? ctx->errmsg : "context is NULL"; }
+nn_status nn_ctx_status(const nn_ctx *ctx) { return ctx ? ctx->status : NN_ERR_ARG; }
+void nn_ctx_clear_error(nn_ctx *ctx) {
+  if (ctx) { ctx->status = NN_OK; ctx->errmsg[0] = '\0'; }
+}
+void nn_ctx_interrupt(nn_ctx *ctx) { if (ctx) ctx->interrupted = 1; }
+void nn_ctx_clear_interrupt(nn_ctx *ctx) { if (ctx) ctx->interrupted = 0; }
+bool nn_grad_enabled(const nn_ctx *ctx) { return ctx && ctx->grad_enabled; }
 bool nn_set_grad_enabled(nn_ctx *ctx, bool on) {
+  if (!ctx) return false;
   bool old = ctx->grad_enabled;
   ctx->grad_enabled = on;
   return old;
 }
-size_t nn_ctx_bytes_in_use(const nn_ctx *ctx) { return ctx->bytes_in_use; }
-uint64_t nn_ctx_alloc_calls(const nn_ctx *ctx) { return ctx->alloc_calls; }
-nn_rng *nn_ctx_rng(nn_ctx *ctx) { return &ctx->rng; }
-void nn_manual_seed(nn_ctx *ctx, uint64_t seed) { nn_rng_seed(&ctx->rng, seed); }
+size_t nn_ctx_bytes_in_use(const nn_ctx *ctx) { return ctx ? ctx->bytes_in_use : 0; }
+uint64_t nn_ctx_alloc_calls(const nn_ctx *ctx) { return ctx ? ctx->alloc_calls : 0; }
+nn_rng *nn_ctx_rng(nn_ctx *ctx) { return ctx ? &ctx->rng : NULL; }
+void nn_manual_seed(nn_ctx *ctx, uint64_t seed) { if (ctx) nn_rng_seed(&ctx->rng, seed); }
 
 nn_status nn_check_interrupt(nn_ctx *ctx, const char *op) {
   if (!ctx->interrupted) return NN_OK;
@@ -255,8 +259,9 @@ void nn_blas_threads(nn_ctx *ctx) {
     ctx->blas_threads = 1;
   }
 }
-int nn_get_num_threads(const nn_ctx *ctx) { return ctx->threads; }
+int nn_get_num_threads(const nn_ctx *ctx) { return ctx ? ctx->threads : 0; }
 nn_status nn_set_num_threads(nn_ctx *ctx, int n) {
+  if (!ctx) return NN_ERR_ARG;
   if (n < 1 || n > NN_THREADS_MAX)
     return nn_fail(ctx, NN_ERR_ARG, "set_num_threads: expected 1..%d threads (NN_THREADS_MAX), got %d",
                    NN_THREADS_MAX, n);
@@ -282,8 +287,8 @@ bool nn_blas_generic_kernel(void) {
 
 /* ---- profiling ------------------------------------------------------------------------ */
 
-void nn_profile_enable(nn_ctx *ctx, bool on) { ctx->profiling = on; }
-void nn_profile_reset(nn_ctx *ctx) { ctx->nprof = 0; }
+void nn_profile_enable(nn_ctx *ctx, bool on) { if (ctx) ctx->profiling = on; }
+void nn_profile_reset(nn_ctx *ctx) { if (ctx) ctx->nprof = 0; }
 void nn_prof_add(nn_ctx *ctx, const char *name, double seconds) {
   int i = 0;
   while (i < ctx->nprof && ctx->prof[i].name != name && strcmp(ctx->prof[i].name, name) != 0) i++;
@@ -295,7 +300,7 @@ void nn_prof_add(nn_ctx *ctx, const char *name, double seconds) {
   ctx->prof[i].seconds += seconds;
 }
 bool nn_profile_get(const nn_ctx *ctx, int i, const char **name, uint64_t *calls, double *seconds) {
-  if (i < 0 || i >= ctx->nprof) return false;
+  if (!ctx || i < 0 || i >= ctx->nprof) return false;
   if (name) *name = ctx->prof[i].name;
   if (calls) *calls = ctx->prof[i].calls;
   if (seconds) *seconds = ctx->prof[i].seconds;
@@ -313,6 +318,7 @@ static uint64_t splitmix64(uint64_t *x) {
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 void nn_rng_seed(nn_rng *r, uint64_t seed) {
+  if (!r) return;
   uint64_t x = seed;
   for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
   r->has_spare = 0;
@@ -320,6 +326,7 @@ void nn_rng_seed(nn_rng *r, uint64_t seed) {
 }
 
 uint64_t nn_rng_next(nn_rng *r) {
+  if (!r) return 0;
   uint64_t *s = r->s;
   uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
   s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
@@ -328,10 +335,11 @@ uint64_t nn_rng_next(nn_rng *r) {
   return result;
 }
 
-double nn_rng_uniform(nn_rng *r) { return (double)(nn_rng_next(r) >> 11) * 0x1.0p-53; }
+double nn_rng_uniform(nn_rng *r) { return (double)(nn_rng_next(r) >> 11) * 0x1.0p-53; } /* NULL: 0 */
 
 /* Marsaglia's polar method; the second value of each pair is kept for the next call. */
 double nn_rng_normal(nn_rng *r) {
+  if (!r) return 0.0;
   if (r->has_spare) { r->has_spare = 0; return r->spare; }
   double u, v, s;
   do {
@@ -351,7 +359,7 @@ double nn_rng_normal(nn_rng *r) {
 
 /* Rejection keeps it unbiased: draws below 2^64 mod n are thrown away. */
 uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
-  if (n <= 1) return 0;
+  if (!r || n <= 1) return 0;
   for (;;) {
     uint64_t x = nn_rng_next(r);
     /* x below 2^64 mod n is rejected (so that x % n is unbiased); that bound is below n, so
@@ -361,6 +369,7 @@ uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
 }
 
 nn_status nn_rng_new(nn_ctx *ctx, uint64_t seed, nn_rng **out) {
+  NN_ARG(ctx, "Generator", out);
   *out = NULL;
   nn_rng *r = nn_malloc(ctx, sizeof *r);
   if (!r) return nn_fail(ctx, NN_ERR_MEM, "Generator: out of memory");
@@ -370,7 +379,7 @@ nn_status nn_rng_new(nn_ctx *ctx, uint64_t seed, nn_rng **out) {
   return NN_OK;
 }
 void nn_rng_free(nn_ctx *ctx, nn_rng *r) {
-  if (!r) return;
+  if (!ctx || !r) return;
   nn_mfree(ctx, r, sizeof *r);
   nn_ctx_unref(ctx);
 }
@@ -378,12 +387,15 @@ void nn_rng_free(nn_ctx *ctx, nn_rng *r) {
 /* state[0..3]: the xoshiro words; state[4]: the cached normal's bits, or 0 with none
    (the low bit tags presence, the cached double is stored with its low bit cleared). */
 void nn_rng_get_state(const nn_rng *r, uint64_t state[5]) {
+  if (!r || !state) return;
   memcpy(state, r->s, sizeof r->s);
   uint64_t bits = 0;
   if (r->has_spare) { memcpy(&bits, &r->spare, sizeof bits); bits |= 1; }
   state[4] = bits;
 }
 nn_status nn_rng_set_state(nn_ctx *ctx, nn_rng *r, const uint64_t state[5]) {
+  NN_ARG(ctx, "set_state", r);
+  NN_ARG(ctx, "set_state", state);
   if ((state[0] | state[1] | state[2] | state[3]) == 0)
     return nn_fail(ctx, NN_ERR_ARG, "set_state: an all-zero xoshiro256** state is invalid");
   memcpy(r->s, state, sizeof r->s);

@@ -210,7 +210,7 @@ static nn_status read_idx(nn_ctx *ctx, const char *path, gzFile f, nn_dtype dt, 
 }
 
 nn_status nn_read_idx(nn_ctx *ctx, const char *path, nn_dtype dt, nn_tensor **out) {
-  if (out == NULL) return nn_fail(ctx, NN_ERR_ARG, "read_idx: out is NULL");
+  NN_ARG(ctx, "read_idx", out);
   *out = NULL;
   if (path == NULL) return nn_fail(ctx, NN_ERR_ARG, "read_idx: path is NULL");
   if (dt != NN_F32 && dt != NN_F64 && dt != NN_I64)

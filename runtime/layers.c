@@ -80,6 +80,7 @@ static nn_status init_param(nn_ctx *ctx, nn_rng *r, nn_dtype dt, int ndim, const
    seed gives the same numbers as the same draws in that order. */
 nn_status nn_linear_new(nn_ctx *ctx, nn_rng *r, int64_t in, int64_t out, bool bias, nn_dtype dt,
                         nn_module **m) {
+  NN_ARG(ctx, "Linear", m);
   *m = NULL;
   if (in < 1 || out < 1)
     return nn_fail(ctx, NN_ERR_ARG,
@@ -107,6 +108,7 @@ nn_status nn_linear_new(nn_ctx *ctx, nn_rng *r, int64_t in, int64_t out, bool bi
 static bool integral(double v) { return v == floor(v) && fabs(v) < 1e9; }
 
 nn_status nn_layer_new(nn_ctx *ctx, nn_module_kind kind, double arg, nn_module **m) {
+  NN_ARG(ctx, "layer_new", m);
   *m = NULL;
   if ((int)kind < 0 || (int)kind >= NKINDS)
     return nn_fail(ctx, NN_ERR_ARG, "layer_new: unknown layer kind %d", (int)kind);
@@ -141,12 +143,14 @@ nn_status nn_layer_new(nn_ctx *ctx, nn_module_kind kind, double arg, nn_module *
 }
 
 nn_status nn_flatten_new(nn_ctx *ctx, int start, int end, nn_module **m) {
+  NN_ARG(ctx, "Flatten", m);
   nn_status s = nn_layer_new(ctx, NN_FLATTEN, (double)start, m);
   if (s == NN_OK) (*m)->arg2 = (double)end;
   return s;
 }
 
 nn_status nn_sequential_new(nn_ctx *ctx, nn_module **m) {
+  NN_ARG(ctx, "Sequential", m);
   *m = NULL;
   return module_alloc(ctx, NN_SEQUENTIAL, "Sequential", m);
 }
@@ -159,8 +163,7 @@ static bool contains(const nn_module *m, const nn_module *target) {
 }
 
 nn_status nn_sequential_add(nn_ctx *ctx, nn_module *seq, nn_module *child) {
-  if (!seq || !child)
-    return nn_fail(ctx, NN_ERR_ARG, "Sequential.add: module is NULL");
+  NN_ARG_AS(ctx, "Sequential.add", seq && child, "module");
   if (seq->kind != NN_SEQUENTIAL)
     return nn_fail(ctx, NN_ERR_ARG, "Sequential.add: %s is not a Sequential",
                    kind_names[seq->kind]);
@@ -255,7 +258,8 @@ nn_tensor *nn_module_param(const nn_module *m, int i, char *name, size_t namesiz
 /* Replaces a parameter by a leaf sharing t's storage (as nn.Parameter(t) does), so the
    caller's tensor keeps its own requires_grad flag and history. */
 nn_status nn_module_set_param(nn_ctx *ctx, nn_module *m, const char *name, nn_tensor *t) {
-  if (!m || !name) return nn_fail(ctx, NN_ERR_ARG, "set_param: module or name is NULL");
+  NN_ARG_AS(ctx, "set_param", m, "module");
+  NN_ARG(ctx, "set_param", name);
   nn_status s = nn_check_open(ctx, "set_param", t);
   if (s != NN_OK) return s;
   char buf[256];
@@ -317,8 +321,9 @@ static nn_status linear_forward(nn_ctx *ctx, nn_module *m, nn_tensor *x, bool re
 }
 
 nn_status nn_module_forward(nn_ctx *ctx, nn_module *m, nn_tensor *x, nn_tensor **out) {
+  NN_ARG(ctx, "forward", out);
   *out = NULL;
-  if (!m) return nn_fail(ctx, NN_ERR_ARG, "forward: module is NULL");
+  NN_ARG_AS(ctx, "forward", m, "module");
   nn_status s = nn_check_open(ctx, kind_names[m->kind], x);
   if (s != NN_OK) return s;
   switch (m->kind) {
@@ -345,6 +350,7 @@ nn_status nn_module_forward(nn_ctx *ctx, nn_module *m, nn_tensor *x, nn_tensor *
    one pass over the activations fewer each way */
 nn_status nn_modules_forward(nn_ctx *ctx, nn_module *const *m, int n, nn_tensor *x,
                              nn_tensor **out) {
+  NN_ARG(ctx, "forward", out);
   *out = NULL;
   if (n < 0 || (n > 0 && !m)) return nn_fail(ctx, NN_ERR_ARG, "forward: no modules");
   nn_status s = nn_check_open(ctx, "forward", x);

@@ -55,11 +55,15 @@ nn_status nn_fail(nn_ctx *ctx, nn_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The NULL rule of nn.h: returns NN_ERR_ARG from the calling function when ctx or p is NULL,
    recording "<op>: <p> is NULL" when there is a context (p spelled as nn.h names it).
-   NN_ARG_AS names it what instead (p may then be a condition: a && b, "tensor"). */
+   NN_ARG_AS names it what instead (p may then be a condition: a && b, "tensor"). The status
+   is returned as a constant so that the compiler sees a failure (callers' *out stays unset). */
 #define NN_ARG(ctx, op, p) NN_ARG_AS(ctx, op, p, #p)
 #define NN_ARG_AS(ctx, op, p, what)                                                          \
   do {                                                                                       \
-    if (!(ctx) || !(p)) return nn_fail((ctx), NN_ERR_ARG, "%s: %s is NULL", (op), (what));  \
+    if (!(ctx) || !(p)) {                                                                    \
+      nn_fail((ctx), NN_ERR_ARG, "%s: %s is NULL", (op), (what));                            \
+      return NN_ERR_ARG;                                                                     \
+    }                                                                                        \
   } while (0)
 void *nn_malloc(nn_ctx *ctx, size_t n);   /* NULL on failure (no error recorded) */
 void *nn_calloc(nn_ctx *ctx, size_t n);

@@ -668,7 +668,8 @@ nn_status nn_relu(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
 static nn_status leaky_backward(nn_ctx *ctx, nn_node *n) { return accum_deriv(ctx, n, U_DLEAKY, n->in[0]); }
 const nn_op nn_op_leaky_relu = {"leaky_relu", leaky_backward, 1};
 nn_status nn_leaky_relu(nn_ctx *ctx, nn_tensor *a, double slope, nn_tensor **out) {
-  if (out) *out = NULL;
+  NN_ARG(ctx, "leaky_relu", out);
+  *out = NULL;
   if (!isfinite(slope))
     return nn_fail(ctx, NN_ERR_ARG, "leaky_relu: negative slope must be finite, got %g", slope);
   nn_status s = unary(ctx, "leaky_relu", U_LEAKY, a, slope, 0, NULL, out);

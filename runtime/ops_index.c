@@ -61,10 +61,10 @@ static void gather_rows(void *arg, int part, int64_t lo, int64_t hi) {
 }
 
 nn_status nn_index_select(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn_tensor **out) {
-  NN_ARG(ctx, "index_select", t);
-  NN_ARG(ctx, "index_select", idx);
   NN_ARG(ctx, "index_select", out);
   *out = NULL;
+  NN_ARG(ctx, "index_select", t);
+  NN_ARG(ctx, "index_select", idx);
   char b[NN_SHAPE_BUF];
   if (idx->dtype != NN_I64)
     return nn_fail(ctx, NN_ERR_DTYPE, "index_select: index must be int64, got %s", nn_dtype_name(idx->dtype));
@@ -199,8 +199,8 @@ static nn_status join(nn_ctx *ctx, const nn_op *op, int n, nn_tensor *const *ts,
   const char *name = op->name;
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
   NN_ARG(ctx, name, out);
-  if (n > 0) NN_ARG(ctx, name, ts);
   *out = NULL;
+  if (n > 0) NN_ARG(ctx, name, ts);
   if (n <= 0) return nn_fail(ctx, NN_ERR_ARG, "%s: expects a non-empty list of tensors", name);
   for (int i = 0; i < n; i++)
     if (!ts[i]) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor %d of the list is NULL", name, i + 1);

@@ -11,7 +11,7 @@ static inline void st(char *p, nn_dtype dt, double v) {
 }
 
 static nn_status need_float(nn_ctx *ctx, const char *op, const nn_tensor *t) {
-  if (!t) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", op);
+  NN_ARG_AS(ctx, op, t, "tensor");
   if (t->dtype == NN_I64)
     return nn_fail(ctx, NN_ERR_DTYPE, "%s: needs a floating dtype (float32 or float64), got int64", op);
   return NN_OK;
@@ -98,6 +98,7 @@ const nn_op nn_op_softmax = {"softmax", softmax_backward, 0};
 const nn_op nn_op_log_softmax = {"log_softmax", log_softmax_backward, 0};
 
 static nn_status softmax_any(nn_ctx *ctx, const nn_op *op, nn_tensor *t, int dim, nn_tensor **out) {
+  NN_ARG(ctx, op->name, out);
   *out = NULL;
   nn_status s = need_float(ctx, op->name, t);
   if (s || (s = nn_check_dim(ctx, op->name, &dim, t->ndim))) return s;
@@ -135,6 +136,7 @@ static nn_status dropout_backward(nn_ctx *ctx, nn_node *n) {
 const nn_op nn_op_dropout = {"dropout", dropout_backward, 0};
 
 nn_status nn_dropout(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double p, bool train, nn_tensor **out) {
+  NN_ARG(ctx, "dropout", out);
   *out = NULL;
   nn_status s = need_float(ctx, "dropout", t);
   if (s) return s;
@@ -177,7 +179,7 @@ static nn_status reduce_loss(nn_ctx *ctx, nn_tensor *l, nn_reduction red, nn_ten
 
 static nn_status same_shape(nn_ctx *ctx, const char *op, const nn_tensor *a, const nn_tensor *b) {
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
-  if (!a || !b) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", op);
+  NN_ARG_AS(ctx, op, a && b, "tensor");
   if (!nn_same_shape(a, b))
     return nn_fail(ctx, NN_ERR_SHAPE, "%s: input shape %s and target shape %s differ", op,
                    nn_shape_fmt(a->ndim, a->shape, b1), nn_shape_fmt(b->ndim, b->shape, b2));
@@ -186,6 +188,7 @@ static nn_status same_shape(nn_ctx *ctx, const char *op, const nn_tensor *a, con
 
 /* mse: mean((a - b)²) — composed of recorded ops */
 nn_status nn_mse_loss(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_reduction red, nn_tensor **out) {
+  NN_ARG(ctx, "mse_loss", out);
   *out = NULL;
   nn_status s = same_shape(ctx, "mse_loss", a, b);
   if (s || (s = check_reduction(ctx, "mse_loss", red)) || (s = need_float(ctx, "mse_loss", a))) return s;
@@ -198,6 +201,7 @@ nn_status nn_mse_loss(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_reduction red,
 
 /* l1: mean(|a - b|) */
 nn_status nn_l1_loss(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_reduction red, nn_tensor **out) {
+  NN_ARG(ctx, "l1_loss", out);
   *out = NULL;
   nn_status s = same_shape(ctx, "l1_loss", a, b);
   if (s || (s = check_reduction(ctx, "l1_loss", red)) || (s = need_float(ctx, "l1_loss", a))) return s;
@@ -235,8 +239,9 @@ const nn_op nn_op_binary_cross_entropy = {"binary_cross_entropy", bce_backward, 
 
 nn_status nn_binary_cross_entropy(nn_ctx *ctx, nn_tensor *p, nn_tensor *t, nn_reduction red,
                                   nn_tensor **out) {
-  *out = NULL;
   const char *op = "binary_cross_entropy";
+  NN_ARG(ctx, op, out);
+  *out = NULL;
   nn_status s = same_shape(ctx, op, p, t);
   if (s || (s = check_reduction(ctx, op, red)) || (s = need_float(ctx, op, p)) || (s = need_float(ctx, op, t)))
     return s;
@@ -282,8 +287,9 @@ done:
 const nn_op nn_op_bce_with_logits = {"bce_with_logits", bcel_backward, 3};
 
 nn_status nn_bce_with_logits(nn_ctx *ctx, nn_tensor *z, nn_tensor *t, nn_reduction red, nn_tensor **out) {
-  *out = NULL;
   const char *op = "binary_cross_entropy_with_logits";
+  NN_ARG(ctx, op, out);
+  *out = NULL;
   nn_status s = same_shape(ctx, op, z, t);
   if (s || (s = check_reduction(ctx, op, red)) || (s = need_float(ctx, op, z)) || (s = need_float(ctx, op, t)))
     return s;
@@ -307,7 +313,7 @@ static nn_status check_class_target(nn_ctx *ctx, const char *op, const nn_tensor
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
   nn_status s = need_float(ctx, op, x);
   if (s) return s;
-  if (!t) return nn_fail(ctx, NN_ERR_ARG, "%s: target is NULL", op);
+  NN_ARG_AS(ctx, op, t, "target");
   if (x->ndim != 2 && x->ndim != 1)
     return nn_fail(ctx, NN_ERR_SHAPE, "%s: input must be [N, C] or [C], got %s", op,
                    nn_shape_fmt(x->ndim, x->shape, b1));
@@ -462,6 +468,7 @@ static void ce_rows(void *arg, int part, int64_t lo, int64_t hi) {
 }
 
 nn_status nn_cross_entropy(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction red, nn_tensor **out) {
+  NN_ARG(ctx, "cross_entropy", out);
   *out = NULL;
   nn_status s = check_class_target(ctx, "cross_entropy", x, t, true);
   if (s || (s = check_reduction(ctx, "cross_entropy", red))) return s;
@@ -526,6 +533,7 @@ static nn_status nll_backward(nn_ctx *ctx, nn_node *n) {
 const nn_op nn_op_nll_loss = {"nll_loss", nll_backward, 2};
 
 nn_status nn_nll_loss(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction red, nn_tensor **out) {
+  NN_ARG(ctx, "nll_loss", out);
   *out = NULL;
   nn_status s = check_class_target(ctx, "nll_loss", x, t, false);
   if (s || (s = check_reduction(ctx, "nll_loss", red))) return s;

@@ -18,7 +18,7 @@ typedef struct {
 
 static nn_status setup(nn_ctx *ctx, const char *op, nn_tensor *t, int dim, bool keepdim, geom *g) {
   memset(g, 0, sizeof *g);  /* defined even on failure (LTO's flow analysis checks callers) */
-  if (!t) return nn_fail(ctx, NN_ERR_ARG, "%s: tensor is NULL", op);
+  NN_ARG_AS(ctx, op, t, "tensor");
   int nd = t->ndim;
   g->outer = 1; g->inner = 1;
   if (dim == NN_ALL) {
@@ -183,6 +183,7 @@ static nn_status sum_backward(nn_ctx *ctx, nn_node *n) {
 }
 const nn_op nn_op_sum = {"sum", sum_backward, 0};
 nn_status nn_sum(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out) {
+  NN_ARG(ctx, "sum", out);
   *out = NULL;
   geom g;
   nn_status s = setup(ctx, "sum", t, dim, keepdim, &g);
@@ -206,6 +207,7 @@ static void scale_raw(nn_tensor *y, double k) {
 }
 
 nn_status nn_mean(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out) {
+  NN_ARG(ctx, "mean", out);
   *out = NULL;
   geom g;
   nn_status s = setup(ctx, "mean", t, dim, keepdim, &g);
@@ -275,6 +277,7 @@ static nn_status prod_backward(nn_ctx *ctx, nn_node *n) {
 }
 const nn_op nn_op_prod = {"prod", prod_backward, 1};
 nn_status nn_prod(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out) {
+  NN_ARG(ctx, "prod", out);
   *out = NULL;
   geom g;
   nn_tensor *c, *y;
@@ -334,6 +337,7 @@ const nn_op nn_op_std = {"std", std_backward, 1};
 
 static nn_status var_common(nn_ctx *ctx, const char *op, nn_tensor *t, int dim, bool keepdim,
                             int correction, bool root, nn_tensor **out) {
+  NN_ARG(ctx, op, out);
   *out = NULL;
   geom g;
   nn_tensor *c, *y;
@@ -413,6 +417,7 @@ const nn_op nn_op_min = {"min", extreme_backward, 0};
 static nn_status extreme(nn_ctx *ctx, const nn_op *op, nn_tensor *t, int dim, bool keepdim,
                          nn_tensor **values, nn_tensor **indices) {
   const char *name = op->name;
+  if (!ctx) return NN_ERR_ARG;   /* (the NULL rule: no out written without a context) */
   if (values) *values = NULL;
   if (indices) *indices = NULL;
   if (!values && !indices) return nn_fail(ctx, NN_ERR_ARG, "%s: values and indices are both NULL", name);

@@ -88,10 +88,10 @@ static bool view_strides(const nn_tensor *t, int ndim, const int64_t *shape, int
 
 const nn_op nn_op_view = {"view", reshape_back, 0};
 nn_status nn_view(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_tensor **out) {
-  NN_ARG(ctx, "view", t);
-  if (ndim > 0) NN_ARG(ctx, "view", shape);
   NN_ARG(ctx, "view", out);
   *out = NULL;
+  NN_ARG(ctx, "view", t);
+  if (ndim > 0) NN_ARG(ctx, "view", shape);
   int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
   nn_status s = infer_shape(ctx, "view", t, ndim, shape, sh);
@@ -105,10 +105,10 @@ nn_status nn_view(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_
 }
 
 nn_status nn_reshape(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_tensor **out) {
-  NN_ARG(ctx, "reshape", t);
-  if (ndim > 0) NN_ARG(ctx, "reshape", shape);
   NN_ARG(ctx, "reshape", out);
   *out = NULL;
+  NN_ARG(ctx, "reshape", t);
+  if (ndim > 0) NN_ARG(ctx, "reshape", shape);
   int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
   nn_status s = infer_shape(ctx, "reshape", t, ndim, shape, sh);
   if (s) return s;
@@ -121,9 +121,9 @@ nn_status nn_reshape(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, 
 }
 
 nn_status nn_flatten(nn_ctx *ctx, nn_tensor *t, int start, int end, nn_tensor **out) {
-  NN_ARG(ctx, "flatten", t);
   NN_ARG(ctx, "flatten", out);
   *out = NULL;
+  NN_ARG(ctx, "flatten", t);
   int nd = t->ndim;
   if (nd == 0) { int64_t one = 1; return nn_reshape(ctx, t, 1, &one, out); }
   nn_status s;
@@ -163,9 +163,9 @@ static nn_status transpose_backward(nn_ctx *ctx, nn_node *n) {
 }
 const nn_op nn_op_transpose = {"transpose", transpose_backward, 0};
 nn_status nn_transpose(nn_ctx *ctx, nn_tensor *t, int d0, int d1, nn_tensor **out) {
-  NN_ARG(ctx, "transpose", t);
   NN_ARG(ctx, "transpose", out);
   *out = NULL;
+  NN_ARG(ctx, "transpose", t);
   if (t->ndim == 0 && (d0 == 0 || d0 == -1) && (d1 == 0 || d1 == -1)) {
     nn_status s = nn_alias(ctx, t, 0, t->shape, t->stride, t->offset, out);
     return s ? s : record_view(ctx, &nn_op_view, t, out, 0, 0, 0);
@@ -195,10 +195,10 @@ static nn_status permute_backward(nn_ctx *ctx, nn_node *n) {
 }
 const nn_op nn_op_permute = {"permute", permute_backward, 0};
 nn_status nn_permute(nn_ctx *ctx, nn_tensor *t, const int *dims, nn_tensor **out) {
-  NN_ARG(ctx, "permute", t);
-  if (t->ndim > 0) NN_ARG(ctx, "permute", dims);
   NN_ARG(ctx, "permute", out);
   *out = NULL;
+  NN_ARG(ctx, "permute", t);
+  if (t->ndim > 0) NN_ARG(ctx, "permute", dims);
   int d[NN_MAX_DIMS];
   bool seen[NN_MAX_DIMS] = {false};
   for (int i = 0; i < t->ndim; i++) {
@@ -252,9 +252,9 @@ const nn_op nn_op_narrow = {"narrow", narrow_backward, 0};
 const nn_op nn_op_select = {"select", select_backward, 0};
 
 nn_status nn_narrow(nn_ctx *ctx, nn_tensor *t, int dim, int64_t start, int64_t len, nn_tensor **out) {
-  NN_ARG(ctx, "narrow", t);
   NN_ARG(ctx, "narrow", out);
   *out = NULL;
+  NN_ARG(ctx, "narrow", t);
   nn_status s = nn_check_dim(ctx, "narrow", &dim, t->ndim);
   if (s) return s;
   if (t->ndim == 0) return nn_fail(ctx, NN_ERR_ARG, "narrow: cannot narrow a 0-d tensor");
@@ -266,9 +266,9 @@ nn_status nn_narrow(nn_ctx *ctx, nn_tensor *t, int dim, int64_t start, int64_t l
 }
 
 nn_status nn_select(nn_ctx *ctx, nn_tensor *t, int dim, int64_t i, nn_tensor **out) {
-  NN_ARG(ctx, "select", t);
   NN_ARG(ctx, "select", out);
   *out = NULL;
+  NN_ARG(ctx, "select", t);
   if (t->ndim == 0) return nn_fail(ctx, NN_ERR_ARG, "select: cannot index a 0-d tensor");
   nn_status s = nn_check_dim(ctx, "select", &dim, t->ndim);
   if (s) return s;
@@ -283,9 +283,9 @@ nn_status nn_select(nn_ctx *ctx, nn_tensor *t, int dim, int64_t i, nn_tensor **o
 /* ---- unsqueeze, squeeze: reshaping views ----------------------------------------------------- */
 
 nn_status nn_unsqueeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
-  NN_ARG(ctx, "unsqueeze", t);
   NN_ARG(ctx, "unsqueeze", out);
   *out = NULL;
+  NN_ARG(ctx, "unsqueeze", t);
   if (t->ndim >= NN_MAX_DIMS)
     return nn_fail(ctx, NN_ERR_SHAPE, "unsqueeze: a %d-d tensor cannot grow (at most %d dims)", t->ndim, NN_MAX_DIMS);
   int d = dim;
@@ -303,9 +303,9 @@ nn_status nn_unsqueeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
 }
 
 nn_status nn_squeeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
-  NN_ARG(ctx, "squeeze", t);
   NN_ARG(ctx, "squeeze", out);
   *out = NULL;
+  NN_ARG(ctx, "squeeze", t);
   int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS];
   int k = 0;
   if (dim != NN_ALL) {
@@ -325,10 +325,10 @@ nn_status nn_squeeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
 static nn_status expand_backward(nn_ctx *ctx, nn_node *n) { return nn_grad_accum(ctx, n, 0, n->gout); }
 const nn_op nn_op_expand = {"expand", expand_backward, 0};
 nn_status nn_expand(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_tensor **out) {
-  NN_ARG(ctx, "expand", t);
-  if (ndim > 0) NN_ARG(ctx, "expand", shape);
   NN_ARG(ctx, "expand", out);
   *out = NULL;
+  NN_ARG(ctx, "expand", t);
+  if (ndim > 0) NN_ARG(ctx, "expand", shape);
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
   if (ndim < t->ndim || ndim > NN_MAX_DIMS)
     return nn_fail(ctx, NN_ERR_SHAPE, "expand: cannot expand shape %s to %s",
@@ -379,20 +379,22 @@ static nn_status copy_as(nn_ctx *ctx, const nn_op *op, nn_tensor *t, nn_dtype dt
 }
 
 nn_status nn_clone(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
-  NN_ARG(ctx, "clone", t);
   NN_ARG(ctx, "clone", out);
+  *out = NULL;
+  NN_ARG(ctx, "clone", t);
   return copy_as(ctx, &nn_op_clone, t, t ? t->dtype : NN_F32, out);
 }
 nn_status nn_contiguous(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
-  NN_ARG(ctx, "contiguous", t);
   NN_ARG(ctx, "contiguous", out);
+  *out = NULL;
+  NN_ARG(ctx, "contiguous", t);
   if (t && nn_is_contig(t)) { nn_tensor_retain(t); *out = t; return NN_OK; }
   return nn_clone(ctx, t, out);
 }
 nn_status nn_to(nn_ctx *ctx, nn_tensor *t, nn_dtype dt, nn_tensor **out) {
-  NN_ARG(ctx, "to", t);
   NN_ARG(ctx, "to", out);
   *out = NULL;
+  NN_ARG(ctx, "to", t);
   if (dt != NN_F32 && dt != NN_F64 && dt != NN_I64)
     return nn_fail(ctx, NN_ERR_DTYPE, "to: invalid dtype %d", (int)dt);
   return copy_as(ctx, &nn_op_to, t, dt, out);

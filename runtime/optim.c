@@ -75,6 +75,7 @@ static int stateslot(nn_optim_kind k, const char *name) {
 /* ---- options ------------------------------------------------------------- */
 
 void nn_optim_defaults(nn_optim_kind kind, nn_optim_opts *o) {
+  if (!o) return;
   memset(o, 0, sizeof *o);
   o->beta1 = 0.9;
   o->beta2 = 0.999;
@@ -99,6 +100,7 @@ nn_status nn_optim_check_opts(nn_ctx *ctx, nn_optim_kind k, const nn_optim_opts 
   const char *name = kind_name(k);
   if (strcmp(name, "?") == 0)
     return nn_fail(ctx, NN_ERR_ARG, "optimizer: unknown kind %d", (int)k);
+  NN_ARG_AS(ctx, name, o, "options");
   if (notnonneg(o->lr))
     return nn_fail(ctx, NN_ERR_ARG, "%s: invalid learning rate: %g (must be a finite number >= 0)",
                    name, shown(o->lr));
@@ -153,6 +155,7 @@ nn_status nn_optim_check_opts(nn_ctx *ctx, nn_optim_kind k, const nn_optim_opts 
 /* ---- object -------------------------------------------------------------- */
 
 nn_status nn_optim_new(nn_ctx *ctx, nn_optim_kind kind, nn_optim **out) {
+  NN_ARG(ctx, "optimizer", out);
   *out = NULL;
   if ((int)kind < NN_SGD || (int)kind > NN_ADAGRAD)
     return nn_fail(ctx, NN_ERR_ARG, "optimizer: unknown kind %d", (int)kind);
@@ -195,7 +198,7 @@ static bool grow(nn_ctx *ctx, void **a, int *cap, int need, size_t sz) {
 
 nn_status nn_optim_add_group(nn_ctx *ctx, nn_optim *o, int n, nn_tensor *const *params,
                              const nn_optim_opts *opts) {
-  if (!o) return nn_fail(ctx, NN_ERR_ARG, "optimizer: add_group on a NULL optimizer");
+  NN_ARG_AS(ctx, "add_group", o, "optimizer");
   const char *name = kind_name(o->kind);
   if (n <= 0 || !params)
     return nn_fail(ctx, NN_ERR_ARG, "%s: optimizer got an empty parameter list", name);
@@ -577,7 +580,7 @@ static nn_status prepare_param(nn_ctx *ctx, nn_optim *o, const nn_optim_opts *op
 }
 
 nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o) {
-  if (!o) return nn_fail(ctx, NN_ERR_ARG, "optimizer: step on a NULL optimizer");
+  NN_ARG_AS(ctx, "step", o, "optimizer");
   const char *name = kind_name(o->kind);
   for (int gi = 0; gi < o->ngroups; gi++) { /* options may have been changed since add_group */
     nn_status s = nn_optim_check_opts(ctx, o->kind, &o->groups[gi].opts);
@@ -649,8 +652,8 @@ nn_tensor *nn_optim_group_param(const nn_optim *o, int g, int i) {
 int nn_optim_num_params(const nn_optim *o) { return o ? o->nparams : 0; }
 
 int nn_optim_state_names(const nn_optim *o, const char *const **names) {
-  if (!o) {
-    *names = NULL;
+  if (!o || !names) {
+    if (names) *names = NULL;
     return 0;
   }
   return statenames(o->kind, names);
@@ -678,7 +681,8 @@ static void convert(void *dst, nn_dtype ddt, const void *src, nn_dtype sdt, int6
 }
 
 nn_status nn_optim_set_state(nn_ctx *ctx, nn_optim *o, int p, const char *name, nn_tensor *t) {
-  if (!o) return nn_fail(ctx, NN_ERR_ARG, "optimizer: set_state on a NULL optimizer");
+  NN_ARG_AS(ctx, "set_state", o, "optimizer");
+  NN_ARG(ctx, "set_state", name);
   const char *kn = kind_name(o->kind);
   if (p < 0 || p >= o->nparams)
     return nn_fail(ctx, NN_ERR_ARG, "%s.set_state: parameter index %d out of range [0, %d)", kn, p,
@@ -718,7 +722,7 @@ nn_status nn_optim_set_state(nn_ctx *ctx, nn_optim *o, int p, const char *name, 
 }
 
 nn_status nn_optim_set_param_step(nn_ctx *ctx, nn_optim *o, int p, int64_t step) {
-  if (!o) return nn_fail(ctx, NN_ERR_ARG, "optimizer: set_param_step on a NULL optimizer");
+  NN_ARG_AS(ctx, "set_param_step", o, "optimizer");
   const char *kn = kind_name(o->kind);
   if (p < 0 || p >= o->nparams)
     return nn_fail(ctx, NN_ERR_ARG, "%s.set_param_step: parameter index %d out of range [0, %d)", kn,

@@ -339,6 +339,8 @@ nn_status nn_alias(nn_ctx *ctx, const nn_tensor *t, int ndim, const int64_t *sha
 nn_status nn_tensor_new(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape,
                         nn_tensor **out) {
   NN_ARG(ctx, "tensor", out);
+  *out = NULL;
+  if (ndim > 0) NN_ARG(ctx, "tensor", shape);
   return nn_new(ctx, dt, ndim, shape, false, out);
 }
 
@@ -620,6 +622,8 @@ nn_status nn_copy_checked(nn_ctx *ctx, const char *op, nn_tensor *dst, const nn_
 
 nn_status nn_zeros(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, nn_tensor **out) {
   NN_ARG(ctx, "zeros", out);
+  *out = NULL;
+  if (ndim > 0) NN_ARG(ctx, "zeros", shape);
   return nn_new(ctx, dt, ndim, shape, true, out);
 }
 
@@ -634,6 +638,7 @@ nn_status nn_full(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, doub
                   nn_tensor **out) {
   NN_ARG(ctx, "full", out);
   *out = NULL;
+  if (ndim > 0) NN_ARG(ctx, "full", shape);
   nn_status s = nn_check_i64(ctx, "full", dt, v);
   if (s) return s;
   s = nn_new(ctx, dt, ndim, shape, v == 0.0 && !signbit(v), out);
@@ -644,6 +649,8 @@ nn_status nn_full(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, doub
 
 nn_status nn_ones(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shape, nn_tensor **out) {
   NN_ARG(ctx, "ones", out);
+  *out = NULL;
+  if (ndim > 0) NN_ARG(ctx, "ones", shape);
   return nn_full(ctx, dt, ndim, shape, 1.0, out);
 }
 
@@ -775,6 +782,7 @@ nn_status nn_rand(nn_ctx *ctx, nn_rng *r, nn_dtype dt, int ndim, const int64_t *
                   nn_tensor **out) {
   NN_ARG(ctx, "rand", out);
   *out = NULL;
+  if (ndim > 0) NN_ARG(ctx, "rand", shape);
   nn_status s = check_float(ctx, "rand", dt);
   if (s || (s = nn_new(ctx, dt, ndim, shape, false, out))) return s;
   return nn_uniform_(ctx, r, *out, 0.0, 1.0);
@@ -784,6 +792,7 @@ nn_status nn_randn(nn_ctx *ctx, nn_rng *r, nn_dtype dt, int ndim, const int64_t 
                    nn_tensor **out) {
   NN_ARG(ctx, "randn", out);
   *out = NULL;
+  if (ndim > 0) NN_ARG(ctx, "randn", shape);
   nn_status s = check_float(ctx, "randn", dt);
   if (s || (s = nn_new(ctx, dt, ndim, shape, false, out))) return s;
   return nn_normal_(ctx, r, *out, 0.0, 1.0);
@@ -793,6 +802,7 @@ nn_status nn_randint(nn_ctx *ctx, nn_rng *r, int64_t lo, int64_t hi, int ndim,
                      const int64_t *shape, nn_tensor **out) {
   NN_ARG(ctx, "randint", out);
   *out = NULL;
+  if (ndim > 0) NN_ARG(ctx, "randint", shape);
   if (hi <= lo)
     return nn_fail(ctx, NN_ERR_ARG, "randint: expects lo < hi, got lo = %lld, hi = %lld",
                    (long long)lo, (long long)hi);

@@ -21,6 +21,22 @@
 **   Arguments are borrowed.
 ** - Indices and dims are 0-based here; negative dims count from the end (-1 is the last).
 ** - Ops record an autograd node when grad mode is on and an input requires grad.
+**
+** NULL arguments (one rule for every function here; tests/c/test_api_null.c checks each)
+** - A function returning nn_status given a NULL ctx returns NN_ERR_ARG and does nothing else:
+**   no message (there is nowhere to record it) and *out is not written.
+** - Given a NULL tensor, module, optimizer, generator state, name, path, shape (ndim > 0),
+**   index (t not 0-d), array (count > 0) or out, it returns NN_ERR_ARG and records
+**   "<op>: <what> is NULL" (what: the argument's name here, or "tensor"); *out is set to NULL
+**   when out itself is not NULL.
+** - Arguments documented as optional keep their meaning: a NULL rng (the context's generator),
+**   bias, backward's grad, set_grad's g (clears), set_state's t (removes the state), one of
+**   max/min's two outs, read_csv's opts/header/ncols, wrap's strides/release/ud.
+** - Functions returning a value give a neutral one for NULL: 0, false, NULL or NN_F32 (dtype);
+**   nn_ctx_errmsg(NULL) is "context is NULL", nn_ctx_status(NULL) NN_ERR_ARG,
+**   nn_module_name(NULL) "(null)", nn_module_kind_of(NULL) NN_IDENTITY, in/out_features -1,
+**   nn_shape_str(NULL, buf, n) "". Out-pointers of void functions may be NULL (not written).
+** - Releases and frees of NULL (or with a NULL ctx) do nothing; so do setters on NULL.
 */
 #ifndef NN_H
 #define NN_H
@@ -397,7 +413,8 @@ NN_API int nn_optim_num_params(const nn_optim *o);
 NN_API int nn_optim_state_names(const nn_optim *o, const char *const **names);
 NN_API nn_tensor *nn_optim_state(const nn_optim *o, int p, const char *name);
 NN_API int64_t nn_optim_param_step(const nn_optim *o, int p);
-/* Sets a state (copied; the shape must match the parameter) and the step count. */
+/* Sets a state (copied; the shape must match the parameter; t NULL removes it) and the step
+   count. */
 NN_API nn_status nn_optim_set_state(nn_ctx *ctx, nn_optim *o, int p, const char *name,
                                     nn_tensor *t);
 NN_API nn_status nn_optim_set_param_step(nn_ctx *ctx, nn_optim *o, int p, int64_t step);

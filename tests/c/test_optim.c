@@ -577,7 +577,7 @@ static void test_param_errors(void) {
   CHECK_MSG(ctx, "SGD.set_param_step: parameter index -1 out of range [0, 1)");
   nn_tensor_release(bad);
   CHECK(nn_optim_step(ctx, NULL) == NN_ERR_ARG);
-  CHECK_MSG(ctx, "optimizer: step on a NULL optimizer");
+  CHECK_MSG(ctx, "step: optimizer is NULL");
   nn_optim_free(opt);
   nn_tensor_release(p);
   nn_ctx_free(ctx);
