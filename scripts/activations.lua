@@ -69,7 +69,7 @@ for _, a in ipairs(activations) do
 
   local opt = optim.SGD(net:parameters(), {lr = 0.01, momentum = 0.9})
   local train_loss
-  for epoch = 1, epochs do
+  for epoch in lunet.progress(epochs, {desc = name, unit = "epoch"}) do
     local total = 0
     for xb, yb in data.batches(X_train, t_train, {batch_size = 64, shuffle = true,
                                                   random_state = epoch}) do

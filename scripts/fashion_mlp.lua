@@ -39,13 +39,17 @@ for epoch = 1, epochs do
   local t0 = lunet.clock()
   model:train()
   local total, n = 0, 0
-  for xb, yb in data.batches(X_train, target_train, {batch_size = 128, shuffle = true,
-                                                    random_state = epoch}) do
+  local bar = lunet.progress(data.batches(X_train, target_train, {batch_size = 128, shuffle = true,
+                                                                  random_state = epoch}),
+                             {desc = ("epoch %d/%d"):format(epoch, epochs), unit = "batch",
+                              total = math.ceil(X_train:size(1) / 128)})
+  for xb, yb in bar do
     opt:zero_grad()
     local loss = nn.cross_entropy(model(xb), yb)
     loss:backward()
     opt:step()
     total, n = total + loss:item() * xb:size(1), n + xb:size(1)
+    bar:set_postfix{loss = total / n}
   end
   model:eval()
   print(("epoch %2d  loss %.4f  test accuracy %.4f  %.2f s"):format(

@@ -36,7 +36,6 @@ local function report(name, model, steps)
 end
 
 lunet.manual_seed(seed)
-print(tostring(nn.Linear(2, 1)))
 local a1 = report("perceptron Linear(2, 1)", nn.Linear(2, 1), 2000)
 lunet.manual_seed(seed)
 local mlp = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
