@@ -30,6 +30,7 @@ local math_type, sqrt, concat, sort, format = math.type, math.sqrt, table.concat
       string.format
 
 local M = {}
+local require = require   -- nn.summary loads lunet.summary on first use
 
 _ENV = nil
 
@@ -419,23 +420,29 @@ function init.calculate_gain(nonlinearity, param)
   error("calculate_gain: unsupported nonlinearity " .. tostring(nonlinearity), 2)
 end
 
+-- The tensor methods, with grad mode off as torch.nn.init's no_grad: a parameter that requires
+-- grad may then be changed in place.
+local function fill_(t, v) lunet.no_grad(function() t:fill_(v) end); return t end
+local function uniform_(t, a, b, gen) lunet.no_grad(function() t:uniform_(a, b, gen) end); return t end
+local function normal_(t, m, sd, gen) lunet.no_grad(function() t:normal_(m, sd, gen) end); return t end
+
 function init.uniform_(t, a, b, generator)
   check_tensor(t, "uniform_")
-  return C.uniform_(t, a or 0.0, b or 1.0, generator)
+  return uniform_(t, a or 0.0, b or 1.0, generator)
 end
 
 function init.normal_(t, mean, std, generator)
   check_tensor(t, "normal_")
-  return C.normal_(t, mean or 0.0, std or 1.0, generator)
+  return normal_(t, mean or 0.0, std or 1.0, generator)
 end
 
 function init.constant_(t, v)
   check_tensor(t, "constant_")
   if type(v) ~= "number" then error("constant_: expected a number, got " .. type(v), 2) end
-  return C.fill_(t, v)
+  return fill_(t, v)
 end
-function init.zeros_(t) check_tensor(t, "zeros_"); return C.fill_(t, 0) end
-function init.ones_(t) check_tensor(t, "ones_"); return C.fill_(t, 1) end
+function init.zeros_(t) check_tensor(t, "zeros_"); return fill_(t, 0) end
+function init.ones_(t) check_tensor(t, "ones_"); return fill_(t, 1) end
 
 --- xavier_uniform_(t [, gain = 1 [, generator]]): U(-a, a), a = gain·sqrt(6/(fan_in+fan_out)).
 function init.xavier_uniform_(t, gain, generator)
@@ -443,14 +450,14 @@ function init.xavier_uniform_(t, gain, generator)
   local fan_in, fan_out = fans(t, "xavier_uniform_")
   local std = (gain or 1.0) * sqrt(2.0 / (fan_in + fan_out))
   local a = sqrt(3.0) * std
-  return C.uniform_(t, -a, a, generator)
+  return uniform_(t, -a, a, generator)
 end
 
 --- xavier_normal_(t [, gain = 1 [, generator]]): N(0, gain²·2/(fan_in+fan_out)).
 function init.xavier_normal_(t, gain, generator)
   check_tensor(t, "xavier_normal_")
   local fan_in, fan_out = fans(t, "xavier_normal_")
-  return C.normal_(t, 0.0, (gain or 1.0) * sqrt(2.0 / (fan_in + fan_out)), generator)
+  return normal_(t, 0.0, (gain or 1.0) * sqrt(2.0 / (fan_in + fan_out)), generator)
 end
 
 local function kaiming_std(t, opts, op)
@@ -473,14 +480,14 @@ function init.kaiming_uniform_(t, opts)
   check_tensor(t, "kaiming_uniform_")
   local std, gen = kaiming_std(t, opts, "kaiming_uniform_")
   local bound = sqrt(3.0) * std
-  return C.uniform_(t, -bound, bound, gen)
+  return uniform_(t, -bound, bound, gen)
 end
 
 --- kaiming_normal_(t [, {a, mode, nonlinearity, generator}]): N(0, gain²/fan).
 function init.kaiming_normal_(t, opts)
   check_tensor(t, "kaiming_normal_")
   local std, gen = kaiming_std(t, opts, "kaiming_normal_")
-  return C.normal_(t, 0.0, std, gen)
+  return normal_(t, 0.0, std, gen)
 end
 
 -- ---- losses -------------------------------------------------------------------------------------
@@ -538,10 +545,11 @@ loss_class("BCEWithLogitsLoss", M.binary_cross_entropy_with_logits)
 -- ---- functional forms (torch.nn.functional) ---------------------------------------------------
 
 M.functional = {
-  relu = C.relu, sigmoid = C.sigmoid, tanh = C.tanh, gelu = C.gelu,
-  leaky_relu = C.leaky_relu,      -- (x, negative_slope = 0.01)
-  softmax = C.softmax,            -- (x, dim = -1)
-  log_softmax = C.log_softmax,    -- (x, dim = -1)
+  -- the tensor functions themselves (ltensor.c)
+  relu = lunet.relu, sigmoid = lunet.sigmoid, tanh = lunet.tanh, gelu = lunet.gelu,
+  leaky_relu = lunet.leaky_relu,  -- (x, negative_slope = 0.01)
+  softmax = function(x, dim) return lunet.softmax(x, dim or -1) end,
+  log_softmax = function(x, dim) return lunet.log_softmax(x, dim or -1) end,
   dropout = C.dropout,            -- (x, p = 0.5, training = true [, generator])
   linear = C.linear,              -- (x, w [, b])
   cross_entropy = M.cross_entropy, nll_loss = M.nll_loss, mse_loss = M.mse_loss,
@@ -549,6 +557,9 @@ M.functional = {
   binary_cross_entropy_with_logits = M.binary_cross_entropy_with_logits,
 }
 M.F = M.functional
+
+--- nn.summary(model, input_shape): per-layer output shapes and parameter counts (lunet/summary.lua)
+function M.summary(...) return require("lunet.summary").summary(...) end
 
 assert(Base and M.Module)
 return M
