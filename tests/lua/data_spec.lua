@@ -348,3 +348,25 @@ describe("batches", function()
     it("raises on bad input " .. i, function() raises(c[2], c[1]) end)
   end
 end)
+
+describe("errors of lunet.data", function()
+  -- each check runs one or two helpers deep inside data.lua; the position is still this file's
+  it("name the caller's line", function()
+    local cases = {
+      {function() data.LabelEncoder():fit(42) end,
+       "LabelEncoder.fit: y must be a tensor or a Lua array, got number"},
+      {function() data.batches(lunet.zeros(3, 2), lunet.zeros(2)) end, "batches: X has 3 rows but y has 2"},
+      {function() data.train_test_split(lunet.zeros(4, 2), {test_size = "x"}) end,
+       "train_test_split: test_size must be a number, got string"},
+      {function() data.StandardScaler():transform(lunet.zeros(2, 2)) end,
+       "StandardScaler.transform: not fitted: call fit first"},
+      {function() data.one_hot({1, 2.5}, 3) end, "one_hot: ids[2] = 2.5 is not an integer class id"},
+    }
+    for _, c in ipairs(cases) do
+      local line = debug.getinfo(c[1], "S").linedefined
+      local ok, e = pcall(c[1])
+      assert.is_false(ok)
+      assert.are.equal("data_spec.lua:" .. line .. ": " .. c[2], tostring(e):match("[^/]*$"))
+    end
+  end)
+end)

@@ -153,3 +153,22 @@ describe("log_loss and regression metrics", function()
     assert.are.equal(0, metrics.r2_score({2, 2}, {2, 3}))
   end)
 end)
+
+describe("confusion_matrix's second result", function()
+  it("is the labels of the rows and columns, sorted or as given", function()
+    local cm, labels = metrics.confusion_matrix({"b", "a", "c", "a"}, {"b", "c", "c", "a"})
+    assert.are.same({"a", "b", "c"}, labels)
+    assert.are.same({{1, 0, 1}, {0, 1, 0}, {0, 0, 1}}, cm:totable())
+    cm, labels = metrics.confusion_matrix({3, 1}, {1, 1}, {labels = {3, 1}})
+    assert.are.same({3, 1}, labels)
+    assert.are.same({{0, 1}, {0, 1}}, cm:totable())
+  end)
+
+  it("errors name the caller's line", function()
+    local f = function() metrics.accuracy_score({1}, {1, 2}) end
+    local ok, e = pcall(f)
+    assert.is_false(ok)
+    assert.are.equal("metrics_spec.lua:" .. debug.getinfo(f, "S").linedefined
+                     .. ": accuracy_score: y_true has 1 samples but y_pred has 2", tostring(e):match("[^/]*$"))
+  end)
+end)
