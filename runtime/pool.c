@@ -28,15 +28,11 @@
 #include "nn_impl.h"
 
 extern int openblas_get_parallel(void);   /* 0: a serial build, 1: pthreads, 2: OpenMP */
-/* OpenBLAS's pthreads build: nonzero while its own worker threads exist (weak: another BLAS,
-   or a build without it, leaves it NULL) */
-extern int blas_server_avail __attribute__((weak));
 
 #define SPIN_NS 200000     /* an idle worker spins this long for the next job before sleeping */
 #define WAIT_SPIN_NS 50000 /* a thread waiting for others' parts spins this long, then sleeps */
 #define MAX_WORKERS (NN_THREADS_MAX - 1)
 #define MAX_PARTS 0xffff   /* parts of one job: they must fit the ticket's 16-bit fields */
-#define POOL_DELAY_S 0.2   /* seconds after the context's creation before workers start */
 
 /* The ticket is one atomic word: job number << 32 | the job's part count << 16 | next part.
    Why one word: a worker still finishing job g may look at the pool while the caller posts
@@ -217,16 +213,18 @@ static void pool_run(nn_ctx *ctx, int nparts, int phase, void (*fn)(void *arg, i
      (a worker's claim made the caller's store of it visible). */
   bool nested = p && atomic_load_explicit(&p->busy, memory_order_relaxed);
   if (!nested && p && p->requested != want) { nn_pool_free(p); ctx->pool = p = NULL; }
-  /* Concurrent calls are safe only into OpenBLAS's pthreads build (its serial build shares
-     buffers between callers: wrong results, measured), so other builds get no workers. That
-     build starts its own workers with the process, and they spin (sched_yield) for about
-     2^28 cycles before sleeping; ours started alongside would make three busy threads on two
-     cores and stall the lock-step products, so the pool starts after that spell — at once
-     when those workers are gone (the lunet runner stops them: bindings/main.c). */
-  bool openblas_idle = &blas_server_avail != NULL && blas_server_avail == 0;
-  if (!p && want > 0 && nparts > 1 && openblas_get_parallel() == 1 &&
-      (openblas_idle || nn_now() - ctx->born > POOL_DELAY_S))
+  /* The workers start with the first job that splits. Concurrent calls are safe only into
+     OpenBLAS's pthreads build (its serial build shares buffers between callers and gives
+     wrong results), so other builds get no workers. That build is put on one thread first
+     (nn_blas_threads, through its public openblas_set_num_threads), so that its own workers
+     are never handed a job. They still spin (sched_yield) for 2^28 cycles after the library
+     loads before they sleep, and may overlap our first jobs in that spell; no public call
+     ends it, and waiting it out would make the split depend on the clock. The lunet runner
+     stops them at start-up (bindings/main.c). */
+  if (!p && want > 0 && nparts > 1 && openblas_get_parallel() == 1) {
+    nn_blas_threads(ctx);
     ctx->pool = p = pool_new(ctx, want);
+  }
   if (!p || nested || nparts < 2 || nparts > MAX_PARTS) {
     for (int i = 0; i < nparts; i++) fn(arg, i);
     return;

@@ -64,9 +64,10 @@ function M.stats(xs)
 end
 
 -- Times fn() `reps` times after `warmup` untimed calls; returns the array of seconds and
--- the last call's results packed. The warm-up also lasts until Lunet's worker threads run
--- (they start STEADY_S after the context, see runtime/pool.c), so the times are steady-state
--- ones, as the peers' are after their own warm-up; whole-script benchmarks include start-up.
+-- the last call's results packed. The warm-up also lasts STEADY_S from the start, past the
+-- spell in which OpenBLAS's own threads spin after it loads (runtime/pool.c) and past the block
+-- cache's first fills, so the times are steady-state ones, as the peers' are after their own
+-- warm-up; whole-script benchmarks include start-up.
 local STEADY_S = 0.3
 local started = lunet.clock()
 function M.time(fn, reps, warmup)

@@ -7,8 +7,8 @@
 ** The pool itself: every part of every job runs exactly once (jobs of changing part counts
 ** back to back, where a worker still finishing one job meets the next), a second phase starts
 ** after the first, a lane function that splits work of its own runs it serially; the thread
-** limit and the default thread count (cgroup quota files, MPI ranks on the host).
-** The pool starts 0.2 s after its context, so the test waits.
+** limit and the default thread count (cgroup quota files, MPI ranks on the host); the
+** workers start with a context's first job that splits, however soon after its creation.
 */
 #include <stdatomic.h>
 #include <sys/stat.h>
@@ -17,10 +17,7 @@
 #include "check.h"
 #include "nn_impl.h"
 
-static void wait_past_pool_delay(void) {
-  struct timespec ts = {0, 300 * 1000 * 1000};
-  nanosleep(&ts, NULL);
-}
+extern int openblas_get_parallel(void);   /* OpenBLAS: 1 for its pthreads build */
 
 /* naive C = op(A) op(B) in float64 from float32 tensors given as 2-D views */
 static double naive(const nn_tensor *a, const nn_tensor *b, int64_t i, int64_t j) {
@@ -149,6 +146,21 @@ static void pool_every_part_once(nn_ctx *ctx) {
   }
   CHECKF(wrong == 0, "pool: %d of %d jobs did not run each part exactly once (first: job %d)", wrong,
          JOBS, first_bad);
+}
+
+/* The workers start with the first job that splits, on a context just made: no wait on the
+   clock (a pool that waited 0.2 s ran this job and the next ones serially). A job of one part
+   starts none. (OpenBLAS's pthreads build only: its other builds get no workers.) */
+static void pool_starts_at_once(nn_ctx *ctx) {
+  count_job j;
+  for (int i = 0; i < MAXP; i++) atomic_init(&j.runs[i], 0);
+  atomic_init(&j.bad, 0);
+  nn_pool_run(ctx, 1, count_part, &j);
+  CHECKF(ctx->pool == NULL, "pool: a job of one part started the workers");
+  nn_pool_run(ctx, 3, count_part, &j);
+  if (openblas_get_parallel() == 1)
+    CHECKF(ctx->pool != NULL, "pool: the first job of three parts on a new context ran without workers");
+  CHECK(atomic_load(&j.runs[0]) == 2 && atomic_load(&j.runs[1]) == 1 && atomic_load(&j.runs[2]) == 1);
 }
 
 /* nn_lanes_then: every second-phase lane sees every first-phase lane done. */
@@ -328,7 +340,6 @@ int main(void) {
   OK(nn_set_num_threads(two, 2));
   OK(nn_set_num_threads(other, 2));
   nn_manual_seed(one, 7);
-  wait_past_pool_delay();
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     const shape_case *k = &cases[c];
     nn_tensor *a = operand(one, k->M, k->K, k->ta, 1), *b = operand(one, k->K, k->N, k->tb, 2);
@@ -499,7 +510,7 @@ int main(void) {
     nn_ctx *four = nn_ctx_new(NULL, NULL);
     CHECK(four != NULL);
     OK(nn_set_num_threads(four, 4));
-    wait_past_pool_delay();
+    pool_starts_at_once(four);
     pool_every_part_once(four);
     pool_every_part_once(two);
     pool_phases(four);
