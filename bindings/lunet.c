@@ -1,7 +1,7 @@
 /*
 ** lunet.c — the module entry point: one nn_ctx per lua_State, the helpers every binding file
 ** shares (lunet_impl.h), module-level functions (grad mode, threads, clock, BLAS info,
-** profiling) and the lazy loading of the pure-Lua submodules.
+** profiling) and the lazy loading of the pure-Lua parts (listed in lua/lunet/autoload.lua).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,19 +123,19 @@ void lunet_gcstep(lua_State *L) { lunet_gcstep_box(L, ctxbox(L)); }
    14 digits steps for memory long given back, vs one in 60 now.
    Reporting each tensor to the collector as debt instead (LUA_GCSTEP) made it run a whole
    cycle every few allocations when the Lua heap is small: several microseconds per op.
-   GC_FULL is 4 MB: a digits training step (batch 200) left about 600 KB of activations in Lua
-   boxes (before nn.Sequential ran its layers in one C call), and with 512 KB each step paid a
-   full collection (10% of a fit); 4 MB took an epoch from 1.53 to 1.35 ms, and larger values
-   gained nothing more (measured). */
+   GC_FULL (4 MB) is several training steps' worth of activations (a digits step at batch 200
+   leaves hundreds of KB in Lua boxes), so a full collection runs every few steps, not every
+   step; larger values keep more garbage without making a fit faster
+   (scripts/bench/digits_fit.lua). */
 void lunet_gcstep_box(lua_State *L, void *box) {
   CtxBox *c = box;
   if (c->ctx == NULL) return;
   size_t now = nn_ctx_bytes_in_use(c->ctx);
   /* each tensor also holds a header, a storage record and its Lua box (TENSOR_OVERHEAD counts
-     them, with room for what they cost the caches: about 400 bytes each, and a collection every
-     2048 dropped 1-element tensors keeps them in L2: `a + b` 135 -> 131 ns against every 4096,
-     which was 3% faster than every 16384, measured; an estimator's fit is unchanged);
-     with many tiny tensors those dominate, and finalizers queued faster than steps run them */
+     them, with room for what they cost the caches: about 400 bytes each, so a collection every
+     2048 dropped 1-element tensors keeps them in L2, where the next ones reuse them; see
+     scripts/bench/op_overhead.lua); with many tiny tensors those dominate, and finalizers
+     would be queued faster than steps run them */
   size_t since = ++c->boxes * TENSOR_OVERHEAD + (now > c->base ? now - c->base : 0);
   /* a full collection costs about the Lua heap's size: keep it proportional to allocation */
   if (since > GC_FULL && since > now / 8 &&
@@ -479,39 +479,52 @@ static int m_profile(lua_State *L) {
 
 /* ---- the module table ------------------------------------------------------------------- */
 
-/* Submodules load on first use: lunet.nn is require "lunet.nn", and so on. The result is
-   cached in the module table with rawset, so __index runs once per name. */
-static const char *const subs[] = {"nn", "optim", "data", "metrics", "plot", "testing",
-                                   "progress", NULL};
-static const char *const estimators[] = {"MLPClassifier", "MLPRegressor", NULL};
-
+/* lunet.<name> for a name the module table lacks: bindings/lua/lunet/autoload.lua maps the
+   pure-Lua parts' names to loaders, so C knows no Lua module's name but that list's. The list
+   is __index's upvalue, and its names the metatable's __dir (the REPL completes them before
+   they load); a loader runs once, its result cached in the module table with rawset. Without the list (Lunet's Lua files not on
+   package.path) the upvalue is the reason, and a missing name raises it rather than giving a
+   nil that would fail later, far from the cause. */
 static int m_index(lua_State *L) {
-  const char *key;
-  int i;
   if (lua_type(L, 2) != LUA_TSTRING) return 0;
-  key = lua_tostring(L, 2);
-  for (i = 0; subs[i]; i++) {
-    if (strcmp(key, subs[i]) == 0) {
-      lua_getglobal(L, "require");
-      lua_pushfstring(L, "lunet.%s", key);
-      lua_call(L, 1, 1);
-      goto cache;
-    }
-  }
-  if (strcmp(key, "MLPClassifier") == 0 || strcmp(key, "MLPRegressor") == 0) {
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "lunet.estimators");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, key);
-    goto cache;
-  }
-  return 0;
-cache:
+  if (!lua_istable(L, lua_upvalueindex(1)))
+    return luaL_error(L, "lunet.%s: Lunet's Lua modules are not on package.path (%s)",
+                      lua_tostring(L, 2), lua_tostring(L, lua_upvalueindex(1)));
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TNIL) return 1;
+  lua_call(L, 0, 1);
   if (lua_isnil(L, -1)) return 1;
   lua_pushvalue(L, 2);
   lua_pushvalue(L, -2);
   lua_rawset(L, 1);
   return 1;
+}
+
+/* __dir: the autoload list's names (the list at idx) as an array, for the REPL's completion
+   (bindings/main.c); empty without the list. */
+static void push_dir(lua_State *L, int idx) {
+  lua_Integer n = 0;
+  idx = lua_absindex(L, idx);
+  lua_newtable(L);
+  if (!lua_istable(L, idx)) return;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) continue;
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, ++n);
+  }
+}
+
+/* Pushes the autoload list, or the message saying why it could not be loaded. */
+static void push_autoload(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "lunet.autoload");
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) return;
+  if (!lua_isstring(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "lunet.autoload did not return a table");
+  }
 }
 
 static const luaL_Reg funcs[] = {
@@ -529,9 +542,9 @@ static const luaL_Reg funcs[] = {
 };
 
 /* Debian 12's OpenBLAS 0.3.21 does not know recent AVX-512 CPUs and falls back to its generic
-   kernels, 3-4x slower at sgemm (Lunet's own float32 kernel takes over there, at about half
-   the speed OpenBLAS's right kernel would have). We never change the user's environment, but we
-   say so, once per process (LUNET_QUIET=1 silences it). */
+   kernels, several times slower at sgemm (Lunet's own float32 kernel takes over there, slower
+   than OpenBLAS's right kernel would be: docs/benchmarks.md, run_all --prescott). We never
+   change the user's environment, but we say so, once per process (LUNET_QUIET=1 silences it). */
 static bool slow_blas_kernel(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
@@ -572,17 +585,12 @@ NN_API int luaopen_lunet(lua_State *L) {
   lunet_open_optim(L);
   lunet_open_readers(L);
   lunet_open_io(L);
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, m_index);
+  lua_createtable(L, 0, 2);
+  push_autoload(L);
+  push_dir(L, -1);
+  lua_setfield(L, -3, "__dir");
+  lua_pushcclosure(L, m_index, 1);
   lua_setfield(L, -2, "__index");
-  /* __dir: the names m_index makes, for the REPL's completion (bindings/main.c) */
-  lua_newtable(L);
-  for (int i = 0, n = 0; i < 2; i++)
-    for (const char *const *p = i ? estimators : subs; *p; p++) {
-      lua_pushstring(L, *p);
-      lua_rawseti(L, -2, ++n);
-    }
-  lua_setfield(L, -2, "__dir");
   lua_setmetatable(L, -2);
   return 1;
 }

@@ -1,6 +1,6 @@
 /* gemm_avx2.c — a float32 matrix product for CPUs with AVX2 and FMA, for when OpenBLAS runs a
    generic kernel there: Debian's OpenBLAS 0.3.21 does not recognise recent CPUs and falls back
-   to its SSE3 "Prescott" kernel, 3-4x slower than the CPU allows. Lunet never changes the user's
+   to its SSE3 "Prescott" kernel, far slower than the CPU allows. Lunet never changes the user's
    OPENBLAS_CORETYPE, but its own products need not pay for it: on such a machine gemm1
    (ops_linalg.c) comes here. Elsewhere OpenBLAS is the faster and this is not used.
 
@@ -89,8 +89,8 @@ void nn_sgemm_avx2(int64_t M, int64_t N, int64_t K, const float *a, int64_t ars,
 
 /* c[0..N) = beta c + a · B for one row a (K long, elements acs apart), B [K, N] with any
    strides: a layer on one sample. With B's rows contiguous it is a sum of rows of B (8 columns
-   a vector); with its columns contiguous (B = W^T, a Linear's weight) N dot products. Through
-   OpenBLAS's generic gemv a 1x64x64 Linear took 1.0 us. */
+   a vector); with its columns contiguous (B = W^T, a Linear's weight) N dot products. (For one
+   row OpenBLAS's generic kernel would go through gemv, no better than its gemm there.) */
 TARGET void nn_sgemv_avx2(int64_t N, int64_t K, const float *a, int64_t acs, const float *b,
                           int64_t brs, int64_t bcs, float *c, float beta) {
   if (beta == 0) memset(c, 0, (size_t)N * sizeof *c);
@@ -132,7 +132,7 @@ TARGET void nn_sgemv_avx2(int64_t N, int64_t K, const float *a, int64_t acs, con
 }
 
 /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols: a float32 matrix transposed, in
-   8x8 tiles of registers (a plain loop moves one element a cycle: a 128x64 weight took 6 us) */
+   8x8 tiles of registers (a plain loop moves one element a cycle, and strides through dst) */
 TARGET void nn_transpose_avx2(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst,
                               int64_t ldd) {
   int64_t r8 = rows & ~(int64_t)7, c8 = cols & ~(int64_t)7;
