@@ -102,7 +102,18 @@ static int64_t count_rest(gzFile f, unsigned char *buf, size_t bufsize) {
   return r < 0 ? -1 : n;
 }
 
-static nn_status read_idx(nn_ctx *ctx, const char *path, gzFile f, nn_dtype dt, nn_tensor **out) {
+/* What the header says: the element type, the dims (also as text, "60000x28x28", for
+   messages) and the data's size in bytes. */
+typedef struct {
+  const idxtype *ty;
+  int ndim;
+  int64_t shape[NN_MAX_DIMS];
+  uint64_t want;
+  char dims[NN_MAX_DIMS * 12 + 1];
+} idxhead;
+
+/* The magic (two zero bytes, a known element type, 1..NN_MAX_DIMS dims) and the dims into h. */
+static nn_status read_header(nn_ctx *ctx, const char *path, gzFile f, nn_dtype dt, idxhead *h) {
   unsigned char hdr[4 + 4 * 255];
   int64_t r = readn(f, hdr, 4);
   if (r < 0) return ioerr(ctx, path, f);
@@ -113,95 +124,107 @@ static nn_status read_idx(nn_ctx *ctx, const char *path, gzFile f, nn_dtype dt, 
     return nn_fail(ctx, NN_ERR_FORMAT,
                    "read_idx: '%s' is not an IDX file (magic 0x%02x%02x%02x%02x does not start "
                    "with two zero bytes)", path, hdr[0], hdr[1], hdr[2], hdr[3]);
-  const idxtype *ty = NULL;
+  h->ty = NULL;
   for (size_t i = 0; i < sizeof idxtypes / sizeof *idxtypes; i++)
-    if (idxtypes[i].code == hdr[2]) ty = &idxtypes[i];
-  if (ty == NULL)
+    if (idxtypes[i].code == hdr[2]) h->ty = &idxtypes[i];
+  if (h->ty == NULL)
     return nn_fail(ctx, NN_ERR_FORMAT, "read_idx: '%s': unknown element type 0x%02x in the magic",
                    path, hdr[2]);
-  int ndim = hdr[3];
+  int ndim = h->ndim = hdr[3];
   if (ndim < 1 || ndim > NN_MAX_DIMS)
     return nn_fail(ctx, NN_ERR_FORMAT, "read_idx: '%s': %d dims in the magic (1..%d supported)",
                    path, ndim, NN_MAX_DIMS);
-  if (ty->isfloat && dt == NN_I64)
+  if (h->ty->isfloat && dt == NN_I64)
     return nn_fail(ctx, NN_ERR_DTYPE, "read_idx: '%s' holds %s data, which cannot be read as int64",
-                   path, ty->name);
+                   path, h->ty->name);
   r = readn(f, hdr + 4, 4 * (size_t)ndim);
   if (r < 0) return ioerr(ctx, path, f);
   if (r < 4 * ndim)
     return nn_fail(ctx, NN_ERR_FORMAT,
                    "read_idx: '%s' is truncated: the header needs %d bytes, the file has %lld",
                    path, 4 + 4 * ndim, (long long)(4 + r));
-
-  int64_t shape[NN_MAX_DIMS];
   uint64_t numel = 1;
   bool overflow = false;
-  for (int d = 0; d < ndim; d++) {
-    shape[d] = (int64_t)be(hdr + 4 + 4 * d, 4);
-    if (shape[d] != 0 && numel > (uint64_t)(INT64_MAX / 8) / (uint64_t)shape[d]) overflow = true;
-    else numel *= (uint64_t)shape[d];
-  }
-  char dims[NN_MAX_DIMS * 12 + 1];
   size_t at = 0;
-  for (int d = 0; d < ndim; d++)
-    at += (size_t)snprintf(dims + at, sizeof dims - at, d ? "x%lld" : "%lld", (long long)shape[d]);
-  if (overflow || numel > SIZE_MAX / ty->size)
+  for (int d = 0; d < ndim; d++) {
+    h->shape[d] = (int64_t)be(hdr + 4 + 4 * d, 4);
+    if (h->shape[d] != 0 && numel > (uint64_t)(INT64_MAX / 8) / (uint64_t)h->shape[d]) overflow = true;
+    else numel *= (uint64_t)h->shape[d];
+    at += (size_t)snprintf(h->dims + at, sizeof h->dims - at, d ? "x%lld" : "%lld",
+                           (long long)h->shape[d]);
+  }
+  if (overflow || numel > SIZE_MAX / h->ty->size)
     return nn_fail(ctx, NN_ERR_FORMAT, "read_idx: '%s': dims %s overflow the element count",
-                   path, dims);
-  uint64_t want = numel * ty->size;
-  enum { CHUNK = 1 << 18 };                           /* a multiple of every element size */
-  /* Nothing is allocated on the header's word alone: a plain file must hold exactly the
-     data, and a gzipped one cannot inflate past 1032 times its size (DEFLATE's limit). */
+                   path, h->dims);
+  h->want = numel * h->ty->size;
+  return NN_OK;
+}
+
+/* Nothing is allocated on the header's word alone: a plain file must hold exactly the data,
+   and a gzipped one cannot inflate past 1032 times its size (DEFLATE's limit). */
+static nn_status check_size(nn_ctx *ctx, const char *path, gzFile f, const idxhead *h) {
   struct stat sb;
   uint64_t fsize = stat(path, &sb) == 0 && sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
-  uint64_t hdrlen = 4 + 4 * (uint64_t)ndim;
+  uint64_t hdrlen = 4 + 4 * (uint64_t)h->ndim;
   if (gzdirect(f)) {
     uint64_t have = fsize > hdrlen ? fsize - hdrlen : 0;
-    if (have != want)
+    if (have != h->want)
       return nn_fail(ctx, NN_ERR_FORMAT,
                      "read_idx: '%s' %s: dims %s of %s need %llu bytes of data, the file has %llu",
-                     path, have < want ? "is truncated" : "is longer than its header says", dims,
-                     ty->name, (unsigned long long)want, (unsigned long long)have);
-  } else if (want / 1032 > fsize) {
+                     path, have < h->want ? "is truncated" : "is longer than its header says",
+                     h->dims, h->ty->name, (unsigned long long)h->want, (unsigned long long)have);
+  } else if (h->want / 1032 > fsize) {
     return nn_fail(ctx, NN_ERR_FORMAT,
                    "read_idx: '%s' is truncated: dims %s of %s need %llu bytes of data, more than "
-                   "a %llu-byte gzip file can hold", path, dims, ty->name,
-                   (unsigned long long)want, (unsigned long long)fsize);
+                   "a %llu-byte gzip file can hold", path, h->dims, h->ty->name,
+                   (unsigned long long)h->want, (unsigned long long)fsize);
   }
+  return NN_OK;
+}
 
-  nn_tensor *t = NULL;
-  nn_status s = nn_tensor_new(ctx, dt, ndim, shape, &t);
+/* The data into t, chunk by chunk through buf (CHUNK bytes), converted to t's dtype; then
+   the file must end. */
+enum { CHUNK = 1 << 18 };                           /* a multiple of every element size */
+static nn_status read_data(nn_ctx *ctx, const char *path, gzFile f, const idxhead *h,
+                           unsigned char *buf, nn_tensor *t) {
+  const idxtype *ty = h->ty;
+  void *dst = nn_tensor_data(t);
+  uint64_t got = 0;
+  while (got < h->want) {
+    size_t n = h->want - got < CHUNK ? (size_t)(h->want - got) : CHUNK;
+    int64_t r = readn(f, buf, n);
+    if (r < 0) return ioerr(ctx, path, f);
+    convert(ty, buf, (size_t)r / ty->size, nn_tensor_dtype(t), dst, (size_t)(got / ty->size));
+    got += (uint64_t)r;
+    if ((size_t)r < n)
+      return nn_fail(ctx, NN_ERR_FORMAT,
+                     "read_idx: '%s' is truncated: dims %s of %s need %llu bytes of data, the file "
+                     "has %llu", path, h->dims, ty->name, (unsigned long long)h->want,
+                     (unsigned long long)got);
+  }
+  int64_t extra = count_rest(f, buf, CHUNK);
+  if (extra < 0) return ioerr(ctx, path, f);
+  if (extra > 0)
+    return nn_fail(ctx, NN_ERR_FORMAT,
+                   "read_idx: '%s' is longer than its header says: dims %s of %s need %llu bytes "
+                   "of data, the file has %llu", path, h->dims, ty->name,
+                   (unsigned long long)h->want, (unsigned long long)(h->want + (uint64_t)extra));
+  return NN_OK;
+}
+
+static nn_status read_idx(nn_ctx *ctx, const char *path, gzFile f, nn_dtype dt, nn_tensor **out) {
+  idxhead h;
+  nn_status s = read_header(ctx, path, f, dt, &h);
+  if (s == NN_OK) s = check_size(ctx, path, f, &h);
   if (s != NN_OK) return s;
+  nn_tensor *t = NULL;
+  if ((s = nn_tensor_new(ctx, dt, h.ndim, h.shape, &t)) != NN_OK) return s;
   unsigned char *buf = nn_malloc(ctx, CHUNK);
   if (buf == NULL) {
     nn_tensor_release(t);
     return nn_fail(ctx, NN_ERR_MEM, "read_idx: out of memory for a %d-byte buffer", CHUNK);
   }
-  void *dst = nn_tensor_data(t);
-  uint64_t got = 0;
-  while (got < want) {
-    size_t n = want - got < CHUNK ? (size_t)(want - got) : CHUNK;
-    r = readn(f, buf, n);
-    if (r < 0) { s = ioerr(ctx, path, f); break; }
-    convert(ty, buf, (size_t)r / ty->size, dt, dst, (size_t)(got / ty->size));
-    got += (uint64_t)r;
-    if ((size_t)r < n) {
-      s = nn_fail(ctx, NN_ERR_FORMAT,
-                  "read_idx: '%s' is truncated: dims %s of %s need %llu bytes of data, the file "
-                  "has %llu", path, dims, ty->name, (unsigned long long)want,
-                  (unsigned long long)got);
-      break;
-    }
-  }
-  if (s == NN_OK) {
-    int64_t extra = count_rest(f, buf, CHUNK);
-    if (extra < 0) s = ioerr(ctx, path, f);
-    else if (extra > 0)
-      s = nn_fail(ctx, NN_ERR_FORMAT,
-                  "read_idx: '%s' is longer than its header says: dims %s of %s need %llu bytes "
-                  "of data, the file has %llu", path, dims, ty->name, (unsigned long long)want,
-                  (unsigned long long)(want + (uint64_t)extra));
-  }
+  s = read_data(ctx, path, f, &h, buf, t);
   nn_mfree(ctx, buf, CHUNK);
   if (s != NN_OK) { nn_tensor_release(t); return s; }
   nn_tensor_bump_version(t);

@@ -301,10 +301,17 @@ static nn_status fill(nn_ctx *ctx, const char *op, const stsrc *src, const stent
   return NN_OK;
 }
 
-/* Validates the header (hdr, n bytes) of a file whose data buffer has buflen bytes, then builds
-   the file object and fills the tensors from src. */
-static nn_status build(nn_ctx *ctx, const char *op, const char *hdr, size_t n, uint64_t buflen,
-                       const stsrc *src, nn_stfile **out) {
+/* Sorts names (n of them) and returns the first that appears twice, or NULL. */
+static const char *first_repeat(const char **names, int n) {
+  if (n > 1) qsort(names, (size_t)n, sizeof *names, cmp_str);
+  for (int i = 1; i < n; i++)
+    if (strcmp(names[i - 1], names[i]) == 0) return names[i];
+  return NULL;
+}
+
+/* The header's text (n bytes) as JSON: it starts with '{', is valid UTF-8 and holds one JSON
+   object with only white space after it. *root is new on NN_OK (cJSON_Delete). */
+static nn_status parse_header(nn_ctx *ctx, const char *op, const char *hdr, size_t n, cJSON **root) {
   if (n == 0 || hdr[0] != '{')
     return nn_fail(ctx, NN_ERR_FORMAT, "%s: the header does not start with '{'", op);
   size_t bad = utf8_check((const unsigned char *)hdr, n);
@@ -312,109 +319,118 @@ static nn_status build(nn_ctx *ctx, const char *op, const char *hdr, size_t n, u
     return nn_fail(ctx, NN_ERR_FORMAT, "%s: the header is not valid UTF-8 (byte %zu)", op,
                    bad);
   const char *end = NULL;
-  cJSON *root = cJSON_ParseWithLengthOpts(hdr, n, &end, 0);
-  if (root == NULL)
+  cJSON *j = cJSON_ParseWithLengthOpts(hdr, n, &end, 0);
+  if (j == NULL)
     return nn_fail(ctx, NN_ERR_FORMAT, "%s: the header is not valid JSON (error at byte %lld)",
                    op, end ? (long long)(end - hdr) : -1LL);
-  nn_status s = NN_OK;
-  stentry *es = NULL;
-  const char **sorted = NULL;
-  nn_stfile *f = NULL;
-  int nt = 0, nm = 0, cap = 0;
   for (const char *p = end; p < hdr + n; p++)
     if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-      s = nn_fail(ctx, NN_ERR_FORMAT, "%s: the header has bytes after its JSON object (byte %lld)",
-                  op, (long long)(p - hdr));
-      goto done;
+      cJSON_Delete(j);
+      return nn_fail(ctx, NN_ERR_FORMAT, "%s: the header has bytes after its JSON object (byte %lld)",
+                     op, (long long)(p - hdr));
     }
-  if (!cJSON_IsObject(root)) {
-    s = nn_fail(ctx, NN_ERR_FORMAT, "%s: the header is not a JSON object", op);
-    goto done;
+  if (!cJSON_IsObject(j)) {
+    cJSON_Delete(j);
+    return nn_fail(ctx, NN_ERR_FORMAT, "%s: the header is not a JSON object", op);
   }
-  /* count and check the metadata; count tensors */
-  const cJSON *meta = NULL, *it;
-  size_t strbytes = 0;
+  *root = j;
+  return NN_OK;
+}
+
+/* The header's entries counted: *nt tensors, *nm metadata entries in the one "__metadata__"
+   object (*meta, or NULL), whose values must be strings; *strbytes for every name, key and
+   value with its NUL. */
+static nn_status count_entries(nn_ctx *ctx, const char *op, const cJSON *root, const cJSON **meta,
+                               int *nt, int *nm, size_t *strbytes) {
+  const cJSON *it, *m;
+  *meta = NULL;
+  *nt = *nm = 0;
+  *strbytes = 0;
   cJSON_ArrayForEach(it, root) {
-    if (strcmp(it->string, "__metadata__") == 0) {
-      if (meta) { s = nn_fail(ctx, NN_ERR_FORMAT, "%s: two \"__metadata__\" entries", op); goto done; }
-      meta = it;
-      if (!cJSON_IsObject(meta)) {
-        s = nn_fail(ctx, NN_ERR_FORMAT, "%s: \"__metadata__\" is not a JSON object", op);
-        goto done;
-      }
-      const cJSON *m;
-      cJSON_ArrayForEach(m, meta) {
-        if (!cJSON_IsString(m)) {
-          s = nn_fail(ctx, NN_ERR_FORMAT, "%s: metadata value of '%s' is not a string", op,
-                      m->string);
-          goto done;
-        }
-        if (nm == INT_MAX) { s = nn_fail(ctx, NN_ERR_FORMAT, "%s: too many metadata entries", op); goto done; }
-        nm++;
-        strbytes += strlen(m->string) + strlen(m->valuestring) + 2;
-      }
-    } else {
-      if (nt == INT_MAX) { s = nn_fail(ctx, NN_ERR_FORMAT, "%s: too many tensors", op); goto done; }
-      nt++;
-      strbytes += strlen(it->string) + 1;
+    if (strcmp(it->string, "__metadata__") != 0) {
+      if (*nt == INT_MAX) return nn_fail(ctx, NN_ERR_FORMAT, "%s: too many tensors", op);
+      ++*nt;
+      *strbytes += strlen(it->string) + 1;
+      continue;
+    }
+    if (*meta) return nn_fail(ctx, NN_ERR_FORMAT, "%s: two \"__metadata__\" entries", op);
+    *meta = it;
+    if (!cJSON_IsObject(it))
+      return nn_fail(ctx, NN_ERR_FORMAT, "%s: \"__metadata__\" is not a JSON object", op);
+    cJSON_ArrayForEach(m, it) {
+      if (!cJSON_IsString(m))
+        return nn_fail(ctx, NN_ERR_FORMAT, "%s: metadata value of '%s' is not a string", op,
+                       m->string);
+      if (*nm == INT_MAX) return nn_fail(ctx, NN_ERR_FORMAT, "%s: too many metadata entries", op);
+      ++*nm;
+      *strbytes += strlen(m->string) + strlen(m->valuestring) + 2;
     }
   }
-  /* parse every tensor entry */
-  cap = nt;
-  es = nt ? nn_malloc(ctx, (size_t)nt * sizeof *es) : NULL;
-  sorted = nt ? nn_malloc(ctx, (size_t)nt * sizeof *sorted) : NULL;
-  if (nt && (es == NULL || sorted == NULL)) {
-    s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory for %d tensor entries", op, nt);
-    goto done;
-  }
-  int k = 0;
-  cJSON_ArrayForEach(it, root) {
-    if (it == meta) continue;
-    if ((s = parse_entry(ctx, op, it, buflen, &es[k])) != NN_OK) goto done;
-    sorted[k] = it->string;
-    k++;
-  }
-  /* unique names */
-  if (nt > 1) qsort(sorted, (size_t)nt, sizeof *sorted, cmp_str);
-  for (int i = 1; i < nt; i++)
-    if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-      s = nn_fail(ctx, NN_ERR_FORMAT, "%s: tensor name '%s' appears twice", op, sorted[i]);
-      goto done;
-    }
-  if (nm > 1) {  /* unique metadata keys */
-    const char **keys = nn_malloc(ctx, (size_t)nm * sizeof *keys);
-    if (keys == NULL) { s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op); goto done; }
-    int i = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, meta) keys[i++] = m->string;
-    qsort(keys, (size_t)nm, sizeof *keys, cmp_str);
-    const char *dup = NULL;
-    for (i = 1; i < nm && !dup; i++)
-      if (strcmp(keys[i - 1], keys[i]) == 0) dup = keys[i];
-    if (dup) s = nn_fail(ctx, NN_ERR_FORMAT, "%s: metadata key '%s' appears twice", op, dup);
-    nn_mfree(ctx, keys, (size_t)nm * sizeof *keys);
-    if (s != NN_OK) goto done;
-  }
-  /* the offsets must tile the buffer: sorted by offset, each begins where the last ended */
+  return NN_OK;
+}
+
+/* The metadata's nm keys are unique. */
+static nn_status unique_keys(nn_ctx *ctx, const char *op, const cJSON *meta, int nm) {
+  if (nm < 2) return NN_OK;
+  const char **keys = nn_malloc(ctx, (size_t)nm * sizeof *keys);
+  if (keys == NULL) return nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op);
+  int i = 0;
+  const cJSON *m;
+  cJSON_ArrayForEach(m, meta) keys[i++] = m->string;
+  const char *dup = first_repeat(keys, nm);
+  nn_status s = dup ? nn_fail(ctx, NN_ERR_FORMAT, "%s: metadata key '%s' appears twice", op, dup)
+                    : NN_OK;
+  nn_mfree(ctx, keys, (size_t)nm * sizeof *keys);
+  return s;
+}
+
+/* The offsets must tile the buffer: sorted by offset (es is sorted here), each entry begins
+   where the last ended, and the last ends at buflen. */
+static nn_status check_tiling(nn_ctx *ctx, const char *op, stentry *es, int nt, uint64_t buflen) {
   if (nt > 1) qsort(es, (size_t)nt, sizeof *es, cmp_offsets);
   uint64_t at = 0;
   for (int i = 0; i < nt; i++) {
-    if (es[i].begin != at) {
-      s = nn_fail(ctx, NN_ERR_FORMAT, "%s: tensor '%s' starts at byte %llu but the data before "
-                  "it ends at %llu (%s)", op, es[i].name, (unsigned long long)es[i].begin,
-                  (unsigned long long)at, es[i].begin > at ? "a gap" : "an overlap");
-      goto done;
-    }
+    if (es[i].begin != at)
+      return nn_fail(ctx, NN_ERR_FORMAT, "%s: tensor '%s' starts at byte %llu but the data before "
+                     "it ends at %llu (%s)", op, es[i].name, (unsigned long long)es[i].begin,
+                     (unsigned long long)at, es[i].begin > at ? "a gap" : "an overlap");
     at = es[i].end;
   }
-  if (at != buflen) {
-    s = nn_fail(ctx, NN_ERR_FORMAT, "%s: the tensors cover %llu bytes of the %llu-byte data "
-                "buffer", op, (unsigned long long)at, (unsigned long long)buflen);
-    goto done;
+  if (at != buflen)
+    return nn_fail(ctx, NN_ERR_FORMAT, "%s: the tensors cover %llu bytes of the %llu-byte data "
+                   "buffer", op, (unsigned long long)at, (unsigned long long)buflen);
+  return NN_OK;
+}
+
+/* Copies the names, then the metadata's keys and values, into f->strs. */
+static void copy_strings(nn_stfile *f, const stentry *es, const cJSON *meta) {
+  char *sp = f->strs;
+  for (int i = 0; i < f->n; i++) {
+    size_t len = strlen(es[i].name) + 1;
+    memcpy(sp, es[i].name, len);
+    f->names[i] = sp;
+    sp += len;
   }
-  /* build the file object: tensors in file order */
-  f = nn_calloc(ctx, sizeof *f);
-  if (f == NULL) { s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op); goto done; }
+  int i = 0;
+  const cJSON *m;
+  if (meta) cJSON_ArrayForEach(m, meta) {
+    size_t kl = strlen(m->string) + 1, vl = strlen(m->valuestring) + 1;
+    memcpy(sp, m->string, kl);
+    f->keys[i] = sp;
+    sp += kl;
+    memcpy(sp, m->valuestring, vl);
+    f->values[i] = sp;
+    sp += vl;
+    i++;
+  }
+}
+
+/* The file object from checked entries (es, in file order), its tensors filled from src. */
+static nn_status make_file(nn_ctx *ctx, const char *op, const stentry *es, int nt, const cJSON *meta,
+                           int nm, size_t strbytes, const stsrc *src, nn_stfile **out) {
+  nn_status s = NN_OK;
+  nn_stfile *f = nn_calloc(ctx, sizeof *f);
+  if (f == NULL) return nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op);
   f->ctx = ctx;
   ctx->live++;
   f->n = nt;       /* the arrays are calloc'ed: nn_stfile_free copes with a partial build */
@@ -429,45 +445,54 @@ static nn_status build(nn_ctx *ctx, const char *op, const char *hdr, size_t n, u
     f->keys = nn_calloc(ctx, (size_t)nm * sizeof *f->keys);
     f->values = nn_calloc(ctx, (size_t)nm * sizeof *f->values);
   }
-  if (!f->strs || (nt && (!f->names || !f->ts)) || (nm && (!f->keys || !f->values))) {
+  if (!f->strs || (nt && (!f->names || !f->ts)) || (nm && (!f->keys || !f->values)))
     s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op);
+  else
+    copy_strings(f, es, meta);
+  for (int i = 0; s == NN_OK && i < nt; i++)
+    if ((s = nn_tensor_new(ctx, es[i].dt, es[i].ndim, es[i].shape, &f->ts[i])) == NN_OK)
+      s = fill(ctx, op, src, &es[i], f->ts[i]);
+  if (s != NN_OK) nn_stfile_free(f);
+  else *out = f;
+  return s;
+}
+
+/* Validates the header (hdr, n bytes) of a file whose data buffer has buflen bytes, then builds
+   the file object and fills the tensors from src. */
+static nn_status build(nn_ctx *ctx, const char *op, const char *hdr, size_t n, uint64_t buflen,
+                       const stsrc *src, nn_stfile **out) {
+  cJSON *root = NULL;
+  nn_status s = parse_header(ctx, op, hdr, n, &root);
+  if (s != NN_OK) return s;
+  const cJSON *meta = NULL, *it;
+  stentry *es = NULL;
+  const char **names = NULL;
+  int nt = 0, nm = 0, k = 0;
+  size_t strbytes = 0;
+  if ((s = count_entries(ctx, op, root, &meta, &nt, &nm, &strbytes)) != NN_OK) goto done;
+  es = nt ? nn_malloc(ctx, (size_t)nt * sizeof *es) : NULL;
+  names = nt ? nn_malloc(ctx, (size_t)nt * sizeof *names) : NULL;
+  if (nt && (es == NULL || names == NULL)) {
+    s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory for %d tensor entries", op, nt);
     goto done;
   }
-  char *sp = f->strs;
-  for (int i = 0; i < nt; i++) {
-    size_t len = strlen(es[i].name) + 1;
-    memcpy(sp, es[i].name, len);
-    f->names[i] = sp;
-    sp += len;
+  cJSON_ArrayForEach(it, root) {
+    if (it == meta) continue;
+    if ((s = parse_entry(ctx, op, it, buflen, &es[k])) != NN_OK) goto done;
+    names[k++] = it->string;
   }
-  if (meta) {
-    int i = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, meta) {
-      size_t kl = strlen(m->string) + 1, vl = strlen(m->valuestring) + 1;
-      memcpy(sp, m->string, kl);
-      f->keys[i] = sp;
-      sp += kl;
-      memcpy(sp, m->valuestring, vl);
-      f->values[i] = sp;
-      sp += vl;
-      i++;
-    }
+  const char *dup = first_repeat(names, nt);
+  if (dup) {
+    s = nn_fail(ctx, NN_ERR_FORMAT, "%s: tensor name '%s' appears twice", op, dup);
+    goto done;
   }
-  for (int i = 0; i < nt; i++) {
-    if ((s = nn_tensor_new(ctx, es[i].dt, es[i].ndim, es[i].shape, &f->ts[i])) != NN_OK)
-      goto done;
-    if ((s = fill(ctx, op, src, &es[i], f->ts[i])) != NN_OK) goto done;
-  }
+  if ((s = unique_keys(ctx, op, meta, nm)) != NN_OK) goto done;
+  if ((s = check_tiling(ctx, op, es, nt, buflen)) != NN_OK) goto done;
+  s = make_file(ctx, op, es, nt, meta, nm, strbytes, src, out);
 done:
-  if (s != NN_OK) {
-    nn_stfile_free(f);
-    f = NULL;
-  }
-  if (es) nn_mfree(ctx, es, (size_t)cap * sizeof *es);
-  if (sorted) nn_mfree(ctx, sorted, (size_t)cap * sizeof *sorted);
+  if (es) nn_mfree(ctx, es, (size_t)nt * sizeof *es);
+  if (names) nn_mfree(ctx, names, (size_t)nt * sizeof *names);
   cJSON_Delete(root);
-  if (s == NN_OK) *out = f;
   return s;
 }
 
@@ -725,10 +750,10 @@ static nn_status write_all(nn_ctx *ctx, const char *op, FILE *f, const char *tmp
   return NN_OK;
 }
 
-nn_status nn_save_safetensors(nn_ctx *ctx, const char *path, int n, const nn_named *ts,
-                              int nmeta, const nn_meta *meta) {
-  static const char op[] = "save_safetensors";
-  NN_ARG(ctx, op, path);
+/* Save's arguments: a non-empty path, counts, named tensors of known dtypes holding less than
+   2^63 bytes together, names that are UTF-8 and not "__metadata__", UTF-8 metadata. */
+static nn_status save_check(nn_ctx *ctx, const char *op, const char *path, int n, const nn_named *ts,
+                            int nmeta, const nn_meta *meta) {
   if (path[0] == '\0') return nn_fail(ctx, NN_ERR_ARG, "%s: path is empty", op);
   if (n < 0 || nmeta < 0)
     return nn_fail(ctx, NN_ERR_ARG, "%s: negative count (%d tensors, %d metadata entries)", op,
@@ -761,11 +786,44 @@ nn_status nn_save_safetensors(nn_ctx *ctx, const char *path, int n, const nn_nam
       return nn_fail(ctx, NN_ERR_ARG, "%s: metadata %s of '%s' is not valid UTF-8", op,
                      utf8_ok(meta[i].key) ? "value" : "key", meta[i].key);
   }
+  return NN_OK;
+}
 
-  nn_status s = NN_OK;
+/* The file's bytes into f (tmp is what messages name): the header's length, the header padded
+   with spaces to a multiple of 8, then the tensors' data in the header's order (sorted). */
+static nn_status save_write(nn_ctx *ctx, const char *op, FILE *f, const char *tmp, const char *text,
+                            const nn_named *const *sorted, int n) {
+  static const char spaces[] = "        ";
+  size_t hlen = strlen(text), pad = (8 - hlen % 8) % 8;
+  unsigned char p8[8];
+  nn_status s;
+  put_le64(p8, hlen + pad);
+  if ((s = write_all(ctx, op, f, tmp, p8, 8)) != NN_OK) return s;
+  if ((s = write_all(ctx, op, f, tmp, text, hlen)) != NN_OK) return s;
+  if ((s = write_all(ctx, op, f, tmp, spaces, pad)) != NN_OK) return s;
+  for (int i = 0; i < n; i++) {
+    nn_tensor *t = sorted[i]->t, *c = NULL;
+    size_t bytes = (size_t)nn_tensor_numel(t) * nn_dtype_size(nn_tensor_dtype(t));
+    if (bytes == 0) continue;
+    if ((s = nn_contiguous(ctx, t, &c)) != NN_OK) return s;
+    s = write_all(ctx, op, f, tmp, nn_tensor_data(c), bytes);
+    nn_tensor_release(c);
+    if (s != NN_OK) return s;
+  }
+  if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+    return nn_fail(ctx, NN_ERR_IO, "%s: cannot flush '%s': %s", op, tmp, strerror(errno));
+  return NN_OK;
+}
+
+nn_status nn_save_safetensors(nn_ctx *ctx, const char *path, int n, const nn_named *ts,
+                              int nmeta, const nn_meta *meta) {
+  static const char op[] = "save_safetensors";
+  NN_ARG(ctx, op, path);
+  nn_status s = save_check(ctx, op, path, n, ts, nmeta, meta);
+  if (s != NN_OK) return s;
   const nn_named **sorted = NULL;
   const nn_meta **msorted = NULL;
-  const char **names = NULL;
+  const char **names = NULL, *dup = NULL;
   char *text = NULL;
   save_file *sf = NULL;
   FILE *f = NULL;
@@ -776,17 +834,14 @@ nn_status nn_save_safetensors(nn_ctx *ctx, const char *path, int n, const nn_nam
   sf = nn_malloc(ctx, sizeof *sf);
   if (sf) sf->fd = -1, sf->named = false;
   if (!sorted || !msorted || !names || !sf) { s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op); goto done; }
-  for (int i = 0; i < n; i++) sorted[i] = &ts[i];
+  for (int i = 0; i < n; i++) sorted[i] = &ts[i], names[i] = ts[i].name;
   for (int i = 0; i < nmeta; i++) msorted[i] = &meta[i];
   if (n > 1) qsort(sorted, (size_t)n, sizeof *sorted, cmp_named);
   if (nmeta > 1) qsort(msorted, (size_t)nmeta, sizeof *msorted, cmp_meta);
-  for (int i = 0; i < n; i++) names[i] = ts[i].name;
-  if (n > 1) qsort(names, (size_t)n, sizeof *names, cmp_str);
-  for (int i = 1; i < n; i++)
-    if (strcmp(names[i - 1], names[i]) == 0) {
-      s = nn_fail(ctx, NN_ERR_ARG, "%s: tensor name '%s' appears twice", op, names[i]);
-      goto done;
-    }
+  if ((dup = first_repeat(names, n)) != NULL) {
+    s = nn_fail(ctx, NN_ERR_ARG, "%s: tensor name '%s' appears twice", op, dup);
+    goto done;
+  }
   for (int i = 1; i < nmeta; i++)
     if (strcmp(msorted[i - 1]->key, msorted[i]->key) == 0) {
       s = nn_fail(ctx, NN_ERR_ARG, "%s: metadata key '%s' appears twice", op, msorted[i]->key);
@@ -801,31 +856,12 @@ nn_status nn_save_safetensors(nn_ctx *ctx, const char *path, int n, const nn_nam
     goto done;
   }
   if ((s = save_open(ctx, op, path, sf)) != NN_OK) goto done;
-  const char *tmp = path;            /* what messages name: the temp may have no name yet */
   f = fdopen(sf->fd, "wb");
-  if (f == NULL) {
-    s = nn_fail(ctx, NN_ERR_IO, "%s: cannot open '%s': %s", op, tmp, strerror(errno));
+  if (f == NULL) {                  /* (messages name path: the temp may have no name yet) */
+    s = nn_fail(ctx, NN_ERR_IO, "%s: cannot open '%s': %s", op, path, strerror(errno));
     goto done;
   }
-  unsigned char p8[8];
-  static const char spaces[] = "        ";
-  put_le64(p8, hlen + pad);
-  if ((s = write_all(ctx, op, f, tmp, p8, 8)) != NN_OK) goto done;
-  if ((s = write_all(ctx, op, f, tmp, text, hlen)) != NN_OK) goto done;
-  if ((s = write_all(ctx, op, f, tmp, spaces, pad)) != NN_OK) goto done;
-  for (int i = 0; i < n; i++) {
-    nn_tensor *t = sorted[i]->t, *c = NULL;
-    size_t bytes = (size_t)nn_tensor_numel(t) * nn_dtype_size(nn_tensor_dtype(t));
-    if (bytes == 0) continue;
-    if ((s = nn_contiguous(ctx, t, &c)) != NN_OK) goto done;
-    s = write_all(ctx, op, f, tmp, nn_tensor_data(c), bytes);
-    nn_tensor_release(c);
-    if (s != NN_OK) goto done;
-  }
-  if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-    s = nn_fail(ctx, NN_ERR_IO, "%s: cannot flush '%s': %s", op, tmp, strerror(errno));
-    goto done;
-  }
+  if ((s = save_write(ctx, op, f, path, text, sorted, n)) != NN_OK) goto done;
   if ((s = save_commit(ctx, op, sf)) != NN_OK) goto done;
   int rc = fclose(f);               /* (flushed and synced above: a failure here loses nothing) */
   f = NULL;
