@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-dev lua-busted zlib1g-dev
-          libedit-dev libcjson-dev valgrind clang libclang-rt-14-dev)
+          libedit-dev libcjson-dev valgrind clang libclang-rt-14-dev
+          luarocks)   # luarocks: tests/sh/luarocks.sh builds and loads the rockspec
 OPTIONAL=(dataset-fashion-mnist)   # Fashion-MNIST for scripts/fashion_mlp.lua (installed if available)
 
 install_deps() {

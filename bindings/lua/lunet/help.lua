@@ -14,6 +14,7 @@
 
 local lunet = require "lunet"
 local debug, io, math, package, string, table = debug, io, math, package, string, table
+local require = require
 local error, getmetatable, ipairs, load, next, pairs, pcall, rawget, select, tostring, type =
       error, getmetatable, ipairs, load, next, pairs, pcall, rawget, select, tostring, type
 local write = io.write
@@ -169,7 +170,24 @@ end
 
 local function public(k) return type(k) == "string" and k:match("^[%a][%w_]*$") ~= nil end
 
+-- lunet's lazily loaded parts: lunet/autoload.lua's names where it exists (modules in lower
+-- case, classes capitalised), so a part added there is walked, and has to be documented, at once
 local SUBMODULES = {"nn", "optim", "data", "metrics", "plot", "progress", "testing"}
+local CLASSES = {"MLPClassifier", "MLPRegressor"}
+do
+  local ok, auto = pcall(require, "lunet.autoload")
+  if ok and type(auto) == "table" then
+    local mods, classes = {}, {}
+    for k in pairs(auto) do
+      if type(k) == "string" then
+        if k:match("^%u") then classes[#classes + 1] = k else mods[#mods + 1] = k end
+      end
+    end
+    table.sort(mods)
+    table.sort(classes)
+    if #mods > 0 then SUBMODULES, CLASSES = mods, classes end
+  end
+end
 
 -- The methods behind a value's __index, in one table: a table and the tables its own
 -- metatable's __index leads to, or the tables a function __index holds as upvalues (how the
@@ -232,7 +250,7 @@ function M.public_names()
     out[#out + 1] = {name = s, qualified = "lunet." .. s, module = "lunet", kind = "module",
                      value = lunet[s]}
   end
-  for _, cls in ipairs{"MLPClassifier", "MLPRegressor"} do
+  for _, cls in ipairs(CLASSES) do
     seen["lunet." .. cls] = true
     out[#out + 1] = {name = cls, qualified = "lunet." .. cls, module = "lunet", kind = "class",
                      value = lunet[cls]}
