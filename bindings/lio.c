@@ -218,95 +218,70 @@ static void attach(lua_State *L, JBox *box, cJSON *parent, const char *key, cJSO
   }
 }
 
-/* Flattens the value at idx, whose dotted path is the string at path, into F and the layout
-   tree (node under key of parent). */
 static void flatten(lua_State *L, flat *F, JBox *box, cJSON *parent, const char *key, int idx,
-                    int path, int depth) {
-  char buf[64];
-  luaL_checkstack(L, 12, "save: nesting too deep");
-  if (depth > MAX_DEPTH) luaL_error(L, "save: nesting deeper than %d at '%s'", MAX_DEPTH,
-                                    pathname(L, path));
-  int t = lua_type(L, idx);
-  if (t == LUA_TUSERDATA && luaL_testudata(L, idx, LUNET_TENSOR)) {
-    if (lunet_totensor(L, idx) == NULL)
-      luaL_error(L, "save: the tensor at '%s' is closed", pathname(L, path));
-    if (lua_rawlen(L, path) == 0) lua_pushliteral(L, "tensor");
-    else lua_pushvalue(L, path);
-    claim(L, F);
-    const char *name = lua_tostring(L, -1);
-    lua_pushfstring(L, "t:%s", name);
-    attach(L, box, parent, key, json_or_raise(L, cJSON_CreateString(lua_tostring(L, -1))));
-    lua_pop(L, 1);
-    lua_rawseti(L, F->tnames, ++F->nt);
-    lua_pushvalue(L, idx);
-    lua_rawseti(L, F->tvals, F->nt);
-    return;
-  }
-  if (t == LUA_TNUMBER || t == LUA_TSTRING || t == LUA_TBOOLEAN) {
-    if (depth == 0)
-      luaL_error(L, "save: expects a tensor, a table or a module, got %s", luaL_typename(L, idx));
-    const char *tag;
-    size_t len;
-    if (t == LUA_TNUMBER && lua_isinteger(L, idx)) {
-      snprintf(buf, sizeof buf, "%lld", (long long)lua_tointeger(L, idx));
-      lua_pushstring(L, buf);
-      tag = "i:";
-    } else if (t == LUA_TNUMBER) {
-      fmt_float(buf, sizeof buf, (double)lua_tonumber(L, idx));
-      lua_pushstring(L, buf);
-      tag = "f:";
-    } else if (t == LUA_TBOOLEAN) {
-      lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
-      tag = "b:";
-    } else {
-      size_t sl;
-      const char *sv = lua_tolstring(L, idx, &sl);
-      if (plain_text(sv, sl)) {
-        lua_pushvalue(L, idx);
-        tag = "s:";
-      } else {
-        push_hex(L, sv, sl);
-        tag = "x:";
-      }
-    }
-    const char *text = lua_tolstring(L, -1, &len);
-    add_meta(L, F, path, text, len);
-    lua_pushstring(L, tag);
-    lua_pushvalue(L, -2);
-    lua_concat(L, 2);
-    attach(L, box, parent, key, json_or_raise(L, cJSON_CreateString(lua_tostring(L, -1))));
-    lua_pop(L, 2);
-    return;
-  }
-  if (t == LUA_TTABLE || t == LUA_TUSERDATA) {
-    /* a module or an optimizer: its state_dict */
-    int sd = lua_getfield(L, idx, "state_dict");
-    if (sd == LUA_TFUNCTION) {
-      lua_pushvalue(L, idx);
-      lua_call(L, 1, 1);
-      int r = lua_gettop(L);
-      if (!lua_istable(L, r))
-        luaL_error(L, "save: state_dict() at '%s' returned a %s, not a table",
-                   pathname(L, path), luaL_typename(L, r));
-      flatten(L, F, box, parent, key, r, path, depth);
-      lua_pop(L, 1);
-      return;
-    }
-    lua_pop(L, 1);
-  }
-  if (t != LUA_TTABLE)
-    luaL_error(L, "save: cannot save a %s (at '%s')", luaL_typename(L, idx), pathname(L, path));
-  lua_pushvalue(L, idx);
-  if (lua_rawget(L, F->seen) != LUA_TNIL)
-    luaL_error(L, "save: the table at '%s' contains itself", pathname(L, path));
-  lua_pop(L, 1);
-  lua_pushvalue(L, idx);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, F->seen);
+                    int path, int depth);
 
-  cJSON *obj = json_or_raise(L, cJSON_CreateObject());
-  attach(L, box, parent, key, obj);
-  /* keys in a fixed order (integers, then strings) so the same table gives the same bytes */
+/* A tensor: named by its path ("tensor" at the top), kept in F, "t:<name>" in the layout. */
+static void flatten_tensor(lua_State *L, flat *F, JBox *box, cJSON *parent, const char *key,
+                           int idx, int path) {
+  if (lunet_totensor(L, idx) == NULL)
+    luaL_error(L, "save: the tensor at '%s' is closed", pathname(L, path));
+  if (lua_rawlen(L, path) == 0) lua_pushliteral(L, "tensor");
+  else lua_pushvalue(L, path);
+  claim(L, F);
+  const char *name = lua_tostring(L, -1);
+  lua_pushfstring(L, "t:%s", name);
+  attach(L, box, parent, key, json_or_raise(L, cJSON_CreateString(lua_tostring(L, -1))));
+  lua_pop(L, 1);
+  lua_rawseti(L, F->tnames, ++F->nt);
+  lua_pushvalue(L, idx);
+  lua_rawseti(L, F->tvals, F->nt);
+}
+
+/* A number, string or boolean: metadata under its path, and "<tag><text>" in the layout
+   (i: an integer, f: a float, b: a boolean, s: text, x: other bytes in hex). */
+static void flatten_scalar(lua_State *L, flat *F, JBox *box, cJSON *parent, const char *key,
+                           int idx, int path) {
+  char buf[64];
+  const char *tag;
+  size_t len;
+  int t = lua_type(L, idx);
+  if (t == LUA_TNUMBER && lua_isinteger(L, idx)) {
+    snprintf(buf, sizeof buf, "%lld", (long long)lua_tointeger(L, idx));
+    lua_pushstring(L, buf);
+    tag = "i:";
+  } else if (t == LUA_TNUMBER) {
+    fmt_float(buf, sizeof buf, (double)lua_tonumber(L, idx));
+    lua_pushstring(L, buf);
+    tag = "f:";
+  } else if (t == LUA_TBOOLEAN) {
+    lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+    tag = "b:";
+  } else {
+    size_t sl;
+    const char *sv = lua_tolstring(L, idx, &sl);
+    if (plain_text(sv, sl)) {
+      lua_pushvalue(L, idx);
+      tag = "s:";
+    } else {
+      push_hex(L, sv, sl);
+      tag = "x:";
+    }
+  }
+  const char *text = lua_tolstring(L, -1, &len);
+  add_meta(L, F, path, text, len);
+  lua_pushstring(L, tag);
+  lua_pushvalue(L, -2);
+  lua_concat(L, 2);
+  attach(L, box, parent, key, json_or_raise(L, cJSON_CreateString(lua_tostring(L, -1))));
+  lua_pop(L, 2);
+}
+
+/* The keys of the table at idx (strings and integers only), sorted (integers, then strings) so
+   that the same table gives the same bytes: pushes an array of them (*keys, in a userdata)
+   and a table anchoring their strings, since a state_dict() called later could change the
+   table. Returns how many. */
+static size_t push_sorted_keys(lua_State *L, int idx, int path, keyref **keys) {
   size_t nk = 0;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
@@ -319,24 +294,45 @@ static void flatten(lua_State *L, flat *F, JBox *box, cJSON *parent, const char 
     }
     nk++;
   }
-  keyref *keys = lua_newuserdatauv(L, (nk ? nk : 1) * sizeof *keys, 0);
-  int keys_idx = lua_gettop(L);
-  lua_createtable(L, (int)nk, 0);     /* anchors the key strings: a state_dict() called below
-                                         could change this table */
+  keyref *ks = lua_newuserdatauv(L, (nk ? nk : 1) * sizeof *ks, 0);
+  int anchor = lua_gettop(L) + 1;
+  lua_createtable(L, (int)nk, 0);
   size_t i = 0;
   lua_pushnil(L);
   while (i < nk && lua_next(L, idx)) {
     lua_pop(L, 1);
-    keyref *k = &keys[i++];
+    keyref *k = &ks[i++];
     k->isint = lua_type(L, -1) == LUA_TNUMBER;
     k->i = k->isint ? lua_tointeger(L, -1) : 0;
     k->s = k->isint ? NULL : lua_tolstring(L, -1, &k->len);
     lua_pushvalue(L, -1);
-    lua_rawseti(L, keys_idx + 1, (lua_Integer)i);
+    lua_rawseti(L, anchor, (lua_Integer)i);
   }
-  if (i == nk && nk > 0) lua_pop(L, 1);   /* the traversal stopped early: drop its key */
-  qsort(keys, i, sizeof *keys, cmp_keys);
-  for (size_t j = 0; j < i; j++) {
+  lua_settop(L, anchor);                  /* (a traversal stopped early leaves its key) */
+  qsort(ks, i, sizeof *ks, cmp_keys);
+  *keys = ks;
+  return i;
+}
+
+/* A plain table: a JSON object in the layout, each entry flattened under its tagged key
+   ("i:1", "s:name") with its dotted path; a table inside itself is refused. */
+static void flatten_table(lua_State *L, flat *F, JBox *box, cJSON *parent, const char *key,
+                          int idx, int path, int depth) {
+  char buf[64];
+  lua_pushvalue(L, idx);
+  if (lua_rawget(L, F->seen) != LUA_TNIL)
+    luaL_error(L, "save: the table at '%s' contains itself", pathname(L, path));
+  lua_pop(L, 1);
+  lua_pushvalue(L, idx);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, F->seen);
+
+  cJSON *obj = json_or_raise(L, cJSON_CreateObject());
+  attach(L, box, parent, key, obj);
+  int top = lua_gettop(L);
+  keyref *keys;
+  size_t n = push_sorted_keys(L, idx, path, &keys);
+  for (size_t j = 0; j < n; j++) {
     keyref *k = &keys[j];
     if (k->isint) {
       snprintf(buf, sizeof buf, "%lld", (long long)k->i);
@@ -359,10 +355,47 @@ static void flatten(lua_State *L, flat *F, JBox *box, cJSON *parent, const char 
     flatten(L, F, box, obj, lua_tostring(L, -1), v, cpath, depth + 1);
     lua_settop(L, v - 1);
   }
-  lua_settop(L, keys_idx - 1);
+  lua_settop(L, top);
   lua_pushvalue(L, idx);
   lua_pushnil(L);
   lua_rawset(L, F->seen);
+}
+
+/* Flattens the value at idx, whose dotted path is the string at path, into F and the layout
+   tree (node under key of parent): a module or an optimizer through its state_dict(). */
+static void flatten(lua_State *L, flat *F, JBox *box, cJSON *parent, const char *key, int idx,
+                    int path, int depth) {
+  luaL_checkstack(L, 12, "save: nesting too deep");
+  if (depth > MAX_DEPTH) luaL_error(L, "save: nesting deeper than %d at '%s'", MAX_DEPTH,
+                                    pathname(L, path));
+  int t = lua_type(L, idx);
+  if (t == LUA_TUSERDATA && luaL_testudata(L, idx, LUNET_TENSOR)) {
+    flatten_tensor(L, F, box, parent, key, idx, path);
+    return;
+  }
+  if (t == LUA_TNUMBER || t == LUA_TSTRING || t == LUA_TBOOLEAN) {
+    if (depth == 0)
+      luaL_error(L, "save: expects a tensor, a table or a module, got %s", luaL_typename(L, idx));
+    flatten_scalar(L, F, box, parent, key, idx, path);
+    return;
+  }
+  if (t == LUA_TTABLE || t == LUA_TUSERDATA) {
+    if (lua_getfield(L, idx, "state_dict") == LUA_TFUNCTION) {
+      lua_pushvalue(L, idx);
+      lua_call(L, 1, 1);
+      int r = lua_gettop(L);
+      if (!lua_istable(L, r))
+        luaL_error(L, "save: state_dict() at '%s' returned a %s, not a table",
+                   pathname(L, path), luaL_typename(L, r));
+      flatten(L, F, box, parent, key, r, path, depth);
+      lua_pop(L, 1);
+      return;
+    }
+    lua_pop(L, 1);
+  }
+  if (t != LUA_TTABLE)
+    luaL_error(L, "save: cannot save a %s (at '%s')", luaL_typename(L, idx), pathname(L, path));
+  flatten_table(L, F, box, parent, key, idx, path, depth);
 }
 
 /* Saves tensors F->tnames/F->tvals with metadata F->mkeys/F->mvals; pushes true. A file that
