@@ -143,7 +143,10 @@ check "-l missing module" 1 "" "module 'no_such_mod' not found" -- "$L" -l no_su
 equal "-l lunet" "table" -- "$L" -l lunet -e 'print(type(lunet))'
 equal "lunet is preloaded, one copy" $'true\ttrue' -- \
   "$L" -e 'print(package.preload.lunet ~= nil, require("lunet") == require("lunet"))'
-equal "lunet is not a global in scripts" "nil" -- "$L" -e 'print(rawget(_G, "lunet"))'
+echo 'print(rawget(_G, "lunet"), rawget(_G, "help"))' > "$T/globals.lua"
+equal "lunet is not a global in scripts" $'nil\tnil' -- "$L" "$T/globals.lua"
+equal "-e has the REPL's globals lunet and help" $'table\tfunction' -- \
+  "$L" -e 'print(type(rawget(_G, "lunet")), type(rawget(_G, "help")))'
 equal "lunet.config" $'table\tstring\tstring' -- \
   "$L" -e 'local c = require "lunet.config"; print(type(c), type(c.data_dir), type(c.lua_dir))'
 if [ -n "$SRC" ] && [ -d "$SRC/bindings/lua" ]; then
