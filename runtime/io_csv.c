@@ -230,7 +230,7 @@ static nn_status read_header(parser *ps, char **names, int64_t *ncols) {
   } while (more);
   *ncols = n;
   if (names == NULL) { end_line(ps); return NN_OK; }
-  char *out = nn_sized_alloc(ps->ctx, total);
+  char *out = nn_buffer_alloc(ps->ctx, total);
   if (out == NULL)
     return nn_fail(ps->ctx, NN_ERR_MEM, "read_csv: out of memory for a %zu-byte header", total);
   ps->p = save;

@@ -29,7 +29,7 @@ struct nn_ctx {
   size_t bytes_in_use;        /* live tensor storage */
   size_t cached_bytes;        /* bytes waiting in the block cache */
   size_t held_bytes, held_peak; /* blocks handed out now, and their peak since the last trim */
-  nn_block *cache[NN_CACHE_SLOTS]; /* free lists of larger blocks, hashed by size */
+  struct nn_bin *cache[NN_CACHE_SLOTS]; /* bins of larger sizes, hashed, chained by next */
   struct nn_bin *small[NN_SMALL_BINS + 1]; /* free lists of small blocks, by size / 16 */
   nn_status status;
   char errmsg[512];
@@ -40,7 +40,6 @@ struct nn_ctx {
   int threads;
   int blas_threads;           /* what BLAS was last set to (0: unknown) */
   nn_pool *pool;              /* worker threads for split products (lazy) */
-  double born;                /* nn_now() at creation */
   uint64_t seq;               /* autograd node sequence (topological order) */
   struct nn_node **order;     /* backward's reusable work list */
   size_t order_cap;
@@ -65,11 +64,14 @@ nn_status nn_fail(nn_ctx *ctx, nn_status s, const char *fmt, ...)
       return NN_ERR_ARG;                                                                     \
     }                                                                                        \
   } while (0)
-void *nn_malloc(nn_ctx *ctx, size_t n);   /* NULL on failure (no error recorded) */
+/* The core's own blocks, from the cache: NULL on failure (no error recorded); the owner
+   remembers the size and gives the block back with nn_mfree and that size. */
+void *nn_malloc(nn_ctx *ctx, size_t n);
 void *nn_calloc(nn_ctx *ctx, size_t n);
 void nn_mfree(nn_ctx *ctx, void *p, size_t n);
-/* A block that remembers its size, for buffers handed to callers: free with nn_free. */
-void *nn_sized_alloc(nn_ctx *ctx, size_t n);
+/* A buffer handed to the caller of a public function (read_csv's header): it keeps its size
+   in a prefix, so the caller frees it with the public nn_free (nn.h), which takes no size. */
+void *nn_buffer_alloc(nn_ctx *ctx, size_t n);
 /* Cached big-block allocation for storages (exact size, 64-byte aligned). */
 void *nn_block_get(nn_ctx *ctx, size_t n);
 void nn_block_put(nn_ctx *ctx, void *p, size_t n);

@@ -414,8 +414,8 @@ bool nn_tensor_same_storage(const nn_tensor *a, const nn_tensor *b) {
 uint64_t nn_tensor_version(const nn_tensor *t) { return t ? t->st->version : 0; }
 void nn_tensor_bump_version(nn_tensor *t) { if (t) t->st->version++; }
 nn_ctx *nn_tensor_ctx(const nn_tensor *t) { return t ? t->ctx : NULL; }
-/* Sized blocks carry their size in a 16-byte prefix, so nn_free needs no size argument. */
-void *nn_sized_alloc(nn_ctx *ctx, size_t n) {
+/* Buffers carry their size in a 16-byte prefix, so nn_free needs no size argument. */
+void *nn_buffer_alloc(nn_ctx *ctx, size_t n) {
   if (n > SIZE_MAX - 16) return NULL;
   size_t *h = nn_malloc(ctx, n + 16);
   if (!h) return NULL;
