@@ -150,7 +150,7 @@ static void addrepr(lua_State *L, luaL_Buffer *B, const nn_module *m, int indent
 
 /* ---- methods ------------------------------------------------------------------------ */
 
-static int m_forward(lua_State *L) {                 /* m(x), m:forward(x) */
+static int md_forward(lua_State *L) {                 /* m(x), m:forward(x) */
   nn_module *m = tomodule(L, 1);
   nn_tensor *x = lunet_checktensor(L, 2);
   LTensor *r = lunet_newbox(L);
@@ -159,7 +159,7 @@ static int m_forward(lua_State *L) {                 /* m(x), m:forward(x) */
   return 1;
 }
 
-static int m_parameters(lua_State *L) {
+static int md_parameters(lua_State *L) {
   int n = nn_module_num_params(tomodule(L, 1));
   lua_createtable(L, n, 0);
   for (int i = 0; i < n; i++) {
@@ -170,7 +170,7 @@ static int m_parameters(lua_State *L) {
 }
 
 /* name -> tensor, and as a second result the names in state_dict order */
-static int m_named_parameters(lua_State *L) {
+static int md_named_parameters(lua_State *L) {
   nn_module *m = tomodule(L, 1);
   int n = nn_module_num_params(m);
   char name[256];
@@ -186,27 +186,27 @@ static int m_named_parameters(lua_State *L) {
   return 2;
 }
 
-static int m_train(lua_State *L) {
+static int md_train(lua_State *L) {
   nn_module *m = tomodule(L, 1);
   nn_module_train(m, lua_isnoneornil(L, 2) ? true : lua_toboolean(L, 2));
   lua_settop(L, 1);
   return 1;
 }
 
-static int m_eval(lua_State *L) {
+static int md_eval(lua_State *L) {
   nn_module_train(tomodule(L, 1), false);
   lua_settop(L, 1);
   return 1;
 }
 
-static int m_zero_grad(lua_State *L) {
+static int md_zero_grad(lua_State *L) {
   nn_module *m = tomodule(L, 1);
   int n = nn_module_num_params(m);
   for (int i = 0; i < n; i++) nn_tensor_zero_grad_deferred(nn_module_param(m, i, NULL, 0));
   return 0;
 }
 
-static int m_num_parameters(lua_State *L) {
+static int md_num_parameters(lua_State *L) {
   nn_module *m = tomodule(L, 1);
   int n = nn_module_num_params(m);
   lua_Integer total = 0;
@@ -215,7 +215,7 @@ static int m_num_parameters(lua_State *L) {
   return 1;
 }
 
-static int m_tostring(lua_State *L) {
+static int md_tostring(lua_State *L) {
   LModule *b = luaL_checkudata(L, 1, LUNET_MODULE);
   if (!b->m) { lua_pushliteral(L, "Module (closed)"); return 1; }
   luaL_Buffer B;
@@ -225,14 +225,14 @@ static int m_tostring(lua_State *L) {
   return 1;
 }
 
-static int m_gc(lua_State *L) {                      /* __gc, __close, m:close() */
+static int md_gc(lua_State *L) {                      /* __gc, __close, m:close() */
   LModule *b = luaL_checkudata(L, 1, LUNET_MODULE);
   nn_module_release(b->m);
   b->m = NULL;
   return 0;
 }
 
-static int m_len(lua_State *L) {
+static int md_len(lua_State *L) {
   lua_pushinteger(L, nn_module_num_children(tomodule(L, 1)));
   return 1;
 }
@@ -261,7 +261,7 @@ static void pushchild(lua_State *L, int idx, int i) {
 
 /* methods, then fields: training, in_features/out_features, parameters by name, children
    of a C Sequential by 1-based index */
-static int m_index(lua_State *L) {
+static int md_index(lua_State *L) {
   nn_module *m = tomodule(L, 1);
   if (lua_type(L, 2) == LUA_TSTRING) {
     const char *k = lua_tostring(L, 2);
@@ -292,7 +292,7 @@ static int m_index(lua_State *L) {
   return 1;
 }
 
-static int m_newindex(lua_State *L) {                /* m.weight = t; m.training = b */
+static int md_newindex(lua_State *L) {                /* m.weight = t; m.training = b */
   nn_module *m = tomodule(L, 1);
   const char *k = luaL_checkstring(L, 2);
   if (strcmp(k, "training") == 0) {
@@ -310,24 +310,24 @@ static int m_newindex(lua_State *L) {                /* m.weight = t; m.training
 }
 
 static const luaL_Reg module_methods[] = {
-  {"forward", m_forward},
-  {"parameters", m_parameters},
-  {"named_parameters", m_named_parameters},
-  {"train", m_train},
-  {"eval", m_eval},
-  {"zero_grad", m_zero_grad},
-  {"num_parameters", m_num_parameters},
-  {"close", m_gc},
+  {"forward", md_forward},
+  {"parameters", md_parameters},
+  {"named_parameters", md_named_parameters},
+  {"train", md_train},
+  {"eval", md_eval},
+  {"zero_grad", md_zero_grad},
+  {"num_parameters", md_num_parameters},
+  {"close", md_gc},
   {NULL, NULL}
 };
 
 static const luaL_Reg module_meta[] = {
-  {"__newindex", m_newindex},
-  {"__call", m_forward},
-  {"__tostring", m_tostring},
-  {"__len", m_len},
-  {"__gc", m_gc},
-  {"__close", m_gc},
+  {"__newindex", md_newindex},
+  {"__call", md_forward},
+  {"__tostring", md_tostring},
+  {"__len", md_len},
+  {"__gc", md_gc},
+  {"__close", md_gc},
   {NULL, NULL}
 };
 
@@ -341,7 +341,7 @@ static int optbool(lua_State *L, int opts, const char *k, int def) {
   return r;
 }
 
-static int n_Linear(lua_State *L) {        /* Linear(in, out [, {bias, dtype, generator}]) */
+static int m_Linear(lua_State *L) {        /* Linear(in, out [, {bias, dtype, generator}]) */
   lua_Integer in = luaL_checkinteger(L, 1), out = luaL_checkinteger(L, 2);
   if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
   bool bias = optbool(L, 3, "bias", 1);
@@ -366,20 +366,20 @@ static int newlayer(lua_State *L, nn_module_kind kind, double arg) {
   return 1;
 }
 
-static int n_ReLU(lua_State *L) { return newlayer(L, NN_RELU, 0); }
-static int n_Sigmoid(lua_State *L) { return newlayer(L, NN_SIGMOID, 0); }
-static int n_Tanh(lua_State *L) { return newlayer(L, NN_TANH, 0); }
-static int n_GELU(lua_State *L) { return newlayer(L, NN_GELU, 0); }
-static int n_Identity(lua_State *L) { return newlayer(L, NN_IDENTITY, 0); }
-static int n_LeakyReLU(lua_State *L) {
+static int m_ReLU(lua_State *L) { return newlayer(L, NN_RELU, 0); }
+static int m_Sigmoid(lua_State *L) { return newlayer(L, NN_SIGMOID, 0); }
+static int m_Tanh(lua_State *L) { return newlayer(L, NN_TANH, 0); }
+static int m_GELU(lua_State *L) { return newlayer(L, NN_GELU, 0); }
+static int m_Identity(lua_State *L) { return newlayer(L, NN_IDENTITY, 0); }
+static int m_LeakyReLU(lua_State *L) {
   return newlayer(L, NN_LEAKY_RELU, luaL_optnumber(L, 1, 0.01));
 }
-static int n_Softmax(lua_State *L) { return newlayer(L, NN_SOFTMAX, checkdim(L, 1, -1, "Softmax")); }
-static int n_LogSoftmax(lua_State *L) {
+static int m_Softmax(lua_State *L) { return newlayer(L, NN_SOFTMAX, checkdim(L, 1, -1, "Softmax")); }
+static int m_LogSoftmax(lua_State *L) {
   return newlayer(L, NN_LOG_SOFTMAX, checkdim(L, 1, -1, "LogSoftmax"));
 }
 
-static int n_Dropout(lua_State *L) {       /* Dropout(p = 0.5 [, {generator}]) */
+static int m_Dropout(lua_State *L) {       /* Dropout(p = 0.5 [, {generator}]) */
   double p = luaL_optnumber(L, 1, 0.5);
   nn_rng *r = NULL;
   if (lua_istable(L, 2)) {
@@ -399,32 +399,21 @@ static int n_Dropout(lua_State *L) {       /* Dropout(p = 0.5 [, {generator}]) *
   return 1;
 }
 
-static int n_Flatten(lua_State *L) {       /* Flatten(start = 2, end = -1) */
+static int m_Flatten(lua_State *L) {       /* Flatten(start = 2, end = -1) */
   int start = checkdim(L, 1, 2, "Flatten"), end = checkdim(L, 2, -1, "Flatten");
   LModule *b = newmodbox(L);
   lunet_check(L, nn_flatten_new(lunet_ctx(L), start, end, &b->m));
   return 1;
 }
 
-/* Sequential of C modules (nn.lua's Sequential is the general one). */
-static int n_CSequential(lua_State *L) {
-  int n = lua_gettop(L);
-  for (int i = 1; i <= n; i++) tomodule(L, i);
-  LModule *b = newmodbox(L);
-  nn_ctx *ctx = lunet_ctx(L);
-  lunet_check(L, nn_sequential_new(ctx, &b->m));
-  for (int i = 1; i <= n; i++) lunet_check(L, nn_sequential_add(ctx, b->m, tomodule(L, i)));
-  return 1;
-}
-
 /* _nn.chain(x, list, n): list[n](...list[1](x)), nn.Sequential's forward when every child is
    a C module (else nothing, and nn.lua runs its general loop). One C call
-   (nn_modules_forward): the intermediates get no Lua box. A box kept each activation alive
+   (nn_module_chain_forward): the intermediates get no Lua box. A box kept each activation alive
    until the next full collection, so a training step wrote its activations into memory last
    used several steps before, out of the caches; now autograd's references are the only
    ones, dropped by backward, and the next step reuses the same blocks while they are still
    in cache. A Linear and the ReLU after it run as one op. */
-static int n_chain(lua_State *L) {
+static int m_chain(lua_State *L) {
   nn_tensor *x = lunet_checktensor(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer n = luaL_checkinteger(L, 3);
@@ -439,53 +428,17 @@ static int n_chain(lua_State *L) {
     m[i - 1] = b->m;
   }
   LTensor *r = lunet_newbox(L);
-  lunet_check(L, nn_modules_forward(lunet_ctx(L), m, (int)n, x, &r->t));
+  lunet_check(L, nn_module_chain_forward(lunet_ctx(L), m, (int)n, x, &r->t));
   lunet_gcstep(L);
   return 1;
 }
 
-static int n_is_module(lua_State *L) {
+static int m_is_module(lua_State *L) {
   lua_pushboolean(L, luaL_testudata(L, 1, LUNET_MODULE) != NULL);
   return 1;
 }
 
 /* ---- functional forms ------------------------------------------------------------------ */
-
-typedef nn_status (*unary_fn)(nn_ctx *, nn_tensor *, nn_tensor **);
-static int unary(lua_State *L, unary_fn f) {
-  nn_tensor *x = lunet_checktensor(L, 1);
-  LTensor *r = lunet_newbox(L);
-  lunet_check(L, f(lunet_ctx(L), x, &r->t));
-  return 1;
-}
-static int f_relu(lua_State *L) { return unary(L, nn_relu); }
-static int f_sigmoid(lua_State *L) { return unary(L, nn_sigmoid); }
-static int f_tanh(lua_State *L) { return unary(L, nn_tanh); }
-static int f_gelu(lua_State *L) { return unary(L, nn_gelu); }
-
-static int f_leaky_relu(lua_State *L) {
-  nn_tensor *x = lunet_checktensor(L, 1);
-  double slope = luaL_optnumber(L, 2, 0.01);
-  LTensor *r = lunet_newbox(L);
-  lunet_check(L, nn_leaky_relu(lunet_ctx(L), x, slope, &r->t));
-  return 1;
-}
-
-static int f_softmax(lua_State *L) {
-  nn_tensor *x = lunet_checktensor(L, 1);
-  int dim = checkdim(L, 2, -1, "softmax");
-  LTensor *r = lunet_newbox(L);
-  lunet_check(L, nn_softmax(lunet_ctx(L), x, dim, &r->t));
-  return 1;
-}
-
-static int f_log_softmax(lua_State *L) {
-  nn_tensor *x = lunet_checktensor(L, 1);
-  int dim = checkdim(L, 2, -1, "log_softmax");
-  LTensor *r = lunet_newbox(L);
-  lunet_check(L, nn_log_softmax(lunet_ctx(L), x, dim, &r->t));
-  return 1;
-}
 
 static int f_dropout(lua_State *L) {       /* dropout(x, p = 0.5, training = true [, gen]) */
   nn_tensor *x = lunet_checktensor(L, 1);
@@ -614,68 +567,20 @@ static int l_bce_logits(lua_State *L) {
   return pair_loss(L, "binary_cross_entropy_with_logits", nn_bce_with_logits);
 }
 
-/* ---- in-place initializers (run with grad mode off, as torch.nn.init's no_grad) ---------- */
-
-static int i_uniform_(lua_State *L) {       /* uniform_(t, a, b [, gen]) */
-  nn_tensor *t = lunet_checktensor(L, 1);
-  double a = luaL_checknumber(L, 2), b = luaL_checknumber(L, 3);
-  nn_rng *r = lunet_optrng(L, 4);
-  nn_ctx *ctx = lunet_ctx(L);
-  bool old = nn_set_grad_enabled(ctx, false);
-  nn_status s = nn_uniform_(ctx, r, t, a, b);
-  nn_set_grad_enabled(ctx, old);
-  lunet_check(L, s);
-  lua_settop(L, 1);
-  return 1;
-}
-
-static int i_normal_(lua_State *L) {        /* normal_(t, mean, std [, gen]) */
-  nn_tensor *t = lunet_checktensor(L, 1);
-  double mean = luaL_checknumber(L, 2), std = luaL_checknumber(L, 3);
-  nn_rng *r = lunet_optrng(L, 4);
-  nn_ctx *ctx = lunet_ctx(L);
-  bool old = nn_set_grad_enabled(ctx, false);
-  nn_status s = nn_normal_(ctx, r, t, mean, std);
-  nn_set_grad_enabled(ctx, old);
-  lunet_check(L, s);
-  lua_settop(L, 1);
-  return 1;
-}
-
-static int i_fill_(lua_State *L) {          /* fill_(t, v) */
-  nn_tensor *t = lunet_checktensor(L, 1);
-  double v = luaL_checknumber(L, 2);
-  nn_ctx *ctx = lunet_ctx(L);
-  bool old = nn_set_grad_enabled(ctx, false);
-  nn_status s = nn_fill_(ctx, t, v);
-  nn_set_grad_enabled(ctx, old);
-  lunet_check(L, s);
-  lua_settop(L, 1);
-  return 1;
-}
-
 static const luaL_Reg nn_funcs[] = {
-  {"Linear", n_Linear},
-  {"ReLU", n_ReLU},
-  {"LeakyReLU", n_LeakyReLU},
-  {"Sigmoid", n_Sigmoid},
-  {"Tanh", n_Tanh},
-  {"GELU", n_GELU},
-  {"Softmax", n_Softmax},
-  {"LogSoftmax", n_LogSoftmax},
-  {"Identity", n_Identity},
-  {"Dropout", n_Dropout},
-  {"Flatten", n_Flatten},
-  {"CSequential", n_CSequential},
-  {"chain", n_chain},
-  {"is_module", n_is_module},
-  {"relu", f_relu},
-  {"sigmoid", f_sigmoid},
-  {"tanh", f_tanh},
-  {"gelu", f_gelu},
-  {"leaky_relu", f_leaky_relu},
-  {"softmax", f_softmax},
-  {"log_softmax", f_log_softmax},
+  {"Linear", m_Linear},
+  {"ReLU", m_ReLU},
+  {"LeakyReLU", m_LeakyReLU},
+  {"Sigmoid", m_Sigmoid},
+  {"Tanh", m_Tanh},
+  {"GELU", m_GELU},
+  {"Softmax", m_Softmax},
+  {"LogSoftmax", m_LogSoftmax},
+  {"Identity", m_Identity},
+  {"Dropout", m_Dropout},
+  {"Flatten", m_Flatten},
+  {"chain", m_chain},
+  {"is_module", m_is_module},
   {"dropout", f_dropout},
   {"linear", f_linear},
   {"cross_entropy", l_cross_entropy},
@@ -684,9 +589,6 @@ static const luaL_Reg nn_funcs[] = {
   {"l1_loss", l_l1_loss},
   {"binary_cross_entropy", l_bce},
   {"binary_cross_entropy_with_logits", l_bce_logits},
-  {"uniform_", i_uniform_},
-  {"normal_", i_normal_},
-  {"fill_", i_fill_},
   {NULL, NULL}
 };
 
@@ -697,8 +599,8 @@ void lunet_open_module(lua_State *L) {
   luaL_setfuncs(L, module_meta, 0);
   luaL_newlib(L, module_methods);
   lua_pushvalue(L, -1);
-  lua_pushcclosure(L, m_index, 1);
-  lua_setfield(L, -3, "__index");            /* metatable.__index = m_index(methods) */
+  lua_pushcclosure(L, md_index, 1);
+  lua_setfield(L, -3, "__index");            /* metatable.__index = md_index(methods) */
   luaL_newlib(L, nn_funcs);
   lua_pushvalue(L, -2);
   lua_setfield(L, -2, "methods");

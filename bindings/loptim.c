@@ -16,58 +16,46 @@
 
 typedef struct { nn_optim *o; } LOptim; /* o == NULL: closed */
 
-static const char *const kind_names[] = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad"};
-
-/* ---- option descriptors -------------------------------------------------- */
-
-#define K(k) (1u << (k))
-#define ADAMS (K(NN_ADAM) | K(NN_ADAMW))
-#define ALL (K(NN_SGD) | ADAMS | K(NN_RMSPROP) | K(NN_ADAGRAD))
+/* ---- options: the core's list (nn_optim_option), as Lua spells it ---------------------- */
 
 typedef struct {
   const char *name;
-  char type;      /* 'n' number, 'b' boolean, 'B' betas pair */
-  size_t off;     /* into nn_optim_opts */
-  unsigned kinds; /* bit per nn_optim_kind */
-  bool alias;     /* accepted on input, not listed in state dicts or repr */
-} optdesc;
+  char type;   /* 'n' number, 'b' boolean, 'B' the betas pair {beta1, beta2} */
+  bool alias;  /* accepted on input, not listed in state dicts or repr */
+} lkey;
 
-static const optdesc opts_desc[] = { /* sorted by name: repr and state dicts list them so */
-  {"alpha", 'n', offsetof(nn_optim_opts, alpha), K(NN_RMSPROP), false},
-  {"amsgrad", 'b', offsetof(nn_optim_opts, amsgrad), ADAMS, false},
-  {"betas", 'B', offsetof(nn_optim_opts, beta1), ADAMS, false},
-  {"centered", 'b', offsetof(nn_optim_opts, centered), K(NN_RMSPROP), false},
-  {"dampening", 'n', offsetof(nn_optim_opts, dampening), K(NN_SGD), false},
-  {"eps", 'n', offsetof(nn_optim_opts, eps), ADAMS | K(NN_RMSPROP) | K(NN_ADAGRAD), false},
-  {"eps_inside", 'b', offsetof(nn_optim_opts, eps_inside), ADAMS, false},
-  {"initial_accumulator_value", 'n', offsetof(nn_optim_opts, initial_accumulator_value),
-   K(NN_ADAGRAD), false},
-  {"lr", 'n', offsetof(nn_optim_opts, lr), ALL, false},
-  {"lr_decay", 'n', offsetof(nn_optim_opts, lr_decay), K(NN_ADAGRAD), false},
-  {"maximize", 'b', offsetof(nn_optim_opts, maximize), ALL, false},
-  {"momentum", 'n', offsetof(nn_optim_opts, momentum), K(NN_SGD) | K(NN_RMSPROP), false},
-  {"nesterov", 'b', offsetof(nn_optim_opts, nesterov), K(NN_SGD), false},
-  {"sklearn_eps", 'b', offsetof(nn_optim_opts, eps_inside), ADAMS, true},
-  {"weight_decay", 'n', offsetof(nn_optim_opts, weight_decay), ALL, false},
-};
-#define NDESC ((int)(sizeof opts_desc / sizeof opts_desc[0]))
+enum { MAXKEYS = 32 };
 
-static const optdesc *find_desc(nn_optim_kind k, const char *name) {
-  for (int i = 0; i < NDESC; i++)
-    if ((opts_desc[i].kinds & K(k)) && strcmp(opts_desc[i].name, name) == 0) return &opts_desc[i];
-  return NULL;
+/* o's options sorted by name (repr and state dicts list them so): the core's, with beta1 and
+   beta2 as PyTorch's one "betas" pair and scikit-learn's "sklearn_eps" for eps_inside. */
+static int lua_keys(const nn_optim *o, lkey *k) {
+  int n = 0;
+  bool flag;
+  const char *name;
+  for (int i = 0; n < MAXKEYS - 1 && (name = nn_optim_option(o, i, &flag)); i++) {
+    if (strcmp(name, "beta2") == 0) continue;
+    if (strcmp(name, "beta1") == 0) k[n++] = (lkey){.name = "betas", .type = 'B'};
+    else k[n++] = (lkey){.name = name, .type = flag ? 'b' : 'n'};
+    if (strcmp(name, "eps_inside") == 0) k[n++] = (lkey){.name = "sklearn_eps", .type = 'b', .alias = true};
+  }
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && strcmp(k[j - 1].name, k[j].name) > 0; j--) {
+      lkey t = k[j];
+      k[j] = k[j - 1];
+      k[j - 1] = t;
+    }
+  return n;
 }
 
-/* Pushes "a, b, c" listing the options valid for kind k (plus "params" in a group). */
-static const char *push_valid(lua_State *L, nn_optim_kind k, bool group) {
+static const char *core_key(const lkey *k) { return k->alias ? "eps_inside" : k->name; }
+
+/* Pushes "a, b, c" listing the options valid for o (plus "params" in a group). */
+static const char *push_valid(lua_State *L, const lkey *k, int n, bool group) {
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  bool first = true;
-  for (int i = 0; i < NDESC; i++) {
-    if (!(opts_desc[i].kinds & K(k))) continue;
-    if (!first) luaL_addstring(&b, ", ");
-    luaL_addstring(&b, opts_desc[i].name);
-    first = false;
+  for (int i = 0; i < n; i++) {
+    if (i) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, k[i].name);
   }
   if (group) luaL_addstring(&b, ", params");
   luaL_pushresult(&b);
@@ -99,18 +87,23 @@ static bool get_bool(lua_State *L, int idx, bool lenient, bool *v) {
   return false;
 }
 
-/* Sets option d of o from the value at idx; what names the place for errors ("Adam: option
-   'lr'" or "load_state_dict: param_groups[1].lr"). */
-static void set_opt(lua_State *L, const optdesc *d, int idx, nn_optim_opts *o, bool lenient,
+/* Sets option k of o's group g (-1: the defaults) from the value at idx; what names the place
+   for type errors ("Adam: option 'lr'" or "load_state_dict: param_groups[1].lr"); the core
+   checks the value. */
+static void set_opt(lua_State *L, nn_optim *o, int g, const lkey *k, int idx, bool lenient,
                     const char *what) {
+  nn_ctx *ctx = lunet_ctx(L);
   idx = lua_absindex(L, idx);
-  char *base = (char *)o + d->off;
-  if (d->type == 'n') {
-    if (!get_number(L, idx, lenient, (double *)base))
+  if (k->type == 'n') {
+    double v = 0;
+    if (!get_number(L, idx, lenient, &v))
       luaL_error(L, "%s must be a number, got %s", what, luaL_typename(L, idx));
-  } else if (d->type == 'b') {
-    if (!get_bool(L, idx, lenient, (bool *)base))
+    lunet_check(L, nn_optim_set(ctx, o, g, k->name, v));
+  } else if (k->type == 'b') {
+    bool v = false;
+    if (!get_bool(L, idx, lenient, &v))
       luaL_error(L, "%s must be a boolean, got %s", what, luaL_typename(L, idx));
+    lunet_check(L, nn_optim_set(ctx, o, g, core_key(k), v));
   } else { /* betas = {b1, b2} */
     double b[2];
     if (!lua_istable(L, idx) || luaL_len(L, idx) != 2)
@@ -121,39 +114,39 @@ static void set_opt(lua_State *L, const optdesc *d, int idx, nn_optim_opts *o, b
         luaL_error(L, "%s[%d] must be a number, got %s", what, i + 1, luaL_typename(L, -1));
       lua_pop(L, 1);
     }
-    o->beta1 = b[0];
-    o->beta2 = b[1];
+    lunet_check(L, nn_optim_set(ctx, o, g, "beta1", b[0]));
+    lunet_check(L, nn_optim_set(ctx, o, g, "beta2", b[1]));
   }
 }
 
-/* Reads the options table at idx (nil/none: nothing) into o. In a group table, "params" is
-   skipped. Unknown names are errors listing the valid ones; of several, the first in byte
-   order is named, and values are read in name order, so messages never depend on the
+/* Reads the options table at idx (nil/none: nothing) into o's defaults. In a group table,
+   "params" is skipped. Unknown names are errors listing the valid ones; of several, the first
+   in byte order is named, and values are read in name order, so messages never depend on the
    table's iteration order. */
-static void read_opts(lua_State *L, int idx, nn_optim_kind k, nn_optim_opts *o, bool group) {
-  const char *kn = kind_names[k];
+static void read_opts(lua_State *L, int idx, nn_optim *o, bool group) {
+  const char *kn = nn_optim_name(o);
   if (lua_isnoneornil(L, idx)) return;
   idx = lua_absindex(L, idx);
   if (!lua_istable(L, idx))
     luaL_error(L, "%s: options must be a table, got %s", kn, luaL_typename(L, idx));
+  lkey k[MAXKEYS];
+  int nk = lua_keys(o, k);
   const char *bad = NULL; /* stays alive in the table */
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     if (lua_type(L, -2) != LUA_TSTRING)
       luaL_error(L, "%s: option names must be strings, got a %s key", kn, luaL_typename(L, -2));
     const char *name = lua_tostring(L, -2);
-    if (!(group && strcmp(name, "params") == 0) && !find_desc(k, name) &&
-        (!bad || strcmp(name, bad) < 0))
-      bad = name;
+    bool known = group && strcmp(name, "params") == 0;
+    for (int i = 0; i < nk && !known; i++) known = strcmp(k[i].name, name) == 0;
+    if (!known && (!bad || strcmp(name, bad) < 0)) bad = name;
     lua_pop(L, 1);
   }
-  if (bad) luaL_error(L, "%s: unknown option '%s' (valid: %s)", kn, bad, push_valid(L, k, group));
-  for (int i = 0; i < NDESC; i++) {
-    const optdesc *d = &opts_desc[i];
-    if (!(d->kinds & K(k))) continue;
-    if (lua_getfield(L, idx, d->name) != LUA_TNIL) {
-      const char *what = lua_pushfstring(L, "%s: option '%s'", kn, d->name);
-      set_opt(L, d, -2, o, false, what);
+  if (bad) luaL_error(L, "%s: unknown option '%s' (valid: %s)", kn, bad, push_valid(L, k, nk, group));
+  for (int i = 0; i < nk; i++) {
+    if (lua_getfield(L, idx, k[i].name) != LUA_TNIL) {
+      const char *what = lua_pushfstring(L, "%s: option '%s'", kn, k[i].name);
+      set_opt(L, o, -1, &k[i], -2, false, what);
       lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -168,10 +161,9 @@ static LOptim *checkoptim(lua_State *L, int idx) {
   return b;
 }
 
-/* Adds the tensors of the array at idx as one group with options o. */
-static void add_group(lua_State *L, LOptim *b, nn_optim_kind k, int idx, const nn_optim_opts *o,
-                      int gi) {
-  const char *kn = kind_names[k];
+/* Adds the tensors of the array at idx as one group with the optimizer's current defaults. */
+static void add_group(lua_State *L, LOptim *b, int idx, int gi) {
+  const char *kn = nn_optim_name(b->o);
   idx = lua_absindex(L, idx);
   if (!lua_istable(L, idx))
     luaL_error(L, "%s: params of group %d must be an array of tensors, got %s", kn, gi,
@@ -209,33 +201,35 @@ static void add_group(lua_State *L, LOptim *b, nn_optim_kind k, int idx, const n
           luaL_error(L, "%s: parameter %d of group %d is also parameter %d of group %d", kn, (int)i,
                      gi, j + 1, g + 1);
   }
-  lunet_check(L, nn_optim_add_group(lunet_ctx(L), b->o, (int)n, ts, o));
+  lunet_check(L, nn_optim_add_group(lunet_ctx(L), b->o, (int)n, ts));
   lua_pop(L, 1);
 }
 
 /* Constructor(params, opts): params is an array of tensors or an array of groups
-   {params = {...}, lr = ...}; opts gives the defaults of every group. */
-static int o_new(lua_State *L, nn_optim_kind k) {
-  const char *kn = kind_names[k];
+   {params = {...}, lr = ...}; opts gives the defaults of every group. The optimizer's name is
+   the closure's upvalue (one constructor per name in the core's list). */
+static int o_new(lua_State *L) {
+  const char *kn = lua_tostring(L, lua_upvalueindex(1));
+  lua_settop(L, 2);
   if (lunet_totensor(L, 1))
     luaL_error(L, "%s: params must be an array of tensors or of parameter groups, got a single "
                   "tensor (wrap it: {t})", kn);
   if (!lua_istable(L, 1))
     luaL_error(L, "%s: params must be an array of tensors or of parameter groups, got %s", kn,
                luaL_typename(L, 1));
-  nn_optim_opts base;
-  nn_optim_defaults(k, &base);
-  read_opts(L, 2, k, &base, false);
+  if (!lua_isnoneornil(L, 2) && !lua_istable(L, 2))
+    luaL_error(L, "%s: options must be a table, got %s", kn, luaL_typename(L, 2));
   LOptim *b = lua_newuserdatauv(L, sizeof *b, 0); /* box first */
   b->o = NULL;
   luaL_setmetatable(L, LUNET_OPTIM);
-  nn_ctx *ctx = lunet_ctx(L);
-  lunet_check(L, nn_optim_new(ctx, k, &b->o));
+  lunet_check(L, nn_optim_new(lunet_ctx(L), kn, &b->o));
+  read_opts(L, 2, b->o, false);
+  const nn_optim_opts base = *nn_optim_group_opts(b->o, -1);
   lua_geti(L, 1, 1);
   bool groups = lua_istable(L, -1) && !lunet_totensor(L, -1);
   lua_pop(L, 1);
   if (!groups) {
-    add_group(L, b, k, 1, &base, 1);
+    add_group(L, b, 1, 1);
   } else {
     lua_Integer ng = luaL_len(L, 1);
     for (lua_Integer g = 1; g <= ng; g++) {
@@ -243,23 +237,17 @@ static int o_new(lua_State *L, nn_optim_kind k) {
       if (!lua_istable(L, -1) || lunet_totensor(L, -1))
         luaL_error(L, "%s: parameter group %d must be a table {params = {...}, ...}, got %s", kn,
                    (int)g, luaL_typename(L, -1));
-      nn_optim_opts o = base;
-      read_opts(L, -1, k, &o, true);
+      *nn_optim_group_opts(b->o, -1) = base;   /* then this group's own options */
+      read_opts(L, -1, b->o, true);
       if (lua_getfield(L, -1, "params") == LUA_TNIL)
         luaL_error(L, "%s: parameter group %d has no 'params' field", kn, (int)g);
-      add_group(L, b, k, -1, &o, (int)g);
+      add_group(L, b, -1, (int)g);
       lua_pop(L, 2);
     }
   }
   lunet_gcstep(L);
   return 1;
 }
-
-static int m_SGD(lua_State *L) { return o_new(L, NN_SGD); }
-static int m_Adam(lua_State *L) { return o_new(L, NN_ADAM); }
-static int m_AdamW(lua_State *L) { return o_new(L, NN_ADAMW); }
-static int m_RMSprop(lua_State *L) { return o_new(L, NN_RMSPROP); }
-static int m_Adagrad(lua_State *L) { return o_new(L, NN_ADAGRAD); }
 
 /* ---- methods ------------------------------------------------------------------ */
 
@@ -308,7 +296,9 @@ static int checkgroup(lua_State *L, LOptim *b, int idx, const char *method) {
 static int o_get_lr(lua_State *L) {
   LOptim *b = checkoptim(L, 1);
   int g = checkgroup(L, b, 2, "get_lr");
-  lua_pushnumber(L, nn_optim_group_opts(b->o, g)->lr);
+  double lr;
+  lunet_check(L, nn_optim_get(lunet_ctx(L), b->o, g, "lr", &lr));
+  lua_pushnumber(L, lr);
   return 1;
 }
 
@@ -321,10 +311,12 @@ static int o_set_lr(lua_State *L) {
   if (isnan(lr)) luaL_error(L, "set_lr: invalid learning rate: nan (must be a finite number >= 0)");
   if (!(lr >= 0 && isfinite(lr)))
     luaL_error(L, "set_lr: invalid learning rate: %f (must be a finite number >= 0)", lr);
+  nn_ctx *ctx = lunet_ctx(L);
   if (lua_isnoneornil(L, 3)) {
-    for (int g = 0; g < nn_optim_num_groups(b->o); g++) nn_optim_group_opts(b->o, g)->lr = lr;
+    for (int g = 0; g < nn_optim_num_groups(b->o); g++)
+      lunet_check(L, nn_optim_set(ctx, b->o, g, "lr", lr));
   } else {
-    nn_optim_group_opts(b->o, checkgroup(L, b, 3, "set_lr"))->lr = lr;
+    lunet_check(L, nn_optim_set(ctx, b->o, checkgroup(L, b, 3, "set_lr"), "lr", lr));
   }
   return 0;
 }
@@ -335,35 +327,38 @@ static int o_num_groups(lua_State *L) {
 }
 
 static int o_kind(lua_State *L) {
-  lua_pushstring(L, kind_names[nn_optim_kind_of(checkoptim(L, 1)->o)]);
+  lua_pushstring(L, nn_optim_name(checkoptim(L, 1)->o));
   return 1;
 }
 
-/* Pushes option d of o as a Lua value. */
-static void push_opt(lua_State *L, const optdesc *d, const nn_optim_opts *o) {
-  const char *base = (const char *)o + d->off;
-  if (d->type == 'n') {
-    lua_pushnumber(L, *(const double *)base);
-  } else if (d->type == 'b') {
-    lua_pushboolean(L, *(const bool *)base);
-  } else {
+/* Pushes option k of o's group g as a Lua value. */
+static void push_opt(lua_State *L, const lkey *k, nn_optim *o, int g) {
+  nn_ctx *ctx = lunet_ctx(L);
+  double v, v2;
+  if (k->type == 'B') {
+    lunet_check(L, nn_optim_get(ctx, o, g, "beta1", &v));
+    lunet_check(L, nn_optim_get(ctx, o, g, "beta2", &v2));
     lua_createtable(L, 2, 0);
-    lua_pushnumber(L, o->beta1);
+    lua_pushnumber(L, v);
     lua_rawseti(L, -2, 1);
-    lua_pushnumber(L, o->beta2);
+    lua_pushnumber(L, v2);
     lua_rawseti(L, -2, 2);
+    return;
   }
+  lunet_check(L, nn_optim_get(ctx, o, g, core_key(k), &v));
+  if (k->type == 'b') lua_pushboolean(L, v != 0);
+  else lua_pushnumber(L, v);
 }
 
 /* Pushes a table of group g's options; params as tensors (ids false) or 1-based flat ids. */
 static void push_group(lua_State *L, nn_optim *o, int g, bool ids) {
-  nn_optim_kind k = nn_optim_kind_of(o);
-  const nn_optim_opts *op = nn_optim_group_opts(o, g);
+  lkey k[MAXKEYS];
+  int nk = lua_keys(o, k);
   lua_newtable(L);
-  for (int i = 0; i < NDESC; i++) {
-    if (!(opts_desc[i].kinds & K(k)) || opts_desc[i].alias) continue;
-    push_opt(L, &opts_desc[i], op);
-    lua_setfield(L, -2, opts_desc[i].name);
+  for (int i = 0; i < nk; i++) {
+    if (k[i].alias) continue;
+    push_opt(L, &k[i], o, g);
+    lua_setfield(L, -2, k[i].name);
   }
   int first = 0;
   for (int j = 0; j < g; j++) first += nn_optim_group_size(o, j);
@@ -401,18 +396,18 @@ static int o_param_groups(lua_State *L) {
 static int o_state_dict(lua_State *L) {
   LOptim *b = checkoptim(L, 1);
   nn_optim *o = b->o;
-  nn_optim_kind k = nn_optim_kind_of(o);
+  bool steps = strcmp(nn_optim_name(o), "SGD") != 0;   /* PyTorch's SGD keeps no step */
   const char *const *names;
   int nnames = nn_optim_state_names(o, &names);
   lua_createtable(L, 0, 2);
   lua_newtable(L);
   for (int p = 0; p < nn_optim_num_params(o); p++) {
     int64_t step = nn_optim_param_step(o, p);
-    bool any = k != NN_SGD && step > 0;
+    bool any = steps && step > 0;
     for (int s = 0; s < nnames; s++) any = any || nn_optim_state(o, p, names[s]);
     if (!any) continue;
     lua_newtable(L);
-    if (k != NN_SGD) { /* PyTorch's SGD keeps no step */
+    if (steps) {
       lua_pushinteger(L, (lua_Integer)step);
       lua_setfield(L, -2, "step");
     }
@@ -473,25 +468,23 @@ static lua_Integer state_id(lua_State *L, int idx) {
   return ok ? id : -1;
 }
 
-/* opt:load_state_dict(s): checks everything first (group count and sizes, option types and
-   values, state names and shapes), then replaces the options and the whole state. */
-static int o_load_state_dict(lua_State *L) {
-  LOptim *b = checkoptim(L, 1);
-  nn_optim *o = b->o;
+/* load_state_dict's first check: the groups at index 3 match o's (count, sizes, integer ids)
+   and their options are valid. Fills the table at index 5 (saved id -> 0-based flat index) and
+   leaves on the stack a scratch optimizer of o's kind whose defaults went through each
+   group's options in turn: *vals[g * nopt + i] is option i of group g. */
+static double *check_groups(lua_State *L, nn_optim *o) {
   nn_ctx *ctx = lunet_ctx(L);
-  nn_optim_kind k = nn_optim_kind_of(o);
-  const char *kn = kind_names[k];
-  luaL_checktype(L, 2, LUA_TTABLE);
-  int ng = nn_optim_num_groups(o), np = nn_optim_num_params(o);
-  getsub(L, 2, "param_groups"); /* 3 */
-  getsub(L, 2, "state");        /* 4 */
+  int ng = nn_optim_num_groups(o), nopt = nn_optim_num_options(o);
   if (luaL_len(L, 3) != ng)
     luaL_error(L, "load_state_dict: loaded state dict has %d parameter groups, the optimizer has %d",
                (int)luaL_len(L, 3), ng);
-  /* 5: saved id -> 0-based flat index; 6: scratch for the new options */
-  lua_newtable(L);
-  nn_optim_opts *nopts = lua_newuserdatauv(L, (size_t)ng * sizeof *nopts, 0);
-  int flat = 0;
+  double *vals = lua_newuserdatauv(L, (size_t)(ng * nopt + 1) * sizeof *vals, 0);
+  LOptim *chk = lua_newuserdatauv(L, sizeof *chk, 0);   /* box first: collected on an error */
+  chk->o = NULL;
+  luaL_setmetatable(L, LUNET_OPTIM);
+  lunet_check(L, nn_optim_new(ctx, nn_optim_name(o), &chk->o));
+  lkey k[MAXKEYS];
+  int nk = lua_keys(o, k), flat = 0;
   for (int g = 0; g < ng; g++) {
     if (lua_geti(L, 3, g + 1) != LUA_TTABLE)
       luaL_error(L, "load_state_dict: param_groups[%d] must be a table", g + 1);
@@ -511,21 +504,70 @@ static int o_load_state_dict(lua_State *L) {
       lua_settable(L, 5);
     }
     lua_pop(L, 1);
-    nopts[g] = *nn_optim_group_opts(o, g);
-    for (int i = 0; i < NDESC; i++) { /* unknown keys (PyTorch's foreach, initial_lr) are kept out */
-      const optdesc *d = &opts_desc[i];
-      if (!(d->kinds & K(k)) || d->alias) continue;
-      if (lua_getfield(L, gt, d->name) != LUA_TNIL) {
-        const char *what = lua_pushfstring(L, "load_state_dict: param_groups[%d].%s", g + 1, d->name);
-        set_opt(L, d, -2, &nopts[g], true, what);
+    for (int i = 0; i < nopt; i++) {   /* start from the group's current options */
+      const char *key = nn_optim_option(o, i, NULL);
+      double v;
+      lunet_check(L, nn_optim_get(ctx, o, g, key, &v));
+      lunet_check(L, nn_optim_set(ctx, chk->o, -1, key, v));
+    }
+    for (int i = 0; i < nk; i++) { /* unknown keys (PyTorch's foreach, initial_lr) are kept out */
+      if (k[i].alias) continue;
+      if (lua_getfield(L, gt, k[i].name) != LUA_TNIL) {
+        const char *what = lua_pushfstring(L, "load_state_dict: param_groups[%d].%s", g + 1,
+                                           k[i].name);
+        set_opt(L, chk->o, -1, &k[i], -2, true, what);
         lua_pop(L, 1);
       }
       lua_pop(L, 1);
     }
-    lunet_check(L, nn_optim_check_opts(ctx, k, &nopts[g]));
+    lunet_check(L, nn_optim_check(ctx, chk->o, -1));
+    for (int i = 0; i < nopt; i++)
+      lunet_check(L, nn_optim_get(ctx, chk->o, -1, nn_optim_option(o, i, NULL), &vals[g * nopt + i]));
     lua_pop(L, 1);
   }
-  /* check the state */
+  return vals;
+}
+
+/* Raises naming the first key (in byte order) of the state table at st that is neither "step"
+   nor one of names, if any: messages do not depend on the table's order. */
+static void check_state_names(lua_State *L, int st, lua_Integer id, const char *kn,
+                              const char *const *names, int nnames) {
+  const char *bad = NULL; /* stays alive in the table */
+  lua_pushnil(L);
+  while (lua_next(L, st)) {
+    if (lua_type(L, -2) != LUA_TSTRING)
+      luaL_error(L, "load_state_dict: state[%d] has a %s key; state names are strings", (int)id,
+                 luaL_typename(L, -2));
+    const char *key = lua_tostring(L, -2);
+    bool known = strcmp(key, "step") == 0;
+    for (int j = 0; j < nnames; j++) known = known || strcmp(names[j], key) == 0;
+    if (!known && (!bad || strcmp(key, bad) < 0)) bad = key;
+    lua_pop(L, 1);
+  }
+  if (!bad) return;
+  luaL_Buffer vb;
+  luaL_buffinit(L, &vb);
+  luaL_addstring(&vb, "step");
+  for (int j = 0; j < nnames; j++) {
+    luaL_addstring(&vb, ", ");
+    luaL_addstring(&vb, names[j]);
+  }
+  luaL_pushresult(&vb);
+  luaL_error(L, "load_state_dict: state[%d].%s is not a state of %s (valid: %s)", (int)id, bad, kn,
+             lua_tostring(L, -1));
+}
+
+/* The parameter with flat index p, across o's groups. */
+static nn_tensor *flat_param(nn_optim *o, int p) {
+  for (int g = 0, base = 0; g < nn_optim_num_groups(o); base += nn_optim_group_size(o, g), g++)
+    if (p < base + nn_optim_group_size(o, g)) return nn_optim_group_param(o, g, p - base);
+  return NULL;
+}
+
+/* load_state_dict's second check: every entry of the state table at index 4 names a
+   parameter (through the table at index 5), holds known names, a valid step and tensors of
+   the parameter's shape. */
+static void check_state(lua_State *L, nn_optim *o) {
   const char *const *names;
   int nnames = nn_optim_state_names(o, &names);
   lua_pushnil(L);
@@ -534,42 +576,14 @@ static int o_load_state_dict(lua_State *L) {
     if (id < 0 || lua_geti(L, 5, id) == LUA_TNIL)
       luaL_error(L, "load_state_dict: state key %s names no parameter of the groups",
                  luaL_tolstring(L, -3, NULL));
-    int p = (int)lua_tointeger(L, -1);
+    nn_tensor *par = flat_param(o, (int)lua_tointeger(L, -1));
     lua_pop(L, 1);
     if (!lua_istable(L, -1)) luaL_error(L, "load_state_dict: state[%d] must be a table", (int)id);
     int st = lua_gettop(L);
-    /* names first: every key is "step" or a state of this kind; of several unknown keys the
-       first in byte order is named, so the message does not depend on the table's order */
-    const char *bad = NULL; /* stays alive in the table */
-    lua_pushnil(L);
-    while (lua_next(L, st)) {
-      if (lua_type(L, -2) != LUA_TSTRING)
-        luaL_error(L, "load_state_dict: state[%d] has a %s key; state names are strings", (int)id,
-                   luaL_typename(L, -2));
-      const char *key = lua_tostring(L, -2);
-      bool known = strcmp(key, "step") == 0;
-      for (int j = 0; j < nnames; j++) known = known || strcmp(names[j], key) == 0;
-      if (!known && (!bad || strcmp(key, bad) < 0)) bad = key;
-      lua_pop(L, 1);
-    }
-    if (bad) {
-      luaL_Buffer vb;
-      luaL_buffinit(L, &vb);
-      luaL_addstring(&vb, "step");
-      for (int j = 0; j < nnames; j++) {
-        luaL_addstring(&vb, ", ");
-        luaL_addstring(&vb, names[j]);
-      }
-      luaL_pushresult(&vb);
-      luaL_error(L, "load_state_dict: state[%d].%s is not a state of %s (valid: %s)", (int)id, bad,
-                 kn, lua_tostring(L, -1));
-    }
+    check_state_names(L, st, id, nn_optim_name(o), names, nnames);
     if (lua_getfield(L, st, "step") != LUA_TNIL) get_step(L, -1, id);
     lua_pop(L, 1);
-    nn_tensor *par = NULL; /* then the tensors, in the kind's order */
-    for (int g = 0, base = 0; g < ng && !par; base += nn_optim_group_size(o, g), g++)
-      if (p < base + nn_optim_group_size(o, g)) par = nn_optim_group_param(o, g, p - base);
-    for (int j = 0; j < nnames; j++) {
+    for (int j = 0; j < nnames; j++) {   /* then the tensors, in the kind's order */
       if (lua_getfield(L, st, names[j]) != LUA_TNIL) {
         nn_tensor *t = lunet_totensor(L, -1);
         if (!t)
@@ -588,9 +602,19 @@ static int o_load_state_dict(lua_State *L) {
     }
     lua_pop(L, 1);
   }
-  /* apply: options, then the whole state (parameters without saved state start afresh) */
-  for (int g = 0; g < ng; g++) *nn_optim_group_opts(o, g) = nopts[g];
-  for (int p = 0; p < np; p++) {
+}
+
+/* load_state_dict's apply step, after both checks: the options, then the whole state
+   (parameters without saved state start afresh). */
+static void apply_state(lua_State *L, nn_optim *o, const double *vals) {
+  nn_ctx *ctx = lunet_ctx(L);
+  int nopt = nn_optim_num_options(o);
+  for (int g = 0; g < nn_optim_num_groups(o); g++)
+    for (int i = 0; i < nopt; i++)
+      lunet_check(L, nn_optim_set(ctx, o, g, nn_optim_option(o, i, NULL), vals[g * nopt + i]));
+  const char *const *names;
+  int nnames = nn_optim_state_names(o, &names);
+  for (int p = 0; p < nn_optim_num_params(o); p++) {
     lunet_check(L, nn_optim_set_param_step(ctx, o, p, 0));
     for (int s = 0; s < nnames; s++) lunet_check(L, nn_optim_set_state(ctx, o, p, names[s], NULL));
   }
@@ -610,6 +634,19 @@ static int o_load_state_dict(lua_State *L) {
     }
     lua_pop(L, 1);
   }
+}
+
+/* opt:load_state_dict(s): checks everything first (group count and sizes, option types and
+   values, state names and shapes), then replaces the options and the whole state. */
+static int o_load_state_dict(lua_State *L) {
+  nn_optim *o = checkoptim(L, 1)->o;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  getsub(L, 2, "param_groups"); /* 3 */
+  getsub(L, 2, "state");        /* 4 */
+  lua_newtable(L);              /* 5: saved id -> 0-based flat index */
+  const double *vals = check_groups(L, o);
+  check_state(L, o);
+  apply_state(L, o, vals);
   lunet_gcstep(L);
   return 0;
 }
@@ -628,26 +665,31 @@ static int o_tostring(lua_State *L) {
     lua_pushliteral(L, "Optimizer (closed)");
     return 1;
   }
-  nn_optim_kind k = nn_optim_kind_of(b->o);
+  lkey k[MAXKEYS];
+  int nk = lua_keys(b->o, k);
   luaL_Buffer buf;
   luaL_buffinit(L, &buf);
-  lua_pushfstring(L, "%s (\n", kind_names[k]);
+  lua_pushfstring(L, "%s (\n", nn_optim_name(b->o));
   luaL_addvalue(&buf);
   for (int g = 0; g < nn_optim_num_groups(b->o); g++) {
-    const nn_optim_opts *op = nn_optim_group_opts(b->o, g);
     lua_pushfstring(L, "Parameter Group %d\n", g + 1);
     luaL_addvalue(&buf);
-    for (int i = 0; i < NDESC; i++) {
-      const optdesc *d = &opts_desc[i];
-      if (!(d->kinds & K(k)) || d->alias) continue;
-      const char *base = (const char *)op + d->off;
-      if (d->type == 'n')
-        lua_pushfstring(L, "    %s: %f\n", d->name, (lua_Number)*(const double *)base);
-      else if (d->type == 'b')
-        lua_pushfstring(L, "    %s: %s\n", d->name, *(const bool *)base ? "true" : "false");
-      else
-        lua_pushfstring(L, "    %s: (%f, %f)\n", d->name, (lua_Number)op->beta1,
-                        (lua_Number)op->beta2);
+    for (int i = 0; i < nk; i++) {
+      if (k[i].alias) continue;
+      push_opt(L, &k[i], b->o, g);
+      if (k[i].type == 'n') {
+        lua_pushfstring(L, "    %s: %f\n", k[i].name, lua_tonumber(L, -1));
+      } else if (k[i].type == 'b') {
+        lua_pushfstring(L, "    %s: %s\n", k[i].name, lua_toboolean(L, -1) ? "true" : "false");
+      } else {
+        lua_rawgeti(L, -1, 1);
+        lua_rawgeti(L, -2, 2);
+        lua_pushfstring(L, "    %s: (%f, %f)\n", k[i].name, lua_tonumber(L, -2),
+                        lua_tonumber(L, -1));
+        lua_replace(L, -3);
+        lua_pop(L, 1);
+      }
+      lua_remove(L, -2);
       luaL_addvalue(&buf);
     }
   }
@@ -677,15 +719,6 @@ static const luaL_Reg metamethods[] = {
   {NULL, NULL},
 };
 
-static const luaL_Reg constructors[] = {
-  {"SGD", m_SGD},
-  {"Adam", m_Adam},
-  {"AdamW", m_AdamW},
-  {"RMSprop", m_RMSprop},
-  {"Adagrad", m_Adagrad},
-  {NULL, NULL},
-};
-
 void lunet_open_optim(lua_State *L) {
   if (luaL_newmetatable(L, LUNET_OPTIM)) {
     luaL_setfuncs(L, metamethods, 0);
@@ -693,6 +726,12 @@ void lunet_open_optim(lua_State *L) {
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
-  luaL_newlib(L, constructors);
+  lua_newtable(L);   /* _optim: a constructor per optimizer the core lists */
+  const char *name;
+  for (int i = 0; (name = nn_optim_kind_name(i)) != NULL; i++) {
+    lua_pushstring(L, name);
+    lua_pushcclosure(L, o_new, 1);
+    lua_setfield(L, -2, name);
+  }
   lua_setfield(L, -2, "_optim");
 }

@@ -341,15 +341,15 @@ nn_status nn_module_forward(nn_ctx *ctx, nn_module *m, nn_tensor *x, nn_tensor *
     return NN_OK;
   case NN_DROPOUT: return nn_dropout(ctx, m->rng, x, m->arg, m->training, out);
   case NN_FLATTEN: return nn_flatten(ctx, x, (int)m->arg, (int)m->arg2, out);
-  case NN_SEQUENTIAL: return nn_modules_forward(ctx, m->child, m->nchild, x, out);
+  case NN_SEQUENTIAL: return nn_module_chain_forward(ctx, m->child, m->nchild, x, out);
   }
   return nn_fail(ctx, NN_ERR_ARG, "forward: corrupt module");
 }
 
 /* A Linear followed by a ReLU runs as one op (nn_linear_relu): the same values and gradients,
    one pass over the activations fewer each way */
-nn_status nn_modules_forward(nn_ctx *ctx, nn_module *const *m, int n, nn_tensor *x,
-                             nn_tensor **out) {
+nn_status nn_module_chain_forward(nn_ctx *ctx, nn_module *const *m, int n, nn_tensor *x,
+                                  nn_tensor **out) {
   NN_ARG(ctx, "forward", out);
   *out = NULL;
   if (n < 0 || (n > 0 && !m)) return nn_fail(ctx, NN_ERR_ARG, "forward: no modules");

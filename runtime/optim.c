@@ -9,6 +9,8 @@
 ** optimizer; after that a step allocates nothing.
 */
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "nn_impl.h"
@@ -31,37 +33,84 @@ typedef struct {
 struct nn_optim {
   nn_ctx *ctx;
   nn_optim_kind kind;
+  nn_optim_opts defaults;  /* group -1: copied into each new group */
   ogroup *groups;
   int ngroups, capgroups;
   oparam *params;
   int nparams, capparams;
 };
 
+/* ---- the optimizers: one descriptor each ------------------------------------------------
+   An optimizer declares its options (name, field, rule), its state names and its defaults
+   here; nn_optim_set/get, the checks, the Lua binding's constructors and its state dicts all
+   read these tables. Its update rule is a case of prepare_param and run_update below. */
+
+typedef enum { NONNEG, FINITE, UNIT, FLAG } optrule;   /* >= 0, finite, in [0, 1), 0 or 1 */
+
+typedef struct {
+  const char *key;   /* PyTorch's name */
+  size_t off;        /* into nn_optim_opts: a double, or a bool for FLAG */
+  optrule rule;
+  const char *what;  /* for messages: "invalid <what>: <value>" */
+} optkey;
+
+#define NUM(k, r, w) {.key = #k, .off = offsetof(nn_optim_opts, k), .rule = r, .what = w}
+#define FLAG(k) {.key = #k, .off = offsetof(nn_optim_opts, k), .rule = FLAG, .what = #k " flag"}
+#define LR NUM(lr, NONNEG, "learning rate")
+#define WD NUM(weight_decay, NONNEG, "weight_decay value")
+#define EPS NUM(eps, NONNEG, "epsilon value")
+#define MOM NUM(momentum, NONNEG, "momentum value")
+#define BETAS NUM(beta1, UNIT, "beta parameter at index 0"), \
+              NUM(beta2, UNIT, "beta parameter at index 1")
+
+/* checks in table order: the first bad value is the one reported */
+static const optkey sgd_keys[] = {LR, WD, MOM, NUM(dampening, FINITE, "dampening value"),
+                                  FLAG(nesterov), FLAG(maximize)};
+static const optkey adam_keys[] = {LR, WD, EPS, BETAS, FLAG(amsgrad), FLAG(eps_inside),
+                                   FLAG(maximize)};
+static const optkey rms_keys[] = {LR, WD, EPS, MOM, NUM(alpha, NONNEG, "alpha value"),
+                                  FLAG(centered), FLAG(maximize)};
+static const optkey adagrad_keys[] = {
+  LR, WD, EPS, NUM(lr_decay, NONNEG, "lr_decay value"),
+  NUM(initial_accumulator_value, NONNEG, "initial_accumulator_value value"), FLAG(maximize)};
+
 static const char *const sgd_names[] = {"momentum_buffer"};
 static const char *const adam_names[] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
 static const char *const rms_names[] = {"square_avg", "momentum_buffer", "grad_avg"};
 static const char *const adagrad_names[] = {"sum"};
 
-static const char *kind_name(nn_optim_kind k) {
-  switch (k) {
-  case NN_SGD: return "SGD";
-  case NN_ADAM: return "Adam";
-  case NN_ADAMW: return "AdamW";
-  case NN_RMSPROP: return "RMSprop";
-  case NN_ADAGRAD: return "Adagrad";
-  }
-  return "?";
-}
+typedef struct {
+  const char *name;
+  const optkey *keys;
+  int nkeys;
+  const char *const *states;   /* the names of the state slots st[0..nstates) */
+  int nstates;
+  nn_optim_opts defaults;      /* PyTorch's */
+} optdesc;
+
+#define COUNT(a) ((int)(sizeof (a) / sizeof (a)[0]))
+#define TABLES(k, s) .keys = k, .nkeys = COUNT(k), .states = s, .nstates = COUNT(s)
+#define COMMON .beta1 = 0.9, .beta2 = 0.999, .alpha = 0.99  /* unused where not an option */
+
+static const optdesc optims[] = {
+  [NN_SGD] = {.name = "SGD", TABLES(sgd_keys, sgd_names), .defaults = {COMMON, .lr = 1e-3}},
+  [NN_ADAM] = {.name = "Adam", TABLES(adam_keys, adam_names),
+               .defaults = {COMMON, .lr = 1e-3, .eps = 1e-8}},
+  [NN_ADAMW] = {.name = "AdamW", TABLES(adam_keys, adam_names),
+                .defaults = {COMMON, .lr = 1e-3, .eps = 1e-8, .weight_decay = 1e-2}},
+  [NN_RMSPROP] = {.name = "RMSprop", TABLES(rms_keys, rms_names),
+                  .defaults = {COMMON, .lr = 1e-2, .eps = 1e-8}},
+  [NN_ADAGRAD] = {.name = "Adagrad", TABLES(adagrad_keys, adagrad_names),
+                  .defaults = {COMMON, .lr = 1e-2, .eps = 1e-10}},
+};
+#define NOPTIMS COUNT(optims)
+
+static bool known_kind(nn_optim_kind k) { return (int)k >= 0 && (int)k < NOPTIMS; }
+static const char *kind_name(nn_optim_kind k) { return known_kind(k) ? optims[k].name : "?"; }
 
 static int statenames(nn_optim_kind k, const char *const **names) {
-  switch (k) {
-  case NN_SGD: *names = sgd_names; return 1;
-  case NN_ADAM: case NN_ADAMW: *names = adam_names; return 3;
-  case NN_RMSPROP: *names = rms_names; return 3;
-  case NN_ADAGRAD: *names = adagrad_names; return 1;
-  }
-  *names = NULL;
-  return 0;
+  *names = known_kind(k) ? optims[k].states : NULL;
+  return known_kind(k) ? optims[k].nstates : 0;
 }
 
 static int stateslot(nn_optim_kind k, const char *name) {
@@ -72,98 +121,91 @@ static int stateslot(nn_optim_kind k, const char *name) {
   return -1;
 }
 
+const char *nn_optim_kind_name(int i) { return i >= 0 && i < NOPTIMS ? optims[i].name : NULL; }
+
 /* ---- options ------------------------------------------------------------- */
 
 void nn_optim_defaults(nn_optim_kind kind, nn_optim_opts *o) {
   if (!o) return;
-  memset(o, 0, sizeof *o);
-  o->beta1 = 0.9;
-  o->beta2 = 0.999;
-  o->alpha = 0.99;
-  switch (kind) {
-  case NN_SGD: o->lr = 1e-3; break;
-  case NN_ADAM: o->lr = 1e-3; o->eps = 1e-8; break;
-  case NN_ADAMW: o->lr = 1e-3; o->eps = 1e-8; o->weight_decay = 1e-2; break;
-  case NN_RMSPROP: o->lr = 1e-2; o->eps = 1e-8; break;
-  case NN_ADAGRAD: o->lr = 1e-2; o->eps = 1e-10; break;
-  }
+  *o = known_kind(kind) ? optims[kind].defaults : optims[NN_SGD].defaults;
 }
 
-/* not (finite and >= 0), NaN included */
-static bool notnonneg(double x) { return !(x >= 0 && isfinite(x)); }
+static double keyget(const optkey *k, const nn_optim_opts *o) {
+  const char *base = (const char *)o + k->off;
+  return k->rule == FLAG ? (double)*(const bool *)base : *(const double *)base;
+}
+
+static void keyset(const optkey *k, nn_optim_opts *o, double v) {
+  char *base = (char *)o + k->off;
+  if (k->rule == FLAG) *(bool *)base = v != 0;
+  else *(double *)base = v;
+}
 
 /* NaN prints as "nan" whatever its sign bit (0/0 is -nan on x86) */
 static double shown(double x) { return isnan(x) ? NAN : x; }
 
-/* The checks of PyTorch's constructors, plus finiteness (NaN and inf are refused). */
+/* The rule of key k for value v: PyTorch's constructor checks, plus finiteness. */
+static nn_status keycheck(nn_ctx *ctx, const char *name, const optkey *k, double v) {
+  static const char *const must[] = {
+    [NONNEG] = "must be a finite number >= 0", [FINITE] = "must be finite",
+    [UNIT] = "must be in [0, 1)", [FLAG] = "must be 0 or 1"};
+  bool ok = k->rule == NONNEG ? v >= 0 && isfinite(v)
+            : k->rule == FINITE ? isfinite(v)
+            : k->rule == UNIT ? v >= 0 && v < 1
+            : v == 0 || v == 1;
+  if (ok) return NN_OK;
+  return nn_fail(ctx, NN_ERR_ARG, "%s: invalid %s: %g (%s)", name, k->what, shown(v),
+                 must[k->rule]);
+}
+
+/* Every key's rule, then the rules between keys. */
 nn_status nn_optim_check_opts(nn_ctx *ctx, nn_optim_kind k, const nn_optim_opts *o) {
+  if (!known_kind(k)) return nn_fail(ctx, NN_ERR_ARG, "optimizer: unknown kind %d", (int)k);
   const char *name = kind_name(k);
-  if (strcmp(name, "?") == 0)
-    return nn_fail(ctx, NN_ERR_ARG, "optimizer: unknown kind %d", (int)k);
   NN_ARG_AS(ctx, name, o, "options");
-  if (notnonneg(o->lr))
-    return nn_fail(ctx, NN_ERR_ARG, "%s: invalid learning rate: %g (must be a finite number >= 0)",
-                   name, shown(o->lr));
-  if (notnonneg(o->weight_decay))
-    return nn_fail(ctx, NN_ERR_ARG,
-                   "%s: invalid weight_decay value: %g (must be a finite number >= 0)", name,
-                   shown(o->weight_decay));
-  if (k != NN_SGD && notnonneg(o->eps))
-    return nn_fail(ctx, NN_ERR_ARG, "%s: invalid epsilon value: %g (must be a finite number >= 0)",
-                   name, shown(o->eps));
-  if ((k == NN_SGD || k == NN_RMSPROP) && notnonneg(o->momentum))
-    return nn_fail(ctx, NN_ERR_ARG, "%s: invalid momentum value: %g (must be a finite number >= 0)",
-                   name, shown(o->momentum));
-  switch (k) {
-  case NN_SGD:
-    if (!isfinite(o->dampening))
-      return nn_fail(ctx, NN_ERR_ARG, "SGD: invalid dampening value: %g (must be finite)",
-                     shown(o->dampening));
-    if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
-      return nn_fail(ctx, NN_ERR_ARG,
-                     "SGD: Nesterov momentum requires a momentum and zero dampening "
-                     "(momentum %g, dampening %g)", shown(o->momentum), shown(o->dampening));
-    break;
-  case NN_ADAM:
-  case NN_ADAMW:
-    if (!(o->beta1 >= 0 && o->beta1 < 1))
-      return nn_fail(ctx, NN_ERR_ARG, "%s: invalid beta parameter at index 0: %g (must be in [0, 1))",
-                     name, shown(o->beta1));
-    if (!(o->beta2 >= 0 && o->beta2 < 1))
-      return nn_fail(ctx, NN_ERR_ARG, "%s: invalid beta parameter at index 1: %g (must be in [0, 1))",
-                     name, shown(o->beta2));
-    break;
-  case NN_RMSPROP:
-    if (notnonneg(o->alpha))
-      return nn_fail(ctx, NN_ERR_ARG, "RMSprop: invalid alpha value: %g (must be a finite number >= 0)",
-                     shown(o->alpha));
-    break;
-  case NN_ADAGRAD:
-    if (notnonneg(o->lr_decay))
-      return nn_fail(ctx, NN_ERR_ARG,
-                     "Adagrad: invalid lr_decay value: %g (must be a finite number >= 0)",
-                     shown(o->lr_decay));
-    if (notnonneg(o->initial_accumulator_value))
-      return nn_fail(ctx, NN_ERR_ARG,
-                     "Adagrad: invalid initial_accumulator_value value: %g (must be a finite number >= 0)",
-                     shown(o->initial_accumulator_value));
-    break;
+  for (int i = 0; i < optims[k].nkeys; i++) {
+    const optkey *key = &optims[k].keys[i];
+    nn_status s = keycheck(ctx, name, key, keyget(key, o));
+    if (s != NN_OK) return s;
   }
+  if (k == NN_SGD && o->nesterov && (o->momentum <= 0 || o->dampening != 0))
+    return nn_fail(ctx, NN_ERR_ARG,
+                   "SGD: Nesterov momentum requires a momentum and zero dampening "
+                   "(momentum %g, dampening %g)", shown(o->momentum), shown(o->dampening));
   return NN_OK;
 }
 
 /* ---- object -------------------------------------------------------------- */
 
-nn_status nn_optim_new(nn_ctx *ctx, nn_optim_kind kind, nn_optim **out) {
+/* "valid: a, b, c" into buf: the names of list[0..n), each at offset off of its element */
+static const char *listed(char *buf, size_t size, const void *list, size_t stride, int n) {
+  size_t len = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < n && len < size; i++) {
+    const char *name = *(const char *const *)((const char *)list + (size_t)i * stride);
+    int w = snprintf(buf + len, size - len, "%s%s", i ? ", " : "", name);
+    if (w < 0) break;
+    len += (size_t)w;
+  }
+  return buf;
+}
+
+nn_status nn_optim_new(nn_ctx *ctx, const char *name, nn_optim **out) {
   NN_ARG(ctx, "optimizer", out);
   *out = NULL;
-  if ((int)kind < NN_SGD || (int)kind > NN_ADAGRAD)
-    return nn_fail(ctx, NN_ERR_ARG, "optimizer: unknown kind %d", (int)kind);
+  NN_ARG_AS(ctx, "optimizer", name, "name");
+  int kind = 0;
+  while (kind < NOPTIMS && strcmp(optims[kind].name, name) != 0) kind++;
+  char valid[128];
+  if (kind == NOPTIMS)
+    return nn_fail(ctx, NN_ERR_ARG, "optimizer: unknown optimizer '%s' (valid: %s)", name,
+                   listed(valid, sizeof valid, optims, sizeof optims[0], NOPTIMS));
   nn_optim *o = nn_malloc(ctx, sizeof *o);
-  if (!o) return nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", kind_name(kind));
+  if (!o) return nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", name);
   memset(o, 0, sizeof *o);
   o->ctx = ctx;
-  o->kind = kind;
+  o->kind = (nn_optim_kind)kind;
+  o->defaults = optims[kind].defaults;
   ctx->live++;
   *out = o;
   return NN_OK;
@@ -196,8 +238,13 @@ static bool grow(nn_ctx *ctx, void **a, int *cap, int need, size_t sz) {
   return true;
 }
 
-nn_status nn_optim_add_group(nn_ctx *ctx, nn_optim *o, int n, nn_tensor *const *params,
-                             const nn_optim_opts *opts) {
+nn_status nn_optim_add_group(nn_ctx *ctx, nn_optim *o, int n, nn_tensor *const *params) {
+  NN_ARG_AS(ctx, "add_group", o, "optimizer");
+  return nn_optim_add_group_opts(ctx, o, n, params, &o->defaults);
+}
+
+nn_status nn_optim_add_group_opts(nn_ctx *ctx, nn_optim *o, int n, nn_tensor *const *params,
+                                  const nn_optim_opts *opts) {
   NN_ARG_AS(ctx, "add_group", o, "optimizer");
   const char *name = kind_name(o->kind);
   if (n <= 0 || !params)
@@ -532,8 +579,9 @@ static nn_status prepare_param(nn_ctx *ctx, nn_optim *o, const nn_optim_opts *op
     bool fresh = false;
     if (op->momentum != 0 && (s = ensure_state(ctx, q, 0, &fresh)) != NN_OK) break;
     double mom = op->momentum;
-    u->k.sgd = (sgd_k){op->lr, op->weight_decay, sign, fresh ? 0 : mom, fresh ? 1 : 1 - op->dampening,
-                       op->nesterov ? 1 : 0, op->nesterov ? mom : 1};
+    u->k.sgd = (sgd_k){.lr = op->lr, .wd = op->weight_decay, .sign = sign,
+                       .bm = fresh ? 0 : mom, .bg = fresh ? 1 : 1 - op->dampening,
+                       .gg = op->nesterov ? 1 : 0, .gb = op->nesterov ? mom : 1};
     u->s0 = mom != 0 ? tdata(q->st[0]) : NULL;
     break;
   }
@@ -545,10 +593,11 @@ static nn_status prepare_param(nn_ctx *ctx, nn_optim *o, const nn_optim_opts *op
     double t = (double)q->step;
     double bc1 = 1 - pow(op->beta1, t), bc2 = 1 - pow(op->beta2, t);
     bool w = o->kind == NN_ADAMW;
-    u->k.adam = (adam_k){op->beta1, op->beta2, op->eps, sign,
-                         w ? 0 : op->weight_decay, w ? 1 - op->lr * op->weight_decay : 1,
-                         op->eps_inside ? op->lr * sqrt(bc2) / bc1 : op->lr / bc1,
-                         op->eps_inside ? 1 : 1 / sqrt(bc2)};
+    u->k.adam = (adam_k){.b1 = op->beta1, .b2 = op->beta2, .eps = op->eps, .sign = sign,
+                         .l2 = w ? 0 : op->weight_decay,
+                         .decay = w ? 1 - op->lr * op->weight_decay : 1,
+                         .step = op->eps_inside ? op->lr * sqrt(bc2) / bc1 : op->lr / bc1,
+                         .dscale = op->eps_inside ? 1 : 1 / sqrt(bc2)};
     u->s0 = tdata(q->st[0]);
     u->s1 = tdata(q->st[1]);
     u->s2 = op->amsgrad ? tdata(q->st[2]) : NULL;
@@ -559,7 +608,8 @@ static nn_status prepare_param(nn_ctx *ctx, nn_optim *o, const nn_optim_opts *op
         (op->momentum > 0 && (s = ensure_state(ctx, q, 1, NULL)) != NN_OK) ||
         (op->centered && (s = ensure_state(ctx, q, 2, NULL)) != NN_OK))
       break;
-    u->k.rms = (rms_k){op->lr, op->weight_decay, op->alpha, op->eps, op->momentum, sign};
+    u->k.rms = (rms_k){.lr = op->lr, .wd = op->weight_decay, .alpha = op->alpha, .eps = op->eps,
+                       .mom = op->momentum, .sign = sign};
     u->s0 = tdata(q->st[0]);
     u->s1 = op->momentum > 0 ? tdata(q->st[1]) : NULL;
     u->s2 = op->centered ? tdata(q->st[2]) : NULL;
@@ -569,8 +619,8 @@ static nn_status prepare_param(nn_ctx *ctx, nn_optim *o, const nn_optim_opts *op
     if (!q->st[0] && (s = nn_full(ctx, dt, nn_tensor_ndim(q->p), nn_tensor_shape(q->p),
                                   op->initial_accumulator_value, &q->st[0])) != NN_OK)
       break;
-    u->k.adagrad = (adagrad_k){op->lr / (1 + (double)(q->step - 1) * op->lr_decay),
-                               op->weight_decay, op->eps, sign};
+    u->k.adagrad = (adagrad_k){.clr = op->lr / (1 + (double)(q->step - 1) * op->lr_decay),
+                               .wd = op->weight_decay, .eps = op->eps, .sign = sign};
     u->s0 = tdata(q->st[0]);
     break;
   }
@@ -637,7 +687,63 @@ int nn_optim_num_groups(const nn_optim *o) { return o ? o->ngroups : 0; }
 nn_optim_kind nn_optim_kind_of(const nn_optim *o) { return o ? o->kind : NN_SGD; }
 
 nn_optim_opts *nn_optim_group_opts(nn_optim *o, int g) {
+  if (o && g == -1) return &o->defaults;
   return o && g >= 0 && g < o->ngroups ? &o->groups[g].opts : NULL;
+}
+
+const char *nn_optim_name(const nn_optim *o) { return o ? kind_name(o->kind) : ""; }
+int nn_optim_num_options(const nn_optim *o) { return o ? optims[o->kind].nkeys : 0; }
+
+const char *nn_optim_option(const nn_optim *o, int i, bool *is_flag) {
+  if (!o || i < 0 || i >= optims[o->kind].nkeys) return NULL;
+  if (is_flag) *is_flag = optims[o->kind].keys[i].rule == FLAG;
+  return optims[o->kind].keys[i].key;
+}
+
+/* The key named key of o's kind and the options of group g (-1: the defaults), or a failure
+   naming what is wrong. */
+static nn_status find_option(nn_ctx *ctx, const nn_optim *o, int g, const char *key, const char *op,
+                             const optkey **k, nn_optim_opts **opts) {
+  NN_ARG_AS(ctx, op, o, "optimizer");
+  NN_ARG(ctx, op, key);
+  const optdesc *d = &optims[o->kind];
+  if (g < -1 || g >= o->ngroups)
+    return nn_fail(ctx, NN_ERR_ARG, "%s.%s: group %d out of range [-1, %d)", d->name, op, g,
+                   o->ngroups);
+  *opts = nn_optim_group_opts((nn_optim *)o, g);
+  for (int i = 0; i < d->nkeys; i++)
+    if (strcmp(d->keys[i].key, key) == 0) {
+      *k = &d->keys[i];
+      return NN_OK;
+    }
+  char valid[256];
+  return nn_fail(ctx, NN_ERR_ARG, "%s: unknown option '%s' (valid: %s)", d->name, key,
+                 listed(valid, sizeof valid, d->keys, sizeof d->keys[0], d->nkeys));
+}
+
+nn_status nn_optim_set(nn_ctx *ctx, nn_optim *o, int group, const char *key, double v) {
+  const optkey *k;
+  nn_optim_opts *opts;
+  nn_status s = find_option(ctx, o, group, key, "set", &k, &opts);
+  if (s == NN_OK) s = keycheck(ctx, kind_name(o->kind), k, v);
+  if (s == NN_OK) keyset(k, opts, v);
+  return s;
+}
+
+nn_status nn_optim_check(nn_ctx *ctx, nn_optim *o, int group) {
+  const optkey *k;
+  nn_optim_opts *opts;
+  nn_status s = find_option(ctx, o, group, "lr", "check", &k, &opts);
+  return s == NN_OK ? nn_optim_check_opts(ctx, o->kind, opts) : s;
+}
+
+nn_status nn_optim_get(nn_ctx *ctx, const nn_optim *o, int group, const char *key, double *v) {
+  NN_ARG(ctx, "get", v);
+  const optkey *k;
+  nn_optim_opts *opts;
+  nn_status s = find_option(ctx, o, group, key, "get", &k, &opts);
+  if (s == NN_OK) *v = keyget(k, opts);
+  return s;
 }
 
 int nn_optim_group_size(const nn_optim *o, int g) {

@@ -98,16 +98,12 @@ NN_API bool nn_set_grad_enabled(nn_ctx *ctx, bool on); /* returns the previous m
 NN_API int nn_get_num_threads(const nn_ctx *ctx);
 NN_API nn_status nn_set_num_threads(nn_ctx *ctx, int n); /* BLAS threads used by this context's ops */
 NN_API size_t nn_ctx_bytes_in_use(const nn_ctx *ctx);  /* live tensor storage bytes */
-NN_API uint64_t nn_ctx_alloc_calls(const nn_ctx *ctx); /* calls made to the allocator so far */
 NN_API void nn_ctx_trim(nn_ctx *ctx);                  /* return cached blocks to the allocator */
 NN_API void nn_ctx_trim_idle(nn_ctx *ctx);             /* the same for blocks unused since its last call */
 NN_API size_t nn_ctx_cached_bytes(const nn_ctx *ctx);  /* bytes of freed blocks kept for reuse */
 NN_API nn_rng *nn_ctx_rng(nn_ctx *ctx);                /* the default generator (borrowed) */
 NN_API void nn_manual_seed(nn_ctx *ctx, uint64_t seed);/* seeds the default generator */
 NN_API const char *nn_blas_info(int *threads, const char **core); /* BLAS library and version */
-/* OpenBLAS runs one of its generic pre-AVX kernels ("Prescott", …): what Debian's OpenBLAS 0.3.21
-   falls back to on CPUs it does not recognise */
-NN_API bool nn_blas_generic_kernel(void);
 
 /* ---- random generators: xoshiro256** seeded through splitmix64 ---------- */
 NN_API nn_status nn_rng_new(nn_ctx *ctx, uint64_t seed, nn_rng **out); /* free with nn_rng_free */
@@ -161,16 +157,11 @@ NN_API nn_status nn_item_i64(nn_ctx *ctx, const nn_tensor *t, int64_t *v);
 NN_API bool nn_tensor_requires_grad(const nn_tensor *t);
 NN_API nn_status nn_tensor_set_requires_grad(nn_ctx *ctx, nn_tensor *t, bool on); /* leaves only */
 NN_API bool nn_tensor_is_leaf(const nn_tensor *t);
-NN_API nn_tensor *nn_tensor_grad(const nn_tensor *t);   /* borrowed; NULL if none yet */
+NN_API nn_tensor *nn_tensor_grad(nn_tensor *t);         /* borrowed; NULL if none yet */
 /* t's grad becomes a new header over g's storage (writes through either are seen by both; g
    itself is not kept); g must match t's shape and dtype and be contiguous; g NULL clears */
 NN_API nn_status nn_tensor_set_grad(nn_ctx *ctx, nn_tensor *t, nn_tensor *g);
 NN_API void nn_tensor_zero_grad(nn_tensor *t);          /* fills the grad with 0 (keeps the buffer) */
-/* The same, but when nothing else holds a reference to the grad the fill waits: the grad reads
-   as zeros through nn_tensor_grad, and the next backward writes it instead of adding to zeros
-   (no pass over the grads each step). A pointer to the grad kept from before, not retained,
-   still sees the old values; the Lua bindings use this (Lua reaches grads only through them). */
-NN_API void nn_tensor_zero_grad_deferred(nn_tensor *t);
 NN_API const char *nn_tensor_grad_fn(const nn_tensor *t); /* op name of the recording node or NULL */
 /* Accumulates d(t)/d(leaves) into the leaves' grads. grad NULL requires a one-element t.
    The graph behind t is freed afterwards; a second backward through it is an error. A saved
@@ -263,6 +254,8 @@ NN_API nn_status nn_relu(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
 NN_API nn_status nn_leaky_relu(nn_ctx *ctx, nn_tensor *a, double slope, nn_tensor **out);
 NN_API nn_status nn_gelu(nn_ctx *ctx, nn_tensor *a, nn_tensor **out); /* exact (erf) form */
 NN_API nn_status nn_clamp(nn_ctx *ctx, nn_tensor *a, double lo, double hi, nn_tensor **out);
+NN_API nn_status nn_sin(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_cos(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
 /* in place on a (no autograd recording through a; bumps the version; a leaf that requires
    grad may not be changed in place while grad mode is on) */
 NN_API nn_status nn_add_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b);  /* a += b (b broadcasts) */
@@ -295,9 +288,6 @@ NN_API nn_status nn_matmul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **
 NN_API nn_status nn_dot(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
 /* y = x w^T + b; x [N,in] (or [in]), w [out,in], b [out] or NULL: one fused op */
 NN_API nn_status nn_linear(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_tensor **out);
-/* y = max(x w^T + b, 0): a Linear and a ReLU as one op (what a Sequential runs for the pair) */
-NN_API nn_status nn_linear_relu(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b,
-                                nn_tensor **out);
 /* y[N,M] = bias + x[N,K] w[K,M]; bias (NULL for none) broadcasts to [N,M]: a linear layer with
    its weight stored [in, out] */
 NN_API nn_status nn_addmm(nn_ctx *ctx, nn_tensor *bias, nn_tensor *x, nn_tensor *w, nn_tensor **out);
@@ -358,9 +348,9 @@ NN_API double nn_module_arg2(const nn_module *m);          /* Flatten end dim */
 NN_API int nn_module_num_children(const nn_module *m);
 NN_API nn_module *nn_module_child(const nn_module *m, int i); /* borrowed */
 NN_API nn_status nn_module_forward(nn_ctx *ctx, nn_module *m, nn_tensor *x, nn_tensor **out);
-/* m[n-1](...m[0](x)), as a Sequential of them runs (a Linear and the ReLU after it as one op) */
-NN_API nn_status nn_modules_forward(nn_ctx *ctx, nn_module *const *m, int n, nn_tensor *x,
-                                    nn_tensor **out);
+/* m[n-1](...m[0](x)): the modules of an array run in sequence, as a Sequential of them runs */
+NN_API nn_status nn_module_chain_forward(nn_ctx *ctx, nn_module *const *m, int n, nn_tensor *x,
+                                         nn_tensor **out);
 NN_API void nn_module_train(nn_module *m, bool on);      /* recursive; Dropout obeys it */
 NN_API bool nn_module_is_training(const nn_module *m);
 NN_API void nn_module_set_rng(nn_module *m, nn_rng *r);  /* Dropout's generator (NULL: default) */
@@ -372,37 +362,30 @@ NN_API int64_t nn_module_in_features(const nn_module *m);  /* Linear only, else 
 NN_API int64_t nn_module_out_features(const nn_module *m);
 
 /* ---- optimizers ------------------------------------------------------------------ */
-typedef enum { NN_SGD, NN_ADAM, NN_ADAMW, NN_RMSPROP, NN_ADAGRAD } nn_optim_kind;
-typedef struct nn_optim_opts {
-  double lr;            /* SGD/Adam/AdamW/RMSprop/Adagrad */
-  double momentum;      /* SGD, RMSprop */
-  double dampening;     /* SGD */
-  double weight_decay;  /* all: L2 added to the gradient; AdamW: decoupled */
-  bool nesterov;        /* SGD */
-  double beta1, beta2;  /* Adam(W) */
-  double eps;           /* Adam(W), RMSprop, Adagrad */
-  bool amsgrad;         /* Adam(W) */
-  bool eps_inside;      /* Adam(W): scikit-learn's rule, eps added to the uncorrected sqrt(v) */
-  double alpha;         /* RMSprop smoothing */
-  bool centered;        /* RMSprop */
-  double lr_decay;      /* Adagrad */
-  double initial_accumulator_value; /* Adagrad */
-  bool maximize;
-} nn_optim_opts;
-NN_API void nn_optim_defaults(nn_optim_kind kind, nn_optim_opts *o); /* PyTorch's defaults */
-/* Checks o as the optimizer's constructor would (lr >= 0, betas in [0, 1), …): NN_ERR_ARG if bad. */
-NN_API nn_status nn_optim_check_opts(nn_ctx *ctx, nn_optim_kind kind, const nn_optim_opts *o);
-NN_API nn_status nn_optim_new(nn_ctx *ctx, nn_optim_kind kind, nn_optim **out);
+/* By name: "SGD", "Adam", "AdamW", "RMSprop", "Adagrad" (nn_optim_kind_name(i) lists them and
+   is NULL past the end), with PyTorch's defaults. */
+NN_API const char *nn_optim_kind_name(int i);
+NN_API nn_status nn_optim_new(nn_ctx *ctx, const char *name, nn_optim **out);
 NN_API void nn_optim_free(nn_optim *o);
-/* A group of n parameters with its options; the optimizer retains the tensors. */
-NN_API nn_status nn_optim_add_group(nn_ctx *ctx, nn_optim *o, int n, nn_tensor *const *params,
-                                    const nn_optim_opts *opts);
+NN_API const char *nn_optim_name(const nn_optim *o);      /* "Adam", …; "" for NULL */
+/* Options by PyTorch's names ("lr", "momentum", "weight_decay", "beta1", "beta2", "eps", …),
+   as numbers (flags such as "nesterov" are 0 or 1). group -1 holds the defaults that
+   nn_optim_add_group copies into each new group; 0.. is a group. A name the optimizer does not
+   have fails naming its valid ones; a value out of range fails naming the rule. */
+NN_API nn_status nn_optim_set(nn_ctx *ctx, nn_optim *o, int group, const char *key, double v);
+NN_API nn_status nn_optim_get(nn_ctx *ctx, const nn_optim *o, int group, const char *key,
+                              double *v);
+/* Checks group's options together (SGD's nesterov needs a momentum and no dampening);
+   add_group and step check them too. */
+NN_API nn_status nn_optim_check(nn_ctx *ctx, nn_optim *o, int group);
+NN_API int nn_optim_num_options(const nn_optim *o);
+/* name of option i (0-based; NULL past the end); *is_flag (may be NULL) says 0/1 valued */
+NN_API const char *nn_optim_option(const nn_optim *o, int i, bool *is_flag);
+/* A group of n parameters with the current defaults (group -1); the optimizer retains them. */
+NN_API nn_status nn_optim_add_group(nn_ctx *ctx, nn_optim *o, int n, nn_tensor *const *params);
 NN_API nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o); /* parameters without grad are skipped */
 NN_API void nn_optim_zero_grad(nn_optim *o);
-NN_API void nn_optim_zero_grad_deferred(nn_optim *o);   /* nn_tensor_zero_grad_deferred on each */
 NN_API int nn_optim_num_groups(const nn_optim *o);
-NN_API nn_optim_kind nn_optim_kind_of(const nn_optim *o);
-NN_API nn_optim_opts *nn_optim_group_opts(nn_optim *o, int g); /* modifiable (lr schedules) */
 NN_API int nn_optim_group_size(const nn_optim *o, int g);
 NN_API nn_tensor *nn_optim_group_param(const nn_optim *o, int g, int i); /* borrowed */
 /* Per-parameter state, as PyTorch names it: "step" (a count), "exp_avg", "exp_avg_sq",

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "nn.h"
+#include "nn_internal.h"
 
 static nn_tensor *tensor2(nn_ctx *ctx, nn_dtype dt, int64_t r, int64_t c, const double *v) {
   int64_t shape[2] = {r, c};
@@ -330,11 +331,11 @@ static void test_sequential(nn_ctx *ctx) {
 /* A Sequential runs a Linear and the ReLU after it as one op (nn_linear_relu): the output and
    every gradient are the same bits as the layers one by one (nn_module_forward on each), in
    float32 and float64, for a 1-D input too; an in-place change of the fused output is caught
-   by backward; nn_modules_forward's bad arguments. */
+   by backward; nn_module_chain_forward's bad arguments. */
 static void fused_run(nn_ctx *ctx, nn_module **mods, int n, bool fused, nn_tensor *x,
                       nn_tensor **y, nn_tensor **g) {
   nn_tensor *h, *next, *loss, *sq;
-  if (fused) OK(nn_modules_forward(ctx, mods, n, x, &h));
+  if (fused) OK(nn_module_chain_forward(ctx, mods, n, x, &h));
   else {
     nn_tensor_retain(h = x);
     for (int i = 0; i < n; i++) {
@@ -390,7 +391,7 @@ static void test_fused(nn_ctx *ctx) {
       nn_tensor_release(ya); nn_tensor_release(yb);
       /* the fused output is saved for its mask: changing it in place is caught */
       nn_tensor *h, *s;
-      OK(nn_modules_forward(ctx, m, 2, x, &h));
+      OK(nn_module_chain_forward(ctx, m, 2, x, &h));
       OK(nn_sum(ctx, h, NN_ALL, false, &s));
       bool was = nn_set_grad_enabled(ctx, false);   /* (as torch.no_grad: allowed, recorded) */
       OK(nn_adds_(ctx, h, 1.0));
@@ -407,15 +408,15 @@ static void test_fused(nn_ctx *ctx) {
   nn_tensor *x, *y = (nn_tensor *)&y;
   OK(nn_linear_new(ctx, NULL, 3, 2, true, NN_F32, &lin));
   OK(nn_zeros(ctx, NN_F32, 2, xs, &x));
-  CHECK(nn_modules_forward(ctx, NULL, 1, x, &y) == NN_ERR_ARG && y == NULL);
+  CHECK(nn_module_chain_forward(ctx, NULL, 1, x, &y) == NN_ERR_ARG && y == NULL);
   CHECK_MSG(ctx, "forward: no modules");
   y = (nn_tensor *)&y;
-  CHECK(nn_modules_forward(ctx, &lin, -1, x, &y) == NN_ERR_ARG && y == NULL);
+  CHECK(nn_module_chain_forward(ctx, &lin, -1, x, &y) == NN_ERR_ARG && y == NULL);
   m2[0] = lin; m2[1] = NULL;
-  CHECK(nn_modules_forward(ctx, m2, 2, x, &y) == NN_ERR_ARG && y == NULL);
+  CHECK(nn_module_chain_forward(ctx, m2, 2, x, &y) == NN_ERR_ARG && y == NULL);
   CHECK_MSG(ctx, "forward: module 2 is NULL");
-  CHECK(nn_modules_forward(ctx, m2, 1, NULL, &y) == NN_ERR_ARG && y == NULL);
-  CHECK(nn_modules_forward(ctx, m2, 0, x, &y) == NN_OK && y == x);   /* no modules: x itself */
+  CHECK(nn_module_chain_forward(ctx, m2, 1, NULL, &y) == NN_ERR_ARG && y == NULL);
+  CHECK(nn_module_chain_forward(ctx, m2, 0, x, &y) == NN_OK && y == x);   /* no modules: x itself */
   nn_tensor_release(y);
   nn_tensor_release(x);
   nn_module_release(lin);

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "nn.h"
+#include "nn_internal.h"
 
 enum { N = 6 };
 
@@ -118,8 +119,8 @@ static double compare(nn_optim_kind k, const nn_optim_opts *o, int steps) {
   nn_tensor *p = param(ctx, NN_F64, N, ref);
   double *pd = nn_tensor_data(p), *gd = grad_buffer(ctx, p);
   nn_optim *opt = NULL;
-  OK(nn_optim_new(ctx, k, &opt));
-  OK(nn_optim_add_group(ctx, opt, 1, &p, o));
+  OK(nn_optim_new(ctx, nn_optim_kind_name(k), &opt));
+  OK(nn_optim_add_group_opts(ctx, opt, 1, &p, o));
   refstate s;
   memset(&s, 0, sizeof s);
   double worst = 0;
@@ -199,8 +200,8 @@ static double scalar_run(nn_optim_kind k, const nn_optim_opts *o, double p0, dou
   OK(nn_tensor_set_grad(ctx, p, gt));
   nn_tensor_release(gt);
   nn_optim *opt = NULL;
-  OK(nn_optim_new(ctx, k, &opt));
-  OK(nn_optim_add_group(ctx, opt, 1, &p, o));
+  OK(nn_optim_new(ctx, nn_optim_kind_name(k), &opt));
+  OK(nn_optim_add_group_opts(ctx, opt, 1, &p, o));
   for (int t = 0; t < steps; t++) OK(nn_optim_step(ctx, opt));
   double v = 0;
   int64_t idx[1] = {0};
@@ -267,16 +268,16 @@ static void test_groups_and_state(void) {
   for (int i = 0; i < 3; i++) ga[i] = 1;
   /* c has no grad: skipped */
   nn_optim *opt = NULL;
-  OK(nn_optim_new(ctx, NN_ADAM, &opt));
+  OK(nn_optim_new(ctx, nn_optim_kind_name(NN_ADAM), &opt));
   nn_optim_opts o1 = defaults(NN_ADAM), o2 = defaults(NN_ADAM);
   o1.lr = 0.1;
   o2.lr = 0.01;
-  OK(nn_optim_add_group(ctx, opt, 1, &a, &o1));
+  OK(nn_optim_add_group_opts(ctx, opt, 1, &a, &o1));
   nn_tensor *g2[2] = {b, c};
-  OK(nn_optim_add_group(ctx, opt, 2, g2, &o2));
+  OK(nn_optim_add_group_opts(ctx, opt, 2, g2, &o2));
   CHECK(nn_optim_num_groups(opt) == 2 && nn_optim_num_params(opt) == 3);
   CHECK(nn_optim_group_size(opt, 0) == 1 && nn_optim_group_size(opt, 1) == 2);
-  CHECK(nn_optim_group_size(opt, 2) == 0 && nn_optim_group_opts(opt, -1) == NULL);
+  CHECK(nn_optim_group_size(opt, 2) == 0 && nn_optim_group_opts(opt, -2) == NULL);
   CHECK(nn_optim_group_param(opt, 1, 1) == c && nn_optim_group_param(opt, 1, 2) == NULL);
   CHECK(nn_optim_kind_of(opt) == NN_ADAM);
   const char *const *names;
@@ -311,8 +312,8 @@ static void test_groups_and_state(void) {
   nn_tensor_release(a2);
   OK(nn_tensor_set_grad(ctx, a2d, nn_tensor_grad(a)));
   nn_optim *opt2 = NULL;
-  OK(nn_optim_new(ctx, NN_ADAM, &opt2));
-  OK(nn_optim_add_group(ctx, opt2, 1, &a2d, &o1));
+  OK(nn_optim_new(ctx, nn_optim_kind_name(NN_ADAM), &opt2));
+  OK(nn_optim_add_group_opts(ctx, opt2, 1, &a2d, &o1));
   OK(nn_optim_set_state(ctx, opt2, 0, "exp_avg", nn_optim_state(opt, 0, "exp_avg")));
   OK(nn_optim_set_state(ctx, opt2, 0, "exp_avg_sq", nn_optim_state(opt, 0, "exp_avg_sq")));
   OK(nn_optim_set_param_step(ctx, opt2, 0, nn_optim_param_step(opt, 0)));
@@ -358,8 +359,8 @@ static void test_adagrad_state(void) {
   nn_optim *opt = NULL;
   nn_optim_opts o = defaults(NN_ADAGRAD);
   o.initial_accumulator_value = 0.5;
-  OK(nn_optim_new(ctx, NN_ADAGRAD, &opt));
-  OK(nn_optim_add_group(ctx, opt, 1, &p, &o));
+  OK(nn_optim_new(ctx, nn_optim_kind_name(NN_ADAGRAD), &opt));
+  OK(nn_optim_add_group_opts(ctx, opt, 1, &p, &o));
   nn_tensor *s = nn_optim_state(opt, 0, "sum");
   CHECK(s && nn_tensor_dtype(s) == NN_F32 && ((float *)nn_tensor_data(s))[1] == 0.5f);
   CHECK(nn_optim_param_step(opt, 0) == 0);
@@ -388,8 +389,8 @@ static void test_no_alloc(void) {
       o.centered = true;
       o.weight_decay = 0.01;
       nn_optim *opt = NULL;
-      OK(nn_optim_new(ctx, kinds[ki], &opt));
-      OK(nn_optim_add_group(ctx, opt, 1, &p, &o));
+      OK(nn_optim_new(ctx, nn_optim_kind_name(kinds[ki]), &opt));
+      OK(nn_optim_add_group_opts(ctx, opt, 1, &p, &o));
       for (int i = 0; i < 3; i++) OK(nn_optim_step(ctx, opt));
       uint64_t calls = nn_ctx_alloc_calls(ctx);
       size_t bytes = nn_ctx_bytes_in_use(ctx);
@@ -427,8 +428,8 @@ static void test_step_after_zero_grad(void) {
       OK(nn_tensor_set_requires_grad(ctx, p[i], true));
       OK(nn_tensor_set_grad(ctx, p[i], gi));
       nn_tensor_release(gi);
-      OK(nn_optim_new(ctx, kinds[ki], &opt[i]));
-      OK(nn_optim_add_group(ctx, opt[i], 1, &p[i], &o));
+      OK(nn_optim_new(ctx, nn_optim_kind_name(kinds[ki]), &opt[i]));
+      OK(nn_optim_add_group_opts(ctx, opt[i], 1, &p[i], &o));
       OK(nn_optim_step(ctx, opt[i]));
     }
     nn_optim_zero_grad_deferred(opt[0]);
@@ -451,8 +452,8 @@ static void expect_group_error(nn_optim_kind k, const nn_optim_opts *o, nn_statu
   double v[2] = {1, 2};
   nn_tensor *p = param(ctx, NN_F64, 2, v);
   nn_optim *opt = NULL;
-  OK(nn_optim_new(ctx, k, &opt));
-  CHECK(nn_optim_add_group(ctx, opt, 1, &p, o) == want);
+  OK(nn_optim_new(ctx, nn_optim_kind_name(k), &opt));
+  CHECK(nn_optim_add_group_opts(ctx, opt, 1, &p, o) == want);
   CHECK_MSG(ctx, msg);
   CHECK(nn_optim_num_groups(opt) == 0 && nn_optim_num_params(opt) == 0);
   CHECK(nn_optim_check_opts(ctx, k, o) == want);
@@ -494,26 +495,27 @@ static void test_option_errors(void) {
 static void test_param_errors(void) {
   nn_ctx *ctx = nn_ctx_new(NULL, NULL);
   nn_optim *opt = (nn_optim *)&opt;
-  CHECK(nn_optim_new(ctx, (nn_optim_kind)9, &opt) == NN_ERR_ARG && opt == NULL);
-  CHECK_MSG(ctx, "optimizer: unknown kind 9");
-  OK(nn_optim_new(ctx, NN_SGD, &opt));
+  CHECK(nn_optim_kind_name(5) == NULL && nn_optim_kind_name(-1) == NULL);
+  CHECK(nn_optim_new(ctx, "Adamax", &opt) == NN_ERR_ARG && opt == NULL);
+  CHECK_MSG(ctx, "optimizer: unknown optimizer 'Adamax' (valid: SGD, Adam, AdamW, RMSprop, Adagrad)");
+  OK(nn_optim_new(ctx, nn_optim_kind_name(NN_SGD), &opt));
   nn_optim_opts o = defaults(NN_SGD);
   double v[6] = {1, 2, 3, 4, 5, 6};
   nn_tensor *p = param(ctx, NN_F64, 6, v);
-  CHECK(nn_optim_add_group(ctx, opt, 0, &p, &o) == NN_ERR_ARG);
+  CHECK(nn_optim_add_group_opts(ctx, opt, 0, &p, &o) == NN_ERR_ARG);
   CHECK_MSG(ctx, "SGD: optimizer got an empty parameter list");
-  CHECK(nn_optim_add_group(ctx, opt, 1, NULL, &o) == NN_ERR_ARG);
+  CHECK(nn_optim_add_group_opts(ctx, opt, 1, NULL, &o) == NN_ERR_ARG);
   CHECK_MSG(ctx, "SGD: optimizer got an empty parameter list");
-  CHECK(nn_optim_add_group(ctx, opt, 1, &p, NULL) == NN_ERR_ARG);
+  CHECK(nn_optim_add_group_opts(ctx, opt, 1, &p, NULL) == NN_ERR_ARG);
   CHECK_MSG(ctx, "SGD: add_group without options");
   nn_tensor *nul = NULL;
-  CHECK(nn_optim_add_group(ctx, opt, 1, &nul, &o) == NN_ERR_ARG);
+  CHECK(nn_optim_add_group_opts(ctx, opt, 1, &nul, &o) == NN_ERR_ARG);
   CHECK_MSG(ctx, "SGD: parameter 0 is NULL");
   /* non-leaf */
   nn_tensor *y = NULL;
   OK(nn_muls(ctx, p, 2.0, &y));
   nn_tensor *two[2] = {p, y};
-  CHECK(nn_optim_add_group(ctx, opt, 2, two, &o) == NN_ERR_ARG);
+  CHECK(nn_optim_add_group_opts(ctx, opt, 2, two, &o) == NN_ERR_ARG);
   check_total++;
   if (strncmp(nn_ctx_errmsg(ctx), "SGD: can't optimize a non-leaf tensor (parameter 1, made by ", 60)) {
     check_failures++;
@@ -524,7 +526,7 @@ static void test_param_errors(void) {
   nn_tensor *li = NULL;
   int64_t three = 3;
   OK(nn_zeros(ctx, NN_I64, 1, &three, &li));
-  CHECK(nn_optim_add_group(ctx, opt, 1, &li, &o) == NN_ERR_DTYPE);
+  CHECK(nn_optim_add_group_opts(ctx, opt, 1, &li, &o) == NN_ERR_DTYPE);
   CHECK_MSG(ctx, "SGD: parameter 0 has dtype int64; only float32 and float64 can be optimized");
   nn_tensor_release(li);
   /* non-contiguous */
@@ -532,22 +534,22 @@ static void test_param_errors(void) {
   int64_t shape[2] = {2, 3};
   OK(nn_zeros(ctx, NN_F32, 2, shape, &m));
   OK(nn_transpose(ctx, m, 0, 1, &mt));
-  CHECK(nn_optim_add_group(ctx, opt, 1, &mt, &o) == NN_ERR_ARG);
+  CHECK(nn_optim_add_group_opts(ctx, opt, 1, &mt, &o) == NN_ERR_ARG);
   CHECK_MSG(ctx, "SGD: parameter 0 (shape [3, 2]) is not contiguous");
   nn_tensor_release(mt);
   nn_tensor_release(m);
   /* duplicates */
   nn_tensor *dup[2] = {p, p};
-  CHECK(nn_optim_add_group(ctx, opt, 2, dup, &o) == NN_ERR_ARG);
+  CHECK(nn_optim_add_group_opts(ctx, opt, 2, dup, &o) == NN_ERR_ARG);
   CHECK_MSG(ctx, "SGD: parameter 1 appears twice in the group (also at 0)");
-  OK(nn_optim_add_group(ctx, opt, 1, &p, &o));
-  CHECK(nn_optim_add_group(ctx, opt, 1, &p, &o) == NN_ERR_ARG);
+  OK(nn_optim_add_group_opts(ctx, opt, 1, &p, &o));
+  CHECK(nn_optim_add_group_opts(ctx, opt, 1, &p, &o) == NN_ERR_ARG);
   CHECK_MSG(ctx, "SGD: some parameters appear in more than one parameter group (parameter 0)");
   CHECK(nn_optim_num_groups(opt) == 1 && nn_optim_num_params(opt) == 1);
   /* another context's tensor */
   nn_ctx *ctx2 = nn_ctx_new(NULL, NULL);
   nn_tensor *q = param(ctx2, NN_F64, 2, v);
-  CHECK(nn_optim_add_group(ctx, opt, 1, &q, &o) == NN_ERR_ARG);
+  CHECK(nn_optim_add_group_opts(ctx, opt, 1, &q, &o) == NN_ERR_ARG);
   CHECK_MSG(ctx, "SGD: parameter 0 belongs to another context");
   nn_tensor_release(q);
   nn_ctx_free(ctx2);
@@ -597,10 +599,10 @@ static void test_oom(void) {
     nn_status s = nn_ones(ctx, NN_F32, 1, shape, &p);
     if (s == NN_OK) s = nn_ones(ctx, NN_F32, 1, shape, &g);
     if (s == NN_OK) s = nn_tensor_set_grad(ctx, p, g);
-    if (s == NN_OK) s = nn_optim_new(ctx, NN_ADAM, &opt);
+    if (s == NN_OK) s = nn_optim_new(ctx, nn_optim_kind_name(NN_ADAM), &opt);
     nn_optim_opts o = defaults(NN_ADAM);
     o.amsgrad = true;
-    if (s == NN_OK) s = nn_optim_add_group(ctx, opt, 1, &p, &o);
+    if (s == NN_OK) s = nn_optim_add_group_opts(ctx, opt, 1, &p, &o);
     if (s == NN_OK) {
       s = nn_optim_step(ctx, opt);
       if (s != NN_OK) { /* a failed first step leaves the parameter and step count alone */
@@ -621,7 +623,69 @@ static void test_oom(void) {
   CHECK(completed);
 }
 
+/* Options by name: each optimizer's own list, values checked when set, the defaults (group
+   -1) copied by add_group, groups changed one by one, the checks across options. */
+static void test_options_by_name(void) {
+  nn_ctx *ctx = nn_ctx_new(NULL, NULL);
+  nn_optim *opt = NULL;
+  double v = -1, pv[2] = {1, 2};
+  OK(nn_optim_new(ctx, "SGD", &opt));
+  CHECK(strcmp(nn_optim_name(opt), "SGD") == 0 && nn_optim_num_options(opt) == 6);
+  bool flag = true;
+  CHECK(strcmp(nn_optim_option(opt, 0, &flag), "lr") == 0 && !flag);
+  CHECK(strcmp(nn_optim_option(opt, 4, &flag), "nesterov") == 0 && flag);
+  CHECK(nn_optim_option(opt, 6, &flag) == NULL && nn_optim_option(opt, -1, NULL) == NULL);
+  OK(nn_optim_get(ctx, opt, -1, "lr", &v));
+  CHECK(v == 1e-3);
+  CHECK(nn_optim_set(ctx, opt, -1, "betas", 0.5) == NN_ERR_ARG);
+  CHECK_MSG(ctx, "SGD: unknown option 'betas' (valid: lr, weight_decay, momentum, dampening, "
+                 "nesterov, maximize)");
+  CHECK(nn_optim_set(ctx, opt, -1, "lr", -0.5) == NN_ERR_ARG);
+  CHECK_MSG(ctx, "SGD: invalid learning rate: -0.5 (must be a finite number >= 0)");
+  CHECK(nn_optim_set(ctx, opt, -1, "nesterov", 2) == NN_ERR_ARG);
+  CHECK_MSG(ctx, "SGD: invalid nesterov flag: 2 (must be 0 or 1)");
+  CHECK(nn_optim_set(ctx, opt, 0, "lr", 0.5) == NN_ERR_ARG);   /* no group yet */
+  CHECK_MSG(ctx, "SGD.set: group 0 out of range [-1, 0)");
+  OK(nn_optim_set(ctx, opt, -1, "lr", 0.25));
+  OK(nn_optim_set(ctx, opt, -1, "nesterov", 1));   /* needs a momentum: checked together */
+  CHECK(nn_optim_check(ctx, opt, -1) == NN_ERR_ARG);
+  CHECK_MSG(ctx, "SGD: Nesterov momentum requires a momentum and zero dampening "
+                 "(momentum 0, dampening 0)");
+  nn_tensor *a = param(ctx, NN_F64, 2, pv), *b = param(ctx, NN_F64, 2, pv);
+  CHECK(nn_optim_add_group(ctx, opt, 1, &a) == NN_ERR_ARG && nn_optim_num_groups(opt) == 0);
+  OK(nn_optim_set(ctx, opt, -1, "momentum", 0.9));
+  OK(nn_optim_add_group(ctx, opt, 1, &a));
+  OK(nn_optim_set(ctx, opt, -1, "lr", 0.125));     /* later groups only */
+  OK(nn_optim_add_group(ctx, opt, 1, &b));
+  OK(nn_optim_get(ctx, opt, 0, "lr", &v));
+  CHECK(v == 0.25);
+  OK(nn_optim_get(ctx, opt, 1, "lr", &v));
+  CHECK(v == 0.125);
+  OK(nn_optim_get(ctx, opt, 1, "nesterov", &v));
+  CHECK(v == 1);
+  OK(nn_optim_set(ctx, opt, 0, "momentum", 0));    /* a value fine alone, not with nesterov */
+  CHECK(nn_optim_step(ctx, opt) == NN_ERR_ARG);
+  OK(nn_optim_set(ctx, opt, 0, "nesterov", 0));
+  grad_buffer(ctx, a)[0] = 1;
+  OK(nn_optim_step(ctx, opt));
+  CHECK(((double *)nn_tensor_data(a))[0] == 0.75 && ((double *)nn_tensor_data(a))[1] == 2);
+  nn_optim_free(opt);
+  OK(nn_optim_new(ctx, "Adam", &opt));
+  OK(nn_optim_get(ctx, opt, -1, "beta2", &v));
+  CHECK(v == 0.999);
+  CHECK(nn_optim_set(ctx, opt, -1, "beta1", 1) == NN_ERR_ARG);
+  CHECK_MSG(ctx, "Adam: invalid beta parameter at index 0: 1 (must be in [0, 1))");
+  CHECK(nn_optim_get(ctx, opt, -1, "momentum", &v) == NN_ERR_ARG);
+  CHECK_MSG(ctx, "Adam: unknown option 'momentum' (valid: lr, weight_decay, eps, beta1, beta2, "
+                 "amsgrad, eps_inside, maximize)");
+  nn_optim_free(opt);
+  nn_tensor_release(a);
+  nn_tensor_release(b);
+  nn_ctx_free(ctx);
+}
+
 int main(void) {
+  test_options_by_name();
   test_rules();
   test_hand();
   test_defaults();

@@ -66,11 +66,9 @@ static void *train(void *arg) {
   int np = nn_module_num_params(seq);
   if (np != 4) { snprintf(jb->err, sizeof jb->err, "%d params", np); goto done; }
   for (int i = 0; i < np; i++) params[i] = nn_module_param(seq, i, NULL, 0);
-  nn_optim_opts o;
-  nn_optim_defaults(NN_ADAM, &o);
-  o.lr = 0.02;
-  TRY(nn_optim_new(ctx, NN_ADAM, &opt));
-  TRY(nn_optim_add_group(ctx, opt, np, params, &o));
+  TRY(nn_optim_new(ctx, "Adam", &opt));
+  TRY(nn_optim_set(ctx, opt, -1, "lr", 0.02));   /* the defaults the next group takes */
+  TRY(nn_optim_add_group(ctx, opt, np, params));
   for (int step = 0; step < STEPS; step++) {
     nn_optim_zero_grad(opt);
     TRY(nn_module_forward(ctx, seq, x, &out));

@@ -379,7 +379,7 @@ describe("nn: modules", function()
   end)
 end)
 
-describe("nn: functional forms and the C Sequential", function()
+describe("nn: functional forms", function()
   it("nn.functional matches the layers", function()
     local F = nn.functional
     local x = f64{{-1, 0.5, 2}, {3, -2, 0}}
@@ -397,26 +397,7 @@ describe("nn: functional forms and the C Sequential", function()
                  errmsg(F.dropout, x, 2))
   end)
 
-  it("a Sequential of C layers runs in C", function()
-    local seq = lunet._nn.CSequential(nn.Linear(2, 3), nn.ReLU(), nn.Dropout(0.2))
-    assert.equal(3, #seq)
-    assert.equal("ReLU()", tostring(seq[2]))
-    assert.equal("Dropout(p=0.2)", tostring(seq[-1]))
-    assert.is_nil(seq[4])
-    assert.equal(table.concat({
-      "Sequential(",
-      "  (0): Linear(in_features=2, out_features=3, bias=True)",
-      "  (1): ReLU()",
-      "  (2): Dropout(p=0.2)",
-      ")"}, "\n"), tostring(seq))
-    local map, names = seq:named_parameters()
-    assert.same({"0.weight", "0.bias"}, names)
-    assert.equal(seq[1].weight, map["0.weight"])
-    seq:eval()
-    assert.is_false(seq[3].training)
-    local y = seq(lunet.ones(4, 2))
-    assert.same({4, 3}, y:shape())
-    near(y:totable()[1], nn.ReLU()(seq[1](lunet.ones(1, 2))):totable()[1], 1e-6)
+  it("Sequential refuses what is not a module", function()
     assert.equal("Sequential: argument 2 is not a module (got string)",
                  errmsg(nn.Sequential, nn.ReLU(), "relu"))
   end)

@@ -16,7 +16,8 @@ local math, type, pairs, ipairs, error, setmetatable, getmetatable, tostring, se
   math, type, pairs, ipairs, error, setmetatable, getmetatable, tostring, select, rawget
 local sformat, concat, sort = string.format, table.concat, table.sort
 
-local M = {SGD = C.SGD, Adam = C.Adam, AdamW = C.AdamW, RMSprop = C.RMSprop, Adagrad = C.Adagrad}
+local M = {}
+for name, new in pairs(C) do M[name] = new end -- one constructor per optimizer of the core
 
 _ENV = nil
 
