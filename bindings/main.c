@@ -681,9 +681,25 @@ static int indir(lua_State *L, int v) {
   return found;
 }
 
-/* value[key] (value below key on the stack) through sources(); replaces both by it. */
+/* value[key] (value below key on the stack) through sources(); replaces both by it. A name
+   the value's __dir lists is fetched with its __index (lunet.nn: loads it), as the table
+   its __index keeps may hold a loader under that name rather than the value. */
 static int rawlookup(lua_State *L) {
   int key = lua_gettop(L);
+  if (lua_type(L, key - 1) == LUA_TTABLE) {
+    lua_pushvalue(L, key);
+    if (lua_rawget(L, key - 1) != LUA_TNIL) {
+      lua_replace(L, key - 1);
+      lua_settop(L, key - 1);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
+  if (lua_type(L, key) == LUA_TSTRING && indir(L, key - 1)) {
+    lua_gettable(L, key - 1);
+    lua_replace(L, key - 1);
+    return 1;
+  }
   sources(L, key - 1);
   for (lua_Integer i = 1; lua_rawgeti(L, key + 1, i) == LUA_TTABLE; i++) {
     lua_pushvalue(L, key);
@@ -693,12 +709,6 @@ static int rawlookup(lua_State *L) {
       return 1;
     }
     lua_pop(L, 2);
-  }
-  lua_settop(L, key);
-  if (lua_type(L, key) == LUA_TSTRING && indir(L, key - 1)) { /* runs its __index: loads it */
-    lua_gettable(L, key - 1);
-    lua_replace(L, key - 1);
-    return 1;
   }
   lua_settop(L, key - 2);
   return 0;

@@ -22,7 +22,9 @@ for doc in "$src/README.md" "$src/docs/guide.md"; do
   echo "$out" | grep -v '^C '
   while read -r _ path line; do cblocks+=("$path:$line"); done < <(echo "$out" | grep '^C ' || true)
 done
-[ -f "$tmp/run/digits_loss.svg" ] || { echo "docs: the guide's plot was not written" >&2; exit 1; }
+for svg in digits_loss.svg digits_confusion.svg; do
+  [ -s "$tmp/run/$svg" ] || { echo "docs: the guide's $svg was not written" >&2; exit 1; }
+done
 
 if [ ${#cblocks[@]} -gt 0 ]; then
   cmake --install "$build" --prefix "$tmp/prefix" > "$tmp/install.log"
