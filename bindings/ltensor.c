@@ -15,6 +15,7 @@
 #include <lua.h>
 
 #include "lunet_impl.h"
+#include "../runtime/ops_unary.def"
 
 #define MT lua_upvalueindex(1)  /* the tensor metatable */
 #define BOX lua_upvalueindex(2) /* the state's context box (for lunet_gcstep_box) */
@@ -1152,16 +1153,11 @@ static int t_pow(lua_State *L) { return arith(L, OP_POW); }
 static int t_maximum(lua_State *L) { return arith(L, OP_MAX); }
 static int t_minimum(lua_State *L) { return arith(L, OP_MIN); }
 
-static int t_neg(lua_State *L) { return unary(L, nn_neg); }
-static int t_exp(lua_State *L) { return unary(L, nn_exp); }
-static int t_log(lua_State *L) { return unary(L, nn_log); }
-static int t_sqrt(lua_State *L) { return unary(L, nn_sqrt); }
-static int t_abs(lua_State *L) { return unary(L, nn_abs); }
-static int t_sign(lua_State *L) { return unary(L, nn_sign); }
-static int t_tanh(lua_State *L) { return unary(L, nn_tanh); }
-static int t_sigmoid(lua_State *L) { return unary(L, nn_sigmoid); }
-static int t_relu(lua_State *L) { return unary(L, nn_relu); }
-static int t_gelu(lua_State *L) { return unary(L, nn_gelu); }
+/* the element-wise unary ops: one method (and lunet.<name> function) per row of the table */
+#define UNARY_METHOD(op_, ...) static int t_##op_(lua_State *L) { return unary(L, nn_##op_); }
+NN_UNARY_OPS(UNARY_METHOD)
+#define UNARY_REG(op_, ...) {#op_, t_##op_},
+#define UNARY_NAME(op_, ...) #op_,
 
 static int t_leaky_relu(lua_State *L) {
   nn_tensor *t = checkt(L, 1);
@@ -1831,9 +1827,8 @@ static const luaL_Reg methods_list[] = {
   {"copy_", t_copy_},
   /* arithmetic */
   {"add", t_add}, {"sub", t_sub}, {"mul", t_mul}, {"div", t_div}, {"pow", t_pow},
-  {"neg", t_neg}, {"exp", t_exp}, {"log", t_log}, {"sqrt", t_sqrt}, {"abs", t_abs},
-  {"sign", t_sign}, {"tanh", t_tanh}, {"sigmoid", t_sigmoid}, {"relu", t_relu},
-  {"leaky_relu", t_leaky_relu}, {"gelu", t_gelu}, {"softmax", t_softmax},
+  NN_UNARY_OPS(UNARY_REG)
+  {"leaky_relu", t_leaky_relu}, {"softmax", t_softmax},
   {"log_softmax", t_log_softmax}, {"clamp", t_clamp}, {"maximum", t_maximum},
   {"minimum", t_minimum}, {"where", t_where},
   /* in place */
@@ -1876,8 +1871,8 @@ static const luaL_Reg functions[] = {
 
 /* methods that are also module functions taking the tensor first (torch.exp(t) style) */
 static const char *const exported[] = {
-  "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "sign", "tanh",
-  "sigmoid", "relu", "leaky_relu", "gelu", "softmax", "log_softmax", "clamp", "maximum",
+  NN_UNARY_OPS(UNARY_NAME)
+  "add", "sub", "mul", "div", "pow", "leaky_relu", "softmax", "log_softmax", "clamp", "maximum",
   "minimum", "eq", "ne", "lt", "le", "gt", "ge", "sum", "mean", "prod", "var", "std", "max",
   "min", "argmax", "argmin", "dot", "transpose", "reshape", "flatten", "squeeze", "unsqueeze",
   "narrow", "select", "index_select", "clone", "detach", "numel", NULL

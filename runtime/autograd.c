@@ -8,36 +8,51 @@
 #include <stdlib.h>
 #include "nn_impl.h"
 
-bool nn_needs_grad(nn_ctx *ctx, int n, nn_tensor *const *in) {
-  if (!ctx->grad_enabled) return false;
-  for (int i = 0; i < n; i++)
-    if (in[i] && in[i]->requires_grad) return true;
-  return false;
+/* The tail of a node: the args first (max_align_t-aligned), then in[] and in_version[]. */
+static size_t args_room(const nn_op *op) {
+  size_t a = sizeof(max_align_t);
+  return (op->args_size + a - 1) / a * a;
 }
 
-nn_node *nn_record(nn_ctx *ctx, const nn_op *op, nn_tensor *out, int n, nn_tensor *const *in,
-                   nn_tensor *saved) {
-  nn_node *node = nn_malloc(ctx, sizeof *node);
-  if (!node) { nn_fail(ctx, NN_ERR_MEM, "%s: out of memory recording the graph", op->name); return NULL; }
+nn_status nn_record(nn_ctx *ctx, const nn_op *op, nn_tensor **out, int n, nn_tensor *const *in,
+                    nn_tensor *saved, const void *args) {
+  nn_tensor *y = *out;
+  if (!nn_needs_grad(ctx, n, in) || y->dtype == NN_I64) return NN_OK;
+  size_t room = args_room(op);
+  size_t bytes = sizeof(nn_node) + room + (size_t)n * (sizeof(nn_tensor *) + sizeof(uint64_t));
+  nn_tensor *own = NULL;            /* the output's second header, when the op saves it */
+  nn_status s = op->saves_output ? nn_same_view(ctx, y, &own) : NN_OK;
+  nn_node *node = s ? NULL : nn_malloc(ctx, bytes);
+  if (!node) {
+    if (!s) s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory recording the graph", op->name);
+    nn_tensor_release(own);
+    nn_tensor_release(y);
+    *out = NULL;
+    return s;
+  }
   memset(node, 0, sizeof *node);
   node->refs = 1;
   node->op = op;
   node->seq = ++ctx->seq;
   node->nin = n;
   node->ctx = ctx;
+  node->bytes = bytes;
+  node->args = node->tail;
+  if (op->args_size) memcpy(node->args, args, op->args_size);
+  node->in = (nn_tensor **)((char *)node->tail + room);
+  node->in_version = (uint64_t *)(node->in + n);
   for (int i = 0; i < n; i++) {
     node->in[i] = in[i];
     nn_tensor_retain(in[i]);
-    if (in[i]) node->in_version[i] = in[i]->st->version;
+    node->in_version[i] = in[i] ? in[i]->st->version : 0;
   }
-  if (saved) { nn_tensor_retain(saved); node->saved = saved; node->saved_version = saved->st->version; }
-  node->out_ndim = out->ndim;
-  node->out_dtype = out->dtype;
-  for (int i = 0; i < out->ndim; i++) node->out_shape[i] = out->shape[i];
+  if (own) saved = own;
+  else nn_tensor_retain(saved);
+  if (saved) { node->saved = saved; node->saved_version = saved->st->version; }
   ctx->live++;
-  out->node = node;
-  out->requires_grad = true;
-  return node;
+  y->node = node;
+  y->requires_grad = true;
+  return NN_OK;
 }
 
 static void node_drop_graph(nn_node *n) {
@@ -58,7 +73,7 @@ void nn_nodes_free(nn_node *dead) {
     nn_tensor_unref(n->saved, &dead);
     nn_tensor_unref(n->gout, &dead);
     nn_ctx *ctx = n->ctx;
-    nn_mfree(ctx, n, sizeof *n);
+    nn_mfree(ctx, n, n->bytes);
     nn_ctx_unref(ctx);
   }
 }
@@ -136,6 +151,27 @@ nn_status nn_grad_accum(nn_ctx *ctx, nn_node *n, int i, nn_tensor *g) {
   }
   add_reduced(*slot, g);
   return NN_OK;
+}
+
+nn_status nn_grad_accum_scaled(nn_ctx *ctx, nn_node *n, int i, nn_tensor *g, double scale) {
+  if (!nn_input_needs_grad(n, i)) return NN_OK;
+  if (scale == 1.0) return nn_grad_accum(ctx, n, i, g);
+  nn_tensor *t;
+  nn_status s = nn_muls(ctx, g, scale, &t);
+  if (s) return s;
+  s = nn_grad_accum(ctx, n, i, t);
+  nn_tensor_release(t);
+  return s;
+}
+
+nn_status nn_grad_accum_mul(nn_ctx *ctx, nn_node *n, int i, nn_tensor *x, nn_tensor *y) {
+  if (!nn_input_needs_grad(n, i)) return NN_OK;
+  nn_tensor *t;
+  nn_status s = nn_mul(ctx, x, y, &t);
+  if (s) return s;
+  s = nn_grad_accum(ctx, n, i, t);
+  nn_tensor_release(t);
+  return s;
 }
 
 nn_status nn_grad_slot(nn_ctx *ctx, nn_node *n, int i, nn_tensor **slot, bool *fresh) {
@@ -287,9 +323,9 @@ nn_status nn_backward(nn_ctx *ctx, nn_tensor *t, nn_tensor *grad) {
 
 bool nn_tensor_requires_grad(const nn_tensor *t) { return t && t->requires_grad; }
 bool nn_tensor_is_leaf(const nn_tensor *t) { return t && t->node == NULL; }
-nn_tensor *nn_tensor_grad(const nn_tensor *t) {
+nn_tensor *nn_tensor_grad(nn_tensor *t) {
   if (!t) return NULL;
-  if (t->grad_stale) materialize((nn_tensor *)t);   /* (the zeros it stands for: logically const) */
+  if (t->grad_stale) materialize(t);   /* writes the zeros a deferred zero_grad stands for */
   return t->grad;
 }
 const char *nn_tensor_grad_fn(const nn_tensor *t) { return t && t->node ? t->node->op->name : NULL; }

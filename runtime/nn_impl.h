@@ -4,8 +4,10 @@
 
 #include <signal.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 #include "nn.h"
+#include "nn_internal.h"
 
 /* ---- context ------------------------------------------------------------- */
 
@@ -183,15 +185,26 @@ nn_status nn_check_i64(nn_ctx *ctx, const char *op, nn_dtype dt, double v);
 /* NN_ERR_ARG if two elements of t share memory (expanded views): in-place ops refuse them */
 nn_status nn_check_overlap(nn_ctx *ctx, const char *op, const nn_tensor *t);
 
-/* ---- autograd ---------------------------------------------------------------- */
-#define NN_NODE_MAXIN 3
+/* ---- autograd ----------------------------------------------------------------
+   An op is a descriptor beside its forward (the public nn_<op> function) and its backward, in
+   one block of its ops_*.c file:
 
-/* An op descriptor: its name and its backward, which reads n->gout and accumulates into the
-   inputs' gradients through nn_grad_accum. Forward is the public nn_<op> function. */
+     typedef struct { int dim; } softmax_args;           (what backward needs besides tensors)
+     static nn_status softmax_backward(nn_ctx *ctx, nn_node *n) {
+       const softmax_args *a = n->args; ... n->saved (the output), n->gout ...
+     }
+     const nn_op nn_op_softmax = {.name = "softmax", .backward = softmax_backward,
+                                  .saves_output = true, .args_size = sizeof(softmax_args)};
+
+   and the forward ends with nn_record(ctx, &nn_op_softmax, out, 1, &t, NULL, &args).
+   Listing the descriptor in oplist.c makes test_grad.c demand a gradient case for it. */
 struct nn_op {
   const char *name;
+  /* reads n->gout and accumulates into the inputs' gradients (nn_grad_accum, nn_grad_slot) */
   nn_status (*backward)(nn_ctx *ctx, struct nn_node *n);
-  unsigned saves;    /* bit i: backward reads input i's values (checked against in-place changes) */
+  unsigned saves;       /* bit i: backward reads input i's values (checked against in-place changes) */
+  bool saves_output;    /* backward reads the result: the node keeps a header on it as n->saved */
+  size_t args_size;     /* bytes of the op's argument struct, copied into the node (0: none) */
 };
 
 typedef struct nn_node {
@@ -201,30 +214,40 @@ typedef struct nn_node {
   const nn_op *op;
   uint64_t seq;
   int nin;
-  nn_tensor *in[NN_NODE_MAXIN];     /* retained inputs */
-  uint64_t in_version[NN_NODE_MAXIN];
-  nn_tensor *saved;                 /* an extra saved tensor (output alias, mask, probs…) */
+  nn_tensor **in;                   /* nin retained inputs (an absent optional one is NULL) */
+  uint64_t *in_version;             /* their storage versions when recorded */
+  void *args;                       /* the op's argument struct (op->args_size bytes) */
+  nn_tensor *saved;                 /* the output (op->saves_output) or the op's extra tensor */
   uint64_t saved_version;
-  int out_ndim;
-  nn_dtype out_dtype;
-  int64_t out_shape[NN_MAX_DIMS];
-  double f[4];                      /* op arguments */
-  int64_t iarg[NN_MAX_DIMS + 2];
   nn_tensor *gout;                  /* gradient w.r.t. the output, during backward */
   nn_ctx *ctx;
   struct nn_node *next_dead;        /* release's work list, once refs reach 0 */
+  size_t bytes;                     /* this allocation: the node and its tail */
+  max_align_t tail[];               /* args, in[], in_version[]: one block per node, so a
+                                       training step's nodes come from the block cache */
 } nn_node;
 
 extern const nn_op *const nn_all_ops[];
 /* True if an op on these inputs must be recorded. */
-bool nn_needs_grad(nn_ctx *ctx, int n, nn_tensor *const *in);
-/* Attaches a node for op to out (which must be fresh, refs 1, no node), retaining inputs.
-   saved may be NULL. Returns the node (so the op can fill f/iarg) or NULL after nn_fail. */
-nn_node *nn_record(nn_ctx *ctx, const nn_op *op, nn_tensor *out, int n, nn_tensor *const *in,
-                   nn_tensor *saved);
+static inline bool nn_needs_grad(nn_ctx *ctx, int n, nn_tensor *const *in) {
+  if (!ctx->grad_enabled) return false;
+  for (int i = 0; i < n; i++)
+    if (in[i] && in[i]->requires_grad) return true;
+  return false;
+}
+/* The one way ops record: when grad mode is on and an input needs a gradient (and *out is not
+   int64), attaches a node for op to *out (fresh: refs 1, no node), retaining in[0..n), the
+   output when op->saves_output, else saved (may be NULL), and copying op->args_size bytes of
+   args. On failure releases *out, sets it NULL and returns the error. */
+nn_status nn_record(nn_ctx *ctx, const nn_op *op, nn_tensor **out, int n, nn_tensor *const *in,
+                    nn_tensor *saved, const void *args);
 /* Adds g into the gradient of input i of n, summing over broadcast dims so that g's shape
    reduces to the input's. Inputs that need no grad are skipped. */
 nn_status nn_grad_accum(nn_ctx *ctx, nn_node *n, int i, nn_tensor *g);
+/* nn_grad_accum of g * scale (scale 1: g itself) */
+nn_status nn_grad_accum_scaled(nn_ctx *ctx, nn_node *n, int i, nn_tensor *g, double scale);
+/* nn_grad_accum of x * y (broadcast) */
+nn_status nn_grad_accum_mul(nn_ctx *ctx, nn_node *n, int i, nn_tensor *x, nn_tensor *y);
 /* The contiguous gradient buffer of input i for kernels that accumulate straight into it
    (GEMM with beta = 1); *slot NULL if input i needs no grad. A buffer created here is zeroed,
    unless fresh is given: then *fresh says it is new and uninitialized (GEMM with beta = 0). */
@@ -238,6 +261,23 @@ void nn_node_release(nn_node *n);
 void nn_tensor_unref(nn_tensor *t, nn_node **dead);
 /* Frees the nodes of the list dead (linked by next_dead) and whatever dies with them. */
 void nn_nodes_free(nn_node *dead);
+
+/* ---- helpers shared by the ops ----------------------------------------------------------- */
+/* t itself when contiguous (retained), else a contiguous copy (no autograd) */
+nn_status nn_contig(nn_ctx *ctx, nn_tensor *t, nn_tensor **out);
+/* t itself when of dtype dt (retained), else a converted copy (no autograd) */
+nn_status nn_as_dtype(nn_ctx *ctx, nn_tensor *t, nn_dtype dt, nn_tensor **out);
+/* A second header on t (same geometry, no node): what a node saves of an output */
+nn_status nn_same_view(nn_ctx *ctx, nn_tensor *t, nn_tensor **out);
+/* NN_ERR_ARG for a NULL t ("<op>: tensor is NULL"), NN_ERR_DTYPE for int64 */
+nn_status nn_need_float(nn_ctx *ctx, const char *op, const nn_tensor *t);
+/* Element i of a float32/float64 buffer p, as double, and its store */
+static inline double nn_load_f(const char *p, nn_dtype dt, int64_t i) {
+  return dt == NN_F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
+}
+static inline void nn_store_f(char *p, nn_dtype dt, int64_t i, double v) {
+  if (dt == NN_F32) ((float *)p)[i] = (float)v; else ((double *)p)[i] = v;
+}
 
 /* "[2, 3]" into a rotating static-free buffer owned by the caller */
 #define NN_SHAPE_BUF 96

@@ -2,14 +2,7 @@
    comparisons, where, and the in-place forms. Each op: forward, then its backward. */
 #include <math.h>
 #include "nn_impl.h"
-
-/* Operands whose dtype differs from the result's are converted first (the rare path). */
-static nn_status as_dtype(nn_ctx *ctx, nn_tensor *t, nn_dtype dt, nn_tensor **out) {
-  if (t->dtype == dt) { nn_tensor_retain(t); *out = t; return NN_OK; }
-  nn_status s = nn_new(ctx, dt, t->ndim, t->shape, false, out);
-  if (!s) nn_copy_raw(*out, t);
-  return s;
-}
+#include "ops_unary.def"
 
 /* ---- binary kernels ------------------------------------------------------------------- */
 
@@ -128,7 +121,7 @@ static nn_status binary(nn_ctx *ctx, const char *name, binop op, nn_tensor *a, n
     *out = r;
     return NN_OK;
   }
-  if (!(s = as_dtype(ctx, a, cdt, &ca)) && !(s = as_dtype(ctx, b, cdt, &cb)) &&
+  if (!(s = nn_as_dtype(ctx, a, cdt, &ca)) && !(s = nn_as_dtype(ctx, b, cdt, &cb)) &&
       !(s = nn_new(ctx, cdt, ndim, shape, false, &r)))
     run_binary(op, 0, r, ca, cb);
   nn_tensor_release(ca);
@@ -144,68 +137,42 @@ static nn_dtype arith_dtype(binop op, nn_tensor *a, nn_tensor *b) {
   return (op == B_DIV && dt == NN_I64) ? NN_F32 : dt;
 }
 
-static nn_status record2(nn_ctx *ctx, const nn_op *op, nn_tensor **out, nn_tensor *a, nn_tensor *b) {
+/* Records a binary op on *out (both operands are inputs, no payload) */
+static nn_status record_binary(nn_ctx *ctx, const nn_op *op, nn_tensor **out, nn_tensor *a, nn_tensor *b) {
   nn_tensor *in[2] = {a, b};
-  if (!nn_needs_grad(ctx, 2, in) || (*out)->dtype == NN_I64) return NN_OK;
-  if (nn_record(ctx, op, *out, 2, in, NULL)) return NN_OK;
-  nn_tensor_release(*out);
-  *out = NULL;
-  return ctx->status;
-}
-
-/* Accumulates g (or -g) into input i. */
-static nn_status accum_scaled(nn_ctx *ctx, nn_node *n, int i, nn_tensor *g, double scale) {
-  if (!nn_input_needs_grad(n, i)) return NN_OK;
-  if (scale == 1.0) return nn_grad_accum(ctx, n, i, g);
-  nn_tensor *t;
-  nn_status s = nn_muls(ctx, g, scale, &t);
-  if (s) return s;
-  s = nn_grad_accum(ctx, n, i, t);
-  nn_tensor_release(t);
-  return s;
-}
-
-/* Accumulates x * y (x, y broadcast) into input i. */
-static nn_status accum_mul(nn_ctx *ctx, nn_node *n, int i, nn_tensor *x, nn_tensor *y) {
-  if (!nn_input_needs_grad(n, i)) return NN_OK;
-  nn_tensor *t;
-  nn_status s = nn_mul(ctx, x, y, &t);
-  if (s) return s;
-  s = nn_grad_accum(ctx, n, i, t);
-  nn_tensor_release(t);
-  return s;
+  return nn_record(ctx, op, out, 2, in, NULL, NULL);
 }
 
 /* ---- add, sub: y = a ± b;  da += dy, db += ±dy (summed over broadcast dims) ---------- */
 static nn_status add_backward(nn_ctx *ctx, nn_node *n) {
-  nn_status s = accum_scaled(ctx, n, 0, n->gout, 1.0);
-  return s ? s : accum_scaled(ctx, n, 1, n->gout, 1.0);
+  nn_status s = nn_grad_accum_scaled(ctx, n, 0, n->gout, 1.0);
+  return s ? s : nn_grad_accum_scaled(ctx, n, 1, n->gout, 1.0);
 }
-const nn_op nn_op_add = {"add", add_backward, 0};
+const nn_op nn_op_add = {.name = "add", .backward = add_backward, .saves = 0};
 nn_status nn_add(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   nn_status s = binary(ctx, "add", B_ADD, a, b, arith_dtype(B_ADD, a, b), out);
-  return s ? s : record2(ctx, &nn_op_add, out, a, b);
+  return s ? s : record_binary(ctx, &nn_op_add, out, a, b);
 }
 
 static nn_status sub_backward(nn_ctx *ctx, nn_node *n) {
-  nn_status s = accum_scaled(ctx, n, 0, n->gout, 1.0);
-  return s ? s : accum_scaled(ctx, n, 1, n->gout, -1.0);
+  nn_status s = nn_grad_accum_scaled(ctx, n, 0, n->gout, 1.0);
+  return s ? s : nn_grad_accum_scaled(ctx, n, 1, n->gout, -1.0);
 }
-const nn_op nn_op_sub = {"sub", sub_backward, 0};
+const nn_op nn_op_sub = {.name = "sub", .backward = sub_backward, .saves = 0};
 nn_status nn_sub(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   nn_status s = binary(ctx, "sub", B_SUB, a, b, arith_dtype(B_SUB, a, b), out);
-  return s ? s : record2(ctx, &nn_op_sub, out, a, b);
+  return s ? s : record_binary(ctx, &nn_op_sub, out, a, b);
 }
 
 /* ---- mul: y = a b;  da += dy b,  db += dy a ------------------------------------------- */
 static nn_status mul_backward(nn_ctx *ctx, nn_node *n) {
-  nn_status s = accum_mul(ctx, n, 0, n->gout, n->in[1]);
-  return s ? s : accum_mul(ctx, n, 1, n->gout, n->in[0]);
+  nn_status s = nn_grad_accum_mul(ctx, n, 0, n->gout, n->in[1]);
+  return s ? s : nn_grad_accum_mul(ctx, n, 1, n->gout, n->in[0]);
 }
-const nn_op nn_op_mul = {"mul", mul_backward, 3};
+const nn_op nn_op_mul = {.name = "mul", .backward = mul_backward, .saves = 3};
 nn_status nn_mul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   nn_status s = binary(ctx, "mul", B_MUL, a, b, arith_dtype(B_MUL, a, b), out);
-  return s ? s : record2(ctx, &nn_op_mul, out, a, b);
+  return s ? s : record_binary(ctx, &nn_op_mul, out, a, b);
 }
 
 /* ---- div: y = a / b;  da += dy / b,  db -= dy a / b² ---------------------------------- */
@@ -221,17 +188,17 @@ static nn_status div_backward(nn_ctx *ctx, nn_node *n) {
   if (nn_input_needs_grad(n, 1)) {
     if (!(s = nn_div(ctx, a, b, &t)) && !(s = nn_div(ctx, t, b, &u))) {
       nn_tensor_release(t); t = NULL;
-      if (!(s = nn_mul(ctx, n->gout, u, &t))) s = accum_scaled(ctx, n, 1, t, -1.0);
+      if (!(s = nn_mul(ctx, n->gout, u, &t))) s = nn_grad_accum_scaled(ctx, n, 1, t, -1.0);
     }
   }
   nn_tensor_release(t);
   nn_tensor_release(u);
   return s;
 }
-const nn_op nn_op_div = {"div", div_backward, 3};
+const nn_op nn_op_div = {.name = "div", .backward = div_backward, .saves = 3};
 nn_status nn_div(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   nn_status s = binary(ctx, "div", B_DIV, a, b, arith_dtype(B_DIV, a, b), out);
-  return s ? s : record2(ctx, &nn_op_div, out, a, b);
+  return s ? s : record_binary(ctx, &nn_op_div, out, a, b);
 }
 
 /* ---- pow: y = a^b;  da += dy b a^(b-1),  db += dy y log a ------------------------------- */
@@ -241,53 +208,54 @@ static nn_status pow_backward(nn_ctx *ctx, nn_node *n) {
   if (nn_input_needs_grad(n, 0)) {
     if (!(s = nn_adds(ctx, b, -1.0, &t)) && !(s = nn_pow(ctx, a, t, &u)) &&
         !(s = nn_mul(ctx, u, b, &v)))
-      s = accum_mul(ctx, n, 0, n->gout, v);
+      s = nn_grad_accum_mul(ctx, n, 0, n->gout, v);
     nn_tensor_release(t); nn_tensor_release(u); nn_tensor_release(v);
     t = u = v = NULL;
     if (s) return s;
   }
   if (nn_input_needs_grad(n, 1)) {
     if (!(s = nn_pow(ctx, a, b, &t)) && !(s = nn_log(ctx, a, &u)) && !(s = nn_mul(ctx, t, u, &v)))
-      s = accum_mul(ctx, n, 1, n->gout, v);
+      s = nn_grad_accum_mul(ctx, n, 1, n->gout, v);
     nn_tensor_release(t); nn_tensor_release(u); nn_tensor_release(v);
   }
   return s;
 }
-const nn_op nn_op_pow = {"pow", pow_backward, 3};
+const nn_op nn_op_pow = {.name = "pow", .backward = pow_backward, .saves = 3};
 nn_status nn_pow(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   nn_status s = binary(ctx, "pow", B_POW, a, b, arith_dtype(B_POW, a, b), out);
-  return s ? s : record2(ctx, &nn_op_pow, out, a, b);
+  return s ? s : record_binary(ctx, &nn_op_pow, out, a, b);
 }
 
 /* ---- maximum, minimum: the gradient goes to the larger (smaller) operand, split on ties -- */
 static nn_status extremum_backward(nn_ctx *ctx, nn_node *n, binop win) {
+  const char *name = n->op->name;
   nn_tensor *a = n->in[0], *b = n->in[1], *m = NULL, *e = NULL, *w = NULL;
   nn_status s;
-  if ((s = binary(ctx, "maximum", win, a, b, nn_promote(a->dtype, b->dtype), &m)) ||
-      (s = binary(ctx, "maximum", B_EQ, a, b, nn_promote(a->dtype, b->dtype), &e)))
+  if ((s = binary(ctx, name, win, a, b, nn_promote(a->dtype, b->dtype), &m)) ||
+      (s = binary(ctx, name, B_EQ, a, b, nn_promote(a->dtype, b->dtype), &e)))
     goto done;
   /* w = mask + 0.5 * ties: the share of dy that a gets; b gets 1 - w */
   if ((s = nn_muls(ctx, e, 0.5, &w))) goto done;
   run_binary(B_ADD, 0, w, w, m);
-  if ((s = accum_mul(ctx, n, 0, n->gout, w))) goto done;
+  if ((s = nn_grad_accum_mul(ctx, n, 0, n->gout, w))) goto done;
   nn_tensor_release(m); m = NULL;
   if ((s = nn_rsubs(ctx, w, 1.0, &m))) goto done;
-  s = accum_mul(ctx, n, 1, n->gout, m);
+  s = nn_grad_accum_mul(ctx, n, 1, n->gout, m);
 done:
   nn_tensor_release(m); nn_tensor_release(e); nn_tensor_release(w);
   return s;
 }
 static nn_status maximum_backward(nn_ctx *ctx, nn_node *n) { return extremum_backward(ctx, n, B_GT); }
 static nn_status minimum_backward(nn_ctx *ctx, nn_node *n) { return extremum_backward(ctx, n, B_LT); }
-const nn_op nn_op_maximum = {"maximum", maximum_backward, 3};
-const nn_op nn_op_minimum = {"minimum", minimum_backward, 3};
+const nn_op nn_op_maximum = {.name = "maximum", .backward = maximum_backward, .saves = 3};
+const nn_op nn_op_minimum = {.name = "minimum", .backward = minimum_backward, .saves = 3};
 nn_status nn_maximum(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   nn_status s = binary(ctx, "maximum", B_MAX, a, b, arith_dtype(B_MAX, a, b), out);
-  return s ? s : record2(ctx, &nn_op_maximum, out, a, b);
+  return s ? s : record_binary(ctx, &nn_op_maximum, out, a, b);
 }
 nn_status nn_minimum(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   nn_status s = binary(ctx, "minimum", B_MIN, a, b, arith_dtype(B_MIN, a, b), out);
-  return s ? s : record2(ctx, &nn_op_minimum, out, a, b);
+  return s ? s : record_binary(ctx, &nn_op_minimum, out, a, b);
 }
 
 /* ---- comparisons: 0/1 in the promoted dtype, no gradient -------------------------------- */
@@ -348,7 +316,7 @@ static nn_status scalar_op(nn_ctx *ctx, const char *name, scalop op, nn_tensor *
   if (dt == NN_I64 && (!nn_f64_to_i64(sv, &iv) || op == S_RDIV || (op == S_POW && sv < 0)))
     dt = NN_F32;
   nn_tensor *ca = NULL, *r = dst;
-  nn_status s = as_dtype(ctx, a, dt, &ca);
+  nn_status s = nn_as_dtype(ctx, a, dt, &ca);
   if (!s && !r) s = nn_new(ctx, dt, a->ndim, a->shape, false, &r);
   if (!s) {
     scal_arg c = {op, dt, sv};
@@ -362,331 +330,235 @@ static nn_status scalar_op(nn_ctx *ctx, const char *name, scalop op, nn_tensor *
   return s;
 }
 
-static nn_status record1(nn_ctx *ctx, const nn_op *op, nn_tensor **out, nn_tensor *a,
-                         nn_tensor *saved, double f0) {
-  if (!nn_needs_grad(ctx, 1, &a) || (*out)->dtype == NN_I64) return NN_OK;
-  nn_node *n = nn_record(ctx, op, *out, 1, &a, saved);
-  if (n) { n->f[0] = f0; return NN_OK; }
-  nn_tensor_release(*out);
-  *out = NULL;
-  return ctx->status;
+/* the scalar ops' payload: the number */
+typedef struct { double s; } scalar_args;
+static double scalar_of(const nn_node *n) { return ((const scalar_args *)n->args)->s; }
+static nn_status scalar_rec(nn_ctx *ctx, const char *name, const nn_op *op, scalop code,
+                            nn_tensor *a, double v, nn_tensor **out) {
+  nn_status s = scalar_op(ctx, name, code, a, v, NULL, out);
+  scalar_args args = {v};
+  return s ? s : nn_record(ctx, op, out, 1, &a, NULL, &args);
 }
 
 /* y = a + s: da += dy */
 static nn_status adds_backward(nn_ctx *ctx, nn_node *n) { return nn_grad_accum(ctx, n, 0, n->gout); }
-const nn_op nn_op_adds = {"adds", adds_backward, 0};
+const nn_op nn_op_adds = {.name = "adds", .backward = adds_backward, .saves = 0, .args_size = sizeof(scalar_args)};
 nn_status nn_adds(nn_ctx *ctx, nn_tensor *a, double s, nn_tensor **out) {
-  nn_status st = scalar_op(ctx, "add", S_ADD, a, s, NULL, out);
-  return st ? st : record1(ctx, &nn_op_adds, out, a, NULL, s);
+  return scalar_rec(ctx, "add", &nn_op_adds, S_ADD, a, s, out);
 }
 /* y = a s: da += s dy */
-static nn_status muls_backward(nn_ctx *ctx, nn_node *n) { return accum_scaled(ctx, n, 0, n->gout, n->f[0]); }
-const nn_op nn_op_muls = {"muls", muls_backward, 0};
+static nn_status muls_backward(nn_ctx *ctx, nn_node *n) { return nn_grad_accum_scaled(ctx, n, 0, n->gout, scalar_of(n)); }
+const nn_op nn_op_muls = {.name = "muls", .backward = muls_backward, .saves = 0, .args_size = sizeof(scalar_args)};
 nn_status nn_muls(nn_ctx *ctx, nn_tensor *a, double s, nn_tensor **out) {
-  nn_status st = scalar_op(ctx, "mul", S_MUL, a, s, NULL, out);
-  return st ? st : record1(ctx, &nn_op_muls, out, a, NULL, s);
+  return scalar_rec(ctx, "mul", &nn_op_muls, S_MUL, a, s, out);
 }
 /* y = s - a: da -= dy */
-static nn_status rsubs_backward(nn_ctx *ctx, nn_node *n) { return accum_scaled(ctx, n, 0, n->gout, -1.0); }
-const nn_op nn_op_rsubs = {"rsubs", rsubs_backward, 0};
+static nn_status rsubs_backward(nn_ctx *ctx, nn_node *n) { return nn_grad_accum_scaled(ctx, n, 0, n->gout, -1.0); }
+const nn_op nn_op_rsubs = {.name = "rsubs", .backward = rsubs_backward, .saves = 0, .args_size = sizeof(scalar_args)};
 nn_status nn_rsubs(nn_ctx *ctx, nn_tensor *a, double s, nn_tensor **out) {
-  nn_status st = scalar_op(ctx, "sub", S_RSUB, a, s, NULL, out);
-  return st ? st : record1(ctx, &nn_op_rsubs, out, a, NULL, s);
+  return scalar_rec(ctx, "sub", &nn_op_rsubs, S_RSUB, a, s, out);
 }
 /* y = s / a: da -= dy s / a² = dy (-y / a) */
 static nn_status rdivs_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor *t = NULL, *u = NULL;
   nn_status s = nn_pows(ctx, n->in[0], -2.0, &t);
-  if (!s && !(s = nn_muls(ctx, t, -n->f[0], &u))) s = accum_mul(ctx, n, 0, n->gout, u);
+  if (!s && !(s = nn_muls(ctx, t, -scalar_of(n), &u))) s = nn_grad_accum_mul(ctx, n, 0, n->gout, u);
   nn_tensor_release(t); nn_tensor_release(u);
   return s;
 }
-const nn_op nn_op_rdivs = {"rdivs", rdivs_backward, 1};
+const nn_op nn_op_rdivs = {.name = "rdivs", .backward = rdivs_backward, .saves = 1, .args_size = sizeof(scalar_args)};
 nn_status nn_rdivs(nn_ctx *ctx, nn_tensor *a, double s, nn_tensor **out) {
-  nn_status st = scalar_op(ctx, "div", S_RDIV, a, s, NULL, out);
-  return st ? st : record1(ctx, &nn_op_rdivs, out, a, NULL, s);
+  return scalar_rec(ctx, "div", &nn_op_rdivs, S_RDIV, a, s, out);
 }
 /* y = a^p: da += dy p a^(p-1) */
 static nn_status pows_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor *t = NULL, *u = NULL;
-  double p = n->f[0];
+  double p = scalar_of(n);
   nn_status s = p == 2.0 ? nn_muls(ctx, n->in[0], 2.0, &u)
                          : nn_pows(ctx, n->in[0], p - 1.0, &t);
   if (!s && p != 2.0) s = nn_muls(ctx, t, p, &u);
-  if (!s) s = accum_mul(ctx, n, 0, n->gout, u);
+  if (!s) s = nn_grad_accum_mul(ctx, n, 0, n->gout, u);
   nn_tensor_release(t); nn_tensor_release(u);
   return s;
 }
-const nn_op nn_op_pows = {"pows", pows_backward, 1};
+const nn_op nn_op_pows = {.name = "pows", .backward = pows_backward, .saves = 1, .args_size = sizeof(scalar_args)};
 nn_status nn_pows(nn_ctx *ctx, nn_tensor *a, double p, nn_tensor **out) {
-  nn_status st = scalar_op(ctx, "pow", S_POW, a, p, NULL, out);
-  return st ? st : record1(ctx, &nn_op_pows, out, a, NULL, p);
+  return scalar_rec(ctx, "pow", &nn_op_pows, S_POW, a, p, out);
 }
 
-/* ---- unary -------------------------------------------------------------------------------- */
+/* ---- unary: the rows of ops_unary.def ------------------------------------------------------
+   Each row gives an op code, a forward case (float, double and, for keeps_int rows, int64), a
+   backward case (dx = f(g, x, y) in one pass), a descriptor and, for NN_UNARY_OPS, its public
+   function. Math is written once for both float types through these type-generic names. */
+#define NN_SQRT1_2 0.70710678118654752440       /* 1/√2 */
+#define NN_INV_SQRT_2PI 0.39894228040143267794  /* 1/√(2π) */
+#define MATH1(f32, f64, u) _Generic((u), float: f32, default: f64)(u)
+#define EXP(u) _Generic((u), float: nn_expf, default: exp)(u)   /* (vectorizes: nn_impl.h) */
+#define LOG(u) MATH1(logf, log, u)
+#define SQRT(u) MATH1(sqrtf, sqrt, u)
+#define FABS(u) MATH1(fabsf, fabs, u)
+#define TANH(u) MATH1(tanhf, tanh, u)
+#define ERF(u) MATH1(erff, erf, u)
+#define SIN(u) MATH1(sinf, sin, u)
+#define COS(u) MATH1(cosf, cos, u)
+#define SIGN(u) (((u) > 0) - ((u) < 0))
 
-typedef enum { U_NEG, U_EXP, U_LOG, U_SQRT, U_ABS, U_SIGN, U_TANH, U_SIGMOID, U_RELU, U_LEAKY,
-               U_GELU, U_CLAMP, U_DRELU, U_DLEAKY, U_DCLAMP, U_DGELU } unop;
-typedef struct { unop op; nn_dtype dt; double p, q; } un_arg;
+#define UNARY_CODE(name, ...) U_##name,
+typedef enum { NN_UNARY_OPS(UNARY_CODE) NN_UNARY_PARAM_OPS(UNARY_CODE) } unop;
+/* the node's payload: which row, and its parameters */
+typedef struct { unop op; double p, q; } unary_args;
 
+/* a row's loop, contiguous and strided (the contiguous one vectorizes) */
 #define UROW(T, EXPR)                                                             \
   do {                                                                            \
-    T *y = (T *)o; const T *x = (const T *)a;                                     \
-    if (so == 1 && sa == 1) for (int64_t i = 0; i < n; i++) { T v = x[i]; y[i] = (EXPR); } \
-    else for (int64_t i = 0; i < n; i++) { T v = x[i * sa]; y[i * so] = (EXPR); } \
+    T *y_ = (T *)o; const T *x_ = (const T *)a;                                   \
+    if (so == 1 && sa == 1) for (int64_t i = 0; i < n; i++) { T v = x_[i]; y_[i] = (EXPR); } \
+    else for (int64_t i = 0; i < n; i++) { T v = x_[i * sa]; y_[i * so] = (EXPR); } \
   } while (0)
-#define UNARY_CASES(T, EXP, LOG, SQRT, FABS, TANH, ERF)                                  \
-  switch (c->op) {                                                                      \
-    case U_NEG: UROW(T, -v); break;                                                     \
-    case U_EXP: UROW(T, EXP(v)); break;                                                 \
-    case U_LOG: UROW(T, LOG(v)); break;                                                 \
-    case U_SQRT: UROW(T, SQRT(v)); break;                                               \
-    case U_ABS: UROW(T, FABS(v)); break;                                                \
-    case U_SIGN: UROW(T, (T)((v > 0) - (v < 0))); break;                                \
-    case U_TANH: UROW(T, TANH(v)); break;                                               \
-    case U_SIGMOID: UROW(T, v >= 0 ? 1 / (1 + EXP(-v)) : EXP(v) / (1 + EXP(v))); break; \
-    case U_RELU: UROW(T, v > 0 ? v : 0); break;                                         \
-    case U_LEAKY: UROW(T, v > 0 ? v : v * p); break;                                    \
-    case U_GELU: UROW(T, (T)0.5 * v * (1 + ERF(v * (T)0.70710678118654752440))); break;  \
-    case U_CLAMP: UROW(T, v < p ? p : v > q ? q : v); break;                            \
-    case U_DRELU: UROW(T, (T)(v > 0)); break;                                           \
-    case U_DLEAKY: UROW(T, v > 0 ? 1 : p); break;                                       \
-    case U_DCLAMP: UROW(T, (T)(v >= p && v <= q)); break;                               \
-    case U_DGELU:                                                                       \
-      UROW(T, (T)0.5 * (1 + ERF(v * (T)0.70710678118654752440)) +                       \
-                  v * (T)0.39894228040143267794 * EXP(-(T)0.5 * v * v));               \
-      break;                                                                            \
-  }
+#define FWD_CASE(name, fwd, ...) case U_##name: UROW(T, fwd); break;
+#define INT_CASE_1(name, ifwd) case U_##name: UROW(int64_t, ifwd); break;
+#define INT_CASE_0(name, ifwd)
+#define INT_CASE(name, fwd, bwd, reads, keeps_int, ifwd) INT_CASE_##keeps_int(name, ifwd)
+#define KEEPS_INT(name, fwd, bwd, reads, keeps_int, ifwd) [U_##name] = keeps_int,
+static const bool keeps_int[] = {NN_UNARY_OPS(KEEPS_INT) NN_UNARY_PARAM_OPS(KEEPS_INT)};
 
-static void un_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *u0, int64_t u1,
-                   void *arg) {
-  (void)u0; (void)u1;
-  const un_arg *c = arg;
-  if (c->dt == NN_F32) {
-    const float p = (float)c->p, q = (float)c->q;
-    (void)p; (void)q;
-    UNARY_CASES(float, nn_expf, logf, sqrtf, fabsf, tanhf, erff);
-  } else if (c->dt == NN_F64) {
-    const double p = c->p, q = c->q;
-    (void)p; (void)q;
-    UNARY_CASES(double, exp, log, sqrt, fabs, tanh, erf);
-  } else {
-    /* clamp's bounds, rounded inwards and saturated to int64's range (±inf are no bound) */
-    const int64_t p = c->p <= -0x1p63 ? INT64_MIN : c->p >= 0x1p63 ? INT64_MAX : (int64_t)ceil(c->p);
-    const int64_t q = c->q <= -0x1p63 ? INT64_MIN : c->q >= 0x1p63 ? INT64_MAX : (int64_t)floor(c->q);
-    (void)p; (void)q;
-    switch (c->op) {
-      case U_NEG: UROW(int64_t, i64_sub(0, v)); break;
-      case U_ABS: UROW(int64_t, v < 0 ? i64_sub(0, v) : v); break;
-      case U_SIGN: UROW(int64_t, (v > 0) - (v < 0)); break;
-      case U_RELU: UROW(int64_t, v > 0 ? v : 0); break;
-      case U_CLAMP: UROW(int64_t, v < p ? p : v > q ? q : v); break;
-      default: break;
-    }
+#define FLOAT_UNARY_ROW(NAME, TYPE)                                                         \
+  static void NAME(int64_t n, char *o, int64_t so, char *a, int64_t sa, const unary_args *c) { \
+    typedef TYPE T;                                                                         \
+    const T p = (T)c->p, q = (T)c->q;                                                       \
+    (void)p; (void)q;                                                                       \
+    switch (c->op) { NN_UNARY_OPS(FWD_CASE) NN_UNARY_PARAM_OPS(FWD_CASE) }                 \
+  }
+FLOAT_UNARY_ROW(unary_f32, float)
+FLOAT_UNARY_ROW(unary_f64, double)
+
+static void unary_i64(int64_t n, char *o, int64_t so, char *a, int64_t sa, const unary_args *c) {
+  /* clamp's bounds, rounded inwards and saturated to int64's range (±inf are no bound) */
+  const int64_t p = c->p <= -0x1p63 ? INT64_MIN : c->p >= 0x1p63 ? INT64_MAX : (int64_t)ceil(c->p);
+  const int64_t q = c->q <= -0x1p63 ? INT64_MIN : c->q >= 0x1p63 ? INT64_MAX : (int64_t)floor(c->q);
+  (void)p; (void)q;
+  switch (c->op) {
+    NN_UNARY_OPS(INT_CASE) NN_UNARY_PARAM_OPS(INT_CASE)
+    default: break;
   }
 }
 
-/* int64 stays int64 for the ops that keep integers; the others compute in float32. */
-static nn_status unary(nn_ctx *ctx, const char *name, unop op, nn_tensor *a, double p, double q,
-                       nn_tensor *dst, nn_tensor **out) {
+typedef struct { unary_args c; nn_dtype dt; } unary_job;
+static void unary_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *u0, int64_t u1,
+                      void *arg) {
+  (void)u0; (void)u1;
+  const unary_job *j = arg;
+  switch (j->dt) {
+    case NN_F32: unary_f32(n, o, so, a, sa, &j->c); break;
+    case NN_F64: unary_f64(n, o, so, a, sa, &j->c); break;
+    case NN_I64: unary_i64(n, o, so, a, sa, &j->c); break;
+  }
+}
+
+/* The forward of every unary op into a new tensor (*out) or into dst (in place): int64 stays
+   int64 for keeps_int rows, the others compute in float32. No autograd. */
+static nn_status unary_apply(nn_ctx *ctx, const char *name, const unary_args *c, nn_tensor *a,
+                             nn_tensor *dst, nn_tensor **out) {
   if (!dst) NN_ARG(ctx, name, out);   /* (in place, dst is the result) */
   if (out) *out = NULL;
   NN_ARG_AS(ctx, name, a, "tensor");
-  bool keeps_int = op == U_NEG || op == U_ABS || op == U_SIGN || op == U_RELU || op == U_CLAMP;
-  nn_dtype dt = (a->dtype == NN_I64 && !keeps_int) ? NN_F32 : a->dtype;
+  nn_dtype dt = (a->dtype == NN_I64 && !keeps_int[c->op]) ? NN_F32 : a->dtype;
   nn_tensor *ca = NULL, *r = dst;
-  nn_status s = as_dtype(ctx, a, dt, &ca);
+  nn_status s = nn_as_dtype(ctx, a, dt, &ca);
   if (!s && !r) s = nn_new(ctx, dt, a->ndim, a->shape, false, &r);
   if (!s) {
-    un_arg c = {op, dt, p, q};
+    unary_job j = {*c, dt};
     char *base[2] = {nn_ptr(r), nn_ptr(ca)};
     const int64_t *st[2] = {r->stride, ca->stride};
     size_t es = nn_dtype_size(dt), e[2] = {es, es};
-    nn_loop_lanes(ctx, 2, r->ndim, r->shape, base, st, e, un_row, &c);
+    nn_loop_lanes(ctx, 2, r->ndim, r->shape, base, st, e, unary_row, &j);
   }
   nn_tensor_release(ca);
   if (!s && out) *out = r;
   return s;
 }
 
-/* An output alias (no node) for ops whose backward reads their result. */
-static nn_tensor *out_alias(nn_ctx *ctx, nn_tensor *y) {
-  nn_tensor *v;
-  return nn_alias(ctx, y, y->ndim, y->shape, y->stride, y->offset, &v) ? NULL : v;
-}
-
-static nn_status record_unary(nn_ctx *ctx, const nn_op *op, nn_tensor **out, nn_tensor *a,
-                              bool save_out, double p, double q) {
-  if (!nn_needs_grad(ctx, 1, &a) || (*out)->dtype == NN_I64) return NN_OK;
-  nn_tensor *saved = NULL;
-  if (save_out && !(saved = out_alias(ctx, *out))) goto fail;
-  nn_node *n = nn_record(ctx, op, *out, 1, &a, saved);
-  nn_tensor_release(saved);
-  if (!n) goto fail;
-  n->f[0] = p; n->f[1] = q;
-  return NN_OK;
-fail:
-  nn_tensor_release(*out);
-  *out = NULL;
-  return ctx->status ? ctx->status : NN_ERR_MEM;
-}
-
-/* da += dy * f'(·) where f' is computed by kernel k from x (the input or the saved output) */
-static nn_status accum_deriv(nn_ctx *ctx, nn_node *n, unop k, nn_tensor *x) {
-  nn_tensor *d;
-  nn_status s = unary(ctx, "backward", k, x, n->f[0], n->f[1], NULL, &d);
-  if (s) return s;
-  s = accum_mul(ctx, n, 0, n->gout, d);
-  nn_tensor_release(d);
-  return s;
-}
-
-/* neg: da -= dy */
-static nn_status neg_backward(nn_ctx *ctx, nn_node *n) { return accum_scaled(ctx, n, 0, n->gout, -1.0); }
-const nn_op nn_op_neg = {"neg", neg_backward, 0};
-nn_status nn_neg(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
-  nn_status s = unary(ctx, "neg", U_NEG, a, 0, 0, NULL, out);
-  return s ? s : record_unary(ctx, &nn_op_neg, out, a, false, 0, 0);
-}
-
-/* exp: da += dy y */
-static nn_status exp_backward(nn_ctx *ctx, nn_node *n) { return accum_mul(ctx, n, 0, n->gout, n->saved); }
-const nn_op nn_op_exp = {"exp", exp_backward, 0};
-nn_status nn_exp(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
-  nn_status s = unary(ctx, "exp", U_EXP, a, 0, 0, NULL, out);
-  return s ? s : record_unary(ctx, &nn_op_exp, out, a, true, 0, 0);
-}
-
-/* log: da += dy / a */
-static nn_status log_backward(nn_ctx *ctx, nn_node *n) {
-  nn_tensor *t;
-  nn_status s = nn_div(ctx, n->gout, n->in[0], &t);
-  if (s) return s;
-  s = nn_grad_accum(ctx, n, 0, t);
-  nn_tensor_release(t);
-  return s;
-}
-const nn_op nn_op_log = {"log", log_backward, 1};
-nn_status nn_log(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
-  nn_status s = unary(ctx, "log", U_LOG, a, 0, 0, NULL, out);
-  return s ? s : record_unary(ctx, &nn_op_log, out, a, false, 0, 0);
-}
-
-/* sqrt: da += dy / (2 y) */
-static nn_status sqrt_backward(nn_ctx *ctx, nn_node *n) {
-  nn_tensor *t = NULL, *u = NULL;
-  nn_status s = nn_muls(ctx, n->saved, 2.0, &t);
-  if (!s && !(s = nn_div(ctx, n->gout, t, &u))) s = nn_grad_accum(ctx, n, 0, u);
-  nn_tensor_release(t); nn_tensor_release(u);
-  return s;
-}
-const nn_op nn_op_sqrt = {"sqrt", sqrt_backward, 0};
-nn_status nn_sqrt(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
-  nn_status s = unary(ctx, "sqrt", U_SQRT, a, 0, 0, NULL, out);
-  return s ? s : record_unary(ctx, &nn_op_sqrt, out, a, true, 0, 0);
-}
-
-/* abs: da += dy sign(a) */
-static nn_status abs_backward(nn_ctx *ctx, nn_node *n) { return accum_deriv(ctx, n, U_SIGN, n->in[0]); }
-const nn_op nn_op_abs = {"abs", abs_backward, 1};
-nn_status nn_abs(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
-  nn_status s = unary(ctx, "abs", U_ABS, a, 0, 0, NULL, out);
-  return s ? s : record_unary(ctx, &nn_op_abs, out, a, false, 0, 0);
-}
-
-/* sign: da += 0 (zero almost everywhere; the input still gets a gradient, as in PyTorch) */
-static nn_status sign_backward(nn_ctx *ctx, nn_node *n) { return accum_scaled(ctx, n, 0, n->gout, 0.0); }
-const nn_op nn_op_sign = {"sign", sign_backward, 0};
-nn_status nn_sign(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
-  nn_status s = unary(ctx, "sign", U_SIGN, a, 0, 0, NULL, out);
-  return s ? s : record_unary(ctx, &nn_op_sign, out, a, false, 0, 0);
-}
-
-/* tanh: da += dy (1 - y²) */
-static nn_status tanh_backward(nn_ctx *ctx, nn_node *n) {
-  nn_tensor *t = NULL, *u = NULL;
-  nn_status s = nn_mul(ctx, n->saved, n->saved, &t);
-  if (!s && !(s = nn_rsubs(ctx, t, 1.0, &u))) s = accum_mul(ctx, n, 0, n->gout, u);
-  nn_tensor_release(t); nn_tensor_release(u);
-  return s;
-}
-const nn_op nn_op_tanh = {"tanh", tanh_backward, 0};
-nn_status nn_tanh(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
-  nn_status s = unary(ctx, "tanh", U_TANH, a, 0, 0, NULL, out);
-  return s ? s : record_unary(ctx, &nn_op_tanh, out, a, true, 0, 0);
-}
-
-/* sigmoid: da += dy y (1 - y) */
-static nn_status sigmoid_backward(nn_ctx *ctx, nn_node *n) {
-  nn_tensor *t = NULL, *u = NULL;
-  nn_status s = nn_rsubs(ctx, n->saved, 1.0, &t);
-  if (!s && !(s = nn_mul(ctx, t, n->saved, &u))) s = accum_mul(ctx, n, 0, n->gout, u);
-  nn_tensor_release(t); nn_tensor_release(u);
-  return s;
-}
-const nn_op nn_op_sigmoid = {"sigmoid", sigmoid_backward, 0};
-nn_status nn_sigmoid(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
-  nn_status s = unary(ctx, "sigmoid", U_SIGMOID, a, 0, 0, NULL, out);
-  return s ? s : record_unary(ctx, &nn_op_sigmoid, out, a, true, 0, 0);
-}
-
-/* relu: da += dy [y > 0] — the mask comes from the saved output, not the input */
-typedef struct { nn_dtype dt; } mask_arg;
-static void relu_bw_row(int64_t n, char *o, int64_t so, char *g, int64_t sg, char *y, int64_t sy,
-                        void *arg) {
-  if (((mask_arg *)arg)->dt == NN_F32) {
-    float *d = (float *)o; const float *gg = (const float *)g, *yy = (const float *)y;
-    if (so == 1 && sg == 1 && sy == 1) for (int64_t i = 0; i < n; i++) d[i] = yy[i] > 0 ? gg[i] : 0.0f;
-    else for (int64_t i = 0; i < n; i++) d[i * so] = yy[i * sy] > 0 ? gg[i * sg] : 0.0f;
-  } else {
-    double *d = (double *)o; const double *gg = (const double *)g, *yy = (const double *)y;
-    for (int64_t i = 0; i < n; i++) d[i * so] = yy[i * sy] > 0 ? gg[i * sg] : 0.0;
+/* backward: dx = f(g, x, y) with x and y both naming the element of what the row reads */
+#define BROW(T, EXPR)                                                                      \
+  do {                                                                                     \
+    T *d_ = (T *)o; const T *g_ = (const T *)a, *s_ = (const T *)b;                        \
+    if (so == 1 && sa == 1 && sb == 1)                                                     \
+      for (int64_t i = 0; i < n; i++) { T g = g_[i], x = s_[i], y = x; (void)x; (void)y; d_[i] = (EXPR); } \
+    else                                                                                   \
+      for (int64_t i = 0; i < n; i++) {                                                    \
+        T g = g_[i * sa], x = s_[i * sb], y = x; (void)x; (void)y; d_[i * so] = (EXPR);    \
+      }                                                                                    \
+  } while (0)
+#define BWD_CASE(name, fwd, bwd, ...) case U_##name: BROW(T, bwd); break;
+#define FLOAT_UNARY_BACK(NAME, TYPE)                                                         \
+  static void NAME(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb, \
+                   const unary_args *c) {                                                    \
+    typedef TYPE T;                                                                          \
+    const T p = (T)c->p, q = (T)c->q;                                                        \
+    (void)p; (void)q;                                                                        \
+    switch (c->op) { NN_UNARY_OPS(BWD_CASE) NN_UNARY_PARAM_OPS(BWD_CASE) }                  \
   }
-}
-static nn_status relu_backward(nn_ctx *ctx, nn_node *n) {
-  nn_tensor *y = n->saved, *d;
-  nn_status s = nn_new(ctx, y->dtype, y->ndim, y->shape, false, &d);
-  if (s) return s;
-  mask_arg c = {y->dtype};
-  nn_tensor *g = n->gout;
-  char *base[3] = {nn_ptr(d), nn_ptr(g), nn_ptr(y)};
-  const int64_t *st[3] = {d->stride, g->stride, y->stride};
-  size_t es = nn_dtype_size(y->dtype), e[3] = {es, es, es};
-  if (g->dtype != y->dtype) { nn_tensor_release(d); return accum_deriv(ctx, n, U_DRELU, y); }
-  nn_loop_lanes(ctx, 3, d->ndim, d->shape, base, st, e, relu_bw_row, &c);
-  s = nn_grad_accum(ctx, n, 0, d);
-  nn_tensor_release(d);
-  return s;
-}
-const nn_op nn_op_relu = {"relu", relu_backward, 0};
-nn_status nn_relu(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
-  nn_status s = unary(ctx, "relu", U_RELU, a, 0, 0, NULL, out);
-  return s ? s : record_unary(ctx, &nn_op_relu, out, a, true, 0, 0);
+FLOAT_UNARY_BACK(unary_back_f32, float)
+FLOAT_UNARY_BACK(unary_back_f64, double)
+static void unary_back_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b,
+                           int64_t sb, void *arg) {
+  const unary_job *j = arg;
+  if (j->dt == NN_F32) unary_back_f32(n, o, so, a, sa, b, sb, &j->c);
+  else unary_back_f64(n, o, so, a, sa, b, sb, &j->c);
 }
 
-/* leaky_relu: da += dy (a > 0 ? 1 : slope) */
-static nn_status leaky_backward(nn_ctx *ctx, nn_node *n) { return accum_deriv(ctx, n, U_DLEAKY, n->in[0]); }
-const nn_op nn_op_leaky_relu = {"leaky_relu", leaky_backward, 1};
+static nn_status unary_backward(nn_ctx *ctx, nn_node *n) {
+  const unary_args *c = n->args;
+  nn_tensor *g = n->gout, *src = NULL, *dx = NULL;
+  /* what the row reads: the saved result, else the input (also for NONE: its values unused) */
+  nn_status s = nn_as_dtype(ctx, n->op->saves_output ? n->saved : n->in[0], g->dtype, &src);
+  if (!s) s = nn_new(ctx, g->dtype, g->ndim, g->shape, false, &dx);
+  if (!s) {
+    unary_job j = {*c, g->dtype};
+    char *base[3] = {nn_ptr(dx), nn_ptr(g), nn_ptr(src)};
+    const int64_t *st[3] = {dx->stride, g->stride, src->stride};
+    size_t es = nn_dtype_size(g->dtype), e[3] = {es, es, es};
+    nn_loop_lanes(ctx, 3, dx->ndim, dx->shape, base, st, e, unary_back_row, &j);
+    s = nn_grad_accum(ctx, n, 0, dx);
+  }
+  nn_tensor_release(src); nn_tensor_release(dx);
+  return s;
+}
+
+#define READS_BIT_IN 1u
+#define READS_BIT_OUT 0u
+#define READS_BIT_NONE 0u
+#define SAVES_OUT_IN false
+#define SAVES_OUT_OUT true
+#define SAVES_OUT_NONE false
+#define UNARY_DESCRIPTOR(op_, fwd, bwd, reads, ...)                                           \
+  const nn_op nn_op_##op_ = {.name = #op_, .backward = unary_backward,                        \
+                              .saves = READS_BIT_##reads, .saves_output = SAVES_OUT_##reads,  \
+                              .args_size = sizeof(unary_args)};
+NN_UNARY_OPS(UNARY_DESCRIPTOR)
+NN_UNARY_PARAM_OPS(UNARY_DESCRIPTOR)
+
+/* Forward and recording of a unary op with parameters p, q */
+static nn_status unary_op(nn_ctx *ctx, const nn_op *op, unop code, nn_tensor *a, double p,
+                          double q, nn_tensor **out) {
+  unary_args c = {code, p, q};
+  nn_status s = unary_apply(ctx, op->name, &c, a, NULL, out);
+  return s ? s : nn_record(ctx, op, out, 1, &a, NULL, &c);
+}
+#define UNARY_PUBLIC(name, ...)                                              \
+  nn_status nn_##name(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {          \
+    return unary_op(ctx, &nn_op_##name, U_##name, a, 0, 0, out);             \
+  }
+NN_UNARY_OPS(UNARY_PUBLIC)
+
 nn_status nn_leaky_relu(nn_ctx *ctx, nn_tensor *a, double slope, nn_tensor **out) {
   NN_ARG(ctx, "leaky_relu", out);
   *out = NULL;
   if (!isfinite(slope))
     return nn_fail(ctx, NN_ERR_ARG, "leaky_relu: negative slope must be finite, got %g", slope);
-  nn_status s = unary(ctx, "leaky_relu", U_LEAKY, a, slope, 0, NULL, out);
-  return s ? s : record_unary(ctx, &nn_op_leaky_relu, out, a, false, slope, 0);
+  return unary_op(ctx, &nn_op_leaky_relu, U_leaky_relu, a, slope, 0, out);
 }
 
-/* gelu (exact): y = a Φ(a);  da += dy (Φ(a) + a φ(a)) */
-static nn_status gelu_backward(nn_ctx *ctx, nn_node *n) { return accum_deriv(ctx, n, U_DGELU, n->in[0]); }
-const nn_op nn_op_gelu = {"gelu", gelu_backward, 1};
-nn_status nn_gelu(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
-  nn_status s = unary(ctx, "gelu", U_GELU, a, 0, 0, NULL, out);
-  return s ? s : record_unary(ctx, &nn_op_gelu, out, a, false, 0, 0);
-}
-
-/* clamp: da += dy [lo <= a <= hi] */
-static nn_status clamp_backward(nn_ctx *ctx, nn_node *n) { return accum_deriv(ctx, n, U_DCLAMP, n->in[0]); }
-const nn_op nn_op_clamp = {"clamp", clamp_backward, 1};
 static nn_status check_clamp(nn_ctx *ctx, const char *name, double lo, double hi) {
   if (isnan(lo) || isnan(hi) || lo > hi)
     return nn_fail(ctx, NN_ERR_ARG, "%s: expects lo <= hi, got lo = %g, hi = %g", name, lo, hi);
@@ -696,8 +568,7 @@ nn_status nn_clamp(nn_ctx *ctx, nn_tensor *a, double lo, double hi, nn_tensor **
   NN_ARG(ctx, "clamp", out);
   *out = NULL;
   nn_status s = check_clamp(ctx, "clamp", lo, hi);
-  if (!s) s = unary(ctx, "clamp", U_CLAMP, a, lo, hi, NULL, out);
-  return s ? s : record_unary(ctx, &nn_op_clamp, out, a, false, lo, hi);
+  return s ? s : unary_op(ctx, &nn_op_clamp, U_clamp, a, lo, hi, out);
 }
 
 /* ---- where: y = cond ? a : b;  da += dy [cond],  db += dy [!cond] -------------------------- */
@@ -726,7 +597,7 @@ static nn_status where_raw(nn_ctx *ctx, nn_tensor *cond, nn_tensor *a, nn_tensor
   if ((s = nn_broadcast_shape(ctx, "where", cond, &tmp, &nd, sh))) return s;
   nn_dtype dt = nn_promote(a->dtype, b->dtype);
   nn_tensor *ca = NULL, *r = NULL;
-  if ((s = nn_new(ctx, dt, nd, sh, false, &r)) || (s = as_dtype(ctx, a, dt, &ca))) {
+  if ((s = nn_new(ctx, dt, nd, sh, false, &r)) || (s = nn_as_dtype(ctx, a, dt, &ca))) {
     nn_tensor_release(r);
     return s;
   }
@@ -756,7 +627,7 @@ static nn_status where_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor_release(t); nn_tensor_release(zero);
   return s;
 }
-const nn_op nn_op_where = {"where", where_backward, 1};
+const nn_op nn_op_where = {.name = "where", .backward = where_backward, .saves = 1};
 nn_status nn_where(nn_ctx *ctx, nn_tensor *cond, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   NN_ARG(ctx, "where", out);
   *out = NULL;
@@ -764,11 +635,7 @@ nn_status nn_where(nn_ctx *ctx, nn_tensor *cond, nn_tensor *a, nn_tensor *b, nn_
   nn_status s = where_raw(ctx, cond, a, b, out);
   if (s) return s;
   nn_tensor *in[3] = {cond, a, b};
-  if (!nn_needs_grad(ctx, 3, in) || (*out)->dtype == NN_I64) return NN_OK;
-  if (nn_record(ctx, &nn_op_where, *out, 3, in, NULL)) return NN_OK;
-  nn_tensor_release(*out);
-  *out = NULL;
-  return ctx->status;
+  return nn_record(ctx, &nn_op_where, out, 3, in, NULL, NULL);
 }
 
 /* ---- in place ------------------------------------------------------------------------------
@@ -800,7 +667,7 @@ static nn_status binary_inplace(nn_ctx *ctx, const char *name, binop op, double 
     return nn_fail(ctx, NN_ERR_DTYPE, "%s: a %s result cannot be stored in an int64 tensor", name,
                    nn_dtype_name(b->dtype));
   nn_tensor *cb = NULL;
-  if ((s = as_dtype(ctx, b, a->dtype, &cb))) return s;
+  if ((s = nn_as_dtype(ctx, b, a->dtype, &cb))) return s;
   /* b may share a's storage: copy it first when it overlaps in a different layout */
   if (cb->st == a->st && !(cb->offset == a->offset && nn_same_shape(cb, a) &&
                            !memcmp(cb->stride, a->stride, sizeof(int64_t) * (size_t)a->ndim))) {
@@ -844,7 +711,8 @@ nn_status nn_muls_(nn_ctx *ctx, nn_tensor *a, double s) { return scalar_inplace(
 nn_status nn_clamp_(nn_ctx *ctx, nn_tensor *a, double lo, double hi) {
   nn_status s = check_inplace(ctx, "clamp_", a);
   if (!s) s = check_clamp(ctx, "clamp_", lo, hi);
-  if (!s) s = unary(ctx, "clamp_", U_CLAMP, a, lo, hi, a, NULL);
+  unary_args c = {U_clamp, lo, hi};
+  if (!s) s = unary_apply(ctx, "clamp_", &c, a, a, NULL);
   if (!s) a->st->version++;
   return s;
 }

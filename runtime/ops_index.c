@@ -1,14 +1,6 @@
 /* ops_index.c — gathering and joining: index_select, cat, stack, and the in-place copy_. */
 #include "nn_impl.h"
 
-/* t itself when contiguous (retained), else a contiguous copy (no autograd) */
-static nn_status contig(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
-  if (nn_is_contig(t)) { nn_tensor_retain(t); *out = t; return NN_OK; }
-  nn_status s = nn_new(ctx, t->dtype, t->ndim, t->shape, false, out);
-  if (!s) nn_copy_raw(*out, t);
-  return s;
-}
-
 /* ---- index_select: y[..., i, ...] = t[..., idx[i], ...] along dim;
    dx = zeros with dy added at the selected rows (repeated indices add up) ------------------ */
 
@@ -31,12 +23,13 @@ static void add_rows(nn_dtype dt, char *dst, const char *src, int64_t m) {
     for (int64_t j = 0; j < m; j++) d[j] += s[j]; }
 }
 
+typedef struct { int dim; } dim_args;   /* index_select's, cat's and stack's payload */
 static nn_status index_select_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor *x = n->in[0], *idx = n->in[1], *g = NULL, *dx = NULL;
-  int dim = (int)n->iarg[0];
+  int dim = ((const dim_args *)n->args)->dim;
   nn_status s = NN_OK;
   if (!nn_input_needs_grad(n, 0)) return NN_OK;
-  if (n->gout->dtype == x->dtype) s = contig(ctx, n->gout, &g);
+  if (n->gout->dtype == x->dtype) s = nn_contig(ctx, n->gout, &g);
   else if (!(s = nn_new(ctx, x->dtype, n->gout->ndim, n->gout->shape, false, &g))) nn_copy_raw(g, n->gout);
   if (s || (s = nn_new(ctx, x->dtype, x->ndim, x->shape, true, &dx))) { nn_tensor_release(g); return s; }
   int64_t outer, inner, N = x->shape[dim], K = idx->numel;
@@ -50,7 +43,7 @@ static nn_status index_select_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor_release(g); nn_tensor_release(dx);
   return s;
 }
-const nn_op nn_op_index_select = {"index_select", index_select_backward, 2};
+const nn_op nn_op_index_select = {.name = "index_select", .backward = index_select_backward, .saves = 2, .args_size = sizeof(dim_args)};
 
 typedef struct { nn_tensor *src, *dst, *idx; size_t row; } gather_job;
 static void gather_rows(void *arg, int part, int64_t lo, int64_t hi) {
@@ -88,7 +81,7 @@ nn_status nn_index_select(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn
   memcpy(shape, t->shape, sizeof shape);
   shape[d] = K;
   nn_tensor *c, *y;
-  nn_status s = contig(ctx, t, &c);
+  nn_status s = nn_contig(ctx, t, &c);
   if (s) return s;
   if ((s = nn_new(ctx, t->dtype, t->ndim, shape, false, &y))) { nn_tensor_release(c); return s; }
   split_at(t, d, &outer, &inner);
@@ -101,35 +94,32 @@ nn_status nn_index_select(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn
         memcpy(nn_ptr(y) + (size_t)(o * K + i) * g.row, nn_ptr(c) + (size_t)(o * N + idx_at(idx, i)) * g.row, g.row);
   nn_tensor_release(c);
   nn_tensor *in[2] = {t, idx};
-  if (t->dtype != NN_I64 && nn_needs_grad(ctx, 2, in)) {
-    nn_node *n = nn_record(ctx, &nn_op_index_select, y, 2, in, NULL);
-    if (!n) { nn_tensor_release(y); return ctx->status; }
-    n->iarg[0] = d;
-  }
+  dim_args args = {.dim = d};
   *out = y;
-  return NN_OK;
+  return nn_record(ctx, &nn_op_index_select, out, 2, in, NULL, &args);
 }
 
-/* ---- cat, stack ------------------------------------------------------------------------------
-   A node holds at most NN_NODE_MAXIN inputs, so n inputs are recorded as a chain: the result's
-   node takes the first inputs and a "rest" tensor, a view of the result's tail that carries
-   the node for the remaining inputs, and so on. The views cost no copy; backward narrows dy
-   for each input (and, for stack, drops the stacked dim). iarg[0] = dim, iarg[1 + i] = input
-   i's extent along dim, iarg[1 + NN_NODE_MAXIN + i] = 1 when input i lacks the dim (stack). */
+/* Legacy rule kept by PyTorch: 1-D empty tensors are skipped by cat. */
+static bool skippable(const nn_tensor *t) { return t->ndim == 1 && t->shape[0] == 0; }
 
+/* ---- cat, stack ------------------------------------------------------------------------------
+   One node with the n inputs. Backward hands each input its window of dy along dim (for stack,
+   with the stacked dim dropped); the windows' extents come from the inputs' own shapes. */
+extern const nn_op nn_op_stack;
 static nn_status join_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor *g = n->gout;
-  int dim = (int)n->iarg[0];
+  int dim = ((const dim_args *)n->args)->dim;
+  bool stack = n->op == &nn_op_stack;
   int64_t off = 0;
   nn_status s = NN_OK;
   for (int i = 0; i < n->nin && !s; i++) {
-    int64_t len = n->iarg[1 + i];
-    bool squeeze = n->iarg[1 + NN_NODE_MAXIN + i] != 0;
+    const nn_tensor *in = n->in[i];
+    int64_t len = stack ? 1 : skippable(in) ? 0 : in->shape[dim];
     if (nn_input_needs_grad(n, i)) {
       int64_t sh[NN_MAX_DIMS], stv[NN_MAX_DIMS];
       int k = 0;
       for (int d = 0; d < g->ndim; d++) {
-        if (d == dim && squeeze) continue;
+        if (d == dim && stack) continue;
         sh[k] = d == dim ? len : g->shape[d];
         stv[k] = g->stride[d];
         k++;
@@ -144,55 +134,9 @@ static nn_status join_backward(nn_ctx *ctx, nn_node *n) {
   }
   return s;
 }
-const nn_op nn_op_cat = {"cat", join_backward, 0};
-const nn_op nn_op_stack = {"stack", join_backward, 0};
+const nn_op nn_op_cat = {.name = "cat", .backward = join_backward, .args_size = sizeof(dim_args)};
+const nn_op nn_op_stack = {.name = "stack", .backward = join_backward, .args_size = sizeof(dim_args)};
 
-/* Records the chain for ts[0..n) (len[i] along dim, squeeze flag sq) on y. */
-static nn_status record_join(nn_ctx *ctx, const nn_op *op, nn_tensor *y, int n, nn_tensor *const *ts,
-                             const int64_t *len, bool sq, int dim) {
-  if (!nn_needs_grad(ctx, n, ts) || y->dtype == NN_I64) return NN_OK;
-  /* groups of MAXIN-1 inputs plus the rest; the last group may take MAXIN inputs */
-  const int per = NN_NODE_MAXIN - 1;
-  int ngroups = n > NN_NODE_MAXIN ? (n - 2) / per + 1 : 1;   /* the last group holds 2..MAXIN */
-  nn_tensor *rest = NULL;
-  /* build from the tail so that each "rest" node is recorded before the node using it */
-  nn_status s = NN_OK;
-  for (int gi = ngroups - 1; gi >= 0 && !s; gi--) {
-    int first = gi * per, cnt = gi == ngroups - 1 ? n - first : per;
-    nn_tensor *in[NN_NODE_MAXIN];
-    int64_t ext[NN_NODE_MAXIN], offs = 0;
-    for (int i = 0; i < first; i++) offs += len[i];
-    for (int i = 0; i < cnt; i++) { in[i] = ts[first + i]; ext[i] = len[first + i]; }
-    int nin = cnt;
-    int64_t total = 0;
-    for (int i = 0; i < cnt; i++) total += ext[i];
-    if (rest) { in[nin] = rest; ext[nin] = 0; for (int i = first + cnt; i < n; i++) ext[nin] += len[i]; nin++; }
-    nn_tensor *target = y, *view = NULL;
-    if (gi > 0) {                    /* this group's node sits on a view of y's tail */
-      int64_t sh[NN_MAX_DIMS];
-      memcpy(sh, y->shape, sizeof sh);
-      sh[dim] = total + (rest ? ext[nin - 1] : 0);
-      if ((s = nn_alias(ctx, y, y->ndim, sh, y->stride, y->offset + offs * y->stride[dim], &view))) break;
-      target = view;
-    }
-    if (nn_needs_grad(ctx, nin, in)) {
-      nn_node *node = nn_record(ctx, op, target, nin, in, NULL);
-      if (!node) { s = ctx->status; nn_tensor_release(view); break; }
-      node->iarg[0] = dim;
-      for (int i = 0; i < nin; i++) {
-        node->iarg[1 + i] = ext[i];
-        node->iarg[1 + NN_NODE_MAXIN + i] = sq && !(rest && i == nin - 1);
-      }
-    }
-    nn_tensor_release(rest);
-    rest = view;
-  }
-  nn_tensor_release(rest);
-  return s;
-}
-
-/* Legacy rule kept by PyTorch: 1-D empty tensors are skipped by cat. */
-static bool skippable(const nn_tensor *t) { return t->ndim == 1 && t->shape[0] == 0; }
 
 static nn_status join(nn_ctx *ctx, const nn_op *op, int n, nn_tensor *const *ts, int dim, bool stack,
                       nn_tensor **out) {
@@ -273,11 +217,11 @@ static nn_status join(nn_ctx *ctx, const nn_op *op, int n, nn_tensor *const *ts,
     nn_tensor_release(w);
     off += len[i];
   }
-  if (!s) s = record_join(ctx, op, y, n, ts, len, stack, d);
   if (len != lens) nn_mfree(ctx, len, sizeof(int64_t) * (size_t)n);
   if (s) { nn_tensor_release(y); return s; }
   *out = y;
-  return NN_OK;
+  dim_args args = {.dim = d};
+  return nn_record(ctx, op, out, n, ts, NULL, &args);
 }
 
 nn_status nn_cat(nn_ctx *ctx, int n, nn_tensor *const *ts, int dim, nn_tensor **out) {

@@ -240,7 +240,7 @@ static nn_status mm_backward(nn_ctx *ctx, nn_node *n) {
   }
   return s;
 }
-const nn_op nn_op_matmul = {"matmul", mm_backward, 3};
+const nn_op nn_op_matmul = {.name = "matmul", .backward = mm_backward, .saves = 3};
 
 static nn_status mm_raw(nn_ctx *ctx, nn_tensor *a0, nn_tensor *b0, nn_tensor **out) {
   *out = NULL;
@@ -318,10 +318,7 @@ nn_status nn_matmul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   }
   if ((s = mm_raw(ctx, a2, b2t, &y))) goto done;
   nn_tensor *in[2] = {a2, b2t};
-  if (y->dtype != NN_I64 && nn_needs_grad(ctx, 2, in) && !nn_record(ctx, &nn_op_matmul, y, 2, in, NULL)) {
-    s = ctx->status;
-    goto done;
-  }
+  if ((s = nn_record(ctx, &nn_op_matmul, &y, 2, in, NULL, NULL))) goto done;
   if (a->ndim == 1 || b->ndim == 1) {
     nn_tensor *t = y, *u = NULL;
     s = nn_squeeze(ctx, t, b->ndim == 1 ? -1 : -2, &u);
@@ -531,17 +528,19 @@ static nn_status linear_backward(nn_ctx *ctx, nn_node *n) {
       !(relu && (s = nn_new_like(ctx, g, false, &gm)))) {
     /* dX = dY W, dW = dY^T X: the rows of the batch are dY^T's columns and X's rows */
     const char *gp = relu ? nn_ptr(gm) : nn_ptr(g);
-    layer_bw j = {g->dtype, O, In, gp, nn_ptr(x), nn_ptr(w), x->stride[0], x->stride[1],
-                  w->stride[0], w->stride[1], NULL, 0, O, In, 1, O, x->stride[0], x->stride[1],
-                  gp, nn_ptr(x), {0}, 0, {0}, relu ? nn_ptr(g) : NULL,
-                  relu ? nn_ptr(n->saved) : NULL, 0};
+    layer_bw j = {.dt = g->dtype, .Kg = O, .Kx = In, .g = gp, .x = nn_ptr(x), .w = nn_ptr(w),
+                  .x0 = x->stride[0], .x1 = x->stride[1], .wb0 = w->stride[0], .wb1 = w->stride[1],
+                  .dwM = O, .dwN = In, .dwa_r = 1, .dwa_c = O, .dwb_r = x->stride[0],
+                  .dwb_c = x->stride[1], .dwa = gp, .dwb = nn_ptr(x),
+                  .gy = relu ? nn_ptr(g) : NULL, .mask = relu ? nn_ptr(n->saved) : NULL};
     s = layer_backward(ctx, n, &j, N, n->nin > 2);
   }
   nn_tensor_release(x); nn_tensor_release(w); nn_tensor_release(gm);
   return s;
 }
-const nn_op nn_op_linear = {"linear", linear_backward, 3};
-const nn_op nn_op_linear_relu = {"linear_relu", linear_backward, 3};
+const nn_op nn_op_linear = {.name = "linear", .backward = linear_backward, .saves = 3};
+const nn_op nn_op_linear_relu = {.name = "linear_relu", .backward = linear_backward, .saves = 3,
+                                 .saves_output = true};   /* the output is the mask */
 
 static nn_status linear_any(nn_ctx *ctx, const nn_op *op, nn_tensor *x, nn_tensor *w, nn_tensor *b,
                             nn_tensor **out) {
@@ -577,7 +576,7 @@ static nn_status linear_any(nn_ctx *ctx, const nn_op *op, nn_tensor *x, nn_tenso
     nn_tensor_release(y2);
     return s;
   }
-  nn_tensor *xr = NULL, *wr = NULL, *br = NULL, *y = NULL, *saved = NULL;
+  nn_tensor *xr = NULL, *wr = NULL, *br = NULL, *y = NULL;
   int64_t N = x->shape[0], shape[2] = {N, O};
   if ((s = gemm_ready(ctx, x, &xr)) || (s = gemm_ready(ctx, w, &wr)) ||
       (b && (s = nn_contiguous(ctx, b, &br))) || (s = nn_new(ctx, x->dtype, 2, shape, false, &y)))
@@ -594,19 +593,11 @@ static nn_status linear_any(nn_ctx *ctx, const nn_op *op, nn_tensor *x, nn_tenso
       else ((double *)nn_ptr(y))[i] = fmax(((double *)nn_ptr(y))[i], 0.0);
   }
   nn_tensor *in[3] = {x, w, b};
-  if (nn_needs_grad(ctx, b ? 3 : 2, in)) {
-    /* linear_relu saves its output (a second header on it: no cycle) for the mask */
-    if (relu && (s = nn_alias(ctx, y, 2, y->shape, y->stride, 0, &saved))) goto done;
-    if (!nn_record(ctx, op, y, b ? 3 : 2, in, saved)) {
-      s = ctx->status;
-      goto done;
-    }
-  }
   *out = y;
   y = NULL;
+  s = nn_record(ctx, op, out, b ? 3 : 2, in, NULL, NULL);
 done:
   nn_tensor_release(xr); nn_tensor_release(wr); nn_tensor_release(br); nn_tensor_release(y);
-  nn_tensor_release(saved);
   return s;
 }
 
@@ -630,9 +621,10 @@ static nn_status addmm_backward(nn_ctx *ctx, nn_node *n) {
   nn_status s;
   if (!(s = gemm_ready(ctx, n->in[0], &x)) && !(s = gemm_ready(ctx, n->in[1], &w))) {
     /* dX = dY W^T, dW = X^T dY: the rows of the batch are X^T's columns and dY's rows */
-    layer_bw j = {g->dtype, M, K, nn_ptr(g), nn_ptr(x), nn_ptr(w), x->stride[0], x->stride[1],
-                  w->stride[1], w->stride[0], NULL, 0, K, M, x->stride[1], x->stride[0], M, 1,
-                  nn_ptr(x), nn_ptr(g), {0}, 0, {0}, NULL, NULL, 0};
+    layer_bw j = {.dt = g->dtype, .Kg = M, .Kx = K, .g = nn_ptr(g), .x = nn_ptr(x), .w = nn_ptr(w),
+                  .x0 = x->stride[0], .x1 = x->stride[1], .wb0 = w->stride[1], .wb1 = w->stride[0],
+                  .dwM = K, .dwN = M, .dwa_r = x->stride[1], .dwa_c = x->stride[0], .dwb_r = M,
+                  .dwb_c = 1, .dwa = nn_ptr(x), .dwb = nn_ptr(g)};
     s = layer_backward(ctx, n, &j, N, row_bias);
   }
   /* another bias shape: dY reduced over its broadcast dims */
@@ -640,7 +632,7 @@ static nn_status addmm_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor_release(x); nn_tensor_release(w);
   return s;
 }
-const nn_op nn_op_addmm = {"addmm", addmm_backward, 3};
+const nn_op nn_op_addmm = {.name = "addmm", .backward = addmm_backward, .saves = 3};
 
 nn_status nn_addmm(nn_ctx *ctx, nn_tensor *bias, nn_tensor *x, nn_tensor *w, nn_tensor **out) {
   NN_ARG(ctx, "addmm", out);
@@ -685,12 +677,9 @@ nn_status nn_addmm(nn_ctx *ctx, nn_tensor *bias, nn_tensor *x, nn_tensor *w, nn_
     for (int64_t i = 0; i < N; i++)
       memcpy(nn_ptr(y) + (size_t)(i * M) * nn_dtype_size(y->dtype), nn_ptr(br), (size_t)M * nn_dtype_size(y->dtype));
   nn_tensor *in[3] = {x, w, bias};
-  if (nn_needs_grad(ctx, bias ? 3 : 2, in) && !nn_record(ctx, &nn_op_addmm, y, bias ? 3 : 2, in, NULL)) {
-    s = ctx->status;
-    goto done;
-  }
   *out = y;
   y = NULL;
+  s = nn_record(ctx, &nn_op_addmm, out, bias ? 3 : 2, in, NULL, NULL);
 done:
   nn_tensor_release(xr); nn_tensor_release(wr); nn_tensor_release(br); nn_tensor_release(y);
   return s;

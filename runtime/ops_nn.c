@@ -3,20 +3,6 @@
 #include <math.h>
 #include "nn_impl.h"
 
-static inline double ld(const char *p, nn_dtype dt) {
-  return dt == NN_F32 ? (double)*(const float *)p : *(const double *)p;
-}
-static inline void st(char *p, nn_dtype dt, double v) {
-  if (dt == NN_F32) *(float *)p = (float)v; else *(double *)p = v;
-}
-
-static nn_status need_float(nn_ctx *ctx, const char *op, const nn_tensor *t) {
-  NN_ARG_AS(ctx, op, t, "tensor");
-  if (t->dtype == NN_I64)
-    return nn_fail(ctx, NN_ERR_DTYPE, "%s: needs a floating dtype (float32 or float64), got int64", op);
-  return NN_OK;
-}
-
 /* Splits a contiguous tensor around dim: outer × D × inner. */
 static void split_dim(const nn_tensor *t, int dim, int64_t *outer, int64_t *D, int64_t *inner) {
   *outer = 1; *inner = 1; *D = t->ndim ? t->shape[dim] : 1;
@@ -24,42 +10,29 @@ static void split_dim(const nn_tensor *t, int dim, int64_t *outer, int64_t *D, i
   for (int i = dim + 1; i < t->ndim; i++) *inner *= t->shape[i];
 }
 
-static nn_status record_out(nn_ctx *ctx, const nn_op *op, nn_tensor **out, int n, nn_tensor **in,
-                            nn_tensor *saved, int64_t i0, double f0) {
-  if (!nn_needs_grad(ctx, n, in)) return NN_OK;
-  nn_node *node = nn_record(ctx, op, *out, n, in, saved);
-  if (node) { node->iarg[0] = i0; node->f[0] = f0; return NN_OK; }
-  nn_tensor_release(*out);
-  *out = NULL;
-  return ctx->status;
-}
-
-static nn_tensor *alias_of(nn_ctx *ctx, nn_tensor *y) {
-  nn_tensor *v;
-  return nn_alias(ctx, y, y->ndim, y->shape, y->stride, y->offset, &v) ? NULL : v;
-}
+typedef struct { int dim; } softmax_args;   /* softmax's and log_softmax's payload */
 
 /* ---- softmax / log_softmax over dim --------------------------------------------------------
    y = exp(x - lse(x));  softmax:     dx = y (dy - Σ dy y)
    y = x - lse(x);       log_softmax: dx = dy - exp(y) Σ dy */
 static void softmax_kernel(const nn_tensor *x, nn_tensor *y, int dim, bool logf_) {
   int64_t outer, D, inner;
+  if (x->numel == 0) return;   /* an empty [2^40, 0] still has 2^40 rows to walk */
   split_dim(x, dim, &outer, &D, &inner);
   nn_dtype dt = x->dtype;
-  size_t es = nn_dtype_size(dt);
   const char *xp = nn_ptr(x);
   char *yp = nn_ptr(y);
   for (int64_t o = 0; o < outer; o++)
     for (int64_t i = 0; i < inner; i++) {
       int64_t base = o * D * inner + i;
       double m = -INFINITY, s = 0;
-      for (int64_t d = 0; d < D; d++) { double v = ld(xp + (size_t)(base + d * inner) * es, dt); if (v > m) m = v; }
+      for (int64_t d = 0; d < D; d++) { double v = nn_load_f(xp, dt, base + d * inner); if (v > m) m = v; }
       if (m == -INFINITY) m = 0;
-      for (int64_t d = 0; d < D; d++) s += exp(ld(xp + (size_t)(base + d * inner) * es, dt) - m);
+      for (int64_t d = 0; d < D; d++) s += exp(nn_load_f(xp, dt, base + d * inner) - m);
       double lse = m + log(s);
       for (int64_t d = 0; d < D; d++) {
-        double v = ld(xp + (size_t)(base + d * inner) * es, dt) - lse;
-        st(yp + (size_t)(base + d * inner) * es, dt, logf_ ? v : exp(v));
+        double v = nn_load_f(xp, dt, base + d * inner) - lse;
+        nn_store_f(yp, dt, base + d * inner, logf_ ? v : exp(v));
       }
     }
 }
@@ -69,9 +42,9 @@ static nn_status softmax_bw(nn_ctx *ctx, nn_node *n, bool logf_) {
   nn_status s = nn_new_like(ctx, y, false, &dx);
   if (s) return s;
   int64_t outer, D, inner;
-  split_dim(y, (int)n->iarg[0], &outer, &D, &inner);
+  split_dim(y, ((const softmax_args *)n->args)->dim, &outer, &D, &inner);
+  if (y->numel == 0) outer = 0;   /* no rows to walk in an empty tensor, however many */
   nn_dtype dt = y->dtype;
-  size_t es = nn_dtype_size(dt);
   const char *yp = nn_ptr(y), *gp = nn_ptr(g);
   char *dp = nn_ptr(dx);
   for (int64_t o = 0; o < outer; o++)
@@ -79,13 +52,13 @@ static nn_status softmax_bw(nn_ctx *ctx, nn_node *n, bool logf_) {
       int64_t base = o * D * inner + i;
       double acc = 0;
       for (int64_t d = 0; d < D; d++) {
-        size_t k = (size_t)(base + d * inner) * es;
-        acc += logf_ ? ld(gp + k, dt) : ld(gp + k, dt) * ld(yp + k, dt);
+        int64_t k = base + d * inner;
+        acc += logf_ ? nn_load_f(gp, dt, k) : nn_load_f(gp, dt, k) * nn_load_f(yp, dt, k);
       }
       for (int64_t d = 0; d < D; d++) {
-        size_t k = (size_t)(base + d * inner) * es;
-        double yv = ld(yp + k, dt), gv = ld(gp + k, dt);
-        st(dp + k, dt, logf_ ? gv - exp(yv) * acc : yv * (gv - acc));
+        int64_t k = base + d * inner;
+        double yv = nn_load_f(yp, dt, k), gv = nn_load_f(gp, dt, k);
+        nn_store_f(dp, dt, k, logf_ ? gv - exp(yv) * acc : yv * (gv - acc));
       }
     }
   s = nn_grad_accum(ctx, n, 0, dx);
@@ -94,13 +67,15 @@ static nn_status softmax_bw(nn_ctx *ctx, nn_node *n, bool logf_) {
 }
 static nn_status softmax_backward(nn_ctx *ctx, nn_node *n) { return softmax_bw(ctx, n, false); }
 static nn_status log_softmax_backward(nn_ctx *ctx, nn_node *n) { return softmax_bw(ctx, n, true); }
-const nn_op nn_op_softmax = {"softmax", softmax_backward, 0};
-const nn_op nn_op_log_softmax = {"log_softmax", log_softmax_backward, 0};
+const nn_op nn_op_softmax = {.name = "softmax", .backward = softmax_backward,
+                             .saves_output = true, .args_size = sizeof(softmax_args)};
+const nn_op nn_op_log_softmax = {.name = "log_softmax", .backward = log_softmax_backward,
+                                 .saves_output = true, .args_size = sizeof(softmax_args)};
 
 static nn_status softmax_any(nn_ctx *ctx, const nn_op *op, nn_tensor *t, int dim, nn_tensor **out) {
   NN_ARG(ctx, op->name, out);
   *out = NULL;
-  nn_status s = need_float(ctx, op->name, t);
+  nn_status s = nn_need_float(ctx, op->name, t);
   if (s || (s = nn_check_dim(ctx, op->name, &dim, t->ndim))) return s;
   /* kernels index as if contiguous; the grad (and the saved output) are contiguous too */
   nn_tensor *x = NULL, *y = NULL;
@@ -110,12 +85,9 @@ static nn_status softmax_any(nn_ctx *ctx, const nn_op *op, nn_tensor *t, int dim
   if (s) { nn_tensor_release(y); return s; }
   softmax_kernel(x, y, dim, op == &nn_op_log_softmax);
   nn_tensor_release(x);
-  nn_tensor *saved = NULL;
-  if (nn_needs_grad(ctx, 1, &t) && !(saved = alias_of(ctx, y))) { nn_tensor_release(y); return ctx->status; }
   *out = y;
-  s = record_out(ctx, op, out, 1, &t, saved, dim, 0);
-  nn_tensor_release(saved);
-  return s;
+  softmax_args args = {.dim = dim};
+  return nn_record(ctx, op, out, 1, &t, NULL, &args);
 }
 nn_status nn_softmax(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
   return softmax_any(ctx, &nn_op_softmax, t, dim, out);
@@ -133,12 +105,12 @@ static nn_status dropout_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor_release(t);
   return s;
 }
-const nn_op nn_op_dropout = {"dropout", dropout_backward, 0};
+const nn_op nn_op_dropout = {.name = "dropout", .backward = dropout_backward, .saves = 0};
 
 nn_status nn_dropout(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double p, bool train, nn_tensor **out) {
   NN_ARG(ctx, "dropout", out);
   *out = NULL;
-  nn_status s = need_float(ctx, "dropout", t);
+  nn_status s = nn_need_float(ctx, "dropout", t);
   if (s) return s;
   if (!(p >= 0 && p <= 1))
     return nn_fail(ctx, NN_ERR_ARG, "dropout: probability has to be between 0 and 1, got %g", p);
@@ -149,14 +121,14 @@ nn_status nn_dropout(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double p, bool train,
   double scale = p == 1 ? 0 : 1 / (1 - p);
   char *mp = nn_ptr(mask);
   for (int64_t i = 0; i < mask->numel; i++)
-    st(mp + (size_t)i * nn_dtype_size(t->dtype), t->dtype, nn_rng_uniform(r) >= p ? scale : 0.0);
+    nn_store_f(mp, t->dtype, i, nn_rng_uniform(r) >= p ? scale : 0.0);
   bool was = ctx->grad_enabled;
   ctx->grad_enabled = false;
   s = nn_mul(ctx, t, mask, &y);
   ctx->grad_enabled = was;
   if (s) { nn_tensor_release(mask); return s; }
   *out = y;
-  s = record_out(ctx, &nn_op_dropout, out, 1, &t, mask, 0, p);
+  s = nn_record(ctx, &nn_op_dropout, out, 1, &t, mask, NULL);
   nn_tensor_release(mask);
   return s;
 }
@@ -191,7 +163,7 @@ nn_status nn_mse_loss(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_reduction red,
   NN_ARG(ctx, "mse_loss", out);
   *out = NULL;
   nn_status s = same_shape(ctx, "mse_loss", a, b);
-  if (s || (s = check_reduction(ctx, "mse_loss", red)) || (s = need_float(ctx, "mse_loss", a))) return s;
+  if (s || (s = check_reduction(ctx, "mse_loss", red)) || (s = nn_need_float(ctx, "mse_loss", a))) return s;
   nn_tensor *d, *sq;
   if ((s = nn_sub(ctx, a, b, &d))) return s;
   s = nn_mul(ctx, d, d, &sq);
@@ -204,7 +176,7 @@ nn_status nn_l1_loss(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_reduction red, 
   NN_ARG(ctx, "l1_loss", out);
   *out = NULL;
   nn_status s = same_shape(ctx, "l1_loss", a, b);
-  if (s || (s = check_reduction(ctx, "l1_loss", red)) || (s = need_float(ctx, "l1_loss", a))) return s;
+  if (s || (s = check_reduction(ctx, "l1_loss", red)) || (s = nn_need_float(ctx, "l1_loss", a))) return s;
   nn_tensor *d, *ab;
   if ((s = nn_sub(ctx, a, b, &d))) return s;
   s = nn_abs(ctx, d, &ab);
@@ -218,24 +190,23 @@ nn_status nn_l1_loss(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_reduction red, 
 static nn_status bce_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor *p = n->in[0], *t = n->in[1], *g = n->gout, *dp = NULL, *dt = NULL;
   nn_dtype d = p->dtype;
-  size_t es = nn_dtype_size(d);
   nn_status s;
   if ((s = nn_new_like(ctx, p, false, &dp)) || (s = nn_new_like(ctx, p, false, &dt))) goto done;
   for (int64_t i = 0; i < p->numel; i++) {
-    double pv = nn_get_flat(p, i), tv = nn_get_flat(t, i), gv = ld(nn_ptr(g) + (size_t)i * es, d);
+    double pv = nn_get_flat(p, i), tv = nn_get_flat(t, i), gv = nn_load_f(nn_ptr(g), d, i);
     double den = pv * (1 - pv);
-    st(nn_ptr(dp) + (size_t)i * es, d, gv * (pv - tv) / (den > 1e-12 ? den : 1e-12));
+    nn_store_f(nn_ptr(dp), d, i, gv * (pv - tv) / (den > 1e-12 ? den : 1e-12));
     double lp = pv > 0 ? log(pv) : -100, l1p = pv < 1 ? log1p(-pv) : -100;
     if (lp < -100) lp = -100;
     if (l1p < -100) l1p = -100;
-    st(nn_ptr(dt) + (size_t)i * es, d, gv * (l1p - lp));
+    nn_store_f(nn_ptr(dt), d, i, gv * (l1p - lp));
   }
   if (!(s = nn_grad_accum(ctx, n, 0, dp))) s = nn_grad_accum(ctx, n, 1, dt);
 done:
   nn_tensor_release(dp); nn_tensor_release(dt);
   return s;
 }
-const nn_op nn_op_binary_cross_entropy = {"binary_cross_entropy", bce_backward, 3};
+const nn_op nn_op_binary_cross_entropy = {.name = "binary_cross_entropy", .backward = bce_backward, .saves = 3};
 
 nn_status nn_binary_cross_entropy(nn_ctx *ctx, nn_tensor *p, nn_tensor *t, nn_reduction red,
                                   nn_tensor **out) {
@@ -243,11 +214,10 @@ nn_status nn_binary_cross_entropy(nn_ctx *ctx, nn_tensor *p, nn_tensor *t, nn_re
   NN_ARG(ctx, op, out);
   *out = NULL;
   nn_status s = same_shape(ctx, op, p, t);
-  if (s || (s = check_reduction(ctx, op, red)) || (s = need_float(ctx, op, p)) || (s = need_float(ctx, op, t)))
+  if (s || (s = check_reduction(ctx, op, red)) || (s = nn_need_float(ctx, op, p)) || (s = nn_need_float(ctx, op, t)))
     return s;
   nn_tensor *l;
   if ((s = nn_new_like(ctx, p, false, &l))) return s;
-  size_t es = nn_dtype_size(p->dtype);
   for (int64_t i = 0; i < p->numel; i++) {
     double pv = nn_get_flat(p, i), tv = nn_get_flat(t, i);
     if (!(pv >= 0 && pv <= 1)) {
@@ -258,10 +228,10 @@ nn_status nn_binary_cross_entropy(nn_ctx *ctx, nn_tensor *p, nn_tensor *t, nn_re
     double lp = pv > 0 ? log(pv) : -100, l1p = pv < 1 ? log1p(-pv) : -100;
     if (lp < -100) lp = -100;
     if (l1p < -100) l1p = -100;
-    st(nn_ptr(l) + (size_t)i * es, p->dtype, -(tv * lp + (1 - tv) * l1p));
+    nn_store_f(nn_ptr(l), p->dtype, i, -(tv * lp + (1 - tv) * l1p));
   }
   nn_tensor *in[2] = {p, t};
-  if ((s = record_out(ctx, &nn_op_binary_cross_entropy, &l, 2, in, NULL, 0, 0))) return s;
+  if ((s = nn_record(ctx, &nn_op_binary_cross_entropy, &l, 2, in, NULL, NULL))) return s;
   return reduce_loss(ctx, l, red, out);
 }
 
@@ -270,38 +240,36 @@ nn_status nn_binary_cross_entropy(nn_ctx *ctx, nn_tensor *p, nn_tensor *t, nn_re
 static nn_status bcel_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor *z = n->in[0], *t = n->in[1], *g = n->gout, *dz = NULL, *dt = NULL;
   nn_dtype d = z->dtype;
-  size_t es = nn_dtype_size(d);
   nn_status s;
   if ((s = nn_new_like(ctx, z, false, &dz)) || (s = nn_new_like(ctx, z, false, &dt))) goto done;
   for (int64_t i = 0; i < z->numel; i++) {
-    double zv = nn_get_flat(z, i), tv = nn_get_flat(t, i), gv = ld(nn_ptr(g) + (size_t)i * es, d);
+    double zv = nn_get_flat(z, i), tv = nn_get_flat(t, i), gv = nn_load_f(nn_ptr(g), d, i);
     double sg = zv >= 0 ? 1 / (1 + exp(-zv)) : exp(zv) / (1 + exp(zv));
-    st(nn_ptr(dz) + (size_t)i * es, d, gv * (sg - tv));
-    st(nn_ptr(dt) + (size_t)i * es, d, -gv * zv);
+    nn_store_f(nn_ptr(dz), d, i, gv * (sg - tv));
+    nn_store_f(nn_ptr(dt), d, i, -gv * zv);
   }
   if (!(s = nn_grad_accum(ctx, n, 0, dz))) s = nn_grad_accum(ctx, n, 1, dt);
 done:
   nn_tensor_release(dz); nn_tensor_release(dt);
   return s;
 }
-const nn_op nn_op_bce_with_logits = {"bce_with_logits", bcel_backward, 3};
+const nn_op nn_op_bce_with_logits = {.name = "bce_with_logits", .backward = bcel_backward, .saves = 3};
 
 nn_status nn_bce_with_logits(nn_ctx *ctx, nn_tensor *z, nn_tensor *t, nn_reduction red, nn_tensor **out) {
   const char *op = "binary_cross_entropy_with_logits";
   NN_ARG(ctx, op, out);
   *out = NULL;
   nn_status s = same_shape(ctx, op, z, t);
-  if (s || (s = check_reduction(ctx, op, red)) || (s = need_float(ctx, op, z)) || (s = need_float(ctx, op, t)))
+  if (s || (s = check_reduction(ctx, op, red)) || (s = nn_need_float(ctx, op, z)) || (s = nn_need_float(ctx, op, t)))
     return s;
   nn_tensor *l;
   if ((s = nn_new_like(ctx, z, false, &l))) return s;
-  size_t es = nn_dtype_size(z->dtype);
   for (int64_t i = 0; i < z->numel; i++) {
     double zv = nn_get_flat(z, i), tv = nn_get_flat(t, i);
-    st(nn_ptr(l) + (size_t)i * es, z->dtype, (zv > 0 ? zv : 0) - zv * tv + log1p(exp(-fabs(zv))));
+    nn_store_f(nn_ptr(l), z->dtype, i, (zv > 0 ? zv : 0) - zv * tv + log1p(exp(-fabs(zv))));
   }
   nn_tensor *in[2] = {z, t};
-  if ((s = record_out(ctx, &nn_op_bce_with_logits, &l, 2, in, NULL, 0, 0))) return s;
+  if ((s = nn_record(ctx, &nn_op_bce_with_logits, &l, 2, in, NULL, NULL))) return s;
   return reduce_loss(ctx, l, red, out);
 }
 
@@ -311,7 +279,7 @@ nn_status nn_bce_with_logits(nn_ctx *ctx, nn_tensor *z, nn_tensor *t, nn_reducti
 static nn_status check_class_target(nn_ctx *ctx, const char *op, const nn_tensor *x,
                                     const nn_tensor *t, bool allow_probs) {
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
-  nn_status s = need_float(ctx, op, x);
+  nn_status s = nn_need_float(ctx, op, x);
   if (s) return s;
   NN_ARG_AS(ctx, op, t, "target");
   if (x->ndim != 2 && x->ndim != 1)
@@ -338,12 +306,16 @@ static nn_status check_class_target(nn_ctx *ctx, const char *op, const nn_tensor
   return NN_OK;
 }
 
+/* The class losses' payload: the reduction and the rows it averages over */
+typedef struct { nn_reduction red; int64_t rows; } loss_args;
+
 /* The weight of row i's loss in the result: 1/N for mean, 1 for sum, and for none dy[i]. */
 static double row_weight(const nn_node *n, int64_t i) {
-  nn_reduction red = (nn_reduction)n->iarg[0];
+  const loss_args *a = n->args;
+  nn_reduction red = a->red;
   if (red == NN_REDUCE_NONE) return nn_get_flat(n->gout, i);
   double g = nn_get_flat(n->gout, 0);
-  return red == NN_REDUCE_MEAN ? g / (double)n->iarg[1] : g;
+  return red == NN_REDUCE_MEAN ? g / (double)a->rows : g;
 }
 
 static nn_status make_loss_out(nn_ctx *ctx, const nn_tensor *x, nn_reduction red, nn_tensor **l) {
@@ -353,7 +325,7 @@ static nn_status make_loss_out(nn_ctx *ctx, const nn_tensor *x, nn_reduction red
 }
 
 static void store_loss(nn_tensor *l, nn_reduction red, int64_t i, double v, double *total) {
-  if (red == NN_REDUCE_NONE) st(nn_ptr(l) + (size_t)i * nn_dtype_size(l->dtype), l->dtype, v);
+  if (red == NN_REDUCE_NONE) nn_store_f(nn_ptr(l), l->dtype, i, v);
   else *total += v;
 }
 
@@ -376,13 +348,12 @@ static nn_status ce_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor *x = n->in[0], *t = n->in[1], *p = n->saved, *dx = NULL, *dq = NULL;
   int64_t N = x->ndim == 2 ? x->shape[0] : 1, C = x->shape[x->ndim - 1];
   nn_dtype d = x->dtype;
-  size_t es = nn_dtype_size(d);
   nn_status s;
   if ((s = nn_new(ctx, d, x->ndim, x->shape, false, &dx))) return s;
   const char *pp = nn_ptr(p);
   char *dp = nn_ptr(dx);
   bool ids = t->dtype == NN_I64;
-  bool hot = ids && d == NN_F32 && nn_is_contig(t) && (nn_reduction)n->iarg[0] != NN_REDUCE_NONE;
+  bool hot = ids && d == NN_F32 && nn_is_contig(t) && ((const loss_args *)n->args)->red != NN_REDUCE_NONE;
   if (hot) {
     /* the training hot path: one weight for every row, rows in lanes as in the forward */
     ce_bw_job j = {(const float *)pp, (const int64_t *)nn_ptr(t), (float *)dp, C, (float)row_weight(n, 0)};
@@ -406,8 +377,8 @@ static nn_status ce_backward(nn_ctx *ctx, nn_node *n) {
       double qs = 0;
       for (int64_t j = 0; j < C; j++) qs += nn_get_flat(t, i * C + j);
       for (int64_t j = 0; j < C; j++) {
-        size_t k = (size_t)(i * C + j) * es;
-        st(dp + k, d, w * (ld(pp + k, d) * qs - nn_get_flat(t, i * C + j)));
+        int64_t k = i * C + j;
+        nn_store_f(dp, d, k, w * (nn_load_f(pp, d, k) * qs - nn_get_flat(t, k)));
       }
     }
   }
@@ -416,9 +387,8 @@ static nn_status ce_backward(nn_ctx *ctx, nn_node *n) {
     for (int64_t i = 0; i < N; i++) {
       double w = row_weight(n, i);
       for (int64_t j = 0; j < C; j++) {
-        size_t k = (size_t)(i * C + j) * es;
-        double pv = ld(pp + k, d);
-        st(nn_ptr(dq) + (size_t)(i * C + j) * nn_dtype_size(t->dtype), t->dtype, -w * log(pv > 0 ? pv : 1e-300));
+        double pv = nn_load_f(pp, d, i * C + j);
+        nn_store_f(nn_ptr(dq), t->dtype, i * C + j, -w * log(pv > 0 ? pv : 1e-300));
       }
     }
     s = nn_grad_accum(ctx, n, 1, dq);
@@ -426,7 +396,8 @@ static nn_status ce_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor_release(dx); nn_tensor_release(dq);
   return s;
 }
-const nn_op nn_op_cross_entropy = {"cross_entropy", ce_backward, 2};
+const nn_op nn_op_cross_entropy = {.name = "cross_entropy", .backward = ce_backward, .saves = 2,
+                                   .args_size = sizeof(loss_args)};
 
 typedef struct {
   const float *x;
@@ -479,7 +450,6 @@ nn_status nn_cross_entropy(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction
     goto done;
   double total = 0;
   nn_dtype d = x->dtype;
-  size_t es = nn_dtype_size(d);
   char *pp = nn_ptr(p);
   bool probs_ready = false;
   if (d == NN_F32 && t->dtype == NN_I64 && nn_is_contig(t)) {
@@ -494,24 +464,21 @@ nn_status nn_cross_entropy(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction
     softmax_kernel(xc, p, x->ndim - 1, true);       /* p holds log-probabilities for now */
     for (int64_t i = 0; i < N; i++) {
       double li = 0;
-      if (t->dtype == NN_I64) li = -ld(pp + (size_t)(i * C + (int64_t)nn_get_flat(t, i)) * es, d);
-      else for (int64_t j = 0; j < C; j++) li -= nn_get_flat(t, i * C + j) * ld(pp + (size_t)(i * C + j) * es, d);
+      if (t->dtype == NN_I64) li = -nn_load_f(pp, d, i * C + (int64_t)nn_get_flat(t, i));
+      else for (int64_t j = 0; j < C; j++) li -= nn_get_flat(t, i * C + j) * nn_load_f(pp, d, i * C + j);
       store_loss(l, red, i, li, &total);
     }
   }
-  if (red != NN_REDUCE_NONE) st(nn_ptr(l), d, red == NN_REDUCE_MEAN ? (N ? total / (double)N : NAN) : total);
+  if (red != NN_REDUCE_NONE) nn_store_f(nn_ptr(l), d, 0, red == NN_REDUCE_MEAN ? (N ? total / (double)N : NAN) : total);
   nn_tensor *in[2] = {x, t};
-  if (nn_needs_grad(ctx, 2, in)) {
-    if (probs_ready) {}
-    else if (d == NN_F32) { float *q = (float *)pp; for (int64_t i = 0; i < N * C; i++) q[i] = expf(q[i]); }
+  if (!probs_ready && nn_needs_grad(ctx, 2, in)) {   /* backward reads probabilities */
+    if (d == NN_F32) { float *q = (float *)pp; for (int64_t i = 0; i < N * C; i++) q[i] = expf(q[i]); }
     else { double *q = (double *)pp; for (int64_t i = 0; i < N * C; i++) q[i] = exp(q[i]); }
-    nn_node *node = nn_record(ctx, &nn_op_cross_entropy, l, 2, in, p);
-    if (!node) { s = ctx->status; goto done; }
-    node->iarg[0] = red;
-    node->iarg[1] = N;
   }
   *out = l;
   l = NULL;
+  loss_args args = {.red = red, .rows = N};
+  s = nn_record(ctx, &nn_op_cross_entropy, out, 2, in, p, &args);
 done:
   nn_tensor_release(xc); nn_tensor_release(p); nn_tensor_release(l);
   return s;
@@ -523,14 +490,14 @@ static nn_status nll_backward(nn_ctx *ctx, nn_node *n) {
   int64_t N = x->ndim == 2 ? x->shape[0] : 1, C = x->shape[x->ndim - 1];
   nn_status s = nn_new(ctx, x->dtype, x->ndim, x->shape, true, &dx);
   if (s) return s;
-  size_t es = nn_dtype_size(x->dtype);
   for (int64_t i = 0; i < N; i++)
-    st(nn_ptr(dx) + (size_t)(i * C + (int64_t)nn_get_flat(t, i)) * es, x->dtype, -row_weight(n, i));
+    nn_store_f(nn_ptr(dx), x->dtype, i * C + (int64_t)nn_get_flat(t, i), -row_weight(n, i));
   s = nn_grad_accum(ctx, n, 0, dx);
   nn_tensor_release(dx);
   return s;
 }
-const nn_op nn_op_nll_loss = {"nll_loss", nll_backward, 2};
+const nn_op nn_op_nll_loss = {.name = "nll_loss", .backward = nll_backward, .saves = 2,
+                              .args_size = sizeof(loss_args)};
 
 nn_status nn_nll_loss(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction red, nn_tensor **out) {
   NN_ARG(ctx, "nll_loss", out);
@@ -543,14 +510,9 @@ nn_status nn_nll_loss(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction red,
   double total = 0;
   for (int64_t i = 0; i < N; i++)
     store_loss(l, red, i, -nn_get_flat(x, i * C + (int64_t)nn_get_flat(t, i)), &total);
-  if (red != NN_REDUCE_NONE) st(nn_ptr(l), x->dtype, red == NN_REDUCE_MEAN ? (N ? total / (double)N : NAN) : total);
+  if (red != NN_REDUCE_NONE) nn_store_f(nn_ptr(l), x->dtype, 0, red == NN_REDUCE_MEAN ? (N ? total / (double)N : NAN) : total);
   nn_tensor *in[2] = {x, t};
-  if (nn_needs_grad(ctx, 2, in)) {
-    nn_node *node = nn_record(ctx, &nn_op_nll_loss, l, 2, in, NULL);
-    if (!node) { nn_tensor_release(l); return ctx->status; }
-    node->iarg[0] = red;
-    node->iarg[1] = N;
-  }
+  loss_args args = {.red = red, .rows = N};
   *out = l;
-  return NN_OK;
+  return nn_record(ctx, &nn_op_nll_loss, out, 2, in, NULL, &args);
 }

@@ -48,45 +48,25 @@ static nn_status setup(nn_ctx *ctx, const char *op, nn_tensor *t, int dim, bool 
   return NN_OK;
 }
 
-/* t itself when contiguous (retained), else a contiguous copy (no autograd) */
-static nn_status contig(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
-  if (nn_is_contig(t)) { nn_tensor_retain(t); *out = t; return NN_OK; }
-  nn_status s = nn_new(ctx, t->dtype, t->ndim, t->shape, false, out);
-  if (!s) nn_copy_raw(*out, t);
-  return s;
-}
+/* A reduction's payload: the dim reduced (or NN_ALL), keepdim, and a scale for backward (mean:
+   1/n; var, std: the derivative's constant) */
+typedef struct { int dim; bool keepdim; double scale; } reduce_args;
 
-static nn_status need_float(nn_ctx *ctx, const char *op, const nn_tensor *t) {
-  if (t->dtype == NN_I64)
-    return nn_fail(ctx, NN_ERR_DTYPE, "%s: needs a floating dtype (float32 or float64), got int64", op);
-  return NN_OK;
-}
-
-static inline double ld(const char *p, nn_dtype dt, int64_t i) {
-  return dt == NN_F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
-}
-static inline void st(char *p, nn_dtype dt, int64_t i, double v) {
-  if (dt == NN_F32) ((float *)p)[i] = (float)v; else ((double *)p)[i] = v;
-}
-
-/* Records a one-input node with the reduction's dim/keepdim; on failure releases *out. */
+/* Records op on *out: a one-input node with the reduction's geometry */
 static nn_status record(nn_ctx *ctx, const nn_op *op, nn_tensor *t, nn_tensor **out,
-                        nn_tensor *saved, const geom *g, bool keepdim, double f0) {
-  if (!nn_needs_grad(ctx, 1, &t) || (*out)->dtype == NN_I64) return NN_OK;
-  nn_node *n = nn_record(ctx, op, *out, 1, &t, saved);
-  if (n) { n->iarg[0] = g->dim; n->iarg[1] = keepdim; n->f[0] = f0; return NN_OK; }
-  nn_tensor_release(*out);
-  *out = NULL;
-  return ctx->status;
+                        nn_tensor *saved, const geom *g, bool keepdim, double scale) {
+  reduce_args args = {.dim = g->dim, .keepdim = keepdim, .scale = scale};
+  return nn_record(ctx, op, out, 1, &t, saved, &args);
 }
+static const reduce_args *args_of(const nn_node *n) { return n->args; }
 
 /* dy (the result's shape) seen at the input's shape: stride 0 over the reduced dims */
 static nn_status expand_back(nn_ctx *ctx, const nn_node *n, nn_tensor *dy, nn_tensor **c,
                              nn_tensor **out) {
   const nn_tensor *in = n->in[0];
   int64_t ksh[NN_MAX_DIMS], kst[NN_MAX_DIMS];
-  int dim = (int)n->iarg[0];
-  nn_status s = contig(ctx, dy, c);
+  int dim = args_of(n)->dim;
+  nn_status s = nn_contig(ctx, dy, c);
   if (s) return s;
   for (int i = 0; i < in->ndim; i++) ksh[i] = (dim == NN_ALL || i == dim) ? 1 : in->shape[i];
   nn_contig_strides(in->ndim, ksh, kst);
@@ -159,7 +139,7 @@ static void sum_i64(const int64_t *x, int64_t *y, const geom *g) {
 /* The sum of t over g into a new tensor of g's result shape (no autograd). */
 static nn_status sum_raw(nn_ctx *ctx, nn_tensor *t, const geom *g, nn_tensor **out) {
   nn_tensor *c, *y;
-  nn_status s = contig(ctx, t, &c);
+  nn_status s = nn_contig(ctx, t, &c);
   if (s) return s;
   if (!(s = nn_new(ctx, t->dtype, g->ndim, g->shape, false, &y))) {
     switch (t->dtype) {
@@ -181,7 +161,7 @@ static nn_status sum_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor_release(e); nn_tensor_release(c);
   return s;
 }
-const nn_op nn_op_sum = {"sum", sum_backward, 0};
+const nn_op nn_op_sum = {.name = "sum", .backward = sum_backward, .saves = 0, .args_size = sizeof(reduce_args)};
 nn_status nn_sum(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out) {
   NN_ARG(ctx, "sum", out);
   *out = NULL;
@@ -195,15 +175,15 @@ nn_status nn_sum(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **o
 static nn_status mean_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor *c = NULL, *e = NULL, *d = NULL;
   nn_status s = expand_back(ctx, n, n->gout, &c, &e);
-  if (!s && !(s = nn_muls(ctx, e, n->f[0], &d))) s = nn_grad_accum(ctx, n, 0, d);
+  if (!s && !(s = nn_muls(ctx, e, args_of(n)->scale, &d))) s = nn_grad_accum(ctx, n, 0, d);
   nn_tensor_release(d); nn_tensor_release(e); nn_tensor_release(c);
   return s;
 }
-const nn_op nn_op_mean = {"mean", mean_backward, 0};
+const nn_op nn_op_mean = {.name = "mean", .backward = mean_backward, .saves = 0, .args_size = sizeof(reduce_args)};
 
 static void scale_raw(nn_tensor *y, double k) {
   char *p = nn_ptr(y);
-  for (int64_t i = 0; i < y->numel; i++) st(p, y->dtype, i, ld(p, y->dtype, i) * k);
+  for (int64_t i = 0; i < y->numel; i++) nn_store_f(p, y->dtype, i, nn_load_f(p, y->dtype, i) * k);
 }
 
 nn_status nn_mean(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out) {
@@ -211,7 +191,7 @@ nn_status nn_mean(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **
   *out = NULL;
   geom g;
   nn_status s = setup(ctx, "mean", t, dim, keepdim, &g);
-  if (s || (s = need_float(ctx, "mean", t)) || (s = sum_raw(ctx, t, &g, out))) return s;
+  if (s || (s = nn_need_float(ctx, "mean", t)) || (s = sum_raw(ctx, t, &g, out))) return s;
   double k = 1.0 / (double)g.n;    /* n = 0 gives nan, as PyTorch */
   if (g.n == 0) k = NAN;
   scale_raw(*out, k);
@@ -231,8 +211,8 @@ static void prod_float(const char *x, char *y, nn_dtype dt, const geom *g) {
   for (int64_t o = 0; o < g->outer; o++)
     for (int64_t j = 0; j < g->inner; j++) {
       double p = 1;
-      for (int64_t k = 0; k < g->n; k++) p *= ld(x, dt, (o * g->n + k) * g->inner + j);
-      st(y, dt, o * g->inner + j, p);
+      for (int64_t k = 0; k < g->n; k++) p *= nn_load_f(x, dt, (o * g->n + k) * g->inner + j);
+      nn_store_f(y, dt, o * g->inner + j, p);
     }
 }
 
@@ -242,15 +222,15 @@ static void prod_grad(const char *x, const char *dy, char *dx, nn_dtype dt, cons
   for (int64_t o = 0; o < g->outer; o++)
     for (int64_t j = 0; j < g->inner; j++) {
       int64_t base = o * g->n * g->inner + j, zpos = -1, zeros = 0;
-      double p = 1, gy = ld(dy, dt, o * g->inner + j);
+      double p = 1, gy = nn_load_f(dy, dt, o * g->inner + j);
       for (int64_t k = 0; k < g->n; k++) {
-        double v = ld(x, dt, base + k * g->inner);
+        double v = nn_load_f(x, dt, base + k * g->inner);
         if (v == 0) { zeros++; zpos = k; } else p *= v;
       }
       for (int64_t k = 0; k < g->n; k++) {
         int64_t i = base + k * g->inner;
-        double r = zeros == 0 ? gy * p / ld(x, dt, i) : (zeros == 1 && k == zpos) ? gy * p : 0;
-        st(dx, dt, i, r);
+        double r = zeros == 0 ? gy * p / nn_load_f(x, dt, i) : (zeros == 1 && k == zpos) ? gy * p : 0;
+        nn_store_f(dx, dt, i, r);
       }
     }
 }
@@ -258,8 +238,8 @@ static void prod_grad(const char *x, const char *dy, char *dx, nn_dtype dt, cons
 static nn_status prod_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor *x = n->in[0], *cx = NULL, *cy = NULL, *dx = NULL;
   geom g;
-  nn_status s = setup(ctx, "prod", x, (int)n->iarg[0], n->iarg[1], &g);
-  if (!s && !(s = contig(ctx, x, &cx)) && !(s = contig(ctx, n->gout, &cy)) &&
+  nn_status s = setup(ctx, "prod", x, args_of(n)->dim, args_of(n)->keepdim, &g);
+  if (!s && !(s = nn_contig(ctx, x, &cx)) && !(s = nn_contig(ctx, n->gout, &cy)) &&
       !(s = nn_new(ctx, x->dtype, x->ndim, x->shape, false, &dx))) {
     if (cy->dtype == x->dtype) prod_grad(nn_ptr(cx), nn_ptr(cy), nn_ptr(dx), x->dtype, &g);
     else {
@@ -275,14 +255,14 @@ static nn_status prod_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor_release(cx); nn_tensor_release(cy); nn_tensor_release(dx);
   return s;
 }
-const nn_op nn_op_prod = {"prod", prod_backward, 1};
+const nn_op nn_op_prod = {.name = "prod", .backward = prod_backward, .saves = 1, .args_size = sizeof(reduce_args)};
 nn_status nn_prod(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out) {
   NN_ARG(ctx, "prod", out);
   *out = NULL;
   geom g;
   nn_tensor *c, *y;
   nn_status s = setup(ctx, "prod", t, dim, keepdim, &g);
-  if (s || (s = contig(ctx, t, &c))) return s;
+  if (s || (s = nn_contig(ctx, t, &c))) return s;
   if (!(s = nn_new(ctx, t->dtype, g.ndim, g.shape, false, &y))) {
     if (t->dtype == NN_I64) prod_i64((const int64_t *)nn_ptr(c), (int64_t *)nn_ptr(y), &g);
     else prod_float(nn_ptr(c), nn_ptr(y), t->dtype, &g);
@@ -299,21 +279,21 @@ static void var_kernel(const char *x, char *y, nn_dtype dt, const geom *g, int c
     for (int64_t j = 0; j < g->inner; j++) {
       int64_t base = o * g->n * g->inner + j;
       double m = 0, ss = 0;
-      for (int64_t k = 0; k < g->n; k++) m += ld(x, dt, base + k * g->inner);
+      for (int64_t k = 0; k < g->n; k++) m += nn_load_f(x, dt, base + k * g->inner);
       m /= (double)g->n;
       for (int64_t k = 0; k < g->n; k++) {
-        double d = ld(x, dt, base + k * g->inner) - m;
+        double d = nn_load_f(x, dt, base + k * g->inner) - m;
         ss += d * d;
       }
       double den = (double)g->n - correction, v = ss / (den > 0 ? den : 0.0); /* as PyTorch */
-      st(y, dt, o * g->inner + j, root ? sqrt(v) : v);
+      nn_store_f(y, dt, o * g->inner + j, root ? sqrt(v) : v);
     }
 }
 
 static nn_status var_backward_common(nn_ctx *ctx, nn_node *n, bool root) {
   nn_tensor *x = n->in[0], *m = NULL, *d = NULL, *c = NULL, *e = NULL, *t = NULL, *u = NULL,
             *c2 = NULL, *ys = NULL;
-  int dim = (int)n->iarg[0];
+  int dim = args_of(n)->dim;
   nn_status s = nn_mean(ctx, x, dim, true, &m);
   if (!s) s = nn_sub(ctx, x, m, &d);
   if (!s) s = expand_back(ctx, n, n->gout, &c, &e);
@@ -324,7 +304,7 @@ static nn_status var_backward_common(nn_ctx *ctx, nn_node *n, bool root) {
       if (!(s = nn_div(ctx, t, ys, &q))) { nn_tensor_release(t); t = q; }
     }
   }
-  if (!s) s = nn_muls(ctx, t, n->f[0], &u);
+  if (!s) s = nn_muls(ctx, t, args_of(n)->scale, &u);
   if (!s) s = nn_grad_accum(ctx, n, 0, u);
   nn_tensor_release(m); nn_tensor_release(d); nn_tensor_release(c); nn_tensor_release(e);
   nn_tensor_release(t); nn_tensor_release(u); nn_tensor_release(c2); nn_tensor_release(ys);
@@ -332,8 +312,8 @@ static nn_status var_backward_common(nn_ctx *ctx, nn_node *n, bool root) {
 }
 static nn_status var_backward(nn_ctx *ctx, nn_node *n) { return var_backward_common(ctx, n, false); }
 static nn_status std_backward(nn_ctx *ctx, nn_node *n) { return var_backward_common(ctx, n, true); }
-const nn_op nn_op_var = {"var", var_backward, 1};
-const nn_op nn_op_std = {"std", std_backward, 1};
+const nn_op nn_op_var = {.name = "var", .backward = var_backward, .saves = 1, .args_size = sizeof(reduce_args)};
+const nn_op nn_op_std = {.name = "std", .backward = std_backward, .saves = 1, .saves_output = true, .args_size = sizeof(reduce_args)};
 
 static nn_status var_common(nn_ctx *ctx, const char *op, nn_tensor *t, int dim, bool keepdim,
                             int correction, bool root, nn_tensor **out) {
@@ -342,23 +322,14 @@ static nn_status var_common(nn_ctx *ctx, const char *op, nn_tensor *t, int dim, 
   geom g;
   nn_tensor *c, *y;
   nn_status s = setup(ctx, op, t, dim, keepdim, &g);
-  if (s || (s = need_float(ctx, op, t)) || (s = contig(ctx, t, &c))) return s;
+  if (s || (s = nn_need_float(ctx, op, t)) || (s = nn_contig(ctx, t, &c))) return s;
   s = nn_new(ctx, t->dtype, g.ndim, g.shape, false, &y);
   if (!s) var_kernel(nn_ptr(c), nn_ptr(y), t->dtype, &g, correction, root);
   nn_tensor_release(c);
   if (s) return s;
   *out = y;
   double den = (double)g.n - correction, k = (root ? 1.0 : 2.0) / (den > 0 ? den : 0.0);
-  if (!nn_needs_grad(ctx, 1, &t)) return NN_OK;
-  nn_tensor *saved = NULL;
-  if (root && (s = nn_alias(ctx, y, y->ndim, y->shape, y->stride, y->offset, &saved))) {
-    nn_tensor_release(y);
-    *out = NULL;
-    return s;
-  }
-  s = record(ctx, root ? &nn_op_std : &nn_op_var, t, out, saved, &g, keepdim, k);
-  nn_tensor_release(saved);
-  return s;
+  return record(ctx, root ? &nn_op_std : &nn_op_var, t, out, NULL, &g, keepdim, k);
 }
 nn_status nn_var(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, int correction, nn_tensor **out) {
   return var_common(ctx, "var", t, dim, keepdim, correction, false, out);
@@ -373,12 +344,12 @@ static void extreme_float(const char *x, char *y, int64_t *idx, nn_dtype dt, con
   for (int64_t o = 0; o < g->outer; o++)
     for (int64_t j = 0; j < g->inner; j++) {
       int64_t base = o * g->n * g->inner + j, bi = 0;
-      double best = ld(x, dt, base);
+      double best = nn_load_f(x, dt, base);
       for (int64_t k = 1; k < g->n && best == best; k++) {
-        double v = ld(x, dt, base + k * g->inner);
+        double v = nn_load_f(x, dt, base + k * g->inner);
         if (v != v || (want_max ? v > best : v < best)) { best = v; bi = k; }
       }
-      if (y) st(y, dt, o * g->inner + j, best);
+      if (y) nn_store_f(y, dt, o * g->inner + j, best);
       idx[o * g->inner + j] = bi;
     }
 }
@@ -398,21 +369,21 @@ static void extreme_i64(const int64_t *x, int64_t *y, int64_t *idx, const geom *
 static nn_status extreme_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor *x = n->in[0], *idx = n->saved, *cy = NULL, *dx = NULL;
   geom g;
-  nn_status s = setup(ctx, n->op->name, x, (int)n->iarg[0], n->iarg[1], &g);
-  if (!s && !(s = contig(ctx, n->gout, &cy)) && !(s = nn_new(ctx, cy->dtype, x->ndim, x->shape, true, &dx))) {
+  nn_status s = setup(ctx, n->op->name, x, args_of(n)->dim, args_of(n)->keepdim, &g);
+  if (!s && !(s = nn_contig(ctx, n->gout, &cy)) && !(s = nn_new(ctx, cy->dtype, x->ndim, x->shape, true, &dx))) {
     const int64_t *ip = (const int64_t *)nn_ptr(idx);   /* made contiguous by the forward */
     for (int64_t o = 0; o < g.outer; o++)
       for (int64_t j = 0; j < g.inner; j++) {
         int64_t r = o * g.inner + j, k = ip[r];
-        if (k >= 0 && k < g.n) st(nn_ptr(dx), dx->dtype, (o * g.n + k) * g.inner + j, ld(nn_ptr(cy), cy->dtype, r));
+        if (k >= 0 && k < g.n) nn_store_f(nn_ptr(dx), dx->dtype, (o * g.n + k) * g.inner + j, nn_load_f(nn_ptr(cy), cy->dtype, r));
       }
     s = nn_grad_accum(ctx, n, 0, dx);
   }
   nn_tensor_release(cy); nn_tensor_release(dx);
   return s;
 }
-const nn_op nn_op_max = {"max", extreme_backward, 0};
-const nn_op nn_op_min = {"min", extreme_backward, 0};
+const nn_op nn_op_max = {.name = "max", .backward = extreme_backward, .saves = 0, .args_size = sizeof(reduce_args)};
+const nn_op nn_op_min = {.name = "min", .backward = extreme_backward, .saves = 0, .args_size = sizeof(reduce_args)};
 
 static nn_status extreme(nn_ctx *ctx, const nn_op *op, nn_tensor *t, int dim, bool keepdim,
                          nn_tensor **values, nn_tensor **indices) {
@@ -434,7 +405,7 @@ static nn_status extreme(nn_ctx *ctx, const nn_op *op, nn_tensor *t, int dim, bo
   }
   nn_tensor *c = NULL, *y = NULL, *ix = NULL;
   bool grad = values && t->dtype != NN_I64 && nn_needs_grad(ctx, 1, &t);
-  if ((s = contig(ctx, t, &c)) || (values && (s = nn_new(ctx, t->dtype, g.ndim, g.shape, false, &y))) ||
+  if ((s = nn_contig(ctx, t, &c)) || (values && (s = nn_new(ctx, t->dtype, g.ndim, g.shape, false, &y))) ||
       (s = nn_new(ctx, NN_I64, g.ndim, g.shape, false, &ix)))
     goto fail;
   if (t->dtype == NN_I64)

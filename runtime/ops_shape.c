@@ -3,14 +3,12 @@
    back to the input's shape, and that of narrow/select is dy written into zeros. */
 #include "nn_impl.h"
 
+/* narrow's and select's payload: the window (select: its index in start, len unused) */
+typedef struct { int dim; int64_t start, len; } window_args;
 static nn_status record_view(nn_ctx *ctx, const nn_op *op, nn_tensor *t, nn_tensor **out,
-                             int64_t i0, int64_t i1, int64_t i2) {
-  if (!nn_needs_grad(ctx, 1, &t)) return NN_OK;
-  nn_node *n = nn_record(ctx, op, *out, 1, &t, NULL);
-  if (n) { n->iarg[0] = i0; n->iarg[1] = i1; n->iarg[2] = i2; return NN_OK; }
-  nn_tensor_release(*out);
-  *out = NULL;
-  return ctx->status;
+                             int dim, int64_t start, int64_t len) {
+  window_args args = {.dim = dim, .start = start, .len = len};
+  return nn_record(ctx, op, out, 1, &t, NULL, &args);
 }
 
 /* dy viewed with the input's shape (dy is contiguous, so this always works) */
@@ -86,7 +84,7 @@ static bool view_strides(const nn_tensor *t, int ndim, const int64_t *shape, int
   return vd == -1;
 }
 
-const nn_op nn_op_view = {"view", reshape_back, 0};
+const nn_op nn_op_view = {.name = "view", .backward = reshape_back, .saves = 0};
 nn_status nn_view(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_tensor **out) {
   NN_ARG(ctx, "view", out);
   *out = NULL;
@@ -101,7 +99,7 @@ nn_status nn_view(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_
                    "%s without a copy (use reshape)", nn_shape_fmt(t->ndim, t->shape, b1),
                    nn_shape_fmt(ndim, sh, b2));
   if ((s = nn_alias(ctx, t, ndim, sh, st, t->offset, out))) return s;
-  return record_view(ctx, &nn_op_view, t, out, 0, 0, 0);
+  return nn_record(ctx, &nn_op_view, out, 1, &t, NULL, NULL);
 }
 
 nn_status nn_reshape(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_tensor **out) {
@@ -153,28 +151,32 @@ static nn_status transpose_raw(nn_ctx *ctx, nn_tensor *t, int d0, int d1, nn_ten
   return nn_alias(ctx, t, t->ndim, sh, st, t->offset, out);
 }
 /* transpose: dx = dy transposed back */
+typedef struct { int d0, d1; } transpose_args;
 static nn_status transpose_backward(nn_ctx *ctx, nn_node *n) {
+  const transpose_args *w = n->args;
   nn_tensor *g;
-  nn_status s = transpose_raw(ctx, n->gout, (int)n->iarg[0], (int)n->iarg[1], &g);
+  nn_status s = transpose_raw(ctx, n->gout, w->d0, w->d1, &g);
   if (s) return s;
   s = nn_grad_accum(ctx, n, 0, g);
   nn_tensor_release(g);
   return s;
 }
-const nn_op nn_op_transpose = {"transpose", transpose_backward, 0};
+const nn_op nn_op_transpose = {.name = "transpose", .backward = transpose_backward, .saves = 0,
+                                .args_size = sizeof(transpose_args)};
 nn_status nn_transpose(nn_ctx *ctx, nn_tensor *t, int d0, int d1, nn_tensor **out) {
   NN_ARG(ctx, "transpose", out);
   *out = NULL;
   NN_ARG(ctx, "transpose", t);
   if (t->ndim == 0 && (d0 == 0 || d0 == -1) && (d1 == 0 || d1 == -1)) {
     nn_status s = nn_alias(ctx, t, 0, t->shape, t->stride, t->offset, out);
-    return s ? s : record_view(ctx, &nn_op_view, t, out, 0, 0, 0);
+    return s ? s : nn_record(ctx, &nn_op_view, out, 1, &t, NULL, NULL);
   }
   nn_status s;
   if ((s = nn_check_dim(ctx, "transpose", &d0, t->ndim)) || (s = nn_check_dim(ctx, "transpose", &d1, t->ndim)))
     return s;
   if ((s = transpose_raw(ctx, t, d0, d1, out))) return s;
-  return record_view(ctx, &nn_op_transpose, t, out, d0, d1, 0);
+  transpose_args args = {.d0 = d0, .d1 = d1};
+  return nn_record(ctx, &nn_op_transpose, out, 1, &t, NULL, &args);
 }
 
 /* permute: dx = dy permuted by the inverse permutation */
@@ -183,9 +185,11 @@ static nn_status permute_raw(nn_ctx *ctx, nn_tensor *t, const int *dims, nn_tens
   for (int i = 0; i < t->ndim; i++) { sh[i] = t->shape[dims[i]]; st[i] = t->stride[dims[i]]; }
   return nn_alias(ctx, t, t->ndim, sh, st, t->offset, out);
 }
+typedef struct { int ndim; int dims[NN_MAX_DIMS]; } permute_args;
 static nn_status permute_backward(nn_ctx *ctx, nn_node *n) {
+  const permute_args *a = n->args;
   int inv[NN_MAX_DIMS];
-  for (int i = 0; i < n->out_ndim; i++) inv[(int)n->iarg[i]] = i;
+  for (int i = 0; i < a->ndim; i++) inv[a->dims[i]] = i;
   nn_tensor *g;
   nn_status s = permute_raw(ctx, n->gout, inv, &g);
   if (s) return s;
@@ -193,7 +197,7 @@ static nn_status permute_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor_release(g);
   return s;
 }
-const nn_op nn_op_permute = {"permute", permute_backward, 0};
+const nn_op nn_op_permute = {.name = "permute", .backward = permute_backward, .saves = 0, .args_size = sizeof(permute_args)};
 nn_status nn_permute(nn_ctx *ctx, nn_tensor *t, const int *dims, nn_tensor **out) {
   NN_ARG(ctx, "permute", out);
   *out = NULL;
@@ -209,11 +213,10 @@ nn_status nn_permute(nn_ctx *ctx, nn_tensor *t, const int *dims, nn_tensor **out
     seen[d[i]] = true;
   }
   nn_status s = permute_raw(ctx, t, d, out);
-  if (s || !nn_needs_grad(ctx, 1, &t)) return s;
-  nn_node *n = nn_record(ctx, &nn_op_permute, *out, 1, &t, NULL);
-  if (!n) { nn_tensor_release(*out); *out = NULL; return ctx->status; }
-  for (int i = 0; i < t->ndim; i++) n->iarg[i] = d[i];
-  return NN_OK;
+  if (s) return s;
+  permute_args args = {.ndim = t->ndim};
+  memcpy(args.dims, d, sizeof d);
+  return nn_record(ctx, &nn_op_permute, out, 1, &t, NULL, &args);
 }
 
 /* ---- narrow, select: dx = zeros with dy written into the same window ---------------------- */
@@ -236,8 +239,9 @@ static nn_status window_backward(nn_ctx *ctx, nn_node *n, bool is_select) {
   nn_tensor *in = n->in[0], *z, *w;
   nn_status s = nn_new(ctx, in->dtype, in->ndim, in->shape, true, &z);
   if (s) return s;
-  s = is_select ? select_raw(ctx, z, (int)n->iarg[0], n->iarg[1], &w)
-                : narrow_raw(ctx, z, (int)n->iarg[0], n->iarg[1], n->iarg[2], &w);
+  const window_args *a = n->args;
+  s = is_select ? select_raw(ctx, z, a->dim, a->start, &w)
+                : narrow_raw(ctx, z, a->dim, a->start, a->len, &w);
   if (!s) {
     nn_copy_raw(w, n->gout);
     nn_tensor_release(w);
@@ -248,8 +252,8 @@ static nn_status window_backward(nn_ctx *ctx, nn_node *n, bool is_select) {
 }
 static nn_status narrow_backward(nn_ctx *ctx, nn_node *n) { return window_backward(ctx, n, false); }
 static nn_status select_backward(nn_ctx *ctx, nn_node *n) { return window_backward(ctx, n, true); }
-const nn_op nn_op_narrow = {"narrow", narrow_backward, 0};
-const nn_op nn_op_select = {"select", select_backward, 0};
+const nn_op nn_op_narrow = {.name = "narrow", .backward = narrow_backward, .saves = 0, .args_size = sizeof(window_args)};
+const nn_op nn_op_select = {.name = "select", .backward = select_backward, .saves = 0, .args_size = sizeof(window_args)};
 
 nn_status nn_narrow(nn_ctx *ctx, nn_tensor *t, int dim, int64_t start, int64_t len, nn_tensor **out) {
   NN_ARG(ctx, "narrow", out);
@@ -299,7 +303,7 @@ nn_status nn_unsqueeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
     if (i < t->ndim) { sh[k] = t->shape[i]; st[k] = t->stride[i]; k++; }
   }
   nn_status s = nn_alias(ctx, t, t->ndim + 1, sh, st, t->offset, out);
-  return s ? s : record_view(ctx, &nn_op_view, t, out, 0, 0, 0);
+  return s ? s : nn_record(ctx, &nn_op_view, out, 1, &t, NULL, NULL);
 }
 
 nn_status nn_squeeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
@@ -317,13 +321,13 @@ nn_status nn_squeeze(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) {
     if (!drop) { sh[k] = t->shape[i]; st[k] = t->stride[i]; k++; }
   }
   nn_status s = nn_alias(ctx, t, k, sh, st, t->offset, out);
-  return s ? s : record_view(ctx, &nn_op_view, t, out, 0, 0, 0);
+  return s ? s : nn_record(ctx, &nn_op_view, out, 1, &t, NULL, NULL);
 }
 
 /* ---- expand: a broadcast view (stride 0); dx = dy summed over the expanded dims --------------- */
 
 static nn_status expand_backward(nn_ctx *ctx, nn_node *n) { return nn_grad_accum(ctx, n, 0, n->gout); }
-const nn_op nn_op_expand = {"expand", expand_backward, 0};
+const nn_op nn_op_expand = {.name = "expand", .backward = expand_backward, .saves = 0};
 nn_status nn_expand(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, nn_tensor **out) {
   NN_ARG(ctx, "expand", out);
   *out = NULL;
@@ -356,14 +360,14 @@ nn_status nn_expand(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, n
   }
   nn_status s = nn_check_shape(ctx, "expand", ndim, sh);
   if (!s) s = nn_alias(ctx, t, ndim, sh, st, t->offset, out);
-  return s ? s : record_view(ctx, &nn_op_expand, t, out, 0, 0, 0);
+  return s ? s : nn_record(ctx, &nn_op_expand, out, 1, &t, NULL, NULL);
 }
 
 /* ---- copies: contiguous, clone, to; dx = dy (converted back to the input's dtype) ------------ */
 
 static nn_status copy_backward(nn_ctx *ctx, nn_node *n) { return nn_grad_accum(ctx, n, 0, n->gout); }
-const nn_op nn_op_clone = {"clone", copy_backward, 0};
-const nn_op nn_op_to = {"to", copy_backward, 0};
+const nn_op nn_op_clone = {.name = "clone", .backward = copy_backward, .saves = 0};
+const nn_op nn_op_to = {.name = "to", .backward = copy_backward, .saves = 0};
 
 static nn_status copy_as(nn_ctx *ctx, const nn_op *op, nn_tensor *t, nn_dtype dt, nn_tensor **out) {
   *out = NULL;
@@ -371,11 +375,7 @@ static nn_status copy_as(nn_ctx *ctx, const nn_op *op, nn_tensor *t, nn_dtype dt
   nn_status s = nn_new(ctx, dt, t->ndim, t->shape, false, out);
   if (!s) s = nn_copy_checked(ctx, op->name, *out, t);
   if (s) { nn_tensor_release(*out); *out = NULL; return s; }
-  if (dt == NN_I64 || !nn_needs_grad(ctx, 1, &t)) return NN_OK;
-  if (nn_record(ctx, op, *out, 1, &t, NULL)) return NN_OK;
-  nn_tensor_release(*out);
-  *out = NULL;
-  return ctx->status;
+  return nn_record(ctx, op, out, 1, &t, NULL, NULL);
 }
 
 nn_status nn_clone(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {

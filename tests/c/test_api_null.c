@@ -312,6 +312,8 @@ static void test_elementwise(nn_tensor *x, nn_tensor *y) {
   UNARY0("relu", nn_relu);
   UNARY_OUT("leaky_relu", nn_leaky_relu, 0.01);
   UNARY0("gelu", nn_gelu);
+  UNARY0("sin", nn_sin);
+  UNARY0("cos", nn_cos);
   UNARY_OUT("clamp", nn_clamp, 0.0, 1.0);
   INPLACE2("add_", nn_add_, y);
   NUL("add_", nn_add_(C, x, NULL));

@@ -252,22 +252,35 @@ static void c_pows(void) {
   scalar_case("pows", nn_pows, 0.5, 0.5, 2, false);
 }
 
-static void unary_case(const char *name, unfn f, double lo, double hi, bool sgn) {
-  A a = {.f = f_un, .un = f};
-  nn_tensor *x = MK(3, lo, hi, sgn, 2, 3, 4);
-  gradcheck(name, &a, 1, &x, 1);
+/* the element-wise unary ops (the rows of runtime/ops_unary.def): one row each, with the range
+   of its input's magnitudes (away from kinks and outside the domain) and whether signs vary */
+static const struct { const char *op; unfn f; double lo, hi; bool sgn; } unary_rows[] = {
+  {"neg", nn_neg, 0.1, 2, true}, {"exp", nn_exp, 0.1, 2, true}, {"log", nn_log, 0.2, 3, false},
+  {"sqrt", nn_sqrt, 0.2, 3, false}, {"abs", nn_abs, 0.1, 2, true}, {"sign", nn_sign, 0.1, 2, true},
+  {"tanh", nn_tanh, 0.1, 2, true}, {"sigmoid", nn_sigmoid, 0.1, 3, true},
+  {"relu", nn_relu, 0.1, 2, true}, {"gelu", nn_gelu, 0.1, 3, true},
+  {"sin", nn_sin, 0.1, 4, true}, {"cos", nn_cos, 0.1, 4, true},
+};
+#define NUNARY (int)(sizeof unary_rows / sizeof unary_rows[0])
+/* forward values of the newest rows against libm, in both float types */
+static void check_sin_cos(void) {
+  for (int dt = 0; dt < 2; dt++) {
+    nn_tensor *x, *s = NULL, *c = NULL;
+    nn_full(C, dt ? NN_F64 : NN_F32, 1, SH(3), 0.75, &x);
+    nn_sin(C, x, &s);
+    nn_cos(C, x, &c);
+    double tol = dt ? 1e-15 : 1e-6;
+    CHECKF(s && fabs(at(s, 2) - sin(0.75)) < tol, "sin(0.75) in %s", dt ? "float64" : "float32");
+    CHECKF(c && fabs(at(c, 0) - cos(0.75)) < tol, "cos(0.75) in %s", dt ? "float64" : "float32");
+    nn_tensor_release(x); nn_tensor_release(s); nn_tensor_release(c);
+  }
+}
+static void unary_case(int k) {
+  A a = {.f = f_un, .un = unary_rows[k].f};
+  nn_tensor *x = MK(3, unary_rows[k].lo, unary_rows[k].hi, unary_rows[k].sgn, 2, 3, 4);
+  gradcheck(unary_rows[k].op, &a, 1, &x, 1);
   nn_tensor_release(x);
 }
-static void c_neg(void) { unary_case("neg", nn_neg, 0.1, 2, true); }
-static void c_exp(void) { unary_case("exp", nn_exp, 0.1, 2, true); }
-static void c_log(void) { unary_case("log", nn_log, 0.2, 3, false); }
-static void c_sqrt(void) { unary_case("sqrt", nn_sqrt, 0.2, 3, false); }
-static void c_abs(void) { unary_case("abs", nn_abs, 0.1, 2, true); }
-static void c_sign(void) { unary_case("sign", nn_sign, 0.1, 2, true); }
-static void c_tanh(void) { unary_case("tanh", nn_tanh, 0.1, 2, true); }
-static void c_sigmoid(void) { unary_case("sigmoid", nn_sigmoid, 0.1, 3, true); }
-static void c_relu(void) { unary_case("relu", nn_relu, 0.1, 2, true); }
-static void c_gelu(void) { unary_case("gelu", nn_gelu, 0.1, 3, true); }
 static void c_leaky_relu(void) {
   A a = {.f = f_leaky, .s0 = 0.1};
   nn_tensor *x = MK(2, 0.1, 2, true, 4, 5);
@@ -373,6 +386,12 @@ static void c_cat(void) {
   gradcheck("cat 5 dim -2 (inputs 0, 3 only)", &a, 5, in5, 9);
   gradcheck("cat 5 dim -2 (input 4 only)", &a, 5, in5, 16);
   release_all(5, in5);
+  /* a 1-D empty input is skipped whatever the dim (one node, its window of dy is empty) */
+  nn_tensor *in3[4] = {MK(2, 0.1, 2, true, 2, 3), MK(1, 0.1, 2, true, 0), MK(2, 0.1, 2, true, 2, 2),
+                       MK(2, 0.1, 2, true, 2, 1)};
+  a.n = 4; a.d0 = 1;
+  gradcheck("cat 4 dim 1 with a skipped empty", &a, 4, in3, 15);
+  release_all(4, in3);
 }
 static void c_stack(void) {
   A a = {.f = f_stack, .n = 2, .d0 = 0};
@@ -660,9 +679,7 @@ static const struct { const char *op; void (*run)(void); } cases[] = {
   {"add", c_add}, {"sub", c_sub}, {"mul", c_mul}, {"div", c_div}, {"pow", c_pow},
   {"maximum", c_maximum}, {"minimum", c_minimum},
   {"adds", c_adds}, {"muls", c_muls}, {"rsubs", c_rsubs}, {"rdivs", c_rdivs}, {"pows", c_pows},
-  {"neg", c_neg}, {"exp", c_exp}, {"log", c_log}, {"sqrt", c_sqrt}, {"abs", c_abs}, {"sign", c_sign},
-  {"tanh", c_tanh}, {"sigmoid", c_sigmoid}, {"relu", c_relu}, {"leaky_relu", c_leaky_relu},
-  {"gelu", c_gelu}, {"clamp", c_clamp}, {"where", c_where},
+  {"leaky_relu", c_leaky_relu}, {"clamp", c_clamp}, {"where", c_where},
   {"sum", c_sum}, {"mean", c_mean}, {"prod", c_prod}, {"var", c_var}, {"std", c_std},
   {"max", c_max}, {"min", c_min},
   {"index_select", c_index_select}, {"cat", c_cat}, {"stack", c_stack},
@@ -688,11 +705,15 @@ int main(int argc, char **argv) {
     const char *name = nn_op_name(i);
     bool found = false;
     for (int k = 0; k < NCASES && !found; k++) found = strcmp(cases[k].op, name) == 0;
+    for (int k = 0; k < NUNARY && !found; k++) found = strcmp(unary_rows[k].op, name) == 0;
     CHECKF(found, "op '%s' has no gradient case", name);
   }
   const char *only = getenv("GRAD_ONLY");
   for (int k = 0; k < NCASES; k++)
     if (!only || strcmp(only, cases[k].op) == 0) cases[k].run();
+  for (int k = 0; k < NUNARY; k++)
+    if (!only || strcmp(only, unary_rows[k].op) == 0) unary_case(k);
+  check_sin_cos();
   nn_ctx_free(C);
   CHECKF(heap.live == 0, "%ld allocations leaked", heap.live);
   return check_report("test_grad");
