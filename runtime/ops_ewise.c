@@ -422,15 +422,18 @@ typedef struct { unop op; double p, q; } unary_args;
 #define KEEPS_INT(name, fwd, bwd, reads, keeps_int, ifwd) [U_##name] = keeps_int,
 static const bool keeps_int[] = {NN_UNARY_OPS(KEEPS_INT) NN_UNARY_PARAM_OPS(KEEPS_INT)};
 
-#define FLOAT_UNARY_ROW(NAME, TYPE)                                                         \
-  static void NAME(int64_t n, char *o, int64_t so, char *a, int64_t sa, const unary_args *c) { \
-    typedef TYPE T;                                                                         \
-    const T p = (T)c->p, q = (T)c->q;                                                       \
-    (void)p; (void)q;                                                                       \
-    switch (c->op) { NN_UNARY_OPS(FWD_CASE) NN_UNARY_PARAM_OPS(FWD_CASE) }                 \
-  }
-FLOAT_UNARY_ROW(unary_f32, float)
-FLOAT_UNARY_ROW(unary_f64, double)
+/* the body of a row function in element type TYPE: every row's CASE (forward or backward) */
+#define UNARY_BODY(TYPE, CASE)                                    \
+  typedef TYPE T;                                                 \
+  const T p = (T)c->p, q = (T)c->q;                               \
+  (void)p; (void)q;                                               \
+  switch (c->op) { NN_UNARY_OPS(CASE) NN_UNARY_PARAM_OPS(CASE) }
+static void unary_f32(int64_t n, char *o, int64_t so, char *a, int64_t sa, const unary_args *c) {
+  UNARY_BODY(float, FWD_CASE)
+}
+static void unary_f64(int64_t n, char *o, int64_t so, char *a, int64_t sa, const unary_args *c) {
+  UNARY_BODY(double, FWD_CASE)
+}
 
 static void unary_i64(int64_t n, char *o, int64_t so, char *a, int64_t sa, const unary_args *c) {
   /* clamp's bounds, rounded inwards and saturated to int64's range (±inf are no bound) */
@@ -490,16 +493,14 @@ static nn_status unary_apply(nn_ctx *ctx, const char *name, const unary_args *c,
       }                                                                                    \
   } while (0)
 #define BWD_CASE(name, fwd, bwd, ...) case U_##name: BROW(T, bwd); break;
-#define FLOAT_UNARY_BACK(NAME, TYPE)                                                         \
-  static void NAME(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb, \
-                   const unary_args *c) {                                                    \
-    typedef TYPE T;                                                                          \
-    const T p = (T)c->p, q = (T)c->q;                                                        \
-    (void)p; (void)q;                                                                        \
-    switch (c->op) { NN_UNARY_OPS(BWD_CASE) NN_UNARY_PARAM_OPS(BWD_CASE) }                  \
-  }
-FLOAT_UNARY_BACK(unary_back_f32, float)
-FLOAT_UNARY_BACK(unary_back_f64, double)
+static void unary_back_f32(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb,
+                           const unary_args *c) {
+  UNARY_BODY(float, BWD_CASE)
+}
+static void unary_back_f64(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb,
+                           const unary_args *c) {
+  UNARY_BODY(double, BWD_CASE)
+}
 static void unary_back_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b,
                            int64_t sb, void *arg) {
   const unary_job *j = arg;

@@ -59,9 +59,9 @@ static void gemm1(nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a, i
     return;
   }
   if (M == 1 && K > 0 && acs <= INT_MAX && !small_kernels()) {
-    /* one row (a layer on one sample): a matrix-vector product, without a GEMM's packing —
-       with OpenBLAS's generic kernel a 1x64x64 Linear took 1.37 us through sgemm, 1.01 so;
-       where OpenBLAS has small-matrix kernels (SkylakeX) sgemm is the faster (0.40 vs 0.44) */
+    /* one row (a layer on one sample): a matrix-vector product skips a GEMM's packing, which
+       dominates so small a product on OpenBLAS's generic kernel; where OpenBLAS has
+       small-matrix kernels (SkylakeX) sgemm is the faster (scripts/bench/op_overhead.lua) */
     enum CBLAS_TRANSPOSE tv = vb.trans ? CblasNoTrans : CblasTrans;   /* c = op(B)^T a */
     int rows = vb.trans ? (int)N : (int)K, cols = vb.trans ? (int)K : (int)N;
     if (beta == 0) memset(c, 0, (size_t)N * nn_dtype_size(dt));   /* gemv scales y by beta */
@@ -135,16 +135,14 @@ static void gemm_part(void *arg, int part) {
   }
 }
 
-/* Measured on OpenBLAS 0.3.21 (SkylakeX core, 2 cores), digits-sized products (200x128x64):
-   - one call 27 us; two bands of 100 rows one after the other 19 us (small kernels), and two
-     bands on two threads 10 us, for A·B and A^T·B;
-   - A·B^T (the linear layer's X W^T) is slow in the small kernels: 100x64x128 takes 13.2 us
-     where A·B takes 8.1 and transposing W 0.8 (AVX2, 8x8 tiles). So where W is small (a
-     copy that stays in L1) and N wide enough, each part transposes W for itself (a copy
-     made by one core and read by the other cost more than it saved) and runs A·B: a digits
-     step's forward 50 -> 41 us. Above 64 KB the transposing costs more than it saves
-     (784x256: 52 us for 30), and for N = 10 A·B^T is the faster (1.27 vs 1.49 us).
-   - OpenBLAS's own two threads: 35 us. */
+/* Why the products are split this way (OpenBLAS 0.3.21, digits-sized products; the numbers
+   are in docs/benchmarks.md, from scripts/bench/digits_fit.lua):
+   - bands of rows below the small-matrix kernels' limit beat one call, on one thread and more
+     so on two, for A·B and A^T·B; OpenBLAS's own threads are slower than both;
+   - A·B^T (the linear layer's X W^T) is slow in the small kernels, slower than transposing W
+     and running A·B. So where W is small (a copy that stays in L1) and N wide enough, each
+     part transposes W for itself (a copy made by one core and read by the other costs more
+     than it saves) and runs A·B. Past BT_MAX elements, or for narrow N, A·B^T stays. */
 #define SMALL_MACS 1.0e6    /* OpenBLAS's small-matrix kernels take products up to this */
 #define SPLIT_MACS 1.0e5    /* below this a product stays on one thread */
 #define BAND_MIN 8          /* rows (or columns) per band at least */
@@ -156,10 +154,12 @@ static void gemm_any(nn_ctx *ctx, nn_dtype dt, int64_t M, int64_t N, int64_t K, 
                      int64_t ldc, double beta, const char *bias, bool relu) {
   nn_blas_threads(ctx);
   /* by rows unless C is too short for them: the lanes of the ops around (nn_lanes) split rows,
-     and a layer's output split by columns had each core write lines the other core's ops then
-     read (a digits batch of 93 rows: its forward 33 -> 28 us) */
-  gemm_job j = {dt, M, N, K, ars, acs, brs, bcs, ldc, a, b, c, bias, relu, bias ? 1.0 : beta, 1, 1,
-                N > M && M < 4 * BAND_MIN, NULL};
+     and a layer's output split by columns has each core write lines the other core's ops then
+     read */
+  gemm_job j = {.dt = dt, .M = M, .N = N, .K = K, .ars = ars, .acs = acs, .brs = brs, .bcs = bcs,
+                .ldc = ldc, .a = a, .b = b, .c = c, .bias = bias, .relu = relu,
+                .beta = bias ? 1.0 : beta, .bands = 1, .parts = 1,
+                .by_cols = N > M && M < 4 * BAND_MIN, .bt = NULL};
   double macs = (double)M * (double)N * (double)K;
   int threads = ctx->threads;
   /* A·B^T with a plain A is slow in the small kernels: unless the parts transpose B (tb),
@@ -459,8 +459,8 @@ static void combine_rows(void *arg, int part, int64_t lo, int64_t hi) {
 
 /* Runs j over N rows in `parts` lanes. dw[0] and db[0] are the gradients (or NULL); the other
    lanes' partial sums get buffers here, added in the same hand-off once every lane is done,
-   each lane a range of the elements (on the calling thread alone they took 4% of a digits
-   step). */
+   each lane a range of the elements (the sums are as big as the weights: on the calling
+   thread alone they would be a serial part of every step). */
 static nn_status layer_bw_run(nn_ctx *ctx, layer_bw *j, int64_t N, int parts) {
   nn_status s = NN_OK;
   nn_tensor *tmp[NN_LANES_MAX] = {0};
@@ -517,8 +517,7 @@ static nn_status layer_backward(nn_ctx *ctx, nn_node *n, layer_bw *j, int64_t N,
    dX += dY W,  dW += dY^T X,  db += Σ_rows dY.
    linear_relu: Y = max(X W^T + b, 0) as one op, what a Sequential runs for a Linear followed by
    a ReLU: the ReLU on each band while it is in cache, no op, no pass and no activation of its
-   own, and in backward dY [Y > 0] made by each lane for its own rows before its products
-   (a digits step 108 -> 105 us). */
+   own, and in backward dY [Y > 0] made by each lane for its own rows before its products. */
 static nn_status linear_backward(nn_ctx *ctx, nn_node *n) {
   nn_tensor *g = n->gout, *x = NULL, *w = NULL, *gm = NULL;
   int64_t N = g->shape[0], O = g->shape[1], In = n->in[1]->shape[1];
