@@ -56,7 +56,7 @@ end
 -- Splits API.md into units (a bullet with its continuation lines, or a paragraph), each with
 -- its section heading and the module the heading names (`lunet.nn` in "Layers (`lunet.nn`)").
 local function units(text)
-  local out, cur = {}, nil
+  local out, cur = {headings = {}}, nil
   local section, module = "", "lunet"
   local fence = false
   local function flush()
@@ -72,6 +72,7 @@ local function units(text)
       flush()
       section = line:gsub("^#+%s*", "")
       module = section:match("`(lunet[%w_.]*)`") or (section:match("^Tensors") and "lunet") or module
+      out.headings[#out.headings + 1] = section
     elseif line:match("^%s*$") or line:match("^%-%-%-") then
       flush()
     elseif line:match("^[-*] ") then
@@ -124,7 +125,13 @@ local function index()
   local f = io.open(path, "rb")
   local text = f:read("a")
   f:close()
-  for _, u in ipairs(units(text)) do
+  local all = units(text)
+  for _, h in ipairs(all.headings) do  -- "Plots, progress (`lunet.plot`, `lunet.progress`)"
+    for m in h:gmatch("`(lunet[%w_.]*)`") do
+      if not index_cache.sections[m] then index_cache.sections[m] = h end
+    end
+  end
+  for _, u in ipairs(all) do
     local pos = 1
     if not index_cache.sections[u.module] then index_cache.sections[u.module] = u.section end
     while true do
@@ -470,8 +477,9 @@ function M.text(...)
   end
   local rev = value ~= nil and reverse()[value]
   local title = label or (rev and rev.qualified)
+  if value == M.help then return INTRO end
   if rev and rev.kind == "module" then
-    local _, section = M.doc(rev.qualified)
+    local _, _, section = M.doc(rev.qualified)
     return rev.qualified .. (section and ("  (docs/API.md: " .. section .. ")") or "") .. "\n" ..
            wrap(names_line(value), 92, "  ")
   end
@@ -490,8 +498,8 @@ function M.text(...)
     local m = methods_of(value)
     local out = cls .. (is_tensor(value) and (" " .. short(value):gsub("^tensor ", "")) or "")
     if m then out = out .. "\n  methods: " .. wrap(names_line(m), 92, "  "):gsub("^%s+", "") end
-    return out .. "\n  help(\"" .. (cls:match("^[%w_]+$") and cls or "Tensor") ..
-           ":<method>\") for one of them"
+    local base = CLASS_MODULE[cls] and cls or (lunet.nn.is_module(value) and "Module") or cls
+    return out .. "\n  help(\"" .. base .. ":<method>\") for one of them"
   end
   if type(value) == "table" then return (title or "table") .. "\n" .. wrap(names_line(value), 92, "  ") end
   if index().path == nil then
