@@ -5,6 +5,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include "lunet.h"
+#include "nn_internal.h"   /* the core's entry points for the bindings: fusions, lazy zeroing */
 
 #define LUNET_MODULE "lunet.Module"     /* built-in C layers */
 #define LUNET_OPTIM "lunet.Optimizer"

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "nn.h"
+#include "nn_internal.h"   /* the tests reach the internal entry points too */
 
 static int check_total, check_failures;
 

@@ -59,8 +59,8 @@ static float *train(nn_ctx *ctx, size_t *count) {
   nn_optim_opts opts;
   nn_optim_defaults(NN_ADAM, &opts);
   opts.lr = 0.01;
-  OK(nn_optim_new(ctx, NN_ADAM, &o));
-  OK(nn_optim_add_group(ctx, o, 4, params, &opts));
+  OK(nn_optim_new(ctx, nn_optim_kind_name(NN_ADAM), &o));
+  OK(nn_optim_add_group_opts(ctx, o, 4, params, &opts));
   for (int step = 0; step < STEPS; step++) {
     nn_tensor *h, *z, *l;
     nn_optim_zero_grad(o);

@@ -420,8 +420,8 @@ int main(void) {
       p[c][0] = operand(ctx, 100, 64, false, 31);
       p[c][1] = operand(ctx, 64, 128, false, 32);
       p[c][2] = operand(ctx, 1, 10, false, 33);
-      OK(nn_optim_new(ctx, (nn_optim_kind)kind, &o));
-      OK(nn_optim_add_group(ctx, o, 3, p[c], &op));
+      OK(nn_optim_new(ctx, nn_optim_kind_name((nn_optim_kind)kind), &o));
+      OK(nn_optim_add_group_opts(ctx, o, 3, p[c], &op));
       for (int step = 0; step < 3; step++) {
         for (int i = 0; i < 3; i++) {
           nn_tensor *g = operand(ctx, nn_tensor_shape(p[c][i])[0], nn_tensor_shape(p[c][i])[1], false, 40 + step + i);
