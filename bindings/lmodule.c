@@ -232,35 +232,8 @@ static int md_gc(lua_State *L) {                      /* __gc, __close, m:close(
   return 0;
 }
 
-static int md_len(lua_State *L) {
-  lua_pushinteger(L, nn_module_num_children(tomodule(L, 1)));
-  return 1;
-}
-
-static void pushmodule(lua_State *L, nn_module *m) {
-  LModule *b = newmodbox(L);
-  nn_module_retain(m);
-  b->m = m;
-}
-
-/* Child i (1-based) of the C Sequential at idx, cached in its user value so that seq[i]
-   is the same object every time (and so are its parameters). */
-static void pushchild(lua_State *L, int idx, int i) {
-  nn_module *child = nn_module_child(tomodule(L, idx), i - 1);
-  lua_getiuservalue(L, idx, 1);
-  if (lua_geti(L, -1, i) == LUA_TUSERDATA) {
-    LModule *b = luaL_testudata(L, -1, LUNET_MODULE);
-    if (b && b->m == child) { lua_remove(L, -2); return; }
-  }
-  lua_pop(L, 1);
-  pushmodule(L, child);
-  lua_pushvalue(L, -1);
-  lua_seti(L, -3, i);
-  lua_remove(L, -2);
-}
-
-/* methods, then fields: training, in_features/out_features, parameters by name, children
-   of a C Sequential by 1-based index */
+/* methods, then fields: training, in_features/out_features, parameters by name (a Lua
+   nn.Sequential holds its children itself: no C Sequential reaches Lua) */
 static int md_index(lua_State *L) {
   nn_module *m = tomodule(L, 1);
   if (lua_type(L, 2) == LUA_TSTRING) {
@@ -282,11 +255,6 @@ static int md_index(lua_State *L) {
     if (i >= 0) { pushparam(L, 1, i); return 1; }
     lua_pushnil(L);
     return 1;
-  }
-  if (lua_isinteger(L, 2)) {
-    lua_Integer i = lua_tointeger(L, 2), n = nn_module_num_children(m);
-    if (i < 0) i += n + 1;
-    if (i >= 1 && i <= n) { pushchild(L, 1, (int)i); return 1; }
   }
   lua_pushnil(L);
   return 1;
@@ -325,7 +293,6 @@ static const luaL_Reg module_meta[] = {
   {"__newindex", md_newindex},
   {"__call", md_forward},
   {"__tostring", md_tostring},
-  {"__len", md_len},
   {"__gc", md_gc},
   {"__close", md_gc},
   {NULL, NULL}

@@ -1294,22 +1294,18 @@ static int t_clamp_(lua_State *L) {
   return 1;
 }
 
-/* uniform_([lo, hi [, generator]]) and normal_([mean, std [, generator]]) */
-static int t_uniform_(lua_State *L) {
+/* uniform_([lo, hi [, generator]]) and normal_([mean, std [, generator]]): both default to
+   (0, 1) */
+typedef nn_status (*fill_fn)(nn_ctx *, nn_rng *, nn_tensor *, double, double);
+static int random_(lua_State *L, fill_fn f) {
   nn_tensor *t = checkt(L, 1);
-  lua_Number lo = luaL_optnumber(L, 2, 0), hi = luaL_optnumber(L, 3, 1);
-  lunet_check(L, nn_uniform_(nn_tensor_ctx(t), lunet_optrng(L, 4), t, lo, hi));
+  lua_Number a = luaL_optnumber(L, 2, 0), b = luaL_optnumber(L, 3, 1);
+  lunet_check(L, f(nn_tensor_ctx(t), lunet_optrng(L, 4), t, a, b));
   lua_settop(L, 1);
   return 1;
 }
-
-static int t_normal_(lua_State *L) {
-  nn_tensor *t = checkt(L, 1);
-  lua_Number m = luaL_optnumber(L, 2, 0), sd = luaL_optnumber(L, 3, 1);
-  lunet_check(L, nn_normal_(nn_tensor_ctx(t), lunet_optrng(L, 4), t, m, sd));
-  lua_settop(L, 1);
-  return 1;
-}
+static int t_uniform_(lua_State *L) { return random_(L, nn_uniform_); }
+static int t_normal_(lua_State *L) { return random_(L, nn_normal_); }
 
 /* ---- comparisons: 0/1 tensors ------------------------------------------------------------- */
 

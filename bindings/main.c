@@ -1223,8 +1223,9 @@ static int pmain(lua_State *L) {
 /* OpenBLAS's pthreads build starts its worker threads with the process, and they spin for
    about 0.1 s waiting for work that Lunet never gives them (it calls OpenBLAS with one thread
    and runs its own workers). The runner owns its process, so it sets OpenBLAS to one thread
-   and stops them before any script runs; Lunet's workers can then start at once instead of
-   0.2 s in (runtime/pool.c). A later openblas_set_num_threads(n) starts them again. Weak
+   and stops them before any script runs, so they do not spin beside Lunet's workers, which
+   start with the first job that splits (runtime/pool.c). A later openblas_set_num_threads(n)
+   starts them again. Weak
    symbols: with another BLAS, or a build without them, nothing happens. */
 extern int openblas_get_parallel(void) __attribute__((weak));
 extern void openblas_set_num_threads(int) __attribute__((weak));

@@ -227,7 +227,9 @@ typedef struct nn_node {
                                        training step's nodes come from the block cache */
 } nn_node;
 
-extern const nn_op *const nn_all_ops[];
+/* Each ops file's descriptors, NULL-terminated (oplist.c walks them all) */
+extern const nn_op *const nn_ops_ewise[], *const nn_ops_reduce[], *const nn_ops_shape[],
+    *const nn_ops_index[], *const nn_ops_linalg[], *const nn_ops_nn[];
 /* True if an op on these inputs must be recorded. */
 static inline bool nn_needs_grad(nn_ctx *ctx, int n, nn_tensor *const *in) {
   if (!ctx->grad_enabled) return false;

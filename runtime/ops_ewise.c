@@ -717,3 +717,8 @@ nn_status nn_clamp_(nn_ctx *ctx, nn_tensor *a, double lo, double hi) {
   if (!s) a->st->version++;
   return s;
 }
+
+/* this file's ops, for the op list (oplist.c): a new op here is listed here */
+#define UNARY_LISTED(op_, ...) &nn_op_##op_,
+const nn_op *const nn_ops_ewise[] = {NN_UNARY_OPS(UNARY_LISTED) NN_UNARY_PARAM_OPS(UNARY_LISTED)
+  &nn_op_add, &nn_op_sub, &nn_op_mul, &nn_op_div, &nn_op_pow, &nn_op_maximum, &nn_op_minimum, &nn_op_adds, &nn_op_muls, &nn_op_rsubs, &nn_op_rdivs, &nn_op_pows, &nn_op_where, NULL};

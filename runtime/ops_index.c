@@ -261,3 +261,6 @@ nn_status nn_copy_(nn_ctx *ctx, nn_tensor *dst, nn_tensor *src) {
   dst->st->version++;
   return NN_OK;
 }
+
+/* this file's ops, for the op list (oplist.c): a new op here is listed here */
+const nn_op *const nn_ops_index[] = {&nn_op_index_select, &nn_op_cat, &nn_op_stack, NULL};

@@ -683,3 +683,6 @@ done:
   nn_tensor_release(xr); nn_tensor_release(wr); nn_tensor_release(br); nn_tensor_release(y);
   return s;
 }
+
+/* this file's ops, for the op list (oplist.c): a new op here is listed here */
+const nn_op *const nn_ops_linalg[] = {&nn_op_matmul, &nn_op_linear, &nn_op_linear_relu, &nn_op_addmm, NULL};

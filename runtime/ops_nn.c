@@ -516,3 +516,6 @@ nn_status nn_nll_loss(nn_ctx *ctx, nn_tensor *x, nn_tensor *t, nn_reduction red,
   *out = l;
   return nn_record(ctx, &nn_op_nll_loss, out, 2, in, NULL, &args);
 }
+
+/* this file's ops, for the op list (oplist.c): a new op here is listed here */
+const nn_op *const nn_ops_nn[] = {&nn_op_softmax, &nn_op_log_softmax, &nn_op_dropout, &nn_op_binary_cross_entropy, &nn_op_bce_with_logits, &nn_op_cross_entropy, &nn_op_nll_loss, NULL};

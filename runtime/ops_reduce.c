@@ -431,3 +431,6 @@ nn_status nn_min(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **v
                  nn_tensor **indices) {
   return extreme(ctx, &nn_op_min, t, dim, keepdim, values, indices);
 }
+
+/* this file's ops, for the op list (oplist.c): a new op here is listed here */
+const nn_op *const nn_ops_reduce[] = {&nn_op_sum, &nn_op_mean, &nn_op_prod, &nn_op_var, &nn_op_std, &nn_op_max, &nn_op_min, NULL};

@@ -399,3 +399,6 @@ nn_status nn_to(nn_ctx *ctx, nn_tensor *t, nn_dtype dt, nn_tensor **out) {
     return nn_fail(ctx, NN_ERR_DTYPE, "to: invalid dtype %d", (int)dt);
   return copy_as(ctx, &nn_op_to, t, dt, out);
 }
+
+/* this file's ops, for the op list (oplist.c): a new op here is listed here */
+const nn_op *const nn_ops_shape[] = {&nn_op_view, &nn_op_transpose, &nn_op_permute, &nn_op_narrow, &nn_op_select, &nn_op_expand, &nn_op_clone, &nn_op_to, NULL};

@@ -738,44 +738,40 @@ static nn_status check_float(nn_ctx *ctx, const char *op, nn_dtype dt) {
   return NN_OK;
 }
 
-nn_status nn_uniform_(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double lo, double hi) {
-  NN_ARG(ctx, "uniform_", t);
-  nn_status s = check_float(ctx, "uniform_", t->dtype);
-  if (!s) s = nn_check_overlap(ctx, "uniform_", t);
+/* Fills t with draws from r: uniform in [a, b), or normal with mean a and deviation b. Draws
+   go to a contiguous buffer in order (the same bits for any layout), then into t. */
+static nn_status random_fill(nn_ctx *ctx, const char *op, nn_rng *r, nn_tensor *t, bool normal,
+                             double a, double b) {
+  NN_ARG(ctx, op, t);
+  nn_status s = check_float(ctx, op, t->dtype);
+  if (!s) s = nn_check_overlap(ctx, op, t);
   if (s) return s;
-  if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi))
-    return nn_fail(ctx, NN_ERR_ARG, "uniform_: expects lo <= hi, finite, got %g and %g", lo, hi);
   if (!r) r = &ctx->rng;
   nn_tensor *c = t;
   if (!nn_is_contig(t) && (s = nn_new_like(ctx, t, false, &c))) return s;
   char *p = nn_ptr(c);
   for (int64_t i = 0; i < c->numel; i++) {
-    if (t->dtype == NN_F32) ((float *)p)[i] = (float)(lo + (hi - lo) * ((double)(nn_rng_next(r) >> 40) * 0x1.0p-24));
-    else ((double *)p)[i] = lo + (hi - lo) * nn_rng_uniform(r);
+    double v = normal ? a + b * nn_rng_normal(r)
+             : t->dtype == NN_F32 ? a + (b - a) * ((double)(nn_rng_next(r) >> 40) * 0x1.0p-24)
+             : a + (b - a) * nn_rng_uniform(r);
+    if (t->dtype == NN_F32) ((float *)p)[i] = (float)v; else ((double *)p)[i] = v;
   }
   if (c != t) { nn_copy_raw(t, c); nn_tensor_release(c); }
   t->st->version++;
   return NN_OK;
 }
 
+nn_status nn_uniform_(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double lo, double hi) {
+  if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi))
+    return nn_fail(ctx, NN_ERR_ARG, "uniform_: expects lo <= hi, finite, got %g and %g",
+                   nn_shownum(lo), nn_shownum(hi));
+  return random_fill(ctx, "uniform_", r, t, false, lo, hi);
+}
+
 nn_status nn_normal_(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double mean, double std) {
-  NN_ARG(ctx, "normal_", t);
-  nn_status s = check_float(ctx, "normal_", t->dtype);
-  if (!s) s = nn_check_overlap(ctx, "normal_", t);
-  if (s) return s;
   if (!(std >= 0) || !isfinite(std) || !isfinite(mean))
-    return nn_fail(ctx, NN_ERR_ARG, "normal_: std must be finite and >= 0, got %g", std);
-  if (!r) r = &ctx->rng;
-  nn_tensor *c = t;
-  if (!nn_is_contig(t) && (s = nn_new_like(ctx, t, false, &c))) return s;
-  char *p = nn_ptr(c);
-  for (int64_t i = 0; i < c->numel; i++) {
-    double v = mean + std * nn_rng_normal(r);
-    if (t->dtype == NN_F32) ((float *)p)[i] = (float)v; else ((double *)p)[i] = v;
-  }
-  if (c != t) { nn_copy_raw(t, c); nn_tensor_release(c); }
-  t->st->version++;
-  return NN_OK;
+    return nn_fail(ctx, NN_ERR_ARG, "normal_: std must be finite and >= 0, got %g", nn_shownum(std));
+  return random_fill(ctx, "normal_", r, t, true, mean, std);
 }
 
 nn_status nn_rand(nn_ctx *ctx, nn_rng *r, nn_dtype dt, int ndim, const int64_t *shape,

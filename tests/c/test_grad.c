@@ -1,4 +1,4 @@
-/* test_grad.c — gradient checks for every op in nn_all_ops.
+/* test_grad.c — gradient checks for every op of the op list (nn_op_count/nn_op_name).
 
    Each op has a case in the table below (keyed by op name); an op without one fails the test.
    A case builds float64 inputs away from kinks, runs the public function, reduces the result
