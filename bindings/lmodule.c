@@ -73,13 +73,10 @@ static int findparam(nn_module *m, const char *name) {
   return -1;
 }
 
-/* A Lua dim (1-based, negative from the end, 0 invalid) to the core's 0-based one. */
+/* An optional Lua dim at idx (def, a Lua dim, when absent) as the core's 0-based one */
 static int checkdim(lua_State *L, int idx, lua_Integer def, const char *op) {
-  lua_Integer d = luaL_optinteger(L, idx, def);
-  if (d == 0) luaL_error(L, "%s: dim 0 is invalid (dims are 1-based; -1 is the last)", op);
-  if (d > NN_MAX_DIMS || d < -NN_MAX_DIMS)
-    luaL_error(L, "%s: dim %d is out of range", op, (int)d);
-  return d > 0 ? (int)d - 1 : (int)d;
+  if (!lua_isnoneornil(L, idx)) return lunet_checkdim(L, idx, op);
+  return def > 0 ? (int)def - 1 : (int)def;
 }
 static lua_Integer luadim(double d) { return d >= 0 ? (lua_Integer)d + 1 : (lua_Integer)d; }
 

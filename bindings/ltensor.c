@@ -134,7 +134,7 @@ static const char *shapestr(const nn_tensor *t, char *buf, size_t n) {
 
 /* A Lua dim (1-based, or negative from the end) to the core's 0-based dim. The core checks
    the range; dim 0 is caught here, since it would silently mean the last dim. */
-static int dimarg(lua_State *L, int arg, const char *fname) {
+int lunet_checkdim(lua_State *L, int arg, const char *fname) {
   lua_Integer d = luaL_checkinteger(L, arg);
   if (d == 0)
     return luaL_error(L, "%s: dimension 0 is invalid: dims are 1-based (1 is the first, "
@@ -852,7 +852,7 @@ static int t_expand(lua_State *L) { return shaped(L, nn_expand, "expand"); }
 
 static int t_transpose(lua_State *L) {
   nn_tensor *t = checkt(L, 1);
-  int d0 = dimarg(L, 2, "transpose"), d1 = dimarg(L, 3, "transpose");
+  int d0 = lunet_checkdim(L, 2, "transpose"), d1 = lunet_checkdim(L, 3, "transpose");
   LTensor *b = newbox(L);
   lunet_check(L, nn_transpose(nn_tensor_ctx(t), t, d0, d1, &b->t));
   return 1;
@@ -944,7 +944,7 @@ static int t_unsqueeze(lua_State *L) {
 
 static int t_squeeze(lua_State *L) {
   nn_tensor *t = checkt(L, 1);
-  int d = lua_isnoneornil(L, 2) ? NN_ALL : dimarg(L, 2, "squeeze");
+  int d = lua_isnoneornil(L, 2) ? NN_ALL : lunet_checkdim(L, 2, "squeeze");
   LTensor *b = newbox(L);
   lunet_check(L, nn_squeeze(nn_tensor_ctx(t), t, d, &b->t));
   return 1;
@@ -954,8 +954,8 @@ static int t_squeeze(lua_State *L) {
 static int t_flatten(lua_State *L) {
   nn_tensor *t = checkt(L, 1);
   int n = nn_tensor_ndim(t);
-  int d0 = lua_isnoneornil(L, 2) ? 0 : dimarg(L, 2, "flatten");
-  int d1 = lua_isnoneornil(L, 3) ? -1 : dimarg(L, 3, "flatten");
+  int d0 = lua_isnoneornil(L, 2) ? 0 : lunet_checkdim(L, 2, "flatten");
+  int d1 = lua_isnoneornil(L, 3) ? -1 : lunet_checkdim(L, 3, "flatten");
   LTensor *b = newbox(L);
   if (n == 0) {
     int64_t one = 1;
@@ -1170,7 +1170,7 @@ static int t_leaky_relu(lua_State *L) {
 typedef nn_status (*dim_fn)(nn_ctx *, nn_tensor *, int, nn_tensor **);
 static int withdim(lua_State *L, dim_fn f, const char *fname) {
   nn_tensor *t = checkt(L, 1);
-  int d = dimarg(L, 2, fname);
+  int d = lunet_checkdim(L, 2, fname);
   LTensor *b = newbox(L);
   lunet_check(L, f(nn_tensor_ctx(t), t, d, &b->t));
   return 1;
@@ -1334,7 +1334,7 @@ typedef nn_status (*reduce_fn)(nn_ctx *, nn_tensor *, int, bool, nn_tensor **);
 
 static int reduce(lua_State *L, reduce_fn f, const char *fname) {
   nn_tensor *t = checkt(L, 1);
-  int d = lua_isnoneornil(L, 2) ? NN_ALL : dimarg(L, 2, fname);
+  int d = lua_isnoneornil(L, 2) ? NN_ALL : lunet_checkdim(L, 2, fname);
   bool keep = keeparg(L, 3);
   LTensor *b = newbox(L);
   lunet_check(L, f(nn_tensor_ctx(t), t, d, keep, &b->t));
@@ -1353,7 +1353,7 @@ static int variance(lua_State *L, bool sd) {
   LTensor *b;
   nn_status s;
   if (lua_type(L, 2) != LUA_TTABLE) {
-    if (!lua_isnoneornil(L, 2)) d = dimarg(L, 2, fname);
+    if (!lua_isnoneornil(L, 2)) d = lunet_checkdim(L, 2, fname);
     keep = keeparg(L, 3);
     at = 4;
   }
@@ -1408,7 +1408,7 @@ static int extreme(lua_State *L, bool ismax) {
     return 1;
   }
   if (lua_type(L, 2) == LUA_TUSERDATA) return arith(L, ismax ? OP_MAX : OP_MIN);
-  d = dimarg(L, 2, fname);
+  d = lunet_checkdim(L, 2, fname);
   keep = keeparg(L, 3);
   v = newbox(L);
   i = newbox(L);
@@ -1424,7 +1424,7 @@ static int argext(lua_State *L, bool ismax) {
   const char *fname = ismax ? "argmax" : "argmin";
   nn_tensor *t = checkt(L, 1);
   nn_ctx *ctx = nn_tensor_ctx(t);
-  int d = lua_isnoneornil(L, 2) ? NN_ALL : dimarg(L, 2, fname);
+  int d = lua_isnoneornil(L, 2) ? NN_ALL : lunet_checkdim(L, 2, fname);
   bool keep = keeparg(L, 3);
   LTensor *i = newbox(L);
   lunet_check(L, (ismax ? nn_max : nn_min)(ctx, t, d, keep, NULL, &i->t));
@@ -1468,7 +1468,7 @@ static int join(lua_State *L, join_fn f, const char *fname) {
   int d;
   LTensor *r;
   luaL_checktype(L, 1, LUA_TTABLE);
-  d = lua_isnoneornil(L, 2) ? 0 : dimarg(L, 2, fname);
+  d = lua_isnoneornil(L, 2) ? 0 : lunet_checkdim(L, 2, fname);
   n = luaL_len(L, 1);
   if (n < 1) return luaL_error(L, "%s: expects a non-empty list of tensors", fname);
   if (n > 1 << 24) return luaL_error(L, "%s: too many tensors (%I)", fname, n);

@@ -23,6 +23,9 @@ nn_tensor *lunet_totensor_or_number(lua_State *L, int idx, nn_tensor *like);
 nn_dtype lunet_checkdtype(lua_State *L, int idx, nn_dtype def);
 /* A Generator userdata's rng, or NULL (default generator) if idx is nil/none. */
 nn_rng *lunet_optrng(lua_State *L, int idx);
+/* A Lua dim at arg (1-based, negative from the end, 0 refused) as the core's 0-based dim:
+   the one converter of dims not tied to a tensor (ltensor.c) */
+int lunet_checkdim(lua_State *L, int arg, const char *fname);
 /* Tells the collector about storage allocated since the last call. */
 void lunet_gcstep(lua_State *L);
 /* The same with the context box already at hand (a closure's upvalue: no registry lookup). */

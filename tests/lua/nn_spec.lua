@@ -602,7 +602,7 @@ describe("nn: bad input", function()
   it("constructors and modules check their arguments", function()
     assert.equal("Linear: in_features and out_features must be positive, got 0 and 3",
                  errmsg(nn.Linear, 0, 3))
-    assert.equal("Softmax: dim 0 is invalid (dims are 1-based; -1 is the last)",
+    assert.equal("Softmax: dimension 0 is invalid: dims are 1-based (1 is the first, -1 the last)",
                  errmsg(nn.Softmax, 0))
     assert.matches("number expected", errmsg(nn.Linear, "a", 3), 1, true)
     assert.equal("nn.Parameter: expected a tensor, got table", errmsg(nn.Parameter, {}))
