@@ -22,7 +22,7 @@ nn_status nn_record(nn_ctx *ctx, const nn_op *op, nn_tensor **out, int n, nn_ten
   size_t bytes = sizeof(nn_node) + room + (size_t)n * (sizeof(nn_tensor *) + sizeof(uint64_t));
   nn_tensor *own = NULL;            /* the output's second header, when the op saves it */
   nn_status s = op->saves_output ? nn_same_view(ctx, y, &own) : NN_OK;
-  nn_node *node = s ? NULL : nn_malloc(ctx, bytes);
+  nn_node *node = s ? NULL : nn_block_get(ctx, bytes);
   if (!node) {
     if (!s) s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory recording the graph", op->name);
     nn_tensor_release(own);
@@ -73,7 +73,7 @@ void nn_nodes_free(nn_node *dead) {
     nn_tensor_unref(n->saved, &dead);
     nn_tensor_unref(n->gout, &dead);
     nn_ctx *ctx = n->ctx;
-    nn_mfree(ctx, n, n->bytes);
+    nn_block_put(ctx, n, n->bytes);
     nn_ctx_unref(ctx);
   }
 }

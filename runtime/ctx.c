@@ -113,13 +113,11 @@ void nn_block_put(nn_ctx *ctx, void *p, size_t n) {
   ctx->cached_bytes += n;
 }
 
-void *nn_malloc(nn_ctx *ctx, size_t n) { return nn_block_get(ctx, n); }
-void *nn_calloc(nn_ctx *ctx, size_t n) {
+void *nn_block_get_zeroed(nn_ctx *ctx, size_t n) {
   void *p = nn_block_get(ctx, n);
   if (p) memset(p, 0, n);
   return p;
 }
-void nn_mfree(nn_ctx *ctx, void *p, size_t n) { nn_block_put(ctx, p, n); }
 
 static void free_blocks(nn_ctx *ctx, nn_bin *b) {
   while (b->head) {
@@ -370,7 +368,7 @@ uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
 nn_status nn_rng_new(nn_ctx *ctx, uint64_t seed, nn_rng **out) {
   NN_ARG(ctx, "Generator", out);
   *out = NULL;
-  nn_rng *r = nn_malloc(ctx, sizeof *r);
+  nn_rng *r = nn_block_get(ctx, sizeof *r);
   if (!r) return nn_fail(ctx, NN_ERR_MEM, "Generator: out of memory");
   nn_rng_seed(r, seed);
   ctx->live++;
@@ -379,7 +377,7 @@ nn_status nn_rng_new(nn_ctx *ctx, uint64_t seed, nn_rng **out) {
 }
 void nn_rng_free(nn_ctx *ctx, nn_rng *r) {
   if (!ctx || !r) return;
-  nn_mfree(ctx, r, sizeof *r);
+  nn_block_put(ctx, r, sizeof *r);
   nn_ctx_unref(ctx);
 }
 

@@ -35,17 +35,17 @@ static bool buf_reserve(nn_ctx *ctx, buf *b, size_t extra) {
     if (cap > SIZE_MAX / 2) return false;
     cap *= 2;
   }
-  char *p = nn_malloc(ctx, cap);
+  char *p = nn_block_get(ctx, cap);
   if (p == NULL) return false;
   if (b->len) memcpy(p, b->p, b->len);
-  if (b->p) nn_mfree(ctx, b->p, b->cap);
+  if (b->p) nn_block_put(ctx, b->p, b->cap);
   b->p = p;
   b->cap = cap;
   return true;
 }
 
 static void buf_free(nn_ctx *ctx, buf *b) {
-  if (b->p) nn_mfree(ctx, b->p, b->cap);
+  if (b->p) nn_block_put(ctx, b->p, b->cap);
   b->p = NULL;
   b->len = b->cap = 0;
 }

@@ -219,13 +219,13 @@ static nn_status read_idx(nn_ctx *ctx, const char *path, gzFile f, nn_dtype dt, 
   if (s != NN_OK) return s;
   nn_tensor *t = NULL;
   if ((s = nn_tensor_new(ctx, dt, h.ndim, h.shape, &t)) != NN_OK) return s;
-  unsigned char *buf = nn_malloc(ctx, CHUNK);
+  unsigned char *buf = nn_block_get(ctx, CHUNK);
   if (buf == NULL) {
     nn_tensor_release(t);
     return nn_fail(ctx, NN_ERR_MEM, "read_idx: out of memory for a %d-byte buffer", CHUNK);
   }
   s = read_data(ctx, path, f, &h, buf, t);
-  nn_mfree(ctx, buf, CHUNK);
+  nn_block_put(ctx, buf, CHUNK);
   if (s != NN_OK) { nn_tensor_release(t); return s; }
   nn_tensor_bump_version(t);
   *out = t;

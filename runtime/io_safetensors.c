@@ -175,12 +175,12 @@ void nn_stfile_free(nn_stfile *f) {
   nn_ctx *ctx = f->ctx;
   if (f->ts)
     for (int i = 0; i < f->n; i++) nn_tensor_release(f->ts[i]);
-  if (f->names) nn_mfree(ctx, f->names, (size_t)f->n * sizeof *f->names);
-  if (f->ts) nn_mfree(ctx, f->ts, (size_t)f->n * sizeof *f->ts);
-  if (f->keys) nn_mfree(ctx, f->keys, (size_t)f->nmeta * sizeof *f->keys);
-  if (f->values) nn_mfree(ctx, f->values, (size_t)f->nmeta * sizeof *f->values);
-  if (f->strs) nn_mfree(ctx, f->strs, f->strs_size);
-  nn_mfree(ctx, f, sizeof *f);
+  if (f->names) nn_block_put(ctx, f->names, (size_t)f->n * sizeof *f->names);
+  if (f->ts) nn_block_put(ctx, f->ts, (size_t)f->n * sizeof *f->ts);
+  if (f->keys) nn_block_put(ctx, f->keys, (size_t)f->nmeta * sizeof *f->keys);
+  if (f->values) nn_block_put(ctx, f->values, (size_t)f->nmeta * sizeof *f->values);
+  if (f->strs) nn_block_put(ctx, f->strs, f->strs_size);
+  nn_block_put(ctx, f, sizeof *f);
   nn_ctx_unref(ctx);
 }
 
@@ -372,7 +372,7 @@ static nn_status count_entries(nn_ctx *ctx, const char *op, const cJSON *root, c
 /* The metadata's nm keys are unique. */
 static nn_status unique_keys(nn_ctx *ctx, const char *op, const cJSON *meta, int nm) {
   if (nm < 2) return NN_OK;
-  const char **keys = nn_malloc(ctx, (size_t)nm * sizeof *keys);
+  const char **keys = nn_block_get(ctx, (size_t)nm * sizeof *keys);
   if (keys == NULL) return nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op);
   int i = 0;
   const cJSON *m;
@@ -380,7 +380,7 @@ static nn_status unique_keys(nn_ctx *ctx, const char *op, const cJSON *meta, int
   const char *dup = first_repeat(keys, nm);
   nn_status s = dup ? nn_fail(ctx, NN_ERR_FORMAT, "%s: metadata key '%s' appears twice", op, dup)
                     : NN_OK;
-  nn_mfree(ctx, keys, (size_t)nm * sizeof *keys);
+  nn_block_put(ctx, keys, (size_t)nm * sizeof *keys);
   return s;
 }
 
@@ -429,21 +429,21 @@ static void copy_strings(nn_stfile *f, const stentry *es, const cJSON *meta) {
 static nn_status make_file(nn_ctx *ctx, const char *op, const stentry *es, int nt, const cJSON *meta,
                            int nm, size_t strbytes, const stsrc *src, nn_stfile **out) {
   nn_status s = NN_OK;
-  nn_stfile *f = nn_calloc(ctx, sizeof *f);
+  nn_stfile *f = nn_block_get_zeroed(ctx, sizeof *f);
   if (f == NULL) return nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op);
   f->ctx = ctx;
   ctx->live++;
   f->n = nt;       /* the arrays are calloc'ed: nn_stfile_free copes with a partial build */
   f->nmeta = nm;
   f->strs_size = strbytes ? strbytes : 1;
-  f->strs = nn_malloc(ctx, f->strs_size);
+  f->strs = nn_block_get(ctx, f->strs_size);
   if (nt) {
-    f->names = nn_calloc(ctx, (size_t)nt * sizeof *f->names);
-    f->ts = nn_calloc(ctx, (size_t)nt * sizeof *f->ts);
+    f->names = nn_block_get_zeroed(ctx, (size_t)nt * sizeof *f->names);
+    f->ts = nn_block_get_zeroed(ctx, (size_t)nt * sizeof *f->ts);
   }
   if (nm) {
-    f->keys = nn_calloc(ctx, (size_t)nm * sizeof *f->keys);
-    f->values = nn_calloc(ctx, (size_t)nm * sizeof *f->values);
+    f->keys = nn_block_get_zeroed(ctx, (size_t)nm * sizeof *f->keys);
+    f->values = nn_block_get_zeroed(ctx, (size_t)nm * sizeof *f->values);
   }
   if (!f->strs || (nt && (!f->names || !f->ts)) || (nm && (!f->keys || !f->values)))
     s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op);
@@ -470,8 +470,8 @@ static nn_status build(nn_ctx *ctx, const char *op, const char *hdr, size_t n, u
   int nt = 0, nm = 0, k = 0;
   size_t strbytes = 0;
   if ((s = count_entries(ctx, op, root, &meta, &nt, &nm, &strbytes)) != NN_OK) goto done;
-  es = nt ? nn_malloc(ctx, (size_t)nt * sizeof *es) : NULL;
-  names = nt ? nn_malloc(ctx, (size_t)nt * sizeof *names) : NULL;
+  es = nt ? nn_block_get(ctx, (size_t)nt * sizeof *es) : NULL;
+  names = nt ? nn_block_get(ctx, (size_t)nt * sizeof *names) : NULL;
   if (nt && (es == NULL || names == NULL)) {
     s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory for %d tensor entries", op, nt);
     goto done;
@@ -490,8 +490,8 @@ static nn_status build(nn_ctx *ctx, const char *op, const char *hdr, size_t n, u
   if ((s = check_tiling(ctx, op, es, nt, buflen)) != NN_OK) goto done;
   s = make_file(ctx, op, es, nt, meta, nm, strbytes, src, out);
 done:
-  if (es) nn_mfree(ctx, es, (size_t)nt * sizeof *es);
-  if (names) nn_mfree(ctx, names, (size_t)nt * sizeof *names);
+  if (es) nn_block_put(ctx, es, (size_t)nt * sizeof *es);
+  if (names) nn_block_put(ctx, names, (size_t)nt * sizeof *names);
   cJSON_Delete(root);
   return s;
 }
@@ -559,7 +559,7 @@ nn_status nn_load_safetensors(nn_ctx *ctx, const char *path, nn_stfile **out) {
     goto done;
   }
   if ((s = check_prefix(ctx, opbuf, p8, total, &n)) != NN_OK) goto done;
-  hdr = nn_malloc(ctx, n ? (size_t)n : 1);
+  hdr = nn_block_get(ctx, n ? (size_t)n : 1);
   if (hdr == NULL) {
     s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory for a %llu-byte header", op,
                 (unsigned long long)n);
@@ -572,7 +572,7 @@ nn_status nn_load_safetensors(nn_ctx *ctx, const char *path, nn_stfile **out) {
   stsrc src = {NULL, fp, 8 + n, path};
   s = build(ctx, opbuf, hdr, (size_t)n, total - 8 - n, &src, out);
 done:
-  if (hdr) nn_mfree(ctx, hdr, n ? (size_t)n : 1);
+  if (hdr) nn_block_put(ctx, hdr, n ? (size_t)n : 1);
   fclose(fp);
   return s;
 }
@@ -828,10 +828,10 @@ nn_status nn_save_safetensors(nn_ctx *ctx, const char *path, int n, const nn_nam
   save_file *sf = NULL;
   FILE *f = NULL;
   bool grad = nn_set_grad_enabled(ctx, false);
-  sorted = nn_malloc(ctx, (size_t)(n ? n : 1) * sizeof *sorted);
-  msorted = nn_malloc(ctx, (size_t)(nmeta ? nmeta : 1) * sizeof *msorted);
-  names = nn_malloc(ctx, (size_t)(n ? n : 1) * sizeof *names);
-  sf = nn_malloc(ctx, sizeof *sf);
+  sorted = nn_block_get(ctx, (size_t)(n ? n : 1) * sizeof *sorted);
+  msorted = nn_block_get(ctx, (size_t)(nmeta ? nmeta : 1) * sizeof *msorted);
+  names = nn_block_get(ctx, (size_t)(n ? n : 1) * sizeof *names);
+  sf = nn_block_get(ctx, sizeof *sf);
   if (sf) sf->fd = -1, sf->named = false;
   if (!sorted || !msorted || !names || !sf) { s = nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op); goto done; }
   for (int i = 0; i < n; i++) sorted[i] = &ts[i], names[i] = ts[i].name;
@@ -873,9 +873,9 @@ done:
   if (sf && sf->named) unlink(sf->tmp);
   nn_set_grad_enabled(ctx, grad);
   cJSON_free(text);
-  if (sf) nn_mfree(ctx, sf, sizeof *sf);
-  if (sorted) nn_mfree(ctx, sorted, (size_t)(n ? n : 1) * sizeof *sorted);
-  if (names) nn_mfree(ctx, names, (size_t)(n ? n : 1) * sizeof *names);
-  if (msorted) nn_mfree(ctx, msorted, (size_t)(nmeta ? nmeta : 1) * sizeof *msorted);
+  if (sf) nn_block_put(ctx, sf, sizeof *sf);
+  if (sorted) nn_block_put(ctx, sorted, (size_t)(n ? n : 1) * sizeof *sorted);
+  if (names) nn_block_put(ctx, names, (size_t)(n ? n : 1) * sizeof *names);
+  if (msorted) nn_block_put(ctx, msorted, (size_t)(nmeta ? nmeta : 1) * sizeof *msorted);
   return s;
 }

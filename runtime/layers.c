@@ -33,7 +33,7 @@ static const char *const kind_names[] = {
 /* ---- construction and lifetime ---------------------------------------------------- */
 
 static nn_status module_alloc(nn_ctx *ctx, nn_module_kind kind, const char *op, nn_module **m) {
-  nn_module *p = nn_calloc(ctx, sizeof *p);
+  nn_module *p = nn_block_get_zeroed(ctx, sizeof *p);
   if (!p) return nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op);
   p->refs = 1;
   p->kind = kind;
@@ -55,8 +55,8 @@ void nn_module_release(nn_module *m) {
   nn_tensor_release(m->weight);
   nn_tensor_release(m->bias);
   for (int i = 0; i < m->nchild; i++) nn_module_release(m->child[i]);
-  if (m->child) nn_mfree(ctx, m->child, (size_t)m->cap * sizeof *m->child);
-  nn_mfree(ctx, m, sizeof *m);
+  if (m->child) nn_block_put(ctx, m->child, (size_t)m->cap * sizeof *m->child);
+  nn_block_put(ctx, m, sizeof *m);
   nn_ctx_unref(ctx);
 }
 
@@ -171,10 +171,10 @@ nn_status nn_sequential_add(nn_ctx *ctx, nn_module *seq, nn_module *child) {
     return nn_fail(ctx, NN_ERR_ARG, "Sequential.add: a Sequential cannot contain itself");
   if (seq->nchild == seq->cap) {
     int cap = seq->cap ? 2 * seq->cap : 4;
-    nn_module **c = nn_malloc(ctx, (size_t)cap * sizeof *c);
+    nn_module **c = nn_block_get(ctx, (size_t)cap * sizeof *c);
     if (!c) return nn_fail(ctx, NN_ERR_MEM, "Sequential.add: out of memory");
     for (int i = 0; i < seq->nchild; i++) c[i] = seq->child[i];
-    if (seq->child) nn_mfree(ctx, seq->child, (size_t)seq->cap * sizeof *c);
+    if (seq->child) nn_block_put(ctx, seq->child, (size_t)seq->cap * sizeof *c);
     seq->child = c;
     seq->cap = cap;
   }

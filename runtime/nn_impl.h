@@ -66,17 +66,15 @@ nn_status nn_fail(nn_ctx *ctx, nn_status s, const char *fmt, ...)
       return NN_ERR_ARG;                                                                     \
     }                                                                                        \
   } while (0)
-/* The core's own blocks, from the cache: NULL on failure (no error recorded); the owner
-   remembers the size and gives the block back with nn_mfree and that size. */
-void *nn_malloc(nn_ctx *ctx, size_t n);
-void *nn_calloc(nn_ctx *ctx, size_t n);
-void nn_mfree(nn_ctx *ctx, void *p, size_t n);
+/* The core's own memory, from the context's block cache (storages, headers, nodes, work
+   arrays): NULL on failure (no error recorded); the owner remembers the size and gives the
+   block back with nn_block_put and that size. */
+void *nn_block_get(nn_ctx *ctx, size_t n);
+void *nn_block_get_zeroed(nn_ctx *ctx, size_t n);
+void nn_block_put(nn_ctx *ctx, void *p, size_t n);
 /* A buffer handed to the caller of a public function (read_csv's header): it keeps its size
    in a prefix, so the caller frees it with the public nn_free (nn.h), which takes no size. */
 void *nn_buffer_alloc(nn_ctx *ctx, size_t n);
-/* Cached big-block allocation for storages (exact size, 64-byte aligned). */
-void *nn_block_get(nn_ctx *ctx, size_t n);
-void nn_block_put(nn_ctx *ctx, void *p, size_t n);
 void nn_ctx_unref(nn_ctx *ctx);           /* an object died: free a closing context at 0 */
 double nn_now(void);                      /* monotonic seconds */
 /* NN_ERR_INTERRUPTED (with message) if the interrupt flag is set */

@@ -167,7 +167,7 @@ static nn_status join(nn_ctx *ctx, const nn_op *op, int n, nn_tensor *const *ts,
     return nn_fail(ctx, NN_ERR_ARG, "%s: dimension %d out of range for a %d-d result (tensors of shape %s)",
                    name, dim >= 0 ? dim + 1 : dim, nd, nn_shape_fmt(ref->ndim, ref->shape, b1));
   int64_t shape[NN_MAX_DIMS], lens[256], *len = lens;
-  if (n > 256 && !(len = nn_malloc(ctx, sizeof(int64_t) * (size_t)n)))
+  if (n > 256 && !(len = nn_block_get(ctx, sizeof(int64_t) * (size_t)n)))
     return nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", name);
   nn_status s = NN_OK;
   int64_t total = 0;
@@ -217,7 +217,7 @@ static nn_status join(nn_ctx *ctx, const nn_op *op, int n, nn_tensor *const *ts,
     nn_tensor_release(w);
     off += len[i];
   }
-  if (len != lens) nn_mfree(ctx, len, sizeof(int64_t) * (size_t)n);
+  if (len != lens) nn_block_put(ctx, len, sizeof(int64_t) * (size_t)n);
   if (s) { nn_tensor_release(y); return s; }
   *out = y;
   dim_args args = {.dim = d};

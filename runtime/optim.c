@@ -200,7 +200,7 @@ nn_status nn_optim_new(nn_ctx *ctx, const char *name, nn_optim **out) {
   if (kind == NOPTIMS)
     return nn_fail(ctx, NN_ERR_ARG, "optimizer: unknown optimizer '%s' (valid: %s)", name,
                    listed(valid, sizeof valid, optims, sizeof optims[0], NOPTIMS));
-  nn_optim *o = nn_malloc(ctx, sizeof *o);
+  nn_optim *o = nn_block_get(ctx, sizeof *o);
   if (!o) return nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", name);
   memset(o, 0, sizeof *o);
   o->ctx = ctx;
@@ -218,9 +218,9 @@ void nn_optim_free(nn_optim *o) {
     for (int s = 0; s < MAXST; s++) nn_tensor_release(o->params[i].st[s]);
   }
   nn_ctx *ctx = o->ctx;
-  nn_mfree(ctx, o->params, (size_t)o->capparams * sizeof *o->params);
-  nn_mfree(ctx, o->groups, (size_t)o->capgroups * sizeof *o->groups);
-  nn_mfree(ctx, o, sizeof *o);
+  nn_block_put(ctx, o->params, (size_t)o->capparams * sizeof *o->params);
+  nn_block_put(ctx, o->groups, (size_t)o->capgroups * sizeof *o->groups);
+  nn_block_put(ctx, o, sizeof *o);
   nn_ctx_unref(ctx);
 }
 
@@ -229,10 +229,10 @@ static bool grow(nn_ctx *ctx, void **a, int *cap, int need, size_t sz) {
   if (need <= *cap) return true;
   int ncap = *cap ? *cap : 4;
   while (ncap < need) ncap *= 2;
-  void *b = nn_malloc(ctx, (size_t)ncap * sz);
+  void *b = nn_block_get(ctx, (size_t)ncap * sz);
   if (!b) return false;
   if (*a) memcpy(b, *a, (size_t)*cap * sz);
-  nn_mfree(ctx, *a, (size_t)*cap * sz);
+  nn_block_put(ctx, *a, (size_t)*cap * sz);
   *a = b;
   *cap = ncap;
   return true;
@@ -638,7 +638,7 @@ nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o) {
   }
   if (o->nparams == 0) return NN_OK;
   size_t cap = (size_t)o->nparams;
-  oupdate *u = nn_malloc(ctx, cap * sizeof *u);
+  oupdate *u = nn_block_get(ctx, cap * sizeof *u);
   if (!u) return nn_fail(ctx, NN_ERR_MEM, "%s.step: out of memory", name);
   nn_status s = NN_OK;
   int n = 0;
@@ -667,7 +667,7 @@ nn_status nn_optim_step(nn_ctx *ctx, nn_optim *o) {
     for (int i = 0; i < n; i++) nn_tensor_bump_version(u[i].q->p);
   }
   for (int i = 0; i < n; i++) nn_tensor_release(u[i].gcopy);
-  nn_mfree(ctx, u, cap * sizeof *u);
+  nn_block_put(ctx, u, cap * sizeof *u);
   return s;
 }
 

@@ -224,13 +224,13 @@ static void storage_unref(nn_storage *st) {
     nn_block_put(ctx, st, ST_HEAD + st->nbytes);
   } else {
     if (st->release) st->release(st->ud, st->data);
-    nn_mfree(ctx, st, sizeof *st);
+    nn_block_put(ctx, st, sizeof *st);
   }
   nn_ctx_unref(ctx);
 }
 
 static nn_tensor *header_new(nn_ctx *ctx) {
-  nn_tensor *t = nn_malloc(ctx, sizeof *t);
+  nn_tensor *t = nn_block_get(ctx, sizeof *t);
   if (!t) return NULL;
   memset(t, 0, sizeof *t);
   t->refs = 1;
@@ -251,7 +251,7 @@ static void tensor_die(nn_tensor *t, nn_node **dead) {
     nn_node *n = t->node;
     if (n && --n->refs == 0) { n->next_dead = *dead; *dead = n; }
     storage_unref(t->st);
-    nn_mfree(ctx, t, sizeof *t);
+    nn_block_put(ctx, t, sizeof *t);
     nn_ctx_unref(ctx);   /* (the grad and the listed node still count: ctx is alive) */
     t = g;
   } while (t && --t->refs == 0);
@@ -385,7 +385,7 @@ nn_status nn_tensor_wrap(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shap
   if (!ok || !nn_size_mul(span, (int64_t)nn_dtype_size(dt), &bytes))
     return nn_fail(ctx, NN_ERR_SHAPE, "wrap: these strides overflow the address range");
   nn_tensor *t = header_new(ctx);
-  nn_storage *st = t ? nn_malloc(ctx, sizeof *st) : NULL;
+  nn_storage *st = t ? nn_block_get(ctx, sizeof *st) : NULL;
   if (!st) {
     nn_tensor_release(t);
     return nn_fail(ctx, NN_ERR_MEM, "wrap: out of memory");
@@ -417,7 +417,7 @@ nn_ctx *nn_tensor_ctx(const nn_tensor *t) { return t ? t->ctx : NULL; }
 /* Buffers carry their size in a 16-byte prefix, so nn_free needs no size argument. */
 void *nn_buffer_alloc(nn_ctx *ctx, size_t n) {
   if (n > SIZE_MAX - 16) return NULL;
-  size_t *h = nn_malloc(ctx, n + 16);
+  size_t *h = nn_block_get(ctx, n + 16);
   if (!h) return NULL;
   h[0] = n + 16;
   return (char *)h + 16;
@@ -425,7 +425,7 @@ void *nn_buffer_alloc(nn_ctx *ctx, size_t n) {
 void nn_free(nn_ctx *ctx, void *p) {
   if (!ctx || !p) return;
   size_t *h = (size_t *)((char *)p - 16);
-  nn_mfree(ctx, h, h[0]);
+  nn_block_put(ctx, h, h[0]);
 }
 
 /* ---- element access ---------------------------------------------------------------------- */
