@@ -2,8 +2,8 @@
    lunet._nn: their constructors, the functional forms, the losses and the in-place
    initializers that bindings/lua/lunet/nn.lua builds on.
 
-   Dims are 1-based here (negative from the end) and 0-based in the core; class ids are
-   1-based int64 here and 0-based in the core: both are converted in this file only. */
+   Class ids are 1-based int64 here and 0-based in the core, converted in this file only; a
+   layer's dim goes through lunet_checkdim (ltensor.c), as every dim does. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>

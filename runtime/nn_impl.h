@@ -285,8 +285,8 @@ const char *nn_shape_fmt(int ndim, const int64_t *shape, char *buf);
 
 /* ---- subnormals -------------------------------------------------------------------------
    Arithmetic on subnormal floats takes a microcode assist on x86, about 100 times slower: late
-   in training, gradients and Adam's second moments drift into that range and an optimizer
-   step slowed fourfold (measured on Fashion-MNIST). The heavy kernels (products, optimizer
+   in training, gradients and Adam's second moments drift into that range and slow optimizer
+   steps several times over. The heavy kernels (products, optimizer
    steps) run with flush-to-zero and denormals-are-zero and give the caller's mode back after;
    only values below 1.2e-38 change, and results stay deterministic. */
 #if defined(__SSE__) || defined(__x86_64__)
