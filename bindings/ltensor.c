@@ -16,6 +16,7 @@
 
 #include "lunet_impl.h"
 #include "../runtime/ops_unary.def"
+#include "../runtime/ops_binary.def"
 
 #define MT lua_upvalueindex(1)  /* the tensor metatable */
 #define BOX lua_upvalueindex(2) /* the state's context box (for lunet_gcstep_box) */
@@ -1061,9 +1062,12 @@ static int t_copy_(lua_State *L) {
 
 /* ---- arithmetic ---------------------------------------------------------------------------- */
 
-enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_POW, OP_MAX, OP_MIN };
+/* the binary ops (the rows of runtime/ops_binary.def): a code per row and its function */
+#define BINARY_CODE(op_, ...) OP_##op_,
+#define BINARY_FN(op_, ...) nn_##op_,
+enum { NN_BINARY_OPS(BINARY_CODE) };
 typedef nn_status (*binary_fn)(nn_ctx *, nn_tensor *, nn_tensor *, nn_tensor **);
-static const binary_fn binfns[] = {nn_add, nn_sub, nn_mul, nn_div, nn_pow, nn_maximum, nn_minimum};
+static const binary_fn binfns[] = {NN_BINARY_OPS(BINARY_FN)};
 
 /* s is a power of two, so x * (1/s) == x / s exactly */
 static bool pow2(lua_Number s) {
@@ -1097,11 +1101,11 @@ static int arith(lua_State *L, int op) {
     lua_Number x = lua_tonumber(L, 2);
     ctx = nn_tensor_ctx(a);
     switch (op) {
-    case OP_ADD: r = newbox(L); s = nn_adds(ctx, a, x, &r->t); return lunet_check(L, s), 1;
-    case OP_SUB: r = newbox(L); s = nn_adds(ctx, a, -x, &r->t); return lunet_check(L, s), 1;
-    case OP_MUL: r = newbox(L); s = nn_muls(ctx, a, x, &r->t); return lunet_check(L, s), 1;
-    case OP_POW: r = newbox(L); s = nn_pows(ctx, a, x, &r->t); return lunet_check(L, s), 1;
-    case OP_DIV:
+    case OP_add: r = newbox(L); s = nn_adds(ctx, a, x, &r->t); return lunet_check(L, s), 1;
+    case OP_sub: r = newbox(L); s = nn_adds(ctx, a, -x, &r->t); return lunet_check(L, s), 1;
+    case OP_mul: r = newbox(L); s = nn_muls(ctx, a, x, &r->t); return lunet_check(L, s), 1;
+    case OP_pow: r = newbox(L); s = nn_pows(ctx, a, x, &r->t); return lunet_check(L, s), 1;
+    case OP_div:
       if (nn_tensor_dtype(a) != NN_I64 && pow2(x)) {
         r = newbox(L);
         s = nn_muls(ctx, a, 1 / x, &r->t);
@@ -1113,10 +1117,10 @@ static int arith(lua_State *L, int op) {
     lua_Number x = lua_tonumber(L, 1);
     ctx = nn_tensor_ctx(b);
     switch (op) {
-    case OP_ADD: r = newbox(L); s = nn_adds(ctx, b, x, &r->t); return lunet_check(L, s), 1;
-    case OP_SUB: r = newbox(L); s = nn_rsubs(ctx, b, x, &r->t); return lunet_check(L, s), 1;
-    case OP_MUL: r = newbox(L); s = nn_muls(ctx, b, x, &r->t); return lunet_check(L, s), 1;
-    case OP_DIV: r = newbox(L); s = nn_rdivs(ctx, b, x, &r->t); return lunet_check(L, s), 1;
+    case OP_add: r = newbox(L); s = nn_adds(ctx, b, x, &r->t); return lunet_check(L, s), 1;
+    case OP_sub: r = newbox(L); s = nn_rsubs(ctx, b, x, &r->t); return lunet_check(L, s), 1;
+    case OP_mul: r = newbox(L); s = nn_muls(ctx, b, x, &r->t); return lunet_check(L, s), 1;
+    case OP_div: r = newbox(L); s = nn_rdivs(ctx, b, x, &r->t); return lunet_check(L, s), 1;
     }
   }
   if (a == NULL && b == NULL) {
@@ -1145,13 +1149,13 @@ static int arith_alpha(lua_State *L, int op) {
   return arith(L, op);
 }
 
-static int t_add(lua_State *L) { return lua_isnoneornil(L, 3) ? arith(L, OP_ADD) : arith_alpha(L, OP_ADD); }
-static int t_sub(lua_State *L) { return lua_isnoneornil(L, 3) ? arith(L, OP_SUB) : arith_alpha(L, OP_SUB); }
-static int t_mul(lua_State *L) { return arith(L, OP_MUL); }
-static int t_div(lua_State *L) { return arith(L, OP_DIV); }
-static int t_pow(lua_State *L) { return arith(L, OP_POW); }
-static int t_maximum(lua_State *L) { return arith(L, OP_MAX); }
-static int t_minimum(lua_State *L) { return arith(L, OP_MIN); }
+static int t_add(lua_State *L) { return lua_isnoneornil(L, 3) ? arith(L, OP_add) : arith_alpha(L, OP_add); }
+static int t_sub(lua_State *L) { return lua_isnoneornil(L, 3) ? arith(L, OP_sub) : arith_alpha(L, OP_sub); }
+static int t_mul(lua_State *L) { return arith(L, OP_mul); }
+static int t_div(lua_State *L) { return arith(L, OP_div); }
+static int t_pow(lua_State *L) { return arith(L, OP_pow); }
+static int t_maximum(lua_State *L) { return arith(L, OP_maximum); }
+static int t_minimum(lua_State *L) { return arith(L, OP_minimum); }
 
 /* the element-wise unary ops: one method (and lunet.<name> function) per row of the table */
 #define UNARY_METHOD(op_, ...) static int t_##op_(lua_State *L) { return unary(L, nn_##op_); }
@@ -1226,7 +1230,7 @@ typedef nn_status (*inplace_fn)(nn_ctx *, nn_tensor *, nn_tensor *);
 static int inplace_alpha(lua_State *L, int op) {
   nn_tensor *t = checkt(L, 1), *u;
   nn_ctx *ctx = nn_tensor_ctx(t);
-  lua_Number alpha = luaL_checknumber(L, 3) * (op == OP_SUB ? -1 : 1);
+  lua_Number alpha = luaL_checknumber(L, 3) * (op == OP_sub ? -1 : 1);
   if (lua_type(L, 2) == LUA_TNUMBER) {
     lunet_check(L, nn_adds_(ctx, t, lua_tonumber(L, 2) * alpha));
   } else {
@@ -1241,15 +1245,15 @@ static int inplace(lua_State *L, int op) {
   static const inplace_fn fns[] = {nn_add_, nn_sub_, nn_mul_, nn_div_};
   nn_tensor *t = checkt(L, 1), *u;
   nn_ctx *ctx = nn_tensor_ctx(t);
-  if ((op == OP_ADD || op == OP_SUB) && !lua_isnoneornil(L, 3)) return inplace_alpha(L, op);
+  if ((op == OP_add || op == OP_sub) && !lua_isnoneornil(L, 3)) return inplace_alpha(L, op);
   if (lua_type(L, 2) == LUA_TNUMBER && scalar_exact(L, 2, t)) {
     lua_Number x = lua_tonumber(L, 2);
     nn_status s = NN_OK;
     bool done = true;
     switch (op) {
-    case OP_ADD: s = nn_adds_(ctx, t, x); break;
-    case OP_SUB: s = nn_adds_(ctx, t, -x); break;
-    case OP_MUL: s = nn_muls_(ctx, t, x); break;
+    case OP_add: s = nn_adds_(ctx, t, x); break;
+    case OP_sub: s = nn_adds_(ctx, t, -x); break;
+    case OP_mul: s = nn_muls_(ctx, t, x); break;
     default:
       if (nn_tensor_dtype(t) != NN_I64 && pow2(x)) s = nn_muls_(ctx, t, 1 / x);
       else done = false;
@@ -1266,10 +1270,10 @@ static int inplace(lua_State *L, int op) {
   return 1;
 }
 
-static int t_add_(lua_State *L) { return inplace(L, OP_ADD); }
-static int t_sub_(lua_State *L) { return inplace(L, OP_SUB); }
-static int t_mul_(lua_State *L) { return inplace(L, OP_MUL); }
-static int t_div_(lua_State *L) { return inplace(L, OP_DIV); }
+static int t_add_(lua_State *L) { return inplace(L, OP_add); }
+static int t_sub_(lua_State *L) { return inplace(L, OP_sub); }
+static int t_mul_(lua_State *L) { return inplace(L, OP_mul); }
+static int t_div_(lua_State *L) { return inplace(L, OP_div); }
 
 static int t_fill_(lua_State *L) {
   nn_tensor *t = checkt(L, 1);
@@ -1407,7 +1411,7 @@ static int extreme(lua_State *L, bool ismax) {
     lunet_check(L, f(ctx, t, NN_ALL, false, &v->t, NULL));
     return 1;
   }
-  if (lua_type(L, 2) == LUA_TUSERDATA) return arith(L, ismax ? OP_MAX : OP_MIN);
+  if (lua_type(L, 2) == LUA_TUSERDATA) return arith(L, ismax ? OP_maximum : OP_minimum);
   d = lunet_checkdim(L, 2, fname);
   keep = keeparg(L, 3);
   v = newbox(L);

@@ -3,12 +3,45 @@
 #include <math.h>
 #include "nn_impl.h"
 #include "ops_unary.def"
+#include "ops_binary.def"
 
-/* ---- binary kernels ------------------------------------------------------------------- */
+/* ---- type-generic math ------------------------------------------------------------------
+   The rows of ops_unary.def and ops_binary.def write their math once for both float types
+   through these names. */
+#define NN_SQRT1_2 0.70710678118654752440       /* 1/√2 */
+#define NN_INV_SQRT_2PI 0.39894228040143267794  /* 1/√(2π) */
+#define MATH1(f32, f64, u) _Generic((u), float: f32, default: f64)(u)
+#define EXP(u) _Generic((u), float: nn_expf, default: exp)(u)   /* (vectorizes: nn_impl.h) */
+#define LOG(u) MATH1(logf, log, u)
+#define SQRT(u) MATH1(sqrtf, sqrt, u)
+#define FABS(u) MATH1(fabsf, fabs, u)
+#define TANH(u) MATH1(tanhf, tanh, u)
+#define ERF(u) MATH1(erff, erf, u)
+#define SIN(u) MATH1(sinf, sin, u)
+#define COS(u) MATH1(cosf, cos, u)
+#define SIGN(u) (((u) > 0) - ((u) < 0))
+#define POW(u, v) _Generic((u), float: powf, default: pow)(u, v)
 
-typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE,
-               B_AXPY } binop;
+/* ---- binary: the rows of ops_binary.def ---------------------------------------------------
+   Each row gives an op code, a forward case (float, double and, unless FLOAT, int64), a
+   backward (SCALED partials accumulate dy scaled, ELEM ones run one element-wise pass), a
+   descriptor and its public function. The comparisons add forward cases only; B_AXPY is
+   axpy_'s a + alpha b, in place only. */
+#define BIN_CODE(name, ...) B_##name,
+typedef enum { NN_BINARY_OPS(BIN_CODE) NN_COMPARE_OPS(BIN_CODE) B_AXPY } binop;
 typedef struct { binop op; nn_dtype dt; double alpha; } bin_arg;  /* alpha: B_AXPY's scale */
+
+/* the int64 column's meaning: whether int64 stays int64, whether a negative b is refused */
+#define KEEPS_INT_INT 1
+#define KEEPS_INT_INT_NONNEG 1
+#define KEEPS_INT_FLOAT 0
+#define NONNEG_INT 0
+#define NONNEG_INT_NONNEG 1
+#define NONNEG_FLOAT 0
+#define BIN_KEEPS_INT(name, fwd, ints, ...) [B_##name] = KEEPS_INT_##ints,
+#define BIN_NONNEG(name, fwd, ints, ...) [B_##name] = NONNEG_##ints,
+static const bool bin_keeps_int[B_AXPY + 1] = {NN_BINARY_OPS(BIN_KEEPS_INT)};
+static const bool bin_nonneg[B_AXPY + 1] = {NN_BINARY_OPS(BIN_NONNEG)};
 
 /* The loop body for one row, contiguous and strided (the contiguous one vectorizes). */
 #define ROW(T, EXPR)                                                                   \
@@ -22,32 +55,20 @@ typedef struct { binop op; nn_dtype dt; double alpha; } bin_arg;  /* alpha: B_AX
     } else                                                                             \
       for (int64_t i = 0; i < n; i++) { T u = x[i * sa], v = z[i * sb]; y[i * so] = (EXPR); } \
   } while (0)
+#define FWD_BCASE(name, fwd, ...) case B_##name: ROW(T, fwd); break;
+#define CMP_BCASE(name, test) case B_##name: ROW(T, (T)(test)); break;
+#define INT_BCASE_INT(name, ifwd) case B_##name: ROW(T, ifwd); break;
+#define INT_BCASE_INT_NONNEG(name, ifwd) INT_BCASE_INT(name, ifwd)
+#define INT_BCASE_FLOAT(name, ifwd)
+#define INT_BCASE(name, fwd, ints, ifwd, ...) INT_BCASE_##ints(name, ifwd)
 
-/* ADD, SUB, MUL: the type's arithmetic (int64 wraps, as PyTorch's does, without C's undefined
-   signed overflow) */
-#define BINARY_CASES(T, POW, ADD, SUB, MUL)                       \
-  switch (c->op) {                                                \
-    case B_ADD: ROW(T, ADD(u, v)); break;                         \
-    case B_SUB: ROW(T, SUB(u, v)); break;                         \
-    case B_MUL: ROW(T, MUL(u, v)); break;                         \
-    case B_DIV: ROW(T, u / v); break;                             \
-    case B_POW: ROW(T, POW); break;                               \
-    case B_MAX: ROW(T, (u > v || u != u) ? u : v); break;         \
-    case B_MIN: ROW(T, (u < v || u != u) ? u : v); break;         \
-    case B_EQ: ROW(T, (T)(u == v)); break;                        \
-    case B_NE: ROW(T, (T)(u != v)); break;                        \
-    case B_LT: ROW(T, (T)(u < v)); break;                         \
-    case B_LE: ROW(T, (T)(u <= v)); break;                        \
-    case B_GT: ROW(T, (T)(u > v)); break;                         \
-    case B_GE: ROW(T, (T)(u >= v)); break;                        \
-    case B_AXPY: { T al = (T)c->alpha; ROW(T, ADD(u, MUL(al, v))); } break; \
-  }
-#define F_ADD(u, v) ((u) + (v))
-#define F_SUB(u, v) ((u) - (v))
-#define F_MUL(u, v) ((u) * (v))
+/* int64's arithmetic wraps, as PyTorch's does, without C's undefined signed overflow */
 static inline int64_t i64_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
 static inline int64_t i64_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
 static inline int64_t i64_mul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
+#define F_ADD(u, v) ((u) + (v))
+#define F_SUB(u, v) ((u) - (v))
+#define F_MUL(u, v) ((u) * (v))
 
 /* u^v for v >= 0 (the ops refuse negative integer powers first, as PyTorch), wrapping */
 static int64_t ipow(int64_t u, int64_t v) {
@@ -56,13 +77,38 @@ static int64_t ipow(int64_t u, int64_t v) {
   return (int64_t)r;
 }
 
+/* the body of a float row function in element type TYPE: every row's forward case */
+#define BIN_FLOAT_BODY(TYPE)                                             \
+  typedef TYPE T;                                                        \
+  switch (c->op) {                                                       \
+    NN_BINARY_OPS(FWD_BCASE) NN_COMPARE_OPS(CMP_BCASE)                   \
+    case B_AXPY: { T al = (T)c->alpha; ROW(T, u + al * v); } break;      \
+  }
+static void bin_f32(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb,
+                    const bin_arg *c) {
+  BIN_FLOAT_BODY(float)
+}
+static void bin_f64(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb,
+                    const bin_arg *c) {
+  BIN_FLOAT_BODY(double)
+}
+static void bin_i64(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb,
+                    const bin_arg *c) {
+  typedef int64_t T;
+  switch (c->op) {
+    NN_BINARY_OPS(INT_BCASE) NN_COMPARE_OPS(CMP_BCASE)
+    case B_AXPY: { T al = (T)c->alpha; ROW(T, i64_add(u, i64_mul(al, v))); } break;
+    default: break;   /* (FLOAT rows never compute in int64) */
+  }
+}
+
 static void bin_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb,
                     void *arg) {
   const bin_arg *c = arg;
   switch (c->dt) {
-    case NN_F32: BINARY_CASES(float, powf(u, v), F_ADD, F_SUB, F_MUL); break;
-    case NN_F64: BINARY_CASES(double, pow(u, v), F_ADD, F_SUB, F_MUL); break;
-    case NN_I64: BINARY_CASES(int64_t, ipow(u, v), i64_add, i64_sub, i64_mul); break;
+    case NN_F32: bin_f32(n, o, so, a, sa, b, sb, c); break;
+    case NN_F64: bin_f64(n, o, so, a, sa, b, sb, c); break;
+    case NN_I64: bin_i64(n, o, so, a, sa, b, sb, c); break;
   }
 }
 
@@ -102,7 +148,7 @@ static nn_status binary(nn_ctx *ctx, const char *name, binop op, nn_tensor *a, n
   *out = NULL;
   NN_ARG_AS(ctx, name, a && b, "tensor");
   double neg;
-  if (op == B_POW && cdt == NN_I64 && has_negative(b, &neg))
+  if (bin_nonneg[op] && cdt == NN_I64 && has_negative(b, &neg))
     return nn_fail(ctx, NN_ERR_ARG, "%s: integers to negative integer powers are not allowed "
                    "(exponent %.0f; use a float tensor: a:double() ^ b)", name, neg);
   int ndim;
@@ -134,7 +180,7 @@ static nn_status binary(nn_ctx *ctx, const char *name, binop op, nn_tensor *a, n
 static nn_dtype arith_dtype(binop op, nn_tensor *a, nn_tensor *b) {
   if (!a || !b) return NN_F32;   /* (binary() reports the NULL) */
   nn_dtype dt = nn_promote(a->dtype, b->dtype);
-  return (op == B_DIV && dt == NN_I64) ? NN_F32 : dt;
+  return (dt == NN_I64 && !bin_keeps_int[op]) ? NN_F32 : dt;
 }
 
 /* Records a binary op on *out (both operands are inputs, no payload) */
@@ -143,125 +189,93 @@ static nn_status record_binary(nn_ctx *ctx, const nn_op *op, nn_tensor **out, nn
   return nn_record(ctx, op, out, 2, in, NULL, NULL);
 }
 
-/* ---- add, sub: y = a ± b;  da += dy, db += ±dy (summed over broadcast dims) ---------- */
-static nn_status add_backward(nn_ctx *ctx, nn_node *n) {
-  nn_status s = nn_grad_accum_scaled(ctx, n, 0, n->gout, 1.0);
-  return s ? s : nn_grad_accum_scaled(ctx, n, 1, n->gout, 1.0);
+/* ---- binary backward ---------------------------------------------------------------------
+   An ELEM partial in one pass over dy's shape: d starts as a copy of dy and each element
+   becomes e(g, a, b, y), with a and b read through their broadcast strides (the loops take
+   three operands, so g travels in d); the accumulation sums over the broadcast dims. */
+#define ELEM_EXPR_SCALED(c) g * (T)(c)
+#define ELEM_EXPR_ELEM(e) e
+#define ELEM_EXPR_NEG(e) e
+#define PROW(T, FWD, EXPR)                                                              \
+  do {                                                                                  \
+    T *d_ = (T *)o; const T *a_ = (const T *)pa, *b_ = (const T *)pb;                   \
+    for (int64_t i = 0; i < n; i++) {                                                   \
+      T g = d_[i * so], a = a_[i * sa], b = b_[i * sb], u = a, v = b, y = (FWD);        \
+      (void)y; d_[i * so] = (EXPR);                                                     \
+    }                                                                                   \
+  } while (0)
+#define BACK_BCASE(name, fwd, ints, ifwd, da, db, reads)                                \
+  case B_##name:                                                                        \
+    if (c->which == 0) PROW(T, fwd, ELEM_EXPR_##da); else PROW(T, fwd, ELEM_EXPR_##db); \
+    break;
+typedef struct { binop op; int which; } partial_arg;   /* which: 0 for a's partial, 1 for b's */
+static void partial_f32(int64_t n, char *o, int64_t so, char *pa, int64_t sa, char *pb,
+                        int64_t sb, const partial_arg *c) {
+  typedef float T;
+  switch (c->op) { NN_BINARY_OPS(BACK_BCASE) default: break; }
 }
-const nn_op nn_op_add = {.name = "add", .backward = add_backward, .saves = 0};
-nn_status nn_add(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
-  nn_status s = binary(ctx, "add", B_ADD, a, b, arith_dtype(B_ADD, a, b), out);
-  return s ? s : record_binary(ctx, &nn_op_add, out, a, b);
+static void partial_f64(int64_t n, char *o, int64_t so, char *pa, int64_t sa, char *pb,
+                        int64_t sb, const partial_arg *c) {
+  typedef double T;
+  switch (c->op) { NN_BINARY_OPS(BACK_BCASE) default: break; }
 }
-
-static nn_status sub_backward(nn_ctx *ctx, nn_node *n) {
-  nn_status s = nn_grad_accum_scaled(ctx, n, 0, n->gout, 1.0);
-  return s ? s : nn_grad_accum_scaled(ctx, n, 1, n->gout, -1.0);
-}
-const nn_op nn_op_sub = {.name = "sub", .backward = sub_backward, .saves = 0};
-nn_status nn_sub(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
-  nn_status s = binary(ctx, "sub", B_SUB, a, b, arith_dtype(B_SUB, a, b), out);
-  return s ? s : record_binary(ctx, &nn_op_sub, out, a, b);
-}
-
-/* ---- mul: y = a b;  da += dy b,  db += dy a ------------------------------------------- */
-static nn_status mul_backward(nn_ctx *ctx, nn_node *n) {
-  nn_status s = nn_grad_accum_mul(ctx, n, 0, n->gout, n->in[1]);
-  return s ? s : nn_grad_accum_mul(ctx, n, 1, n->gout, n->in[0]);
-}
-const nn_op nn_op_mul = {.name = "mul", .backward = mul_backward, .saves = 3};
-nn_status nn_mul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
-  nn_status s = binary(ctx, "mul", B_MUL, a, b, arith_dtype(B_MUL, a, b), out);
-  return s ? s : record_binary(ctx, &nn_op_mul, out, a, b);
-}
-
-/* ---- div: y = a / b;  da += dy / b,  db -= dy a / b² ---------------------------------- */
-static nn_status div_backward(nn_ctx *ctx, nn_node *n) {
-  nn_tensor *a = n->in[0], *b = n->in[1], *t = NULL, *u = NULL;
-  nn_status s = NN_OK;
-  if (nn_input_needs_grad(n, 0)) {
-    if ((s = nn_div(ctx, n->gout, b, &t))) return s;
-    s = nn_grad_accum(ctx, n, 0, t);
-    nn_tensor_release(t); t = NULL;
-    if (s) return s;
-  }
-  if (nn_input_needs_grad(n, 1)) {
-    if (!(s = nn_div(ctx, a, b, &t)) && !(s = nn_div(ctx, t, b, &u))) {
-      nn_tensor_release(t); t = NULL;
-      if (!(s = nn_mul(ctx, n->gout, u, &t))) s = nn_grad_accum_scaled(ctx, n, 1, t, -1.0);
-    }
-  }
-  nn_tensor_release(t);
-  nn_tensor_release(u);
-  return s;
-}
-const nn_op nn_op_div = {.name = "div", .backward = div_backward, .saves = 3};
-nn_status nn_div(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
-  nn_status s = binary(ctx, "div", B_DIV, a, b, arith_dtype(B_DIV, a, b), out);
-  return s ? s : record_binary(ctx, &nn_op_div, out, a, b);
+typedef struct { partial_arg c; nn_dtype dt; } partial_job;
+static void partial_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb,
+                        void *arg) {
+  const partial_job *j = arg;
+  if (j->dt == NN_F32) partial_f32(n, o, so, a, sa, b, sb, &j->c);
+  else partial_f64(n, o, so, a, sa, b, sb, &j->c);
 }
 
-/* ---- pow: y = a^b;  da += dy b a^(b-1),  db += dy y log a ------------------------------- */
-static nn_status pow_backward(nn_ctx *ctx, nn_node *n) {
-  nn_tensor *a = n->in[0], *b = n->in[1], *t = NULL, *u = NULL, *v = NULL;
-  nn_status s = NN_OK;
-  if (nn_input_needs_grad(n, 0)) {
-    if (!(s = nn_adds(ctx, b, -1.0, &t)) && !(s = nn_pow(ctx, a, t, &u)) &&
-        !(s = nn_mul(ctx, u, b, &v)))
-      s = nn_grad_accum_mul(ctx, n, 0, n->gout, v);
-    nn_tensor_release(t); nn_tensor_release(u); nn_tensor_release(v);
-    t = u = v = NULL;
-    if (s) return s;
-  }
-  if (nn_input_needs_grad(n, 1)) {
-    if (!(s = nn_pow(ctx, a, b, &t)) && !(s = nn_log(ctx, a, &u)) && !(s = nn_mul(ctx, t, u, &v)))
-      s = nn_grad_accum_mul(ctx, n, 1, n->gout, v);
-    nn_tensor_release(t); nn_tensor_release(u); nn_tensor_release(v);
-  }
-  return s;
-}
-const nn_op nn_op_pow = {.name = "pow", .backward = pow_backward, .saves = 3};
-nn_status nn_pow(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
-  nn_status s = binary(ctx, "pow", B_POW, a, b, arith_dtype(B_POW, a, b), out);
-  return s ? s : record_binary(ctx, &nn_op_pow, out, a, b);
-}
-
-/* ---- maximum, minimum: the gradient goes to the larger (smaller) operand, split on ties -- */
-static nn_status extremum_backward(nn_ctx *ctx, nn_node *n, binop win) {
-  const char *name = n->op->name;
-  nn_tensor *a = n->in[0], *b = n->in[1], *m = NULL, *e = NULL, *w = NULL;
+/* input i's gradient: dy scaled by c (scaled), or the row's element-wise partial scaled by c */
+static nn_status partial(nn_ctx *ctx, nn_node *n, int i, binop op, bool scaled, double c) {
+  if (scaled) return nn_grad_accum_scaled(ctx, n, i, n->gout, c);
+  if (!nn_input_needs_grad(n, i)) return NN_OK;
+  nn_tensor *g = n->gout, *ca = NULL, *cb = NULL, *d = NULL;
   nn_status s;
-  if ((s = binary(ctx, name, win, a, b, nn_promote(a->dtype, b->dtype), &m)) ||
-      (s = binary(ctx, name, B_EQ, a, b, nn_promote(a->dtype, b->dtype), &e)))
-    goto done;
-  /* w = mask + 0.5 * ties: the share of dy that a gets; b gets 1 - w */
-  if ((s = nn_muls(ctx, e, 0.5, &w))) goto done;
-  run_binary(B_ADD, 0, w, w, m);
-  if ((s = nn_grad_accum_mul(ctx, n, 0, n->gout, w))) goto done;
-  nn_tensor_release(m); m = NULL;
-  if ((s = nn_rsubs(ctx, w, 1.0, &m))) goto done;
-  s = nn_grad_accum_mul(ctx, n, 1, n->gout, m);
-done:
-  nn_tensor_release(m); nn_tensor_release(e); nn_tensor_release(w);
+  if (!(s = nn_as_dtype(ctx, n->in[0], g->dtype, &ca)) &&
+      !(s = nn_as_dtype(ctx, n->in[1], g->dtype, &cb)) &&
+      !(s = nn_new(ctx, g->dtype, g->ndim, g->shape, false, &d))) {
+    nn_copy_raw(d, g);
+    int64_t sa[NN_MAX_DIMS], sb[NN_MAX_DIMS];
+    nn_broadcast_strides(ca, d->ndim, d->shape, sa);
+    nn_broadcast_strides(cb, d->ndim, d->shape, sb);
+    partial_job j = {{op, i}, g->dtype};
+    char *base[3] = {nn_ptr(d), nn_ptr(ca), nn_ptr(cb)};
+    const int64_t *st[3] = {d->stride, sa, sb};
+    size_t es = nn_dtype_size(g->dtype), e[3] = {es, es, es};
+    nn_loop_lanes(ctx, 3, d->ndim, d->shape, base, st, e, partial_row, &j);
+    s = nn_grad_accum_scaled(ctx, n, i, d, c);
+  }
+  nn_tensor_release(ca); nn_tensor_release(cb); nn_tensor_release(d);
   return s;
 }
-static nn_status maximum_backward(nn_ctx *ctx, nn_node *n) { return extremum_backward(ctx, n, B_GT); }
-static nn_status minimum_backward(nn_ctx *ctx, nn_node *n) { return extremum_backward(ctx, n, B_LT); }
-const nn_op nn_op_maximum = {.name = "maximum", .backward = maximum_backward, .saves = 3};
-const nn_op nn_op_minimum = {.name = "minimum", .backward = minimum_backward, .saves = 3};
-nn_status nn_maximum(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
-  nn_status s = binary(ctx, "maximum", B_MAX, a, b, arith_dtype(B_MAX, a, b), out);
-  return s ? s : record_binary(ctx, &nn_op_maximum, out, a, b);
-}
-nn_status nn_minimum(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
-  nn_status s = binary(ctx, "minimum", B_MIN, a, b, arith_dtype(B_MIN, a, b), out);
-  return s ? s : record_binary(ctx, &nn_op_minimum, out, a, b);
-}
+
+/* a row's descriptor, backward and public function (forward, then recording) */
+#define PARTIAL_SCALED(c) true, c
+#define PARTIAL_ELEM(e) false, 1
+#define PARTIAL_NEG(e) false, -1
+#define BIN_SAVES_IN 3u
+#define BIN_SAVES_NONE 0u
+#define BIN_OP(op_, fwd, ints, ifwd, da, db, reads)                                       \
+  static nn_status op_##_backward(nn_ctx *ctx, nn_node *n) {                              \
+    nn_status s = partial(ctx, n, 0, B_##op_, PARTIAL_##da);                              \
+    return s ? s : partial(ctx, n, 1, B_##op_, PARTIAL_##db);                             \
+  }                                                                                       \
+  const nn_op nn_op_##op_ = {.name = #op_, .backward = op_##_backward,                    \
+                              .saves = BIN_SAVES_##reads};                                \
+  nn_status nn_##op_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {          \
+    nn_status s = binary(ctx, #op_, B_##op_, a, b, arith_dtype(B_##op_, a, b), out);      \
+    return s ? s : record_binary(ctx, &nn_op_##op_, out, a, b);                           \
+  }
+NN_BINARY_OPS(BIN_OP)
 
 /* ---- comparisons: 0/1 in the promoted dtype, no gradient -------------------------------- */
 nn_status nn_compare(nn_ctx *ctx, nn_cmp op, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
-  static const binop map[] = {B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE};
-  static const char *names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
+#define CMP_CODE(name, test) B_##name,
+#define CMP_NAME(name, test) #name,
+  static const binop map[] = {NN_COMPARE_OPS(CMP_CODE)};
+  static const char *names[] = {NN_COMPARE_OPS(CMP_NAME)};
   NN_ARG(ctx, "compare", out);
   *out = NULL;
   if ((unsigned)op > NN_GE) return nn_fail(ctx, NN_ERR_ARG, "compare: unknown comparison %d", (int)op);
@@ -389,19 +403,7 @@ nn_status nn_pows(nn_ctx *ctx, nn_tensor *a, double p, nn_tensor **out) {
 /* ---- unary: the rows of ops_unary.def ------------------------------------------------------
    Each row gives an op code, a forward case (float, double and, for keeps_int rows, int64), a
    backward case (dx = f(g, x, y) in one pass), a descriptor and, for NN_UNARY_OPS, its public
-   function. Math is written once for both float types through these type-generic names. */
-#define NN_SQRT1_2 0.70710678118654752440       /* 1/√2 */
-#define NN_INV_SQRT_2PI 0.39894228040143267794  /* 1/√(2π) */
-#define MATH1(f32, f64, u) _Generic((u), float: f32, default: f64)(u)
-#define EXP(u) _Generic((u), float: nn_expf, default: exp)(u)   /* (vectorizes: nn_impl.h) */
-#define LOG(u) MATH1(logf, log, u)
-#define SQRT(u) MATH1(sqrtf, sqrt, u)
-#define FABS(u) MATH1(fabsf, fabs, u)
-#define TANH(u) MATH1(tanhf, tanh, u)
-#define ERF(u) MATH1(erff, erf, u)
-#define SIN(u) MATH1(sinf, sin, u)
-#define COS(u) MATH1(cosf, cos, u)
-#define SIGN(u) (((u) > 0) - ((u) < 0))
+   function. Math goes through the type-generic names at the top of the file. */
 
 #define UNARY_CODE(name, ...) U_##name,
 typedef enum { NN_UNARY_OPS(UNARY_CODE) NN_UNARY_PARAM_OPS(UNARY_CODE) } unop;
@@ -683,9 +685,9 @@ static nn_status binary_inplace(nn_ctx *ctx, const char *name, binop op, double 
   a->st->version++;
   return NN_OK;
 }
-nn_status nn_add_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) { return binary_inplace(ctx, "add_", B_ADD, 0, a, b); }
-nn_status nn_sub_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) { return binary_inplace(ctx, "sub_", B_SUB, 0, a, b); }
-nn_status nn_mul_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) { return binary_inplace(ctx, "mul_", B_MUL, 0, a, b); }
+nn_status nn_add_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) { return binary_inplace(ctx, "add_", B_add, 0, a, b); }
+nn_status nn_sub_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) { return binary_inplace(ctx, "sub_", B_sub, 0, a, b); }
+nn_status nn_mul_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) { return binary_inplace(ctx, "mul_", B_mul, 0, a, b); }
 /* a += alpha b in one pass (PyTorch's add_(b, alpha=)): weight decay, L2 gradients */
 nn_status nn_axpy_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, double alpha) {
   if (a && a->dtype == NN_I64 && !(alpha == floor(alpha) && fabs(alpha) < 0x1p62))
@@ -696,7 +698,7 @@ nn_status nn_div_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b) {
   if (a && a->dtype == NN_I64)
     return nn_fail(ctx, NN_ERR_DTYPE, "div_: true division of an int64 tensor in place is not possible "
                    "(its result is float)");
-  return binary_inplace(ctx, "div_", B_DIV, 0, a, b);
+  return binary_inplace(ctx, "div_", B_div, 0, a, b);
 }
 
 static nn_status scalar_inplace(nn_ctx *ctx, const char *name, scalop op, nn_tensor *a, double v) {
@@ -719,6 +721,7 @@ nn_status nn_clamp_(nn_ctx *ctx, nn_tensor *a, double lo, double hi) {
 }
 
 /* this file's ops, for the op list (oplist.c): a new op here is listed here */
-#define UNARY_LISTED(op_, ...) &nn_op_##op_,
-const nn_op *const nn_ops_ewise[] = {NN_UNARY_OPS(UNARY_LISTED) NN_UNARY_PARAM_OPS(UNARY_LISTED)
-  &nn_op_add, &nn_op_sub, &nn_op_mul, &nn_op_div, &nn_op_pow, &nn_op_maximum, &nn_op_minimum, &nn_op_adds, &nn_op_muls, &nn_op_rsubs, &nn_op_rdivs, &nn_op_pows, &nn_op_where, NULL};
+#define EWISE_LISTED(op_, ...) &nn_op_##op_,
+const nn_op *const nn_ops_ewise[] = {NN_UNARY_OPS(EWISE_LISTED) NN_UNARY_PARAM_OPS(EWISE_LISTED)
+  NN_BINARY_OPS(EWISE_LISTED) &nn_op_adds, &nn_op_muls, &nn_op_rsubs, &nn_op_rdivs, &nn_op_pows,
+  &nn_op_where, NULL};

@@ -225,13 +225,20 @@ static void binary_cases(const char *name, binfn f, double lo, double hi, bool s
   gradcheck(label, &a, 2, in3, 3);
   release_all(2, in3);
 }
-static void c_add(void) { binary_cases("add", nn_add, 0.1, 2, true, true); }
-static void c_sub(void) { binary_cases("sub", nn_sub, 0.1, 2, true, true); }
-static void c_mul(void) { binary_cases("mul", nn_mul, 0.1, 2, true, true); }
-static void c_div(void) { binary_cases("div", nn_div, 0.5, 2, true, true); }
-static void c_pow(void) { binary_cases("pow", nn_pow, 0.5, 2, false, true); }
-static void c_maximum(void) { binary_cases("maximum", nn_maximum, 0.1, 2, true, true); }
-static void c_minimum(void) { binary_cases("minimum", nn_minimum, 0.1, 2, true, true); }
+/* the element-wise binary ops (the rows of runtime/ops_binary.def): one row each, with the
+   range of their inputs' magnitudes (away from kinks and outside the domain) and whether the
+   signs of a and of b vary */
+static const struct { const char *op; binfn f; double lo, hi; bool sgn_a, sgn_b; } binary_rows[] = {
+  {"add", nn_add, 0.1, 2, true, true}, {"sub", nn_sub, 0.1, 2, true, true},
+  {"mul", nn_mul, 0.1, 2, true, true}, {"div", nn_div, 0.5, 2, true, true},
+  {"pow", nn_pow, 0.5, 2, false, true}, {"maximum", nn_maximum, 0.1, 2, true, true},
+  {"minimum", nn_minimum, 0.1, 2, true, true},
+};
+#define NBINARY (int)(sizeof binary_rows / sizeof binary_rows[0])
+static void binary_case(int k) {
+  binary_cases(binary_rows[k].op, binary_rows[k].f, binary_rows[k].lo, binary_rows[k].hi,
+               binary_rows[k].sgn_a, binary_rows[k].sgn_b);
+}
 
 static void scalar_case(const char *name, scfn f, double s, double lo, double hi, bool sgn) {
   A a = {.f = f_sc, .sc = f, .s0 = s};
@@ -676,8 +683,6 @@ static void c_to(void) {
 }
 
 static const struct { const char *op; void (*run)(void); } cases[] = {
-  {"add", c_add}, {"sub", c_sub}, {"mul", c_mul}, {"div", c_div}, {"pow", c_pow},
-  {"maximum", c_maximum}, {"minimum", c_minimum},
   {"adds", c_adds}, {"muls", c_muls}, {"rsubs", c_rsubs}, {"rdivs", c_rdivs}, {"pows", c_pows},
   {"leaky_relu", c_leaky_relu}, {"clamp", c_clamp}, {"where", c_where},
   {"sum", c_sum}, {"mean", c_mean}, {"prod", c_prod}, {"var", c_var}, {"std", c_std},
@@ -706,11 +711,14 @@ int main(int argc, char **argv) {
     bool found = false;
     for (int k = 0; k < NCASES && !found; k++) found = strcmp(cases[k].op, name) == 0;
     for (int k = 0; k < NUNARY && !found; k++) found = strcmp(unary_rows[k].op, name) == 0;
+    for (int k = 0; k < NBINARY && !found; k++) found = strcmp(binary_rows[k].op, name) == 0;
     CHECKF(found, "op '%s' has no gradient case", name);
   }
   const char *only = getenv("GRAD_ONLY");
   for (int k = 0; k < NCASES; k++)
     if (!only || strcmp(only, cases[k].op) == 0) cases[k].run();
+  for (int k = 0; k < NBINARY; k++)
+    if (!only || strcmp(only, binary_rows[k].op) == 0) binary_case(k);
   for (int k = 0; k < NUNARY; k++)
     if (!only || strcmp(only, unary_rows[k].op) == 0) unary_case(k);
   check_sin_cos();
