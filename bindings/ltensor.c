@@ -1,8 +1,9 @@
 /*
 ** ltensor.c — the tensor userdata (metatable "lunet.Tensor") and the module's tensor
 ** functions: creation, inspection, indexing, views, arithmetic, reductions, autograd,
-** lifetime and printing. Indices and dims are 1-based here and 0-based in the core; this
-** file is the only place that converts.
+** lifetime and printing. Indices and dims are 1-based here and 0-based in the core: tensor
+** indices and dims are converted here (indexarg_end, lunet_checkdim, dimarg_n), class ids in
+** lmodule.c.
 **
 ** Every function registered here carries the tensor metatable as upvalue 1, so checking an
 ** argument and boxing a result need no registry lookup (a + b is on every hot path).
@@ -160,7 +161,7 @@ static int dimarg_n(lua_State *L, int arg, const nn_tensor *t, int extra, const 
 }
 
 /* A Lua index (1-based, negative from the end) into a dim of the given size, to 0-based;
-   end_ok also admits size + 1 (one past the end, as narrow's start may be). The only place
+   end_ok also admits size + 1 (one past the end, as narrow's start may be). The one place
    that converts indices; written so that no int64 (math.mininteger included) overflows. */
 static int64_t indexarg_end(lua_State *L, lua_Integer i, int64_t size, bool end_ok,
                             const char *fname, int dim) {
