@@ -298,18 +298,27 @@ nn_status nn_new_like(nn_ctx *ctx, const nn_tensor *t, bool zero, nn_tensor **ou
   return nn_new(ctx, t->dtype, t->ndim, t->shape, zero, out);
 }
 
+/* The lowest and highest element offsets a non-empty geometry reaches from offset (false if
+   they overflow): what a view needs inside its storage, and what a host's buffer must hold. */
+static bool geometry_extent(int ndim, const int64_t *shape, const int64_t *stride,
+                            int64_t offset, int64_t *lo, int64_t *hi) {
+  int64_t step;
+  *lo = *hi = offset;
+  for (int i = 0; i < ndim; i++) {
+    if (!nn_size_mul(shape[i] - 1, stride[i], &step)) return false;
+    if (step < 0 ? !nn_size_add(*lo, step, lo) : !nn_size_add(*hi, step, hi)) return false;
+  }
+  return true;
+}
+
 /* Whether a view's every element lies inside the storage: the one check that keeps a wrong
    shape, stride or offset from any caller from reading or writing outside the buffer. */
 static bool view_in_bounds(const nn_storage *st, size_t es, int ndim, const int64_t *shape,
                            const int64_t *stride, int64_t offset, int64_t numel) {
-  int64_t cap = (int64_t)(st->nbytes / es), lo = offset, hi = offset, step;
+  int64_t cap = (int64_t)(st->nbytes / es), lo, hi;
   if (offset < 0 || offset > cap) return false;
   if (numel == 0) return true;
-  for (int i = 0; i < ndim; i++) {
-    if (!nn_size_mul(shape[i] - 1, stride[i], &step)) return false;
-    if (step < 0 ? !nn_size_add(lo, step, &lo) : !nn_size_add(hi, step, &hi)) return false;
-  }
-  return lo >= 0 && hi < cap;
+  return geometry_extent(ndim, shape, stride, offset, &lo, &hi) && lo >= 0 && hi < cap;
 }
 
 nn_status nn_alias(nn_ctx *ctx, const nn_tensor *t, int ndim, const int64_t *shape,
@@ -378,11 +387,9 @@ nn_status nn_tensor_wrap(nn_ctx *ctx, nn_dtype dt, int ndim, const int64_t *shap
   int64_t stride[NN_MAX_DIMS], numel = nn_shape_numel(ndim, shape);
   if (strides) for (int i = 0; i < ndim; i++) stride[i] = strides[i];
   else nn_contig_strides(ndim, shape, stride);
-  int64_t span = 1, step, bytes;   /* elements from the first to one past the last */
-  bool ok = true;
-  for (int i = 0; i < ndim && numel > 0; i++)
-    ok = ok && nn_size_mul(shape[i] - 1, stride[i], &step) && nn_size_add(span, step, &span);
-  if (!ok || !nn_size_mul(span, (int64_t)nn_dtype_size(dt), &bytes))
+  int64_t lo = 0, hi = 0, bytes;   /* strides are >= 0 here: lo stays 0 */
+  if ((numel > 0 && !geometry_extent(ndim, shape, stride, 0, &lo, &hi)) ||
+      !nn_size_add(hi, 1, &hi) || !nn_size_mul(hi, (int64_t)nn_dtype_size(dt), &bytes))
     return nn_fail(ctx, NN_ERR_SHAPE, "wrap: these strides overflow the address range");
   nn_tensor *t = header_new(ctx);
   nn_storage *st = t ? nn_block_get(ctx, sizeof *st) : NULL;
