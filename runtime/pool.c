@@ -23,14 +23,13 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 #include "nn_impl.h"
 
 extern int openblas_get_parallel(void);   /* 0: a serial build, 1: pthreads, 2: OpenMP */
 
-#define SPIN_NS 200000     /* an idle worker spins this long for the next job before sleeping */
-#define WAIT_SPIN_NS 50000 /* a thread waiting for others' parts spins this long, then sleeps */
+#define SPIN_S 200e-6      /* an idle worker spins this long for the next job before sleeping */
+#define WAIT_SPIN_S 50e-6  /* a thread waiting for others' parts spins this long, then sleeps */
 #define MAX_WORKERS (NN_THREADS_MAX - 1)
 #define MAX_PARTS 0xffff   /* parts of one job: they must fit the ticket's 16-bit fields */
 
@@ -67,29 +66,23 @@ struct nn_pool {
   atomic_bool quit;
 };
 
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
 }
 
-/* Waits until target parts of the current job are done: spins for WAIT_SPIN_NS, then sleeps.
+/* Waits until target parts of the current job are done: spins for WAIT_SPIN_S, then sleeps.
    No lost wake-up: the sleeper raises waiting, then reads done; a finisher raises done, then
    reads waiting (all seq_cst), so at least one sees the other's change, and the finisher
    broadcasts under the mutex the sleeper holds until it is in pthread_cond_wait. */
 static void wait_done(nn_pool *p, int target) {
-  uint64_t until = 0;
+  double until = 0;
   for (int k = 1; atomic_load(&p->done) < target; k++) {
     cpu_relax();
     if (k % 64) continue;
-    uint64_t now = mono_ns();
-    if (!until) until = now + WAIT_SPIN_NS;
+    double now = nn_now();
+    if (!until) until = now + WAIT_SPIN_S;
     else if (now > until) {
       pthread_mutex_lock(&p->mu);
       atomic_fetch_add(&p->waiting, 1);
@@ -136,11 +129,12 @@ static void *worker(void *arg) {
 #endif
   uint32_t seen = 0;                     /* the pool starts at job 0: a job may already be posted */
   for (;;) {
-    uint64_t until = mono_ns() + SPIN_NS, t;
+    double until = nn_now() + SPIN_S;
+    uint64_t t;
     int k = 0;
     while (t_job(t = atomic_load(&p->ticket)) == seen && !atomic_load(&p->quit)) {
       cpu_relax();
-      if (++k % 64 == 0 && mono_ns() > until) {
+      if (++k % 64 == 0 && nn_now() > until) {
         /* (the same handshake as wait_done's, on sleeping and the ticket) */
         pthread_mutex_lock(&p->mu);
         atomic_fetch_add(&p->sleeping, 1);
