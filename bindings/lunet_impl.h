@@ -41,5 +41,6 @@ void lunet_open_io(lua_State *L);       /* lio.c: save, load (safetensors) */
 void lunet_open_readers(lua_State *L);  /* lreaders.c: read_csv, read_idx */
 void lunet_open_generator(lua_State *L);
 void lunet_open_randomstate(lua_State *L); /* lrandomstate.c: NumPy's legacy MT19937 */
+void lunet_open_nnops(lua_State *L);     /* lnnops.c: conv, pool, norm, recurrent ops */
 
 #endif
