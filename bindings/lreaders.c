@@ -1,8 +1,9 @@
 /*
-** lreaders.c — lunet._io.read_csv, read_idx and isatty: the C readers seen from Lua.
+** lreaders.c — lunet._io.read_csv, read_idx, read_text and isatty: the C readers seen from Lua.
 **
 **   local t, names = lunet._io.read_csv(path, header, delimiter, dtype)
 **   local t = lunet._io.read_idx(path, dtype)
+**   local s = lunet._io.read_text(path)   -- the file's bytes as a Lua string
 **   lunet._io.isatty(2)               -- is stderr a terminal? (progress bars)
 **
 ** Misuse (a bad delimiter, an unknown dtype, a malformed file) raises. A file that cannot be
@@ -65,6 +66,18 @@ static int io_read_idx(lua_State *L) {
   return 1;
 }
 
+static int io_read_text(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  nn_ctx *ctx = lunet_ctx(L);
+  char *text = NULL;
+  size_t len = 0;
+  nn_status s = nn_read_text(ctx, path, &text, &len);
+  if (s != NN_OK) return failure(L, s);
+  lua_pushlstring(L, text, len);   /* may raise out of memory: then text leaks once */
+  nn_free(ctx, text);
+  return 1;
+}
+
 static int io_isatty(lua_State *L) {
   lua_Integer fd = luaL_checkinteger(L, 1);
   luaL_argcheck(L, fd >= 0 && fd <= 1024, 1, "not a file descriptor");
@@ -75,6 +88,7 @@ static int io_isatty(lua_State *L) {
 static const luaL_Reg io_funcs[] = {
   {"read_csv", io_read_csv},
   {"read_idx", io_read_idx},
+  {"read_text", io_read_text},
   {"isatty", io_isatty},
   {NULL, NULL}
 };

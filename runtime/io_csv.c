@@ -50,18 +50,18 @@ static void buf_free(nn_ctx *ctx, buf *b) {
   b->len = b->cap = 0;
 }
 
-/* The whole (decompressed) file, NUL-terminated. */
-static nn_status slurp(nn_ctx *ctx, const char *path, buf *b) {
+/* The whole (decompressed) file, NUL-terminated; op names the caller in messages. */
+static nn_status slurp(nn_ctx *ctx, const char *op, const char *path, buf *b) {
   errno = 0;
   gzFile f = gzopen(path, "rb");
   if (f == NULL)
-    return nn_fail(ctx, NN_ERR_IO, "read_csv: cannot open '%s': %s", path,
+    return nn_fail(ctx, NN_ERR_IO, "%s: cannot open '%s': %s", op, path,
                    errno ? strerror(errno) : "out of memory");
   gzbuffer(f, 1 << 17);
   nn_status s = NN_OK;
   for (;;) {
     if (!buf_reserve(ctx, b, (size_t)1 << 16)) {
-      s = nn_fail(ctx, NN_ERR_MEM, "read_csv: '%s': out of memory after %zu bytes", path, b->len);
+      s = nn_fail(ctx, NN_ERR_MEM, "%s: '%s': out of memory after %zu bytes", op, path, b->len);
       break;
     }
     size_t room = b->cap - b->len - 1;               /* keep one byte for the NUL */
@@ -72,7 +72,7 @@ static nn_status slurp(nn_ctx *ctx, const char *path, buf *b) {
     if (r < 0 || zerr != Z_OK) {
       const char *msg = nn_io_gzmsg(f, path, &zerr);
       s = nn_fail(ctx, zerr == Z_ERRNO ? NN_ERR_IO : NN_ERR_FORMAT,
-                  "read_csv: '%s': read error: %s", path, msg);
+                  "%s: '%s': read error: %s", op, path, msg);
       break;
     }
     if (r == 0) break;
@@ -316,7 +316,7 @@ nn_status nn_read_csv(nn_ctx *ctx, const char *path, const nn_csv_opts *opts, nn
                    "numbers or lines", dc);
 
   buf text = {0}, vals = {0};
-  nn_status s = slurp(ctx, path, &text);
+  nn_status s = slurp(ctx, "read_csv", path, &text);
   if (s != NN_OK) { buf_free(ctx, &text); return s; }
   parser ps = {ctx, path, o.delimiter, text.p, text.p + text.len, 1};
   char *names = NULL;
@@ -340,5 +340,28 @@ nn_status nn_read_csv(nn_ctx *ctx, const char *path, const nn_csv_opts *opts, nn
   *out = t;
   if (header) *header = names;
   if (ncols) *ncols = nc;
+  return NN_OK;
+}
+
+nn_status nn_read_text(nn_ctx *ctx, const char *path, char **text, size_t *len) {
+  NN_ARG(ctx, "read_text", text);
+  *text = NULL;
+  if (len) *len = 0;
+  if (path == NULL) return nn_fail(ctx, NN_ERR_ARG, "read_text: path is NULL");
+  buf b = {0};
+  nn_status s = slurp(ctx, "read_text", path, &b);
+  char *out = NULL;
+  if (s == NN_OK) {
+    out = nn_buffer_alloc(ctx, b.len + 1);  /* b.len + 1 <= b.cap: cannot overflow */
+    if (out == NULL)
+      s = nn_fail(ctx, NN_ERR_MEM, "read_text: '%s': out of memory for %zu bytes", path, b.len);
+    else
+      memcpy(out, b.p, b.len + 1);
+  }
+  size_t n = b.len;
+  buf_free(ctx, &b);
+  if (s != NN_OK) return s;
+  *text = out;
+  if (len) *len = n;
   return NN_OK;
 }

@@ -412,6 +412,9 @@ NN_API nn_status nn_read_csv(nn_ctx *ctx, const char *path, const nn_csv_opts *o
 /* IDX (MNIST layout, big-endian header; unsigned byte, signed byte, short, int, float, double
    element types; ".gz" read through zlib): values converted to dt, shape from the header. */
 NN_API nn_status nn_read_idx(nn_ctx *ctx, const char *path, nn_dtype dt, nn_tensor **out);
+/* A whole file's bytes (".gz" decompressed; others passed through), NUL-terminated (the text may
+   hold NULs too: *len is its length); free with nn_free(ctx, *text). */
+NN_API nn_status nn_read_text(nn_ctx *ctx, const char *path, char **text, size_t *len);
 NN_API void nn_free(nn_ctx *ctx, void *p);
 
 /* safetensors: a named list of tensors plus string metadata */

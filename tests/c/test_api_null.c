@@ -503,6 +503,12 @@ static void test_files(nn_tensor *x) {
   NULO("read_idx", nn_read_idx(C, NULL, NN_F32, &o));
   NUL("read_idx", nn_read_idx(C, "x.idx", NN_F32, NULL));
   NOCTX(nn_read_idx(NULL, "x.idx", NN_F32, &o));
+  {
+    char *text = NULL;
+    NUL("read_text", nn_read_text(C, NULL, &text, NULL));
+    NUL("read_text", nn_read_text(C, "x.txt", NULL, NULL));
+    NOCTX(nn_read_text(NULL, "x.txt", &text, NULL));
+  }
   nn_free(C, NULL);
   nn_free(NULL, NULL);
   nn_named named[1] = {{"x", x}};

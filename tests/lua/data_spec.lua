@@ -43,7 +43,25 @@ describe("files", function()
     assert.are.equal("int64", data.read_idx(tmp, {dtype = "int64"}):dtype())
   end)
 
+  it("read_text: the bytes of a plain or gzipped file; load_tinyshakespeare: the shipped corpus", function()
+    write(tmp, "ab\0c\n")
+    assert.are.equal("ab\0c\n", data.read_text(tmp))
+    local gz = os.tmpname()
+    os.remove(gz)
+    gz = gz .. ".gz"
+    assert.is_true(os.execute("printf 'hello\\nworld' | gzip > " .. gz))
+    assert.are.equal("hello\nworld", data.read_text(gz))
+    os.remove(gz)
+    local s = data.load_tinyshakespeare()
+    assert.are.equal(1115394, #s)
+    assert.are.equal("First Citizen:\n", s:sub(1, 15))
+  end)
+
   local errors = {
+    {"missing text", function() data.read_text("/nonexistent/x.txt") end,
+      "read_text: cannot open '/nonexistent/x.txt': No such file or directory"},
+    {"text path type", function() data.read_text(false) end,
+      "read_text: path must be a string, got boolean"},
     {"missing csv", function() data.read_csv("/nonexistent/x.csv") end,
       "read_csv: cannot open '/nonexistent/x.csv': No such file or directory"},
     {"missing idx", function() data.read_idx("/nonexistent/x.idx") end,

@@ -180,6 +180,14 @@ function M.read_idx(path, opts)
   return t
 end
 
+-- data.read_text(path) -> the file's contents as a Lua string (".gz" decompressed)
+function M.read_text(path)
+  if type(path) ~= "string" then raise("read_text: path must be a string, got " .. type(path)) end
+  local s, msg = _io.read_text(path)
+  if s == nil then raise(msg) end
+  return s
+end
+
 ---------------------------------------------------------------------------------------------------
 -- data sets
 
@@ -219,6 +227,17 @@ function M.load_digits()
     end
   end
   raise("load_digits: digits.csv.gz not found (looked in " .. table.concat(dirs, ", ") .. ")")
+end
+
+-- data.load_tinyshakespeare() -> char-rnn's corpus (1,115,394 characters) as a Lua string
+function M.load_tinyshakespeare()
+  local dirs = data_dirs()
+  for _, d in ipairs(dirs) do
+    local path = d .. "/tinyshakespeare.txt.gz"
+    if exists(path) then return M.read_text(path) end
+  end
+  raise("load_tinyshakespeare: tinyshakespeare.txt.gz not found (looked in " ..
+        table.concat(dirs, ", ") .. ")")
 end
 
 -- data.load_fashion_mnist(split [, dir]) -> X (Nx784 float32 in [0, 1]), y (int64 0..9)
