@@ -75,6 +75,22 @@ describe("lunet.progress", function()
     assert.are.equal("", out2.text())
   end)
 
+  it("write prints a line above the bar and redraws it (tqdm.write)", function()
+    local c, out, msgs = fake_clock(), sink(), sink()
+    local saved = io.stdout
+    io.stdout = msgs
+    local bar = progress.new(10, {tty = true, out = out, clock = c.fn, width = 2})
+    bar:update(1)
+    bar:write("validation loss 1.5")
+    bar:close()
+    local plain = progress.new(10, {tty = false, out = sink(), clock = c.fn})
+    plain:write("off a terminal")
+    io.stdout = saved
+    assert.are.equal("validation loss 1.5\noff a terminal\n", msgs.text())
+    local line = "\r\27[K 10%|--| 1/10 [00:00<?, ? it/s]"
+    assert.are.equal(line .. "\r\27[K" .. line .. line .. "\n", out.text())
+  end)
+
   it("is silent when quiet, per bar or for the program", function()
     local out = sink()
     for _ in lunet.progress(3, {quiet = true, tty = true, out = out}) do end

@@ -155,6 +155,22 @@ function Bar:set_postfix(p)
   return self
 end
 
+-- bar:write(s): prints the line s on stdout above the bar (tqdm.write), which is redrawn below it
+function Bar:write(s)
+  s = tostring(s)
+  if self.tty and self.drawn and not self.closed and not self.quiet then
+    self.out:write("\r\27[K")
+    self.out:flush()
+    io.stdout:write(s, "\n")
+    io.stdout:flush()
+    draw(self, self.clock())
+  else
+    io.stdout:write(s, "\n")
+    io.stdout:flush()
+  end
+  return self
+end
+
 -- Ends the bar: on a terminal the final state and a newline (if anything was drawn); off a
 -- terminal one plain line (unless plain = false). Idempotent.
 function Bar:close()
