@@ -227,7 +227,8 @@ typedef struct nn_node {
 
 /* Each ops file's descriptors, NULL-terminated (oplist.c walks them all) */
 extern const nn_op *const nn_ops_ewise[], *const nn_ops_reduce[], *const nn_ops_shape[],
-    *const nn_ops_index[], *const nn_ops_linalg[], *const nn_ops_nn[];
+    *const nn_ops_index[], *const nn_ops_linalg[], *const nn_ops_nn[],
+    *const nn_ops_rnn[];
 /* True if an op on these inputs must be recorded. */
 static inline bool nn_needs_grad(nn_ctx *ctx, int n, nn_tensor *const *in) {
   if (!ctx->grad_enabled) return false;

@@ -299,6 +299,21 @@ NN_API nn_status nn_log_softmax(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **
 NN_API nn_status nn_dropout(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double p, bool train,
                             nn_tensor **out);
 
+/* ---- sequence models (ops_rnn.c) ---- */
+/* y[..., D] = weight[ids[...], :]; ids int64 0-based of any shape, weight [N, D]; the row
+   padding_idx (-1: none) gets no gradient */
+NN_API nn_status nn_embedding(nn_ctx *ctx, nn_tensor *ids, nn_tensor *weight, int64_t padding_idx,
+                              nn_tensor **out);
+typedef enum { NN_RNN_TANH, NN_RNN_RELU, NN_RNN_LSTM, NN_RNN_GRU } nn_rnn_mode;
+/* One recurrent layer in one direction over a whole sequence (the time loop in C, one node):
+   gx [T, B, G*H] = x W_ih^T + b_ih of every step (G gates: LSTM 4 i,f,g,o; GRU 3 r,z,n; RNN 1),
+   w_hh [G*H, H], b_hh [G*H] (optional), h0 [B, H] and c0 [B, H] (LSTM) optional (zeros);
+   reverse runs t = T-1..0. *out [T+1, B, H] (LSTM [T+2, B, H]): h_t for each t by time, then
+   the final h, then (LSTM) the final c. Gradients flow to all inputs. */
+NN_API nn_status nn_rnn_seq(nn_ctx *ctx, nn_rnn_mode mode, nn_tensor *gx, nn_tensor *w_hh,
+                            nn_tensor *b_hh, nn_tensor *h0, nn_tensor *c0, bool reverse,
+                            nn_tensor **out);
+
 /* ---- losses: input [N,C] (or [C]); targets int64 0-based class ids [N] or probabilities [N,C] */
 NN_API nn_status nn_cross_entropy(nn_ctx *ctx, nn_tensor *logits, nn_tensor *target,
                                   nn_reduction red, nn_tensor **out); /* fused log-softmax + NLL */

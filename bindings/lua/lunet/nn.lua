@@ -558,6 +558,8 @@ M.functional = {
 }
 M.F = M.functional
 
+require("lunet.nn_rnn")(M)     -- Embedding, RNN/LSTM/GRU and cells, nn.utils clipping
+
 --- nn.summary(model, input_shape): per-layer output shapes and parameter counts (lunet/summary.lua)
 function M.summary(...) return require("lunet.summary").summary(...) end
 
