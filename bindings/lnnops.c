@@ -94,7 +94,102 @@ static int f_rnn_seq(lua_State *L) {
   return 1;
 }
 
+/* ---- convolution and max pooling (runtime/ops_conv.c, ops_pool.c) -------------------------- */
+
+/* conv options from the table at opts for an op over n spatial dims of weight w: stride,
+   padding (sizes, "valid", or "same" — stride 1 only; an even kernel's extra zero goes after),
+   dilation, groups, and output_padding when transposed */
+static void conv_opts_arg(lua_State *L, int opts, int n, nn_tensor *w, bool transposed,
+                          nn_conv_opts *o, const char *fname) {
+  int64_t v[2];
+  *o = (nn_conv_opts){.groups = 1};
+  sizes_arg(L, opts, "stride", n, o->stride, 1, 1, fname);
+  sizes_arg(L, opts, "dilation", n, o->dilation, 1, 1, fname);
+  if (transposed) sizes_arg(L, opts, "output_padding", n, o->output_padding, 0, 0, fname);
+  sizes_arg(L, opts, "groups", 1, v, 1, 1, fname);
+  o->groups = v[0];
+  if (!lua_isnoneornil(L, opts) && lua_getfield(L, opts, "padding") == LUA_TSTRING) {
+    const char *p = lua_tostring(L, -1);
+    bool same = strcmp(p, "same") == 0;
+    if (!same && strcmp(p, "valid") != 0)
+      luaL_error(L, "%s: padding must be a number, a table of %d numbers, \"same\" or \"valid\", "
+                 "got \"%s\"", fname, n, p);
+    for (int i = 0; same && i < n; i++) {
+      const int64_t *ks = nn_tensor_shape(w);
+      int64_t k = ks[nn_tensor_ndim(w) - n + i], total;
+      if (o->stride[i] != 1)
+        luaL_error(L, "%s: padding \"same\" needs stride 1, got %d", fname, (int)o->stride[i]);
+      if (__builtin_mul_overflow(o->dilation[i], k - 1, &total))
+        luaL_error(L, "%s: dilation too large", fname);
+      o->padding[i] = total / 2;
+      o->padding_extra[i] = total % 2;
+    }
+    lua_pop(L, 1);
+  } else {
+    if (!lua_isnoneornil(L, opts)) lua_pop(L, 1);
+    sizes_arg(L, opts, "padding", n, o->padding, 0, 0, fname);
+  }
+}
+
+typedef nn_status (*conv_fn)(nn_ctx *, nn_tensor *, nn_tensor *, nn_tensor *, const nn_conv_opts *,
+                             nn_tensor **);
+
+/* conv1d/conv2d/conv_transpose2d(x, w [, b [, opts]]) */
+static int conv_call(lua_State *L, conv_fn f, int n, bool transposed, const char *fname) {
+  nn_tensor *x = lunet_checktensor(L, 1), *w = lunet_checktensor(L, 2);
+  nn_tensor *b = lua_isnoneornil(L, 3) ? NULL : lunet_checktensor(L, 3);
+  nn_conv_opts o;
+  conv_opts_arg(L, 4, n, w, transposed, &o, fname);
+  LTensor *r = lunet_newbox(L);
+  lunet_check(L, f(lunet_ctx(L), x, w, b, &o, &r->t));
+  lunet_gcstep(L);
+  return 1;
+}
+static int m_conv1d(lua_State *L) { return conv_call(L, nn_conv1d, 1, false, "conv1d"); }
+static int m_conv2d(lua_State *L) { return conv_call(L, nn_conv2d, 2, false, "conv2d"); }
+static int m_conv_transpose2d(lua_State *L) {
+  return conv_call(L, nn_conv_transpose2d, 2, true, "conv_transpose2d");
+}
+
+/* max_pool1d/2d(x, kernel [, {stride = kernel, padding = 0, dilation = 1, ceil_mode = false,
+   return_indices = false}]) -> y [, 1-based int64 positions in each plane] */
+static int max_pool_call(lua_State *L, int n, const char *fname) {
+  nn_tensor *x = lunet_checktensor(L, 1);
+  nn_pool_opts o = {0};
+  lua_settop(L, 3);
+  lua_newtable(L);                         /* {kernel = arg 2}: sizes_arg reads fields */
+  lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "kernel");
+  sizes_arg(L, 4, "kernel", n, o.kernel, 0, 1, fname);
+  lua_pop(L, 1);
+  sizes_arg(L, 3, "stride", n, o.stride, 0, 1, fname);   /* absent (0): the kernel */
+  sizes_arg(L, 3, "padding", n, o.padding, 0, 0, fname);
+  sizes_arg(L, 3, "dilation", n, o.dilation, 1, 1, fname);
+  bool ret = false;
+  if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "ceil_mode"); o.ceil_mode = lua_toboolean(L, -1);
+    lua_getfield(L, 3, "return_indices"); ret = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+  }
+  if (lua_isnoneornil(L, 2)) luaL_error(L, "%s: kernel size expected", fname);
+  LTensor *y = lunet_newbox(L), *i = ret ? lunet_newbox(L) : NULL;
+  lunet_check(L, (n == 1 ? nn_max_pool1d : nn_max_pool2d)(lunet_ctx(L), x, &o, &y->t,
+                                                         i ? &i->t : NULL));
+  if (i) {                                 /* 1-based, as every index at the Lua boundary */
+    nn_tensor *z = i->t;
+    nn_status s = nn_adds(lunet_ctx(L), z, 1, &i->t);
+    if (s) i->t = z; else nn_tensor_release(z);
+    lunet_check(L, s);
+  }
+  lunet_gcstep(L);
+  return ret ? 2 : 1;
+}
+static int m_max_pool1d(lua_State *L) { return max_pool_call(L, 1, "max_pool1d"); }
+static int m_max_pool2d(lua_State *L) { return max_pool_call(L, 2, "max_pool2d"); }
+
 static const luaL_Reg functions[] = {
+  {"conv1d", m_conv1d}, {"conv2d", m_conv2d}, {"conv_transpose2d", m_conv_transpose2d},
+  {"max_pool1d", m_max_pool1d}, {"max_pool2d", m_max_pool2d},
   {"embedding", f_embedding},
   {"rnn_seq", f_rnn_seq},
   {NULL, NULL}

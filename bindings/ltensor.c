@@ -1894,6 +1894,7 @@ void lunet_open_tensor(lua_State *L) {
   lua_pushvalue(L, mt);
   lua_pushvalue(L, box);
   luaL_setfuncs(L, methods_list, 2);
+  lunet_open_vocab(L, mod, methods);            /* lvocab.c: gather, scatter, sort, masks... */
   lua_pushvalue(L, mt);
   lua_pushvalue(L, box);
   lua_pushvalue(L, methods);

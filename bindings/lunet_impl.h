@@ -42,5 +42,7 @@ void lunet_open_readers(lua_State *L);  /* lreaders.c: read_csv, read_idx */
 void lunet_open_generator(lua_State *L);
 void lunet_open_randomstate(lua_State *L); /* lrandomstate.c: NumPy's legacy MT19937 */
 void lunet_open_nnops(lua_State *L);     /* lnnops.c: conv, pool, norm, recurrent ops */
+/* lvocab.c: gather/scatter, masks, sort, scans into the tensor methods and the module */
+void lunet_open_vocab(lua_State *L, int mod, int methods);
 
 #endif

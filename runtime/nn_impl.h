@@ -229,6 +229,7 @@ typedef struct nn_node {
 extern const nn_op *const nn_ops_ewise[], *const nn_ops_reduce[], *const nn_ops_shape[],
     *const nn_ops_index[], *const nn_ops_linalg[], *const nn_ops_nn[],
     *const nn_ops_rnn[];
+extern const nn_op *const nn_ops_conv[], *const nn_ops_pool[];   /* ops_conv.c, ops_pool.c */
 /* True if an op on these inputs must be recorded. */
 static inline bool nn_needs_grad(nn_ctx *ctx, int n, nn_tensor *const *in) {
   if (!ctx->grad_enabled) return false;
@@ -371,6 +372,12 @@ void nn_sgemv_avx2(int64_t N, int64_t K, const float *a, int64_t acs, const floa
    usable() says so; a plain loop elsewhere) */
 void nn_transpose_avx2(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst,
                        int64_t ldd);
+/* C[M,N] = op(A) op(B) + beta C on the calling thread, by Linear's own path (OpenBLAS, or
+   gemm_avx2.c where OpenBLAS runs a generic kernel); A, B, C by pointer and strides in elements.
+   For ops that split their work in lanes themselves; call nn_blas_threads first. */
+void nn_gemm_serial(nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a, int64_t ars,
+                    int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c, int64_t ldc,
+                    double beta);
 /* Strides of a contiguous tensor of this shape */
 void nn_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 #endif

@@ -263,4 +263,6 @@ nn_status nn_copy_(nn_ctx *ctx, nn_tensor *dst, nn_tensor *src) {
 }
 
 /* this file's ops, for the op list (oplist.c): a new op here is listed here */
-const nn_op *const nn_ops_index[] = {&nn_op_index_select, &nn_op_cat, &nn_op_stack, NULL};
+extern const nn_op nn_op_gather, nn_op_scatter, nn_op_masked_select, nn_op_masked_scatter; /* ops_gather.c */
+const nn_op *const nn_ops_index[] = {&nn_op_index_select, &nn_op_cat, &nn_op_stack, &nn_op_gather, &nn_op_scatter,
+                                     &nn_op_masked_select, &nn_op_masked_scatter, NULL};

@@ -81,6 +81,13 @@ static void gemm1(nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a, i
                 (const double *)b, (int)vb.ld, beta, (double *)c, (int)ldc);
 }
 
+/* gemm1 for the ops that split their own work in lanes (convolution: each lane its images) */
+void nn_gemm_serial(nn_dtype dt, int64_t M, int64_t N, int64_t K, const char *a, int64_t ars,
+                    int64_t acs, const char *b, int64_t brs, int64_t bcs, char *c, int64_t ldc,
+                    double beta) {
+  gemm1(dt, M, N, K, a, ars, acs, b, brs, bcs, c, ldc, beta);
+}
+
 /* The same product split into bands of rows of C (or of columns, when C is wide and short).
    Two reasons to split: the context's threads each take bands, and OpenBLAS's small-matrix
    kernels (no packing, used up to about 100^3 multiply-adds) beat its general path on the

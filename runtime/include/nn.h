@@ -282,6 +282,44 @@ NN_API nn_status nn_max(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_ten
 NN_API nn_status nn_min(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **values,
                         nn_tensor **indices);
 
+/* ---- gather/scatter and masks (issue 13; indices 0-based int64, every one checked) ------- */
+/* gather: y (idx's shape) = t[c with c[dim] = idx[c]]; idx has t's ndim, no size above t's but
+   along dim */
+NN_API nn_status nn_gather(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn_tensor **out);
+typedef enum { NN_SCATTER_NONE, NN_SCATTER_ADD, NN_SCATTER_MUL } nn_scatter_reduce;
+/* scatter: y = t with y[c with c[dim] = idx[c]] = src[c] (ADD: +=, MUL: *=; MUL has no gradient);
+   src of t's dtype, no size below idx's; repeated indices apply in row-major order */
+NN_API nn_status nn_scatter(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn_tensor *src,
+                            nn_scatter_reduce reduce, nn_tensor **out);
+NN_API nn_status nn_scatter_(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn_tensor *src,
+                             nn_scatter_reduce reduce);
+/* index_*: idx 1-D (K); src has t's shape with K along dim. y[.., idx[i], ..] += alpha src[.., i, ..] */
+NN_API nn_status nn_index_add(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn_tensor *src,
+                              double alpha, nn_tensor **out);
+NN_API nn_status nn_index_add_(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn_tensor *src,
+                               double alpha);
+NN_API nn_status nn_index_copy(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn_tensor *src,
+                               nn_tensor **out);
+NN_API nn_status nn_index_copy_(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, nn_tensor *src);
+NN_API nn_status nn_index_fill(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, double v,
+                               nn_tensor **out);
+NN_API nn_status nn_index_fill_(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *idx, double v);
+/* take: y (idx's shape) = t flattened, at idx */
+NN_API nn_status nn_take(nn_ctx *ctx, nn_tensor *t, nn_tensor *idx, nn_tensor **out);
+/* masks: 0/1 (nonzero is true) of any dtype, broadcast with t as PyTorch */
+/* masked_fill: t where mask is false, value where true (value a 0-d tensor: gradient flows to it;
+   nn_masked_fills: a number); the result keeps t's dtype */
+NN_API nn_status nn_masked_fill(nn_ctx *ctx, nn_tensor *t, nn_tensor *mask, nn_tensor *value,
+                                nn_tensor **out);
+NN_API nn_status nn_masked_fills(nn_ctx *ctx, nn_tensor *t, nn_tensor *mask, double value,
+                                 nn_tensor **out);
+NN_API nn_status nn_masked_fill_(nn_ctx *ctx, nn_tensor *t, nn_tensor *mask, double value);
+/* masked_select: 1-D, t's elements where mask is true (row-major over the broadcast shape) */
+NN_API nn_status nn_masked_select(nn_ctx *ctx, nn_tensor *t, nn_tensor *mask, nn_tensor **out);
+/* masked_scatter: t with the true positions taken in order from src's first elements */
+NN_API nn_status nn_masked_scatter(nn_ctx *ctx, nn_tensor *t, nn_tensor *mask, nn_tensor *src,
+                                   nn_tensor **out);
+NN_API nn_status nn_masked_scatter_(nn_ctx *ctx, nn_tensor *t, nn_tensor *mask, nn_tensor *src);
 /* ---- linear algebra (BLAS) ------------------------------------------------ */
 NN_API nn_status nn_matmul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
                                     /* 1-D·1-D, 2-D, batched 3-D (broadcast batch) as PyTorch */

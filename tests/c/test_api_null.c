@@ -240,6 +240,64 @@ static void test_creation(nn_tensor *x) {
     NUL(op, F(C, NULL, __VA_ARGS__));                                                         \
     NOCTX(F(NULL, x, __VA_ARGS__));                                                           \
   } while (0)
+/* gather/scatter and masks (ops_gather.c): each pointer NULL in turn, and no context */
+#define IDX3(op, F, ...)                                                                      \
+  do {                                                                                        \
+    NULO(op, F(C, NULL, 0, idx, __VA_ARGS__, &o));                                            \
+    NULO(op, F(C, x, 0, NULL, __VA_ARGS__, &o));                                              \
+    NUL(op, F(C, x, 0, idx, __VA_ARGS__, NULL));                                              \
+    NOCTX(F(NULL, x, 0, idx, __VA_ARGS__, &o));                                               \
+  } while (0)
+static void test_gather_masks(nn_tensor *x, nn_tensor *idx) {
+  NULO("gather", nn_gather(C, NULL, 0, idx, &o));
+  NULO("gather", nn_gather(C, x, 0, NULL, &o));
+  NUL("gather", nn_gather(C, x, 0, idx, NULL));
+  NOCTX(nn_gather(NULL, x, 0, idx, &o));
+  IDX3("scatter", nn_scatter, x, NN_SCATTER_NONE);
+  NULO("scatter", nn_scatter(C, x, 0, idx, NULL, NN_SCATTER_ADD, &o));
+  NUL("scatter_", nn_scatter_(C, NULL, 0, idx, x, NN_SCATTER_NONE));
+  NUL("scatter_", nn_scatter_(C, x, 0, NULL, x, NN_SCATTER_NONE));
+  NUL("scatter_", nn_scatter_(C, x, 0, idx, NULL, NN_SCATTER_NONE));
+  NOCTX(nn_scatter_(NULL, x, 0, idx, x, NN_SCATTER_NONE));
+  IDX3("index_add", nn_index_add, x, 1.0);
+  NULO("index_add", nn_index_add(C, x, 0, idx, NULL, 1.0, &o));
+  NUL("index_add_", nn_index_add_(C, NULL, 0, idx, x, 1.0));
+  NUL("index_add_", nn_index_add_(C, x, 0, idx, NULL, 1.0));
+  NOCTX(nn_index_add_(NULL, x, 0, idx, x, 1.0));
+  IDX3("index_copy", nn_index_copy, x);
+  NULO("index_copy", nn_index_copy(C, x, 0, idx, NULL, &o));
+  NUL("index_copy_", nn_index_copy_(C, NULL, 0, idx, x));
+  NUL("index_copy_", nn_index_copy_(C, x, 0, idx, NULL));
+  NOCTX(nn_index_copy_(NULL, x, 0, idx, x));
+  IDX3("index_fill", nn_index_fill, 1.0);
+  NUL("index_fill_", nn_index_fill_(C, NULL, 0, idx, 1.0));
+  NUL("index_fill_", nn_index_fill_(C, x, 0, NULL, 1.0));
+  NOCTX(nn_index_fill_(NULL, x, 0, idx, 1.0));
+  BINARY("take", nn_take, x, idx);
+  BINARY("masked_select", nn_masked_select, x, x);
+  NULO("masked_fill", nn_masked_fill(C, NULL, x, x, &o));
+  NULO("masked_fill", nn_masked_fill(C, x, NULL, x, &o));
+  NULO("masked_fill", nn_masked_fill(C, x, x, NULL, &o));
+  NUL("masked_fill", nn_masked_fill(C, x, x, x, NULL));
+  NOCTX(nn_masked_fill(NULL, x, x, x, &o));
+  NULO("masked_fill", nn_masked_fills(C, NULL, x, 1.0, &o));
+  NULO("masked_fill", nn_masked_fills(C, x, NULL, 1.0, &o));
+  NUL("masked_fill", nn_masked_fills(C, x, x, 1.0, NULL));
+  NOCTX(nn_masked_fills(NULL, x, x, 1.0, &o));
+  NUL("masked_fill_", nn_masked_fill_(C, NULL, x, 1.0));
+  NUL("masked_fill_", nn_masked_fill_(C, x, NULL, 1.0));
+  NOCTX(nn_masked_fill_(NULL, x, x, 1.0));
+  NULO("masked_scatter", nn_masked_scatter(C, NULL, x, x, &o));
+  NULO("masked_scatter", nn_masked_scatter(C, x, NULL, x, &o));
+  NULO("masked_scatter", nn_masked_scatter(C, x, x, NULL, &o));
+  NUL("masked_scatter", nn_masked_scatter(C, x, x, x, NULL));
+  NOCTX(nn_masked_scatter(NULL, x, x, x, &o));
+  NUL("masked_scatter_", nn_masked_scatter_(C, NULL, x, x));
+  NUL("masked_scatter_", nn_masked_scatter_(C, x, NULL, x));
+  NUL("masked_scatter_", nn_masked_scatter_(C, x, x, NULL));
+  NOCTX(nn_masked_scatter_(NULL, x, x, x));
+}
+/* (end of B's NULL cases) */
 
 static void test_views_copies(nn_tensor *x, nn_tensor *idx) {
   int64_t sh[2] = {3, 2};
@@ -599,6 +657,7 @@ int main(int argc, char **argv) {
   test_autograd(x, p);
   test_creation(x);
   test_views_copies(x, idx);
+  test_gather_masks(x, idx);
   test_elementwise(x, y);
   test_reductions_linalg_nn(x, y, w, cls);
   test_layers(xf);

@@ -682,6 +682,82 @@ static void c_to(void) {
   nn_tensor_release(x);
 }
 
+/* ---- gather/scatter and masks (ops_gather.c) ---- */
+static nn_tensor *mki2(int64_t r, int64_t c, const int64_t *v) {
+  nn_tensor *t;
+  nn_tensor_from_data(C, NN_I64, 2, SH(r, c), v, &t);
+  return t;
+}
+static nn_status f_gather(nn_tensor **in, const A *a, nn_tensor **out) { return nn_gather(C, in[0], a->d0, in[1], out); }
+static nn_status f_scatter(nn_tensor **in, const A *a, nn_tensor **out) {
+  return nn_scatter(C, in[0], a->d0, in[1], in[2], (nn_scatter_reduce)a->n, out);
+}
+static nn_status f_index_add(nn_tensor **in, const A *a, nn_tensor **out) { return nn_index_add(C, in[0], a->d0, in[1], in[2], a->s0, out); }
+static nn_status f_index_copy(nn_tensor **in, const A *a, nn_tensor **out) { return nn_index_copy(C, in[0], a->d0, in[1], in[2], out); }
+static nn_status f_index_fill(nn_tensor **in, const A *a, nn_tensor **out) { return nn_index_fill(C, in[0], a->d0, in[1], a->s0, out); }
+static nn_status f_take(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_take(C, in[0], in[1], out); }
+static nn_status f_masked_select(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_masked_select(C, in[0], in[1], out); }
+static nn_status f_masked_scatter(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_masked_scatter(C, in[0], in[1], in[2], out); }
+static nn_status f_masked_fill(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_masked_fill(C, in[0], in[1], in[2], out); }
+static void c_gather(void) {
+  nn_tensor *x = MK(2, 0.1, 2, true, 3, 4);
+  nn_tensor *in[2] = {x, mki2(2, 4, SH(0, 2, 1, 2, 2, 2, 0, 1))};
+  A a = {.f = f_gather, .d0 = 0};
+  gradcheck("gather dim 0 (repeated rows)", &a, 2, in, 1);
+  nn_tensor_release(in[1]);
+  in[1] = mki2(3, 2, SH(3, 3, 0, 1, 2, 0));
+  a.d0 = -1;
+  gradcheck("gather dim -1 [3,2] (repeated)", &a, 2, in, 1);
+  nn_tensor *t[2] = {x, in[1]};
+  A k = {.f = f_take};
+  gradcheck("take (a gather of the flattened tensor)", &k, 2, t, 1);
+  release_all(2, in);
+}
+static void c_scatter(void) {
+  nn_tensor *x = MK(2, 0.1, 2, true, 3, 4), *src = MK(2, 0.1, 2, true, 3, 5);
+  nn_tensor *in[3] = {x, mki2(2, 4, SH(0, 2, 1, 2, 2, 1, 0, 0)), src};
+  A a = {.f = f_scatter, .d0 = 0, .n = NN_SCATTER_NONE};
+  gradcheck("scatter dim 0 (distinct targets)", &a, 3, in, 5);
+  a.n = NN_SCATTER_ADD;
+  nn_tensor_release(in[1]);
+  in[1] = mki2(3, 2, SH(3, 3, 0, 1, 2, 0));
+  a.d0 = 1;
+  gradcheck("scatter_add dim 1 (repeated targets)", &a, 3, in, 5);
+  nn_tensor_release(in[1]);
+  /* index_add/copy/fill are scatters through an expanded index */
+  nn_tensor *s2 = MK(2, 0.1, 2, true, 3, 2), *ix[3] = {x, mki(2, SH(3, 1)), s2};
+  A b = {.f = f_index_add, .d0 = 1, .s0 = -0.5};
+  gradcheck("index_add dim 1 alpha -0.5", &b, 3, ix, 5);
+  b.f = f_index_copy;
+  gradcheck("index_copy dim 1", &b, 3, ix, 5);
+  b.f = f_index_fill; b.s0 = 2.5;
+  gradcheck("index_fill dim 1", &b, 2, ix, 1);
+  release_all(3, ix);
+  nn_tensor_release(src);
+}
+static void c_masked_select(void) {
+  nn_tensor *x = MK(2, 0.1, 2, true, 3, 4);
+  nn_tensor *in[2] = {x, mki(4, SH(1, 0, 1, 1))};
+  A a = {.f = f_masked_select};
+  gradcheck("masked_select, mask [4] broadcast", &a, 2, in, 1);
+  nn_tensor *r = MK(2, 0.1, 2, true, 3, 1);                 /* x broadcast too: [3,1] with [4] */
+  nn_tensor *in2[2] = {r, in[1]};
+  gradcheck("masked_select, x [3,1] broadcast with mask [4]", &a, 2, in2, 1);
+  /* masked_fill with a 0-d value: gradients to x (false positions) and to the value */
+  nn_tensor *v = MK(0, 0.5, 1, false, 1), *m = mki2(3, 4, SH(1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 1));
+  nn_tensor *f[3] = {x, m, v};
+  A b = {.f = f_masked_fill};
+  gradcheck("masked_fill with a 0-d tensor value", &b, 3, f, 5);
+  release_all(2, in); nn_tensor_release(r); nn_tensor_release(v); nn_tensor_release(m);
+}
+static void c_masked_scatter(void) {
+  nn_tensor *x = MK(2, 0.1, 2, true, 3, 4), *src = MK(2, 0.1, 2, true, 2, 4);
+  nn_tensor *in[3] = {x, mki2(3, 4, SH(1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 1)), src};
+  A a = {.f = f_masked_scatter};
+  gradcheck("masked_scatter (5 of 8 source elements used)", &a, 3, in, 5);
+  release_all(3, in);
+}
+/* ---- end of B's cases ---- */
 static const struct { const char *op; void (*run)(void); } cases[] = {
   {"adds", c_adds}, {"muls", c_muls}, {"rsubs", c_rsubs}, {"rdivs", c_rdivs}, {"pows", c_pows},
   {"leaky_relu", c_leaky_relu}, {"clamp", c_clamp}, {"where", c_where},
@@ -695,6 +771,9 @@ static const struct { const char *op; void (*run)(void); } cases[] = {
   {"mse_loss", c_mse}, {"l1_loss", c_l1},
   {"view", c_view}, {"transpose", c_transpose}, {"permute", c_permute}, {"narrow", c_narrow},
   {"select", c_select}, {"expand", c_expand}, {"clone", c_clone}, {"to", c_to},
+  {"gather", c_gather}, {"scatter", c_scatter}, {"masked_select", c_masked_select},
+  {"masked_scatter", c_masked_scatter},
+  /* (B's cases end) */
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 

@@ -563,5 +563,6 @@ require("lunet.nn_rnn")(M)     -- Embedding, RNN/LSTM/GRU and cells, nn.utils cl
 --- nn.summary(model, input_shape): per-layer output shapes and parameter counts (lunet/summary.lua)
 function M.summary(...) return require("lunet.summary").summary(...) end
 
+require("lunet.nn_conv")(M)   -- Conv1d/2d, ConvTranspose2d, MaxPool1d/2d
 assert(Base and M.Module)
 return M
