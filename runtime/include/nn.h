@@ -366,6 +366,38 @@ NN_API nn_status nn_binary_cross_entropy(nn_ctx *ctx, nn_tensor *p, nn_tensor *t
 NN_API nn_status nn_bce_with_logits(nn_ctx *ctx, nn_tensor *z, nn_tensor *t, nn_reduction red,
                                     nn_tensor **out);
 
+/* ---- convolution and max pooling (ops_conv.c, ops_pool.c): NCHW, weights as PyTorch's ----
+   Options per spatial dim [h, w] (the 1-d ops read index 0); opts NULL: the defaults. A stride,
+   dilation or groups of 0 means 1, a pooling stride of 0 the kernel size. */
+typedef struct nn_conv_opts {
+  int64_t stride[2], dilation[2];
+  int64_t padding[2];          /* zeros before and after each spatial dim */
+  int64_t padding_extra[2];    /* more zeros after only ("same" with an even kernel) */
+  int64_t output_padding[2];   /* conv_transpose2d: added to the output size (< stride or dilation) */
+  int64_t groups;
+} nn_conv_opts;
+/* y[N,O,OH,OW] = x[N,C,H,W] ⋆ w[O,C/groups,kh,kw] + b[O] (b NULL: none); *out is new */
+NN_API nn_status nn_conv2d(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b,
+                           const nn_conv_opts *opts, nn_tensor **out);
+/* y[N,O,OL] = x[N,C,L] ⋆ w[O,C/groups,k] + b[O] */
+NN_API nn_status nn_conv1d(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b,
+                           const nn_conv_opts *opts, nn_tensor **out);
+/* the transpose of conv2d (its input gradient as an op): x[N,C,H,W], w[C,O/groups,kh,kw], b[O];
+   OH = (H-1)·stride - 2·padding + dilation·(kh-1) + output_padding + 1 */
+NN_API nn_status nn_conv_transpose2d(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b,
+                                     const nn_conv_opts *opts, nn_tensor **out);
+typedef struct nn_pool_opts {
+  int64_t kernel[2], stride[2], padding[2], dilation[2];
+  bool ceil_mode;              /* the last window may start in the padding's right half */
+} nn_pool_opts;
+/* y[N,C,OH,OW] = the max of each window of x[N,C,H,W] (or [C,H,W]), padding as -inf; with
+   indices, *indices is new too: int64, each max's 0-based position in its H·W plane */
+NN_API nn_status nn_max_pool2d(nn_ctx *ctx, nn_tensor *x, const nn_pool_opts *opts,
+                               nn_tensor **out, nn_tensor **indices);
+/* the same over x[N,C,L] (or [C,L]): positions in L */
+NN_API nn_status nn_max_pool1d(nn_ctx *ctx, nn_tensor *x, const nn_pool_opts *opts,
+                               nn_tensor **out, nn_tensor **indices);
+
 /* ---- the op list (for gradient checks and profiling) ------------------------ */
 typedef struct nn_op nn_op;
 NN_API int nn_op_count(void);

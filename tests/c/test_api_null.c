@@ -421,6 +421,28 @@ static void test_reductions_linalg_nn(nn_tensor *x, nn_tensor *y, nn_tensor *w, 
   NULO("addmm", nn_addmm(C, NULL, x, NULL, &o));
   NUL("addmm", nn_addmm(C, NULL, x, xt, NULL));
   NOCTX(nn_addmm(NULL, NULL, x, xt, &o));
+  /* convolution: b NULL means no bias, opts NULL the defaults; max pooling needs its opts */
+  static const struct {
+    const char *op;
+    nn_status (*f)(nn_ctx *, nn_tensor *, nn_tensor *, nn_tensor *, const nn_conv_opts *, nn_tensor **);
+  } convs[] = {{"conv1d", nn_conv1d,}, {"conv2d", nn_conv2d,}, {"conv_transpose2d", nn_conv_transpose2d,}};
+  for (int k = 0; k < 3; k++) {
+    NULO(convs[k].op, convs[k].f(C, NULL, w, NULL, NULL, &o));
+    NULO(convs[k].op, convs[k].f(C, x, NULL, NULL, NULL, &o));
+    NUL(convs[k].op, convs[k].f(C, x, w, NULL, NULL, NULL));
+    NOCTX(convs[k].f(NULL, x, w, NULL, NULL, &o));
+  }
+  nn_pool_opts po = {.kernel = {1, 1}};
+  for (int k = 0; k < 2; k++) {
+    const char *op = k ? "max_pool2d" : "max_pool1d";
+    nn_status (*const pools[])(nn_ctx *, nn_tensor *, const nn_pool_opts *, nn_tensor **,
+                               nn_tensor **) = {nn_max_pool1d, nn_max_pool2d,};
+    nn_status (*f)(nn_ctx *, nn_tensor *, const nn_pool_opts *, nn_tensor **, nn_tensor **) = pools[k];
+    NULO(op, f(C, NULL, &po, &o, NULL));
+    NULO(op, f(C, x, NULL, &o, NULL));
+    NUL(op, f(C, x, &po, NULL, NULL));
+    NOCTX(f(NULL, x, &po, &o, NULL));
+  }
   nn_tensor_release(xt);
   nn_tensor_release(row);
   UNARY_OUT("softmax", nn_softmax, 1);

@@ -502,6 +502,85 @@ static void c_addmm(void) {
   gradcheck("addmm of a transposed weight", &t, 3, int_, 7);
   release_all(3, int_);
 }
+/* ---- convolution and max pooling: the options of the case running (a->d0: 1 or 2 dims, a->d1:
+   transposed, a->n: inputs; a->keep: x given transposed in its last two dims) */
+static nn_conv_opts conv_o;
+static nn_pool_opts pool_o;
+static nn_status f_conv(nn_tensor **in, const A *a, nn_tensor **out) {
+  nn_tensor *x = in[0], *xt = NULL;
+  nn_status s = a->keep ? nn_transpose(C, in[0], -1, -2, &xt) : NN_OK;
+  if (a->keep) x = xt;
+  if (!s) s = (a->d0 == 1 ? nn_conv1d : a->d1 ? nn_conv_transpose2d : nn_conv2d)(
+      C, x, in[1], a->n > 2 ? in[2] : NULL, &conv_o, out);
+  nn_tensor_release(xt);
+  return s;
+}
+static nn_status f_pool(nn_tensor **in, const A *a, nn_tensor **out) {
+  return (a->d0 == 1 ? nn_max_pool1d : nn_max_pool2d)(C, in[0], &pool_o, out, NULL);
+}
+/* x, w and b shapes, options, inputs checked (bits) */
+typedef struct {
+  const char *label;
+  int dims, nd;
+  int64_t x[4], w[4], b;
+  nn_conv_opts o;
+  bool transposed, xt;
+} conv_case;
+static void conv_cases(bool transposed) {
+  static const conv_case cc[] = {
+    {"conv2d groups 2, stride (2,1), padding (1,0), dilation (1,2)", 2, 4, {2, 4, 5, 6}, {6, 2, 3, 2}, 6,
+     {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}, .groups = 2}, false, false},
+    {"conv2d \"same\", even kernel (extra padding after)", 2, 4, {2, 3, 4, 5}, {2, 3, 2, 2}, 2,
+     {.padding_extra = {1, 1}}, false, false},
+    {"conv2d 1x1 (the image is its own columns), no bias", 2, 4, {2, 4, 3, 3}, {3, 4, 1, 1}, 0,
+     {.groups = 1}, false, false},
+    {"conv2d of a transposed input", 2, 4, {2, 2, 4, 5}, {3, 2, 3, 3}, 3, {.padding = {1, 1}}, false, true},
+    {"conv2d in lanes (batch 4)", 2, 4, {4, 2, 9, 9}, {3, 2, 3, 3}, 3, {.padding = {1, 1}}, false, false},
+    {"conv1d stride 2, padding 1, groups 3", 1, 3, {2, 3, 7}, {6, 1, 3}, 6,
+     {.stride = {2}, .padding = {1}, .groups = 3}, false, false},
+    {"conv_transpose2d stride 2, padding 1, output_padding 1", 2, 4, {2, 3, 3, 4}, {3, 2, 3, 3}, 2,
+     {.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1}}, true, false},
+    {"conv_transpose2d groups 2, dilation 2, stride (1,2)", 2, 4, {2, 4, 3, 3}, {4, 1, 2, 3}, 2,
+     {.stride = {1, 2}, .dilation = {2, 2}, .groups = 2}, true, false},
+    {"conv_transpose2d in lanes (batch 4), no bias", 2, 4, {4, 2, 6, 6}, {2, 3, 3, 3}, 0,
+     {.stride = {2, 2}}, true, false},
+  };
+  for (size_t k = 0; k < sizeof cc / sizeof cc[0]; k++) {
+    const conv_case *c = &cc[k];
+    if (c->transposed != transposed) continue;
+    conv_o = c->o;
+    int64_t xs[4];
+    memcpy(xs, c->x, sizeof xs);
+    if (c->xt) { int64_t t = xs[2]; xs[2] = xs[3]; xs[3] = t; }
+    nn_tensor *in[3] = {mk(c->nd, xs, 0.1, 2, true), mk(c->nd, c->w, 0.1, 2, true),
+                        MK(1, 0.1, 2, true, c->b ? c->b : 1)};
+    A a = {.f = f_conv, .d0 = c->dims, .d1 = c->transposed, .n = c->b ? 3 : 2, .keep = c->xt};
+    gradcheck(c->label, &a, a.n, in, c->b ? 7 : 3);
+    if (k == 0) gradcheck("conv2d (weight only)", &a, 3, in, 2);
+    release_all(3, in);
+  }
+}
+static void c_conv2d(void) { conv_cases(false); }
+static void c_conv_transpose2d(void) { conv_cases(true); }
+/* random inputs: no two elements of a window tie, so the max is differentiable there */
+static void c_max_pool2d(void) {
+  A a = {.f = f_pool, .d0 = 2};
+  nn_tensor *x = MK(4, 0.1, 2, true, 2, 3, 5, 6);
+  pool_o = (nn_pool_opts){.kernel = {2, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true};
+  gradcheck("max_pool2d kernel (2,3), stride 2, padding 1, ceil_mode", &a, 1, &x, 1);
+  pool_o = (nn_pool_opts){.kernel = {2, 2}, .dilation = {2, 1}};
+  gradcheck("max_pool2d kernel 2, dilation (2,1)", &a, 1, &x, 1);
+  nn_tensor_release(x);
+  nn_tensor *x3 = MK(3, 0.1, 2, true, 3, 5, 5);
+  pool_o = (nn_pool_opts){.kernel = {3, 3}, .stride = {1, 1}};
+  gradcheck("max_pool2d of a 3-D input, overlapping windows", &a, 1, &x3, 1);
+  nn_tensor_release(x3);
+  nn_tensor *x1 = MK(3, 0.1, 2, true, 2, 3, 9);
+  a.d0 = 1;
+  pool_o = (nn_pool_opts){.kernel = {3}, .stride = {2}, .dilation = {2}, .padding = {1}};
+  gradcheck("max_pool1d kernel 3, stride 2, dilation 2, padding 1", &a, 1, &x1, 1);
+  nn_tensor_release(x1);
+}
 static void softmax_cases(const char *name, int logsm) {
   char label[128];
   static const int dims[] = {0, -1, 1};
@@ -765,6 +844,7 @@ static const struct { const char *op; void (*run)(void); } cases[] = {
   {"max", c_max}, {"min", c_min},
   {"index_select", c_index_select}, {"cat", c_cat}, {"stack", c_stack},
   {"matmul", c_matmul}, {"linear", c_linear}, {"linear_relu", c_linear_relu}, {"addmm", c_addmm},
+  {"conv2d", c_conv2d}, {"conv_transpose2d", c_conv_transpose2d}, {"max_pool2d", c_max_pool2d},
   {"softmax", c_softmax}, {"log_softmax", c_log_softmax}, {"dropout", c_dropout},
   {"cross_entropy", c_cross_entropy}, {"nll_loss", c_nll_loss},
   {"binary_cross_entropy", c_bce}, {"bce_with_logits", c_bce_logits},
