@@ -265,6 +265,228 @@ static int v_masked_scatter_(lua_State *L) {
   return 1;
 }
 
+/* ---- sorting and selection --------------------------------------------------------------- */
+
+typedef nn_status (*vi_fn)(nn_ctx *, nn_tensor *, int, bool, nn_tensor **, nn_tensor **);
+
+/* pushes values and 1-based indices */
+static int push_vi(lua_State *L, nn_status (*run)(lua_State *, void *, nn_tensor **, nn_tensor **), void *arg) {
+  LTensor *v = lunet_newbox(L);
+  int at = lua_gettop(L) + 1;
+  LTensor *i = lunet_newbox(L);
+  lunet_check(L, run(L, arg, &v->t, &i->t));
+  plus1(L, at);
+  return 2;
+}
+
+typedef struct { nn_tensor *t; int dim; int64_t k; bool flag, keep; vi_fn f; } vi_args;
+static nn_status run_sort(lua_State *L, void *p, nn_tensor **v, nn_tensor **i) {
+  vi_args *a = p;
+  return nn_sort(lunet_ctx(L), a->t, a->dim, a->flag, v, i);
+}
+static nn_status run_topk(lua_State *L, void *p, nn_tensor **v, nn_tensor **i) {
+  vi_args *a = p;
+  return nn_topk(lunet_ctx(L), a->t, a->k, a->dim, a->flag, v, i);
+}
+static nn_status run_kth(lua_State *L, void *p, nn_tensor **v, nn_tensor **i) {
+  vi_args *a = p;
+  return nn_kthvalue(lunet_ctx(L), a->t, a->k, a->dim, a->keep, v, i);
+}
+static nn_status run_vi(lua_State *L, void *p, nn_tensor **v, nn_tensor **i) {
+  vi_args *a = p;
+  return a->f(lunet_ctx(L), a->t, a->dim, a->keep, v, i);
+}
+
+/* sort([dim [, descending | {descending, stable}]]) -> values, indices; argsort: indices only */
+static int sort_common(lua_State *L, bool arg_only, const char *fname) {
+  vi_args a = {checkt(L, 1), -1, 0, false, false, NULL};
+  int opts = 3;
+  if (lua_type(L, 2) == LUA_TTABLE) opts = 2;
+  else a.dim = dim_opt(L, 2, -1, fname);
+  if (lua_type(L, opts) == LUA_TBOOLEAN) a.flag = lua_toboolean(L, opts);
+  else { check_opts(L, opts, fname); a.flag = opt_bool(L, opts, "descending", false, fname);
+         (void)opt_bool(L, opts, "stable", true, fname); }          /* always stable */
+  if (lua_type(L, opts) == LUA_TTABLE && lua_getfield(L, opts, "dim") != LUA_TNIL) a.dim = lunet_checkdim(L, -1, fname);
+  lua_settop(L, 3);
+  if (!arg_only) return push_vi(L, run_sort, &a);
+  LTensor *i = lunet_newbox(L);
+  lunet_check(L, nn_sort(lunet_ctx(L), a.t, a.dim, a.flag, NULL, &i->t));
+  plus1(L, -1);
+  return 1;
+}
+static int v_sort(lua_State *L) { return sort_common(L, false, "sort"); }
+static int v_argsort(lua_State *L) { return sort_common(L, true, "argsort"); }
+
+/* topk(k [, dim [, largest [, sorted]]]) or topk(k, {dim = -1, largest = true, sorted = true}) */
+static int v_topk(lua_State *L) {
+  vi_args a = {checkt(L, 1), -1, (int64_t)luaL_checkinteger(L, 2), true, false, NULL};
+  if (lua_type(L, 3) == LUA_TTABLE) {
+    if (lua_getfield(L, 3, "dim") != LUA_TNIL) a.dim = lunet_checkdim(L, -1, "topk");
+    lua_pop(L, 1);
+    a.flag = opt_bool(L, 3, "largest", true, "topk");
+    (void)opt_bool(L, 3, "sorted", true, "topk");                    /* always sorted */
+  } else {
+    a.dim = dim_opt(L, 3, -1, "topk");
+    if (!lua_isnoneornil(L, 4)) { luaL_checktype(L, 4, LUA_TBOOLEAN); a.flag = lua_toboolean(L, 4); }
+  }
+  lua_settop(L, 4);
+  return push_vi(L, run_topk, &a);
+}
+
+static bool keep_arg(lua_State *L, int arg) {
+  if (lua_isnoneornil(L, arg)) return false;
+  luaL_checktype(L, arg, LUA_TBOOLEAN);
+  return lua_toboolean(L, arg);
+}
+
+/* kthvalue(k [, dim = -1 [, keepdim]]) */
+static int v_kthvalue(lua_State *L) {
+  vi_args a = {checkt(L, 1), 0, (int64_t)luaL_checkinteger(L, 2), false, false, NULL};
+  a.dim = dim_opt(L, 3, -1, "kthvalue");
+  a.keep = keep_arg(L, 4);
+  lua_settop(L, 4);
+  return push_vi(L, run_kth, &a);
+}
+
+/* median(): the 0-d lower median; median(dim [, keepdim]) -> values, indices */
+static int v_median(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    LTensor *v = lunet_newbox(L);
+    lunet_check(L, nn_median(lunet_ctx(L), t, NN_ALL, false, &v->t, NULL));
+    return 1;
+  }
+  vi_args a = {t, lunet_checkdim(L, 2, "median"), 0, false, keep_arg(L, 3), nn_median};
+  lua_settop(L, 3);
+  return push_vi(L, run_vi, &a);
+}
+/* mode([dim = -1 [, keepdim]]) -> values, indices */
+static int v_mode(lua_State *L) {
+  vi_args a = {checkt(L, 1), dim_opt(L, 2, -1, "mode"), 0, false, keep_arg(L, 3), nn_mode};
+  lua_settop(L, 3);
+  return push_vi(L, run_vi, &a);
+}
+
+/* unique([{sorted = true, return_inverse, return_counts}]) -> values [, inverse] [, counts] */
+static int v_unique(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  check_opts(L, 2, "unique");
+  if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "dim") != LUA_TNIL)
+    return luaL_error(L, "unique: the dim option is not supported (unique works on the flattened tensor)");
+  bool inv = opt_bool(L, 2, "return_inverse", false, "unique"), cnt = opt_bool(L, 2, "return_counts", false, "unique");
+  (void)opt_bool(L, 2, "sorted", true, "unique");                     /* always sorted */
+  lua_settop(L, 2);
+  LTensor *u = lunet_newbox(L), *i = lunet_newbox(L), *c = lunet_newbox(L);
+  lunet_check(L, nn_unique(lunet_ctx(L), t, &u->t, &i->t, &c->t));
+  plus1(L, 4);
+  if (!cnt) lua_pop(L, 1);
+  if (!inv) lua_remove(L, 4);
+  return 1 + inv + cnt;
+}
+
+/* nonzero([{as_tuple}]): [count, ndim] 1-based coordinates, or a list of ndim 1-D tensors */
+static int v_nonzero(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  check_opts(L, 2, "nonzero");
+  bool tuple = opt_bool(L, 2, "as_tuple", false, "nonzero");
+  lua_settop(L, 2);
+  LTensor *b = lunet_newbox(L);
+  lunet_check(L, nn_nonzero(lunet_ctx(L), t, &b->t));
+  plus1(L, 3);
+  if (!tuple) return 1;
+  int nd = nn_tensor_ndim(t);
+  lua_createtable(L, nd, 0);
+  for (int d = 0; d < nd; d++) {
+    LTensor *c = lunet_newbox(L);
+    lunet_check(L, nn_select(lunet_ctx(L), b->t, 1, d, &c->t));
+    lua_rawseti(L, -2, d + 1);
+  }
+  return 1;
+}
+
+/* ---- scans and reductions -------------------------------------------------------------------- */
+
+typedef nn_status (*scan_fn)(nn_ctx *, nn_tensor *, int, nn_tensor **);
+static int scan(lua_State *L, scan_fn f, const char *fname) {
+  nn_tensor *t = checkt(L, 1);
+  int d = lunet_checkdim(L, 2, fname);
+  LTensor *b = lunet_newbox(L);
+  lunet_check(L, f(lunet_ctx(L), t, d, &b->t));
+  return 1;
+}
+static int v_cumsum(lua_State *L) { return scan(L, nn_cumsum, "cumsum"); }
+static int v_cumprod(lua_State *L) { return scan(L, nn_cumprod, "cumprod"); }
+
+typedef nn_status (*cumext_fn)(nn_ctx *, nn_tensor *, int, nn_tensor **, nn_tensor **);
+typedef struct { nn_tensor *t; int dim; cumext_fn f; } ce_args;
+static nn_status run_ce(lua_State *L, void *p, nn_tensor **v, nn_tensor **i) {
+  ce_args *a = p;
+  return a->f(lunet_ctx(L), a->t, a->dim, v, i);
+}
+static int cumext(lua_State *L, cumext_fn f, const char *fname) {
+  ce_args a = {checkt(L, 1), lunet_checkdim(L, 2, fname), f};
+  lua_settop(L, 2);
+  return push_vi(L, run_ce, &a);
+}
+static int v_cummax(lua_State *L) { return cumext(L, nn_cummax, "cummax"); }
+static int v_cummin(lua_State *L) { return cumext(L, nn_cummin, "cummin"); }
+
+typedef nn_status (*red_fn)(nn_ctx *, nn_tensor *, int, bool, nn_tensor **);
+/* f([dim [, keepdim]]) */
+static int reduce(lua_State *L, red_fn f, const char *fname) {
+  nn_tensor *t = checkt(L, 1);
+  int d = dim_opt(L, 2, NN_ALL, fname);
+  bool keep = keep_arg(L, 3);
+  LTensor *b = lunet_newbox(L);
+  lunet_check(L, f(lunet_ctx(L), t, d, keep, &b->t));
+  return 1;
+}
+static int v_all(lua_State *L) { return reduce(L, nn_all, "all"); }
+static int v_any(lua_State *L) { return reduce(L, nn_any, "any"); }
+static int v_logsumexp(lua_State *L) {
+  if (lua_isnoneornil(L, 2)) return luaL_error(L, "logsumexp: a dim is required (logsumexp(dim [, keepdim]))");
+  return reduce(L, nn_logsumexp, "logsumexp");
+}
+static int v_count_nonzero(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  int d = dim_opt(L, 2, NN_ALL, "count_nonzero");
+  LTensor *b = lunet_newbox(L);
+  lunet_check(L, nn_count_nonzero(lunet_ctx(L), t, d, &b->t));
+  return 1;
+}
+
+/* norm([p [, dim [, keepdim]]]): p a number (math.huge, -math.huge) or "fro"; 2 by default */
+static int v_norm(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  double p = 2;
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *s = lua_tostring(L, 2);
+    if (strcmp(s, "fro") && strcmp(s, "inf") && strcmp(s, "-inf"))
+      return luaL_error(L, "norm: p must be a number, \"fro\", \"inf\" or \"-inf\", got \"%s\"", s);
+    p = !strcmp(s, "fro") ? 2 : s[0] == '-' ? -INFINITY : INFINITY;
+  } else if (!lua_isnoneornil(L, 2)) {
+    p = luaL_checknumber(L, 2);
+  }
+  int d = dim_opt(L, 3, NN_ALL, "norm");
+  bool keep = keep_arg(L, 4);
+  LTensor *b = lunet_newbox(L);
+  lunet_check(L, nn_norm(lunet_ctx(L), t, p, d, keep, &b->t));
+  return 1;
+}
+
+/* aminmax([{dim, keepdim}]) -> min, max */
+static int v_aminmax(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  int d = NN_ALL;
+  check_opts(L, 2, "aminmax");
+  if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "dim") != LUA_TNIL) d = lunet_checkdim(L, -1, "aminmax");
+  bool keep = opt_bool(L, 2, "keepdim", false, "aminmax");
+  lua_settop(L, 2);
+  LTensor *lo = lunet_newbox(L), *hi = lunet_newbox(L);
+  lunet_check(L, nn_aminmax(lunet_ctx(L), t, d, keep, &lo->t, &hi->t));
+  return 2;
+}
+
 /* ---- registration ---------------------------------------------------------------------------- */
 
 static const luaL_Reg vocab[] = {
@@ -274,6 +496,11 @@ static const luaL_Reg vocab[] = {
   {"index_fill_", v_index_fill_}, {"take", v_take},
   {"masked_fill", v_masked_fill}, {"masked_fill_", v_masked_fill_}, {"masked_select", v_masked_select},
   {"masked_scatter", v_masked_scatter}, {"masked_scatter_", v_masked_scatter_},
+  {"sort", v_sort}, {"argsort", v_argsort}, {"topk", v_topk}, {"kthvalue", v_kthvalue},
+  {"median", v_median}, {"mode", v_mode}, {"unique", v_unique}, {"nonzero", v_nonzero},
+  {"cumsum", v_cumsum}, {"cumprod", v_cumprod}, {"cummax", v_cummax}, {"cummin", v_cummin},
+  {"all", v_all}, {"any", v_any}, {"logsumexp", v_logsumexp}, {"count_nonzero", v_count_nonzero},
+  {"norm", v_norm}, {"aminmax", v_aminmax},
   {NULL, NULL}
 };
 

@@ -433,4 +433,6 @@ nn_status nn_min(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **v
 }
 
 /* this file's ops, for the op list (oplist.c): a new op here is listed here */
-const nn_op *const nn_ops_reduce[] = {&nn_op_sum, &nn_op_mean, &nn_op_prod, &nn_op_var, &nn_op_std, &nn_op_max, &nn_op_min, NULL};
+extern const nn_op nn_op_cumsum, nn_op_cumprod; /* ops_scan.c */
+const nn_op *const nn_ops_reduce[] = {&nn_op_sum, &nn_op_mean, &nn_op_prod, &nn_op_var, &nn_op_std, &nn_op_max, &nn_op_min,
+                                      &nn_op_cumsum, &nn_op_cumprod, NULL};

@@ -320,6 +320,46 @@ NN_API nn_status nn_masked_select(nn_ctx *ctx, nn_tensor *t, nn_tensor *mask, nn
 NN_API nn_status nn_masked_scatter(nn_ctx *ctx, nn_tensor *t, nn_tensor *mask, nn_tensor *src,
                                    nn_tensor **out);
 NN_API nn_status nn_masked_scatter_(nn_ctx *ctx, nn_tensor *t, nn_tensor *mask, nn_tensor *src);
+
+/* ---- sorting and selection (issue 13): indices 0-based int64; values = gather(t, dim, indices)
+   (their gradient is gather's); either out may be NULL. NaN sorts above every number. ------- */
+/* sort along dim, stable (equal values keep their order) */
+NN_API nn_status nn_sort(nn_ctx *ctx, nn_tensor *t, int dim, bool descending, nn_tensor **values,
+                         nn_tensor **indices);
+/* the k largest (or smallest) along dim, in order; O(n log k) per row for small k */
+NN_API nn_status nn_topk(nn_ctx *ctx, nn_tensor *t, int64_t k, int dim, bool largest,
+                         nn_tensor **values, nn_tensor **indices);
+/* the k-th smallest (k from 1) along dim */
+NN_API nn_status nn_kthvalue(nn_ctx *ctx, nn_tensor *t, int64_t k, int dim, bool keepdim,
+                             nn_tensor **values, nn_tensor **indices);
+/* the lower median (a NaN in the row gives NaN); dim NN_ALL: of the flattened tensor */
+NN_API nn_status nn_median(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **values,
+                           nn_tensor **indices);
+/* the most frequent value (the smallest of equally frequent ones) and its last position */
+NN_API nn_status nn_mode(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **values,
+                         nn_tensor **indices);
+/* the sorted distinct values of the flattened t; inverse (t's shape) and counts optional */
+NN_API nn_status nn_unique(nn_ctx *ctx, nn_tensor *t, nn_tensor **out, nn_tensor **inverse,
+                           nn_tensor **counts);
+/* [count, ndim] coordinates of the nonzero elements, row-major */
+NN_API nn_status nn_nonzero(nn_ctx *ctx, nn_tensor *t, nn_tensor **out);
+
+/* ---- scans and more reductions (issue 13); dim NN_ALL where a reduction allows it -------- */
+NN_API nn_status nn_cumsum(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out);
+NN_API nn_status nn_cumprod(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out); /* exact grad with zeros */
+/* the running max/min along dim and its index (the latest of equal values) */
+NN_API nn_status nn_cummax(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **values, nn_tensor **indices);
+NN_API nn_status nn_cummin(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **values, nn_tensor **indices);
+NN_API nn_status nn_logsumexp(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out);
+/* p: 2 (Frobenius), 1, INFINITY, -INFINITY, 0 (count of nonzeros) or any other */
+NN_API nn_status nn_norm(nn_ctx *ctx, nn_tensor *t, double p, int dim, bool keepdim, nn_tensor **out);
+/* 0/1 of t's dtype: all nonzero (empty: 1), any nonzero (empty: 0) */
+NN_API nn_status nn_all(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out);
+NN_API nn_status nn_any(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **out);
+NN_API nn_status nn_count_nonzero(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out); /* int64 */
+NN_API nn_status nn_aminmax(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **min,
+                            nn_tensor **max);
+/* ---- end of the issue-13 vocabulary of ops_gather.c, ops_sort.c, ops_scan.c ---- */
 /* ---- linear algebra (BLAS) ------------------------------------------------ */
 NN_API nn_status nn_matmul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
                                     /* 1-D·1-D, 2-D, batched 3-D (broadcast batch) as PyTorch */

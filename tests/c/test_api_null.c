@@ -296,6 +296,46 @@ static void test_gather_masks(nn_tensor *x, nn_tensor *idx) {
   NUL("masked_scatter_", nn_masked_scatter_(C, x, NULL, x));
   NUL("masked_scatter_", nn_masked_scatter_(C, x, x, NULL));
   NOCTX(nn_masked_scatter_(NULL, x, x, x));
+  /* sorting, selection, scans, reductions (ops_sort.c, ops_scan.c) */
+  nn_tensor *v = NULL, *i = NULL;
+  NUL("sort", nn_sort(C, NULL, 0, false, &v, &i));
+  NUL("sort", nn_sort(C, x, 0, false, NULL, NULL));
+  NOCTX(nn_sort(NULL, x, 0, false, &o, NULL));
+  NUL("topk", nn_topk(C, NULL, 1, 0, true, &v, &i));
+  NUL("topk", nn_topk(C, x, 1, 0, true, NULL, NULL));
+  NOCTX(nn_topk(NULL, x, 1, 0, true, &o, NULL));
+  NUL("kthvalue", nn_kthvalue(C, NULL, 1, 0, false, &v, &i));
+  NUL("kthvalue", nn_kthvalue(C, x, 1, 0, false, NULL, NULL));
+  NOCTX(nn_kthvalue(NULL, x, 1, 0, false, &o, NULL));
+  NUL("median", nn_median(C, NULL, 0, false, &v, &i));
+  NUL("median", nn_median(C, x, 0, false, NULL, NULL));
+  NOCTX(nn_median(NULL, x, 0, false, &o, NULL));
+  NUL("mode", nn_mode(C, NULL, 0, false, &v, &i));
+  NUL("mode", nn_mode(C, x, 0, false, NULL, NULL));
+  NOCTX(nn_mode(NULL, x, 0, false, &o, NULL));
+  NUL("cummax", nn_cummax(C, NULL, 0, &v, &i));
+  NUL("cummax", nn_cummax(C, x, 0, NULL, NULL));
+  NOCTX(nn_cummax(NULL, x, 0, &o, NULL));
+  NUL("cummin", nn_cummin(C, NULL, 0, &v, &i));
+  NUL("cummin", nn_cummin(C, x, 0, NULL, NULL));
+  NOCTX(nn_cummin(NULL, x, 0, &o, NULL));
+  CHECK(v == NULL && i == NULL);
+  NULO("unique", nn_unique(C, NULL, &o, NULL, NULL));
+  NUL("unique", nn_unique(C, x, NULL, NULL, NULL));
+  NOCTX(nn_unique(NULL, x, &o, NULL, NULL));
+  UNARY0("nonzero", nn_nonzero);
+  UNARY_OUT("cumsum", nn_cumsum, 0);
+  UNARY_OUT("cumprod", nn_cumprod, 0);
+  UNARY_OUT("logsumexp", nn_logsumexp, 0, false);
+  UNARY_OUT("norm", nn_norm, 2.0, NN_ALL, false);
+  UNARY_OUT("all", nn_all, NN_ALL, false);
+  UNARY_OUT("any", nn_any, NN_ALL, false);
+  UNARY_OUT("count_nonzero", nn_count_nonzero, NN_ALL);
+  NUL("aminmax", nn_aminmax(C, NULL, NN_ALL, false, &v, &i));
+  NUL("aminmax", nn_aminmax(C, x, NN_ALL, false, NULL, &i));
+  NUL("aminmax", nn_aminmax(C, x, NN_ALL, false, &v, NULL));
+  NOCTX(nn_aminmax(NULL, x, NN_ALL, false, &o, &o));
+  CHECK(v == NULL && i == NULL);
 }
 /* (end of B's NULL cases) */
 

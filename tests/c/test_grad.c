@@ -836,6 +836,59 @@ static void c_masked_scatter(void) {
   gradcheck("masked_scatter (5 of 8 source elements used)", &a, 3, in, 5);
   release_all(3, in);
 }
+/* ---- scans and selections (ops_scan.c, ops_sort.c) ---- */
+static nn_status f_scan(nn_tensor **in, const A *a, nn_tensor **out) {
+  return (a->n ? nn_cumprod : nn_cumsum)(C, in[0], a->d0, out);
+}
+static nn_status f_logsumexp(nn_tensor **in, const A *a, nn_tensor **out) { return nn_logsumexp(C, in[0], a->d0, a->keep, out); }
+static nn_status f_norm(nn_tensor **in, const A *a, nn_tensor **out) { return nn_norm(C, in[0], a->s0, a->d0, a->keep, out); }
+static nn_status f_sortv(nn_tensor **in, const A *a, nn_tensor **out) {
+  switch (a->n) {
+    case 0: return nn_sort(C, in[0], a->d0, a->keep, out, NULL);
+    case 1: return nn_topk(C, in[0], 2, a->d0, a->keep, out, NULL);
+    case 2: return nn_kthvalue(C, in[0], 2, a->d0, a->keep, out, NULL);
+    case 3: return nn_median(C, in[0], a->d0, a->keep, out, NULL);
+    default: return nn_cummax(C, in[0], a->d0, out, NULL);
+  }
+}
+static void c_cumsum(void) {
+  nn_tensor *x = MK(3, 0.1, 2, true, 2, 3, 4);
+  A a = {.f = f_scan, .d0 = 1};
+  gradcheck("cumsum dim 1", &a, 1, &x, 1);
+  a.d0 = -1;
+  gradcheck("cumsum dim -1", &a, 1, &x, 1);
+  /* reductions composed of other ops, checked here too */
+  A l = {.f = f_logsumexp, .d0 = 1};
+  gradcheck("logsumexp dim 1", &l, 1, &x, 1);
+  l.d0 = NN_ALL; l.keep = true;
+  gradcheck("logsumexp all, keepdim", &l, 1, &x, 1);
+  const double ps[] = {2, 1, 3, 0.5, INFINITY, -INFINITY};
+  for (int i = 0; i < 6; i++) {
+    char label[64];
+    A nm = {.f = f_norm, .s0 = ps[i], .d0 = i % 2 ? -1 : NN_ALL};
+    snprintf(label, sizeof label, "norm p=%g dim %d", ps[i], nm.d0);
+    gradcheck(label, &nm, 1, &x, 1);
+  }
+  const char *names[] = {"sort values", "topk values", "kthvalue values", "median values", "cummax values"};
+  for (int i = 0; i < 5; i++) {
+    A sv = {.f = f_sortv, .n = i, .d0 = -1, .keep = i == 1};
+    gradcheck(names[i], &sv, 1, &x, 1);
+  }
+  nn_tensor_release(x);
+}
+static void c_cumprod(void) {
+  nn_tensor *x = MK(2, 0.5, 1.5, true, 3, 5);
+  A a = {.f = f_scan, .n = 1, .d0 = 1};
+  gradcheck("cumprod dim 1", &a, 1, &x, 1);
+  a.d0 = 0;
+  gradcheck("cumprod dim 0", &a, 1, &x, 1);
+  /* zeros: one in row 0, two in row 1 (the gradient is exact there, as PyTorch's) */
+  double *p = nn_tensor_data(x);
+  p[2] = 0; p[6] = 0; p[8] = 0;
+  a.d0 = 1;
+  gradcheck("cumprod dim 1 with zeros", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
 /* ---- end of B's cases ---- */
 static const struct { const char *op; void (*run)(void); } cases[] = {
   {"adds", c_adds}, {"muls", c_muls}, {"rsubs", c_rsubs}, {"rdivs", c_rdivs}, {"pows", c_pows},
@@ -852,7 +905,7 @@ static const struct { const char *op; void (*run)(void); } cases[] = {
   {"view", c_view}, {"transpose", c_transpose}, {"permute", c_permute}, {"narrow", c_narrow},
   {"select", c_select}, {"expand", c_expand}, {"clone", c_clone}, {"to", c_to},
   {"gather", c_gather}, {"scatter", c_scatter}, {"masked_select", c_masked_select},
-  {"masked_scatter", c_masked_scatter},
+  {"masked_scatter", c_masked_scatter}, {"cumsum", c_cumsum}, {"cumprod", c_cumprod},
   /* (B's cases end) */
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
