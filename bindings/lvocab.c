@@ -117,6 +117,7 @@ static void plus1(lua_State *L, int at) {
 /* gather(dim, idx) */
 static int v_gather(lua_State *L) {
   nn_tensor *t = checkt(L, 1);
+  lua_settop(L, 3);              /* (the converted indices are pushed above the arguments) */
   int d = wrapdim(L, t, lunet_checkdim(L, 2, "gather"), "gather");
   nn_tensor *idx = idx_arg(L, 3, size_at(t, d), d, "gather");
   LTensor *b = lunet_newbox(L);
@@ -158,6 +159,7 @@ static nn_tensor *src_arg(lua_State *L, int arg, nn_tensor *t, const nn_tensor *
 /* scatter(dim, idx, src|v [, {reduce}]), scatter_add(dim, idx, src) and the in-place forms */
 static int scatter(lua_State *L, const char *fname, bool add, bool inplace) {
   nn_tensor *t = checkt(L, 1);
+  lua_settop(L, 5);
   int d = wrapdim(L, t, lunet_checkdim(L, 2, fname), fname);
   nn_scatter_reduce r = add ? NN_SCATTER_ADD : reduce_opt(L, 5, fname);
   nn_tensor *idx = idx_arg(L, 3, size_at(t, d), d, fname);
@@ -180,6 +182,7 @@ static int v_scatter_add_(lua_State *L) { return scatter(L, "scatter_add_", true
 typedef enum { IX_ADD, IX_COPY, IX_FILL } ix_kind;
 static int index_op(lua_State *L, ix_kind k, bool inplace, const char *fname) {
   nn_tensor *t = checkt(L, 1);
+  lua_settop(L, 5);
   nn_ctx *ctx = lunet_ctx(L);
   int d = wrapdim(L, t, lunet_checkdim(L, 2, fname), fname);
   nn_tensor *idx = idx_arg(L, 3, size_at(t, d), d, fname);
@@ -215,6 +218,7 @@ static int v_index_fill_(lua_State *L) { return index_op(L, IX_FILL, true, "inde
 /* take(idx): indices into the flattened tensor */
 static int v_take(lua_State *L) {
   nn_tensor *t = checkt(L, 1);
+  lua_settop(L, 2);
   nn_tensor *idx = idx_arg(L, 2, nn_tensor_numel(t), 0, "take");
   LTensor *b = lunet_newbox(L);
   lunet_check(L, nn_take(lunet_ctx(L), t, idx, &b->t));
