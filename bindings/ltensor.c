@@ -766,7 +766,98 @@ static int pushgrad(lua_State *L, nn_tensor *t) {
   return 1;
 }
 
-/* __index: methods (upvalue 3), t[i], t.grad */
+/* ---- slicing: t[{2, {1, 3}, {}}] (Torch7), t[mask], t[idx] ------------------------------------
+   A table key walks t's dims from the first: an integer selects (the dim goes), {a, b} keeps
+   the closed range a..b (negatives count from the end; {a} is {a, a}, a dim of size 1), {} keeps
+   the whole dim; dims past the table's entries stay whole. The result is a view (select and
+   narrow), so assigning to it writes into t and gradients flow back through it. */
+
+/* A range end (1-based, negative from the end) to 0-based, or -1 when outside 1..size. */
+static int64_t range_end(lua_State *L, int tidx, int k, int64_t size, int dim, bool *given) {
+  int isint;
+  lua_Integer i;
+  *given = lua_geti(L, tidx, k) != LUA_TNIL;
+  i = lua_tointegerx(L, -1, &isint);
+  if (*given && !isint)
+    luaL_error(L, "index: range bound %d for dimension %d must be an integer, got %s", k, dim + 1,
+               luaL_typename(L, -1));
+  lua_pop(L, 1);
+  if (!*given) return -1;
+  if (i == 0)
+    luaL_error(L, "index: index 0 in a range for dimension %d is invalid: indices are 1-based "
+               "(1 is the first, -1 the last)", dim + 1);
+  if (i > 0) return i <= size ? (int64_t)i - 1 : -1;
+  return i >= -size ? size + (int64_t)i : -1;
+}
+
+/* One entry of the key (at the top of the stack) applied to b->t at its dim *d. */
+static void slice_entry(lua_State *L, LTensor *b, int *d, int dim) {
+  nn_tensor *t = b->t, *next;
+  nn_ctx *ctx = nn_tensor_ctx(t);
+  int64_t size = nn_tensor_shape(t)[*d];
+  int top = lua_gettop(L);
+  if (lua_type(L, top) == LUA_TNUMBER) {
+    int64_t k = indexarg(L, keyindex(L, top), size, "index", dim);
+    lunet_check(L, nn_select(ctx, t, *d, k, &next));
+  } else if (lua_type(L, top) == LUA_TTABLE) {
+    bool g1, g2;
+    int64_t lo = range_end(L, top, 1, size, dim, &g1), hi = g1 ? range_end(L, top, 2, size, dim, &g2) : 0;
+    if (!g1) { (*d)++; return; }   /* {}: the whole dim */
+    if (!g2) hi = lo;
+    if (lo < 0 || hi < 0 || hi < lo) {
+      lua_geti(L, top, 1);
+      lua_geti(L, top, 2);
+      luaL_error(L, "index: range {%s%s%s} does not fit dimension %d of size %I (indices are 1..%I "
+                 "or -%I..-1, first <= last)", lua_tostring(L, -2), g2 ? ", " : "",
+                 g2 ? lua_tostring(L, -1) : "", dim + 1, (lua_Integer)size, (lua_Integer)size,
+                 (lua_Integer)size);
+    }
+    lunet_check(L, nn_narrow(ctx, t, *d, lo, hi - lo + 1, &next));
+    (*d)++;
+  } else {
+    luaL_error(L, "index: entry %d of the index table must be an integer or a range table, got %s",
+               dim + 1, luaL_typename(L, top));
+    return;
+  }
+  nn_tensor_release(b->t);
+  b->t = next;
+}
+
+/* The view t[key] for a table key at idx, in a new box on the stack. */
+static LTensor *slice(lua_State *L, nn_tensor *t, int idx) {
+  lua_Integer n = luaL_len(L, idx), k;
+  int d = 0;
+  char s[96];
+  LTensor *b = newbox(L);
+  nn_tensor_retain(t);
+  b->t = t;   /* anchored: an error below releases whatever the box holds */
+  if (n > nn_tensor_ndim(t))
+    luaL_error(L, "index: %I entries for a %d-d tensor of shape %s", n, nn_tensor_ndim(t),
+               shapestr(t, s, sizeof s));
+  for (k = 1; k <= n; k++) {
+    lua_geti(L, idx, k);
+    slice_entry(L, b, &d, (int)k - 1);
+    lua_pop(L, 1);
+  }
+  return b;
+}
+
+/* A tensor key of t's shape is a mask (Torch7's ByteTensor mask); an int64 1-D tensor of another
+   shape selects rows (1-based), as index_select(1, idx). */
+static bool is_mask(lua_State *L, nn_tensor *t, nn_tensor *key) {
+  char s1[96], s2[96];
+  int n = nn_tensor_ndim(t);
+  if (n == nn_tensor_ndim(key) &&
+      memcmp(nn_tensor_shape(t), nn_tensor_shape(key), sizeof(int64_t) * (size_t)n) == 0)
+    return true;
+  if (nn_tensor_dtype(key) == NN_I64 && nn_tensor_ndim(key) == 1) return false;
+  return luaL_error(L, "index: a mask must have the tensor's shape %s, got %s (to pick rows, use an "
+                    "int64 1-D tensor of indices)", shapestr(t, s1, sizeof s1), shapestr(key, s2, sizeof s2));
+}
+
+static int t_index_select(lua_State *L);
+
+/* __index: methods (upvalue 3), t[i], t[{...}], t[mask], t[idx], t.grad */
 static int t_index(lua_State *L) {
   switch (lua_type(L, 2)) {
   case LUA_TSTRING:
@@ -789,13 +880,41 @@ static int t_index(lua_State *L) {
     lunet_check(L, nn_select(nn_tensor_ctx(t), t, 0, k, &b->t));
     return 1;
   }
-  default:
-    return luaL_error(L, "tensor index must be an integer or a method name, got %s",
-                      luaL_typename(L, 2));
+  case LUA_TTABLE: {
+    LTensor *b = slice(L, checkt(L, 1), 2);
+    if (nn_tensor_ndim(b->t) == 0) pushelem(L, b->t, 0);   /* every dim selected: the number */
+    return 1;
   }
+  case LUA_TUSERDATA: {
+    nn_tensor *t = checkt(L, 1), *key = testt(L, 2);
+    LTensor *b;
+    if (key == NULL) break;
+    if (!is_mask(L, t, key)) {
+      lua_settop(L, 2);
+      lua_pushinteger(L, 1);
+      lua_insert(L, 2);   /* t, 1, idx */
+      return t_index_select(L);
+    }
+    b = newbox(L);
+    lunet_check(L, nn_masked_select(nn_tensor_ctx(t), t, key, &b->t));
+    return 1;
+  }
+  default:
+    break;
+  }
+  return luaL_error(L, "tensor index must be an integer, a table of ranges, a mask tensor or a method "
+                    "name, got %s", luaL_typename(L, 2));
 }
 
-/* __newindex: t[i] = number or broadcastable tensor; t.grad = tensor or nil */
+/* The value at 3 written into the view v (a number fills, a tensor broadcasts). */
+static int assign(lua_State *L, nn_ctx *ctx, nn_tensor *v) {
+  nn_tensor *src = NULL;
+  if (lua_type(L, 3) != LUA_TNUMBER && (src = testt(L, 3)) == NULL)
+    return luaL_typeerror(L, 3, "number or lunet.Tensor");
+  return lunet_check(L, src ? nn_copy_(ctx, v, src) : nn_fill_(ctx, v, lua_tonumber(L, 3)));
+}
+
+/* __newindex: t[i] = v, t[{...}] = v, t[mask] = v (number or tensor); t.grad = tensor or nil */
 static int t_newindex(lua_State *L) {
   nn_tensor *t = checkt(L, 1);
   nn_ctx *ctx = nn_tensor_ctx(t);
@@ -826,7 +945,19 @@ static int t_newindex(lua_State *L) {
     nn_tensor_release(row); /* the error text stays in the context */
     return lunet_check(L, s);
   }
-  return luaL_error(L, "tensor index must be an integer, got %s", luaL_typename(L, 2));
+  if (lua_type(L, 2) == LUA_TTABLE) return assign(L, ctx, slice(L, t, 2)->t);
+  if (testt(L, 2) != NULL) {
+    nn_tensor *mask = testt(L, 2), *src = NULL;
+    if (!is_mask(L, t, mask))
+      return luaL_error(L, "index: assigning through an index tensor is not supported (use index_copy_ "
+                        "or index_fill_)");
+    if (lua_type(L, 3) != LUA_TNUMBER && (src = testt(L, 3)) == NULL)
+      return luaL_typeerror(L, 3, "number or lunet.Tensor");
+    return lunet_check(L, src ? nn_masked_scatter_(ctx, t, mask, src)
+                              : nn_masked_fill_(ctx, t, mask, lua_tonumber(L, 3)));
+  }
+  return luaL_error(L, "tensor index must be an integer, a table of ranges or a mask tensor, got %s",
+                    luaL_typename(L, 2));
 }
 
 /* ---- views and copies ----------------------------------------------------------------- */
@@ -1058,6 +1189,296 @@ static int t_copy_(lua_State *L) {
   if (lua_type(L, 2) == LUA_TNUMBER) lunet_check(L, nn_fill_(nn_tensor_ctx(t), t, lua_tonumber(L, 2)));
   else lunet_check(L, nn_copy_(nn_tensor_ctx(t), t, checkt(L, 2)));
   lua_settop(L, 1);
+  return 1;
+}
+
+/* ---- shape vocabulary: chunk, split, unbind, flip, roll, tile, ... (runtime/ops_layout.c) ---- */
+
+/* Integers given as one table at arg or as the integers from arg on, at most max; the count. */
+static int intlist(lua_State *L, int arg, int64_t *v, int max, const char *fname) {
+  int n = 0, i, top = lua_gettop(L);
+  if (lua_type(L, arg) == LUA_TTABLE) {
+    lua_Integer len = luaL_len(L, arg);
+    if (len > max) luaL_error(L, "%s: %I entries given (at most %d)", fname, len, max);
+    for (i = 1; i <= len; i++) {
+      int isint;
+      lua_geti(L, arg, i);
+      v[n++] = (int64_t)lua_tointegerx(L, -1, &isint);
+      if (!isint) luaL_error(L, "%s: entry %d of the list must be an integer, got %s", fname, i, luaL_typename(L, -1));
+      lua_pop(L, 1);
+    }
+    return n;
+  }
+  for (i = arg; i <= top && lua_type(L, i) == LUA_TNUMBER; i++) {
+    if (n == max) luaL_error(L, "%s: more than %d entries given", fname, max);
+    v[n++] = (int64_t)luaL_checkinteger(L, i);
+  }
+  if (i <= top && !lua_isnil(L, i)) luaL_typeerror(L, i, "integer or table of integers");
+  return n;
+}
+
+/* Lua dims (1-based, negative from the end) from arg as core dims; the count. */
+static int dimlist(lua_State *L, int arg, int *dims, const char *fname) {
+  int64_t v[NN_MAX_DIMS];
+  int n = intlist(L, arg, v, NN_MAX_DIMS, fname), i;
+  for (i = 0; i < n; i++) {
+    lua_pushinteger(L, (lua_Integer)v[i]);
+    dims[i] = lunet_checkdim(L, -1, fname);
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* A Lua array of n empty boxes (filled by the caller: a failure leaves nothing to leak). */
+static int boxes(lua_State *L, int64_t n, const char *fname) {
+  int64_t i;
+  if (n > 0x7fffffff) luaL_error(L, "%s: %I pieces are too many", fname, (lua_Integer)n);
+  lua_createtable(L, (int)n, 0);
+  for (i = 1; i <= n; i++) {
+    newbox(L);
+    lua_rawseti(L, -2, (lua_Integer)i);
+  }
+  return lua_gettop(L);
+}
+static LTensor *box_at(lua_State *L, int list, int64_t i) {
+  LTensor *b;
+  lua_rawgeti(L, list, (lua_Integer)i + 1);
+  b = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return b;
+}
+
+/* n views of the given sizes along d, as a Lua array */
+static int pushsplit(lua_State *L, nn_tensor *t, int d, int64_t n, const int64_t *sizes, const char *fname) {
+  int list = boxes(L, n, fname);
+  nn_tensor **outs = lua_newuserdatauv(L, sizeof *outs * (size_t)(n ? n : 1), 0);
+  int64_t i;
+  lunet_check(L, nn_split(nn_tensor_ctx(t), t, d, n, sizes, outs));
+  for (i = 0; i < n; i++) box_at(L, list, i)->t = outs[i];
+  lua_settop(L, list);
+  return 1;
+}
+
+/* pieces of size cs (the last one smaller), at least one piece */
+static int even_split(lua_State *L, nn_tensor *t, int d, int64_t cs, const char *fname) {
+  int64_t size = nn_tensor_shape(t)[d], n = cs ? size / cs + (size % cs != 0) : 1, i, *sizes;
+  if (n == 0) n = 1;
+  sizes = lua_newuserdatauv(L, sizeof *sizes * (size_t)n, 0);
+  for (i = 0; i < n; i++) sizes[i] = i < n - 1 ? cs : size - cs * (n - 1);
+  return pushsplit(L, t, d, n, sizes, fname);
+}
+
+static int optdim(lua_State *L, int arg, nn_tensor *t, const char *fname) {
+  char s[96];
+  if (nn_tensor_ndim(t) == 0)
+    luaL_error(L, "%s: a 0-d tensor has no dimension to split (shape %s)", fname, shapestr(t, s, sizeof s));
+  return lua_isnoneornil(L, arg) ? 0 : dimarg_n(L, arg, t, 0, fname);
+}
+
+/* chunk(n [, dim]): n pieces of ceil(size / n) (fewer when the size runs out), a Lua array */
+static int t_chunk(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  int d = optdim(L, 3, t, "chunk");
+  int64_t size = nn_tensor_shape(t)[d];
+  if (n < 1) return luaL_error(L, "chunk: the number of chunks must be at least 1, got %I", n);
+  return even_split(L, t, d, size / n + (size % n != 0), "chunk");
+}
+
+/* split(size [, dim]) or split({sizes} [, dim]): views, a Lua array */
+static int t_split(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  int d = optdim(L, 3, t, "split");
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_Integer n = luaL_len(L, 2), i;
+    int64_t *sizes;
+    if (n < 0 || n > nn_tensor_shape(t)[d] + 1)
+      return luaL_error(L, "split: %I sizes for dimension %d of size %I", n, d + 1,
+                        (lua_Integer)nn_tensor_shape(t)[d]);
+    sizes = lua_newuserdatauv(L, sizeof *sizes * (size_t)(n ? n : 1), 0);
+    for (i = 1; i <= n; i++) {
+      int isint;
+      lua_geti(L, 2, i);
+      sizes[i - 1] = (int64_t)lua_tointegerx(L, -1, &isint);
+      if (!isint) return luaL_error(L, "split: size %I must be an integer, got %s", i, luaL_typename(L, -1));
+      lua_pop(L, 1);
+    }
+    return pushsplit(L, t, d, n, sizes, "split");
+  }
+  lua_Integer cs = luaL_checkinteger(L, 2);
+  if (cs < 1 && !(cs == 0 && nn_tensor_shape(t)[d] == 0))
+    return luaL_error(L, "split: the piece size must be at least 1, got %I", cs);
+  return even_split(L, t, d, cs, "split");
+}
+
+/* unbind([dim]): the selects along dim, a Lua array */
+static int t_unbind(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  int d = optdim(L, 2, t, "unbind");
+  int64_t n = nn_tensor_shape(t)[d], i;
+  int list = boxes(L, n, "unbind");
+  for (i = 0; i < n; i++) lunet_check(L, nn_select(nn_tensor_ctx(t), t, d, i, &box_at(L, list, i)->t));
+  return 1;
+}
+
+/* flip(dims): dims as integers or one table */
+static int t_flip(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  int dims[NN_MAX_DIMS], n = dimlist(L, 2, dims, "flip");
+  LTensor *b = newbox(L);
+  lunet_check(L, nn_flip(nn_tensor_ctx(t), t, n, dims, &b->t));
+  return 1;
+}
+
+/* roll(shifts [, dims]): numbers or tables of the same length; no dims rolls the flattened tensor */
+static int t_roll(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  int64_t shifts[NN_MAX_DIMS];
+  int dims[NN_MAX_DIMS], ns, nd = 0;
+  LTensor *b;
+  if (lua_type(L, 2) == LUA_TNUMBER) shifts[0] = (int64_t)luaL_checkinteger(L, 2), ns = 1;
+  else if (lua_type(L, 2) == LUA_TTABLE) ns = intlist(L, 2, shifts, NN_MAX_DIMS, "roll");
+  else return luaL_typeerror(L, 2, "integer or table of integers");
+  if (!lua_isnoneornil(L, 3)) {
+    if (lua_type(L, 3) == LUA_TNUMBER) dims[0] = lunet_checkdim(L, 3, "roll"), nd = 1;
+    else nd = dimlist(L, 3, dims, "roll");
+    if (nd != ns) return luaL_error(L, "roll: %d shifts but %d dims", ns, nd);
+  }
+  b = newbox(L);
+  lunet_check(L, nn_roll(nn_tensor_ctx(t), t, ns, shifts, nd ? dims : NULL, &b->t));
+  return 1;
+}
+
+/* tile(reps) / repeat(reps): counts as integers or one table */
+static int t_tile(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  int64_t reps[NN_MAX_DIMS];
+  int n = intlist(L, 2, reps, NN_MAX_DIMS, "tile");
+  LTensor *b = newbox(L);
+  lunet_check(L, nn_tile(nn_tensor_ctx(t), t, n, reps, &b->t));
+  return 1;
+}
+
+/* repeat_interleave(repeats [, dim]): repeats an integer or an int64 tensor; no dim: flattened */
+static int t_repeat_interleave(lua_State *L) {
+  nn_tensor *t = checkt(L, 1), *reps = NULL;
+  lua_Integer r = 0;
+  int d = lua_isnoneornil(L, 3) ? NN_ALL : lunet_checkdim(L, 3, "repeat_interleave");
+  LTensor *b;
+  if (lua_type(L, 2) == LUA_TNUMBER) r = luaL_checkinteger(L, 2);
+  else if ((reps = testt(L, 2)) == NULL) return luaL_typeerror(L, 2, "integer or int64 lunet.Tensor");
+  b = newbox(L);
+  lunet_check(L, nn_repeat_interleave(nn_tensor_ctx(t), t, (int64_t)r, reps, d, &b->t));
+  return 1;
+}
+
+typedef nn_status (*offset_fn)(nn_ctx *, nn_tensor *, int64_t, nn_tensor **);
+static int with_offset(lua_State *L, offset_fn f) {
+  nn_tensor *t = checkt(L, 1);
+  lua_Integer k = luaL_optinteger(L, 2, 0);
+  LTensor *b = newbox(L);
+  lunet_check(L, f(nn_tensor_ctx(t), t, (int64_t)k, &b->t));
+  return 1;
+}
+static int t_tril(lua_State *L) { return with_offset(L, nn_tril); }
+static int t_triu(lua_State *L) { return with_offset(L, nn_triu); }
+static int t_diag(lua_State *L) { return with_offset(L, nn_diag); }
+static int t_trace(lua_State *L) { return unary(L, nn_trace); }
+
+/* diagonal([offset [, dim1 [, dim2]]]): a view, the diagonal as the last dim */
+static int t_diagonal(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  lua_Integer k = luaL_optinteger(L, 2, 0);
+  int d1 = lua_isnoneornil(L, 3) ? 0 : lunet_checkdim(L, 3, "diagonal");
+  int d2 = lua_isnoneornil(L, 4) ? 1 : lunet_checkdim(L, 4, "diagonal");
+  LTensor *b = newbox(L);
+  lunet_check(L, nn_diagonal(nn_tensor_ctx(t), t, (int64_t)k, d1, d2, &b->t));
+  return 1;
+}
+
+/* movedim(src, dst): dims as numbers or tables of the same length; a view */
+static int t_movedim(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  int src[NN_MAX_DIMS], dst[NN_MAX_DIMS], ns, nd;
+  LTensor *b;
+  if (lua_type(L, 2) == LUA_TTABLE) ns = dimlist(L, 2, src, "movedim");
+  else src[0] = lunet_checkdim(L, 2, "movedim"), ns = 1;
+  if (lua_type(L, 3) == LUA_TTABLE) nd = dimlist(L, 3, dst, "movedim");
+  else dst[0] = lunet_checkdim(L, 3, "movedim"), nd = 1;
+  if (ns != nd) return luaL_error(L, "movedim: %d source dims but %d destinations", ns, nd);
+  b = newbox(L);
+  lunet_check(L, nn_movedim(nn_tensor_ctx(t), t, ns, src, dst, &b->t));
+  return 1;
+}
+
+/* meshgrid(t1, t2, ... [, {indexing = "ij" | "xy"}]) or meshgrid({t1, t2, ...} [, opts]):
+   expanded views, a Lua array */
+static int m_meshgrid(lua_State *L) {
+  nn_tensor *ts[NN_MAX_DIMS];
+  int n = 0, top = lua_gettop(L), i, list;
+  bool xy = false;
+  const char *ix;
+  /* options: a last table that is not a list of tensors */
+  if (top >= 1 && lua_type(L, top) == LUA_TTABLE && lua_rawgeti(L, top, 1) == LUA_TNIL) {
+    lua_getfield(L, top, "indexing");
+    ix = luaL_optstring(L, -1, "ij");
+    if (strcmp(ix, "xy") == 0) xy = true;
+    else if (strcmp(ix, "ij") != 0)
+      return luaL_error(L, "meshgrid: indexing must be \"ij\" or \"xy\", got \"%s\"", ix);
+    lua_settop(L, --top);
+  }
+  lua_settop(L, top);
+  if (top == 1 && lua_type(L, 1) == LUA_TTABLE) {   /* one list of tensors */
+    lua_Integer len = luaL_len(L, 1);
+    if (len < 1 || len > NN_MAX_DIMS) return luaL_error(L, "meshgrid: %I tensors given (1 to %d)", len, NN_MAX_DIMS);
+    for (i = 1; i <= len; i++) {
+      lua_geti(L, 1, i);
+      if ((ts[n++] = testt(L, -1)) == NULL) return luaL_error(L, "meshgrid: entry %d is not a tensor", i);
+    }
+  } else {
+    if (top < 1 || top > NN_MAX_DIMS) return luaL_error(L, "meshgrid: %d tensors given (1 to %d)", top, NN_MAX_DIMS);
+    for (i = 1; i <= top; i++) ts[n++] = checkt(L, i);
+  }
+  list = boxes(L, n, "meshgrid");
+  {
+    nn_tensor *outs[NN_MAX_DIMS];
+    lunet_check(L, nn_meshgrid(lunet_ctx(L), n, ts, xy, outs));
+    for (i = 0; i < n; i++) box_at(L, list, i)->t = outs[i];
+  }
+  lua_settop(L, list);
+  return 1;
+}
+
+/* pad(t, pads [, {mode = "constant" | "reflect" | "replicate" | "circular", value = 0}]) or
+   pad(t, pads, mode [, value]) as F.pad: pads last dim first */
+static int t_pad(lua_State *L) {
+  static const char *const modes[] = {"constant", "reflect", "replicate", "circular", NULL};
+  nn_tensor *t = checkt(L, 1);
+  int64_t pads[2 * NN_MAX_DIMS];
+  int n, mode = 0;
+  lua_Number value = 0;
+  LTensor *b;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = intlist(L, 2, pads, 2 * NN_MAX_DIMS, "pad");
+  if (lua_type(L, 3) == LUA_TTABLE) {   /* the options table's fields in place of 3 and 4 */
+    lua_settop(L, 3);
+    lua_getfield(L, 3, "mode");
+    lua_getfield(L, 3, "value");
+    lua_remove(L, 3);
+  }
+  if (!lua_isnoneornil(L, 3)) {
+    const char *m = luaL_checkstring(L, 3);
+    while (modes[mode] && strcmp(modes[mode], m) != 0) mode++;
+    if (!modes[mode])
+      return luaL_error(L, "pad: mode must be \"constant\", \"reflect\", \"replicate\" or \"circular\", "
+                        "got \"%s\"", m);
+  }
+  if (!lua_isnoneornil(L, 4)) {
+    if (lua_type(L, 4) != LUA_TNUMBER) return luaL_error(L, "pad: value must be a number, got %s", luaL_typename(L, 4));
+    value = lua_tonumber(L, 4);
+  }
+  b = newbox(L);
+  lunet_check(L, nn_pad(nn_tensor_ctx(t), t, n, pads, (nn_pad_mode)mode, value, &b->t));
   return 1;
 }
 
@@ -1826,6 +2247,12 @@ static const luaL_Reg methods_list[] = {
   {"clone", t_clone}, {"contiguous", t_contiguous}, {"to", t_to}, {"float", t_float},
   {"double", t_double}, {"long", t_long}, {"index_select", t_index_select},
   {"copy_", t_copy_},
+  /* shape vocabulary */
+  {"chunk", t_chunk}, {"split", t_split}, {"unbind", t_unbind}, {"flip", t_flip}, {"roll", t_roll},
+  {"tile", t_tile}, {"repeat", t_tile}, {"repeat_interleave", t_repeat_interleave},
+  {"tril", t_tril}, {"triu", t_triu}, {"diag", t_diag}, {"diagonal", t_diagonal}, {"trace", t_trace},
+  {"movedim", t_movedim}, {"moveaxis", t_movedim}, {"swapaxes", t_transpose}, {"swapdims", t_transpose},
+  {"broadcast_to", t_expand}, {"pad", t_pad},
   /* arithmetic */
   {"add", t_add}, {"sub", t_sub}, {"mul", t_mul}, {"div", t_div}, {"pow", t_pow},
   NN_UNARY_OPS(UNARY_REG)
@@ -1866,7 +2293,7 @@ static const luaL_Reg functions[] = {
   {"zeros_like", m_zeros_like}, {"ones_like", m_ones_like}, {"full_like", m_full_like},
   {"empty_like", m_empty_like}, {"rand_like", m_rand_like}, {"randn_like", m_randn_like},
   {"matmul", t_matmul}, {"addmm", t_addmm}, {"cat", m_cat}, {"stack", m_stack}, {"where", m_where},
-  {"is_tensor", m_is_tensor},
+  {"is_tensor", m_is_tensor}, {"meshgrid", m_meshgrid},
   {NULL, NULL}
 };
 
@@ -1876,7 +2303,9 @@ static const char *const exported[] = {
   "add", "sub", "mul", "div", "pow", "leaky_relu", "softmax", "log_softmax", "clamp", "maximum",
   "minimum", "eq", "ne", "lt", "le", "gt", "ge", "sum", "mean", "prod", "var", "std", "max",
   "min", "argmax", "argmin", "dot", "transpose", "reshape", "flatten", "squeeze", "unsqueeze",
-  "narrow", "select", "index_select", "clone", "detach", "numel", NULL
+  "narrow", "select", "index_select", "clone", "detach", "numel",
+  "chunk", "split", "unbind", "flip", "roll", "tile", "repeat_interleave", "tril", "triu", "diag",
+  "diagonal", "trace", "movedim", "moveaxis", "swapaxes", "swapdims", "broadcast_to", "pad", NULL
 };
 
 void lunet_open_tensor(lua_State *L) {

@@ -363,6 +363,59 @@ nn_status nn_expand(nn_ctx *ctx, nn_tensor *t, int ndim, const int64_t *shape, n
   return s ? s : nn_record(ctx, &nn_op_expand, out, 1, &t, NULL, NULL);
 }
 
+/* ---- diagonal: a strided view (stride = the sum of the two dims' strides); dx = zeros with dy
+   written into the same diagonal ------------------------------------------------------------ */
+
+typedef struct { int64_t offset; int d1, d2; } diagonal_args;
+static nn_status diagonal_raw(nn_ctx *ctx, nn_tensor *t, const diagonal_args *a, nn_tensor **out) {
+  int64_t sh[NN_MAX_DIMS], st[NN_MAX_DIMS], s1 = t->shape[a->d1], s2 = t->shape[a->d2], len, start;
+  int k = 0;
+  for (int d = 0; d < t->ndim; d++)
+    if (d != a->d1 && d != a->d2) { sh[k] = t->shape[d]; st[k] = t->stride[d]; k++; }
+  /* an offset past either side leaves an empty diagonal (compared without forming s + offset) */
+  if (a->offset >= 0) {
+    len = a->offset >= s2 ? 0 : (s1 < s2 - a->offset ? s1 : s2 - a->offset);
+    start = len ? a->offset * t->stride[a->d2] : 0;
+  } else {
+    len = a->offset <= -s1 ? 0 : (s2 < s1 + a->offset ? s2 : s1 + a->offset);
+    start = len ? -a->offset * t->stride[a->d1] : 0;
+  }
+  sh[k] = len;
+  st[k] = t->stride[a->d1] + t->stride[a->d2];
+  return nn_alias(ctx, t, k + 1, sh, st, t->offset + start, out);
+}
+static nn_status diagonal_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *in = n->in[0], *z, *w;
+  nn_status s = nn_new(ctx, in->dtype, in->ndim, in->shape, true, &z);
+  if (s) return s;
+  if (!(s = diagonal_raw(ctx, z, n->args, &w))) {
+    nn_copy_raw(w, n->gout);
+    nn_tensor_release(w);
+    s = nn_grad_accum(ctx, n, 0, z);
+  }
+  nn_tensor_release(z);
+  return s;
+}
+const nn_op nn_op_diagonal = {.name = "diagonal", .backward = diagonal_backward, .saves = 0,
+                               .args_size = sizeof(diagonal_args)};
+nn_status nn_diagonal(nn_ctx *ctx, nn_tensor *t, int64_t offset, int d1, int d2, nn_tensor **out) {
+  NN_ARG(ctx, "diagonal", out);
+  *out = NULL;
+  NN_ARG(ctx, "diagonal", t);
+  char b[NN_SHAPE_BUF];
+  if (t->ndim < 2)
+    return nn_fail(ctx, NN_ERR_SHAPE, "diagonal: needs at least 2 dimensions, got shape %s",
+                   nn_shape_fmt(t->ndim, t->shape, b));
+  nn_status s;
+  if ((s = nn_check_dim(ctx, "diagonal", &d1, t->ndim)) || (s = nn_check_dim(ctx, "diagonal", &d2, t->ndim)))
+    return s;
+  if (d1 == d2)
+    return nn_fail(ctx, NN_ERR_ARG, "diagonal: the two dimensions must differ (both are %d)", d1 + 1);
+  diagonal_args args = {.offset = offset, .d1 = d1, .d2 = d2};
+  if ((s = diagonal_raw(ctx, t, &args, out))) return s;
+  return nn_record(ctx, &nn_op_diagonal, out, 1, &t, NULL, &args);
+}
+
 /* ---- copies: contiguous, clone, to; dx = dy (converted back to the input's dtype) ------------ */
 
 static nn_status copy_backward(nn_ctx *ctx, nn_node *n) { return nn_grad_accum(ctx, n, 0, n->gout); }
@@ -401,4 +454,4 @@ nn_status nn_to(nn_ctx *ctx, nn_tensor *t, nn_dtype dt, nn_tensor **out) {
 }
 
 /* this file's ops, for the op list (oplist.c): a new op here is listed here */
-const nn_op *const nn_ops_shape[] = {&nn_op_view, &nn_op_transpose, &nn_op_permute, &nn_op_narrow, &nn_op_select, &nn_op_expand, &nn_op_clone, &nn_op_to, NULL};
+const nn_op *const nn_ops_shape[] = {&nn_op_view, &nn_op_transpose, &nn_op_permute, &nn_op_narrow, &nn_op_select, &nn_op_expand, &nn_op_diagonal, &nn_op_clone, &nn_op_to, NULL};

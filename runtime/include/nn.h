@@ -221,6 +221,30 @@ NN_API nn_status nn_index_select(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor *
 NN_API nn_status nn_cat(nn_ctx *ctx, int n, nn_tensor *const *ts, int dim, nn_tensor **out);
 NN_API nn_status nn_stack(nn_ctx *ctx, int n, nn_tensor *const *ts, int dim, nn_tensor **out);
 
+/* ---- shape vocabulary (PyTorch's names; differentiable; dims 0-based, negative from the end) -- */
+NN_API nn_status nn_split(nn_ctx *ctx, nn_tensor *t, int dim, int64_t n, const int64_t *sizes,
+                          nn_tensor **outs);   /* n views of sizes[i] (summing to t's dim) into outs[0..n-1] */
+NN_API nn_status nn_diagonal(nn_ctx *ctx, nn_tensor *t, int64_t offset, int d1, int d2,
+                             nn_tensor **out);   /* view; d1, d2 dropped, the diagonal is the last dim */
+NN_API nn_status nn_diag(nn_ctx *ctx, nn_tensor *t, int64_t k, nn_tensor **out); /* 1-D -> 2-D, 2-D -> 1-D */
+NN_API nn_status nn_trace(nn_ctx *ctx, nn_tensor *t, nn_tensor **out);         /* 2-D -> 0-d sum of diagonal */
+NN_API nn_status nn_tril(nn_ctx *ctx, nn_tensor *t, int64_t k, nn_tensor **out); /* keep j - i <= k */
+NN_API nn_status nn_triu(nn_ctx *ctx, nn_tensor *t, int64_t k, nn_tensor **out); /* keep j - i >= k */
+NN_API nn_status nn_flip(nn_ctx *ctx, nn_tensor *t, int n, const int *dims, nn_tensor **out); /* copy */
+NN_API nn_status nn_roll(nn_ctx *ctx, nn_tensor *t, int n, const int64_t *shifts, const int *dims,
+                         nn_tensor **out);     /* dims NULL: one shift of the flattened tensor */
+NN_API nn_status nn_tile(nn_ctx *ctx, nn_tensor *t, int n, const int64_t *reps,
+                         nn_tensor **out);     /* torch.tile / Tensor.repeat: a copy */
+NN_API nn_status nn_repeat_interleave(nn_ctx *ctx, nn_tensor *t, int64_t repeats, nn_tensor *reps,
+                                      int dim, nn_tensor **out); /* reps (int64, 1 or size elements) or NULL; dim NN_ALL: flattened */
+NN_API nn_status nn_movedim(nn_ctx *ctx, nn_tensor *t, int n, const int *src, const int *dst,
+                            nn_tensor **out);  /* view: dim src[i] goes to dst[i] */
+NN_API nn_status nn_meshgrid(nn_ctx *ctx, int n, nn_tensor *const *ts, bool xy,
+                             nn_tensor **outs); /* n expanded views; xy: Cartesian (first two swapped) */
+typedef enum { NN_PAD_CONSTANT, NN_PAD_REFLECT, NN_PAD_REPLICATE, NN_PAD_CIRCULAR } nn_pad_mode;
+NN_API nn_status nn_pad(nn_ctx *ctx, nn_tensor *t, int n, const int64_t *pads, nn_pad_mode mode,
+                        double value, nn_tensor **out); /* pads: before, after of the last dim, then the one before it... */
+
 /* ---- element-wise (broadcasting, dtype promotion) ------------------------ */
 NN_API nn_status nn_add(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
 NN_API nn_status nn_sub(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);

@@ -375,6 +375,34 @@ static void test_views_copies(nn_tensor *x, nn_tensor *idx) {
   NULO("stack", nn_stack(C, 2, hole, 0, &o));
   NUL("stack", nn_stack(C, 2, two, 0, NULL));
   NOCTX(nn_stack(NULL, 2, two, 0, &o));
+  /* shape vocabulary (ops_layout.c); split and meshgrid leave their outputs unwritten on failure */
+  int64_t one = 1, reps[2] = {1, 2}, pads[2] = {1, 1};
+  NUL("split", nn_split(C, NULL, 0, 1, &one, &o));
+  NUL("split", nn_split(C, x, 0, 1, NULL, &o));
+  NUL("split", nn_split(C, x, 0, 1, &one, NULL));
+  NOCTX(nn_split(NULL, x, 0, 1, &one, &o));
+  UNARY_OUT("diagonal", nn_diagonal, 0, 0, 1);
+  UNARY_OUT("diag", nn_diag, 0);
+  UNARY0("trace", nn_trace);
+  UNARY_OUT("tril", nn_tril, 0);
+  UNARY_OUT("triu", nn_triu, 0);
+  UNARY_OUT("flip", nn_flip, 1, dims);
+  NULO("flip", nn_flip(C, x, 1, NULL, &o));
+  UNARY_OUT("roll", nn_roll, 1, &one, dims);
+  NULO("roll", nn_roll(C, x, 1, NULL, dims, &o));
+  UNARY_OUT("tile", nn_tile, 2, reps);
+  NULO("tile", nn_tile(C, x, 2, NULL, &o));
+  UNARY_OUT("repeat_interleave", nn_repeat_interleave, 2, NULL, 0);
+  UNARY_OUT("movedim", nn_movedim, 1, dims, dims + 1);
+  NULO("movedim", nn_movedim(C, x, 1, NULL, dims, &o));
+  NULO("movedim", nn_movedim(C, x, 1, dims, NULL, &o));
+  UNARY_OUT("pad", nn_pad, 2, pads, NN_PAD_CONSTANT, 0);
+  NULO("pad", nn_pad(C, x, 2, NULL, NN_PAD_CONSTANT, 0, &o));
+  nn_tensor *grid[2];
+  NUL("meshgrid", nn_meshgrid(C, 2, NULL, false, grid));
+  NUL("meshgrid", nn_meshgrid(C, 2, hole, false, grid));
+  NUL("meshgrid", nn_meshgrid(C, 2, two, false, NULL));
+  NOCTX(nn_meshgrid(NULL, 2, two, false, grid));
 }
 
 static void test_elementwise(nn_tensor *x, nn_tensor *y) {
