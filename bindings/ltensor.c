@@ -2324,6 +2324,7 @@ void lunet_open_tensor(lua_State *L) {
   lua_pushvalue(L, box);
   luaL_setfuncs(L, methods_list, 2);
   lunet_open_vocab(L, mod, methods);            /* lvocab.c: gather, scatter, sort, masks... */
+  lunet_open_linalg(L, mod, methods);           /* llinalg.c: bmm, einsum, lunet._linalg... */
   lua_pushvalue(L, mt);
   lua_pushvalue(L, box);
   lua_pushvalue(L, methods);

@@ -44,5 +44,7 @@ void lunet_open_randomstate(lua_State *L); /* lrandomstate.c: NumPy's legacy MT1
 void lunet_open_nnops(lua_State *L);     /* lnnops.c: conv, pool, norm, recurrent ops */
 /* lvocab.c: gather/scatter, masks, sort, scans into the tensor methods and the module */
 void lunet_open_vocab(lua_State *L, int mod, int methods);
+/* llinalg.c: bmm, baddbmm, mv, addmv, outer, cross, einsum and lunet._linalg (LAPACK) */
+void lunet_open_linalg(lua_State *L, int mod, int methods);
 
 #endif

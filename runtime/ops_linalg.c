@@ -691,5 +691,250 @@ done:
   return s;
 }
 
+/* ---- products made of the ops above (their gradients come from them) ---------------------
+   bmm, mv and outer are matmul with PyTorch's shape rules checked first (matmul itself would
+   broadcast or promote what these refuse); baddbmm and addmv add a scaled input to it. */
+
+static nn_status product_check(nn_ctx *ctx, const char *op, nn_tensor *a, nn_tensor *b, int na,
+                               int nb) {
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  NN_ARG_AS(ctx, op, a && b, "tensor");
+  bool ok = a->ndim == na && b->ndim == nb;
+  if (ok && na == 3) ok = a->shape[0] == b->shape[0] && a->shape[2] == b->shape[1];
+  if (ok && na == 2) ok = a->shape[1] == b->shape[0];
+  if (!ok)
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s: expected %s, got %s and %s", op,
+                   na == 3 ? "[B, n, m] and [B, m, p]" : na == 2 ? "[n, m] and [m]" : "two 1-D tensors",
+                   nn_shape_fmt(a->ndim, a->shape, b1), nn_shape_fmt(b->ndim, b->shape, b2));
+  if (a->dtype != b->dtype)
+    return nn_fail(ctx, NN_ERR_DTYPE, "%s: expected both tensors to have the same dtype, got %s and %s",
+                   op, nn_dtype_name(a->dtype), nn_dtype_name(b->dtype));
+  return NN_OK;
+}
+
+nn_status nn_bmm(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
+  NN_ARG(ctx, "bmm", out);
+  *out = NULL;
+  nn_status s = product_check(ctx, "bmm", a, b, 3, 3);
+  return s ? s : nn_matmul(ctx, a, b, out);
+}
+
+nn_status nn_mv(nn_ctx *ctx, nn_tensor *m, nn_tensor *v, nn_tensor **out) {
+  NN_ARG(ctx, "mv", out);
+  *out = NULL;
+  nn_status s = product_check(ctx, "mv", m, v, 2, 1);
+  return s ? s : nn_matmul(ctx, m, v, out);
+}
+
+nn_status nn_outer(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
+  NN_ARG(ctx, "outer", out);
+  *out = NULL;
+  nn_status s = product_check(ctx, "outer", a, b, 1, 1);
+  if (s) return s;
+  nn_tensor *col = NULL, *row = NULL;      /* [n, 1] · [1, m]: a product of depth 1 */
+  if (!(s = nn_unsqueeze(ctx, a, 1, &col)) && !(s = nn_unsqueeze(ctx, b, 0, &row)))
+    s = nn_mul(ctx, col, row, out);
+  nn_tensor_release(col); nn_tensor_release(row);
+  return s;
+}
+
+/* beta input + alpha p, input broadcast to p's shape (beta 0: input's values are not read, as
+   PyTorch, so NaN in it does not propagate; its shape must still broadcast) */
+static nn_status add_scaled(nn_ctx *ctx, const char *op, nn_tensor *input, nn_tensor *p,
+                            double beta, double alpha, nn_tensor **out) {
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  int nd;
+  int64_t sh[NN_MAX_DIMS];
+  if (nn_broadcast_shape(ctx, op, input, p, &nd, sh) || nd != p->ndim ||
+      memcmp(sh, p->shape, sizeof(int64_t) * (size_t)nd))
+    return nn_fail(ctx, NN_ERR_SHAPE, "%s: input of shape %s does not broadcast to the product's %s",
+                   op, nn_shape_fmt(input->ndim, input->shape, b1), nn_shape_fmt(p->ndim, p->shape, b2));
+  if (input->dtype != p->dtype)
+    return nn_fail(ctx, NN_ERR_DTYPE, "%s: input has dtype %s, the product %s", op,
+                   nn_dtype_name(input->dtype), nn_dtype_name(p->dtype));
+  nn_tensor *sp = NULL, *si = NULL;
+  nn_status s = NN_OK;
+  if (alpha != 1) s = nn_muls(ctx, p, alpha, &sp);
+  else { nn_tensor_retain(p); sp = p; }
+  if (!s && beta == 0) {                  /* the product, at its own shape */
+    *out = sp;
+    return NN_OK;
+  }
+  if (!s && beta != 1) s = nn_muls(ctx, input, beta, &si);
+  if (!s) s = nn_add(ctx, si ? si : input, sp, out);
+  nn_tensor_release(sp); nn_tensor_release(si);
+  return s;
+}
+
+nn_status nn_baddbmm(nn_ctx *ctx, nn_tensor *input, nn_tensor *a, nn_tensor *b, double beta,
+                     double alpha, nn_tensor **out) {
+  NN_ARG(ctx, "baddbmm", out);
+  *out = NULL;
+  NN_ARG_AS(ctx, "baddbmm", input && a && b, "tensor");
+  nn_tensor *p = NULL;
+  nn_status s = nn_bmm(ctx, a, b, &p);
+  if (s) return s;
+  s = add_scaled(ctx, "baddbmm", input, p, beta, alpha, out);
+  nn_tensor_release(p);
+  return s;
+}
+
+nn_status nn_addmv(nn_ctx *ctx, nn_tensor *input, nn_tensor *m, nn_tensor *v, double beta,
+                   double alpha, nn_tensor **out) {
+  NN_ARG(ctx, "addmv", out);
+  *out = NULL;
+  NN_ARG_AS(ctx, "addmv", input && m && v, "tensor");
+  nn_tensor *p = NULL;
+  nn_status s = nn_mv(ctx, m, v, &p);
+  if (s) return s;
+  s = add_scaled(ctx, "addmv", input, p, beta, alpha, out);
+  nn_tensor_release(p);
+  return s;
+}
+
+/* ---- cross: the cross product of 3-vectors along dim (a and b broadcast) ------------------
+   Made of narrow, mul, sub and cat, so its gradient is theirs. dim NN_ALL: the first dim of
+   size 3 of the broadcast shape (torch.cross without dim). */
+nn_status nn_cross(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, int dim, nn_tensor **out) {
+  NN_ARG(ctx, "cross", out);
+  *out = NULL;
+  NN_ARG_AS(ctx, "cross", a && b, "tensor");
+  char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
+  int nd;
+  int64_t sh[NN_MAX_DIMS];
+  nn_status s = nn_broadcast_shape(ctx, "cross", a, b, &nd, sh);
+  if (s) return s;
+  if (dim == NN_ALL)
+    for (int d = nd - 1; d >= 0; d--) if (sh[d] == 3) dim = d;
+  if (dim == NN_ALL)
+    return nn_fail(ctx, NN_ERR_SHAPE, "cross: no dimension of size 3 in %s and %s",
+                   nn_shape_fmt(a->ndim, a->shape, b1), nn_shape_fmt(b->ndim, b->shape, b2));
+  if ((s = nn_check_dim(ctx, "cross", &dim, nd))) return s;
+  int da = dim - (nd - a->ndim), db = dim - (nd - b->ndim);   /* the dim in each operand */
+  if (da < 0 || db < 0 || a->shape[da] != 3 || b->shape[db] != 3)
+    return nn_fail(ctx, NN_ERR_SHAPE, "cross: dimension %d must have size 3 in both, got %s and %s",
+                   dim + 1, nn_shape_fmt(a->ndim, a->shape, b1), nn_shape_fmt(b->ndim, b->shape, b2));
+  nn_tensor *ca[3] = {0}, *cb[3] = {0}, *c[3] = {0};
+  for (int i = 0; i < 3 && !s; i++)
+    if (!(s = nn_narrow(ctx, a, da, i, 1, &ca[i]))) s = nn_narrow(ctx, b, db, i, 1, &cb[i]);
+  for (int i = 0; i < 3 && !s; i++) {      /* c_i = a_j b_k - a_k b_j, (i, j, k) cyclic */
+    int j = (i + 1) % 3, k = (i + 2) % 3;
+    nn_tensor *p = NULL, *q = NULL;
+    if (!(s = nn_mul(ctx, ca[j], cb[k], &p)) && !(s = nn_mul(ctx, ca[k], cb[j], &q)))
+      s = nn_sub(ctx, p, q, &c[i]);
+    nn_tensor_release(p); nn_tensor_release(q);
+  }
+  if (!s) s = nn_cat(ctx, 3, c, dim, out);
+  for (int i = 0; i < 3; i++) { nn_tensor_release(ca[i]); nn_tensor_release(cb[i]); nn_tensor_release(c[i]); }
+  return s;
+}
+
+/* ---- norms (torch.linalg.vector_norm, matrix_norm), made of abs, pow, sum, max, min -------- */
+
+typedef enum { R_SUM, R_MAX, R_MIN } red_kind;
+
+/* t reduced over dims[0..n) (distinct, 0-based) with keepdim, then those dims squeezed unless
+   keepdim. Takes over the reference *t. */
+static nn_status reduce_keep(nn_ctx *ctx, red_kind k, nn_tensor **t, int n, const int *dims, bool keepdim) {
+  nn_status s = NN_OK;
+  for (int i = 0; i < n && !s; i++) {
+    nn_tensor *r = NULL;
+    s = k == R_SUM ? nn_sum(ctx, *t, dims[i], true, &r)
+                   : (k == R_MAX ? nn_max : nn_min)(ctx, *t, dims[i], true, &r, NULL);
+    if (!s) { nn_tensor_release(*t); *t = r; }
+  }
+  for (int d = NN_MAX_DIMS - 1; d >= 0 && !s && !keepdim; d--) {   /* highest dim first */
+    bool listed = false;
+    for (int i = 0; i < n; i++) listed = listed || dims[i] == d;
+    nn_tensor *r = NULL;
+    if (listed && !(s = nn_squeeze(ctx, *t, d, &r))) { nn_tensor_release(*t); *t = r; }
+  }
+  return s;
+}
+
+/* dims (NULL/0: all) normalized into d[], each at most once */
+static nn_status norm_dims(nn_ctx *ctx, const char *op, const nn_tensor *t, int n, const int *dims, int *d, int *nd) {
+  *nd = n > 0 ? n : t->ndim;
+  if (n > NN_MAX_DIMS) return nn_fail(ctx, NN_ERR_ARG, "%s: %d dims given, a tensor has at most %d", op, n, NN_MAX_DIMS);
+  for (int i = 0; i < *nd; i++) {
+    d[i] = n > 0 ? dims[i] : i;
+    nn_status s = nn_check_dim(ctx, op, &d[i], t->ndim);
+    if (s) return s;
+    for (int j = 0; j < i; j++)
+      if (d[j] == d[i]) return nn_fail(ctx, NN_ERR_ARG, "%s: dim %d is listed twice", op, d[i] + 1);
+  }
+  return NN_OK;
+}
+
+nn_status nn_linalg_vector_norm(nn_ctx *ctx, nn_tensor *t, double ord, int ndims, const int *dims,
+                                bool keepdim, nn_tensor **out) {
+  NN_ARG(ctx, "vector_norm", out);
+  *out = NULL;
+  if (ndims > 0) NN_ARG(ctx, "vector_norm", dims);
+  int d[NN_MAX_DIMS], nd;
+  nn_status s = nn_need_float(ctx, "vector_norm", t);
+  if (s || (s = norm_dims(ctx, "vector_norm", t, ndims, dims, d, &nd))) return s;
+  if (ord != ord) return nn_fail(ctx, NN_ERR_ARG, "vector_norm: ord is NaN");
+  nn_tensor *x = NULL, *r = NULL, *z = NULL;
+  if ((s = nn_abs(ctx, t, &x))) return s;
+  if (isinf(ord)) s = reduce_keep(ctx, ord > 0 ? R_MAX : R_MIN, &x, nd, d, keepdim);
+  else if (ord == 0) {                      /* the count of nonzeros (no gradient) */
+    if (!(s = nn_zeros(ctx, x->dtype, 0, NULL, &z)) && !(s = nn_compare(ctx, NN_NE, x, z, &r))) {
+      nn_tensor_release(x); x = r; r = NULL;
+      s = reduce_keep(ctx, R_SUM, &x, nd, d, keepdim);
+    }
+  } else {                                  /* (Σ |x|^p)^(1/p) */
+    if (ord != 1 && !(s = nn_pows(ctx, x, ord, &r))) { nn_tensor_release(x); x = r; r = NULL; }
+    if (!s) s = reduce_keep(ctx, R_SUM, &x, nd, d, keepdim);
+    if (!s && ord != 1 && !(s = nn_pows(ctx, x, 1.0 / ord, &r))) { nn_tensor_release(x); x = r; r = NULL; }
+  }
+  nn_tensor_release(z); nn_tensor_release(r);
+  if (s) nn_tensor_release(x);
+  else *out = x;
+  return s;
+}
+
+nn_status nn_linalg_matrix_norm(nn_ctx *ctx, nn_tensor *t, const char *ord, int d0, int d1,
+                                bool keepdim, nn_tensor **out) {
+  NN_ARG(ctx, "matrix_norm", out);
+  *out = NULL;
+  NN_ARG(ctx, "matrix_norm", ord);
+  nn_status s = nn_need_float(ctx, "matrix_norm", t);
+  if (s) return s;
+  char b1[NN_SHAPE_BUF];
+  if (t->ndim < 2)
+    return nn_fail(ctx, NN_ERR_SHAPE, "matrix_norm: expected at least 2 dimensions, got %s",
+                   nn_shape_fmt(t->ndim, t->shape, b1));
+  int d[2], nd;
+  if ((s = norm_dims(ctx, "matrix_norm", t, 2, (const int[]){d0, d1}, d, &nd))) return s;
+  if (strcmp(ord, "fro") == 0) return nn_linalg_vector_norm(ctx, t, 2.0, 2, d, keepdim, out);
+  /* "1": the largest column sum of |t| (sum over rows d0, then max over d1); "inf": rows */
+  static const struct { const char *name; int sum_dim; red_kind k; } kinds[] = {
+    {"1", 0, R_MAX}, {"-1", 0, R_MIN}, {"inf", 1, R_MAX}, {"-inf", 1, R_MIN}};
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    if (strcmp(ord, kinds[i].name) != 0) continue;
+    nn_tensor *x = NULL;
+    if ((s = nn_abs(ctx, t, &x))) return s;
+    int sd = d[kinds[i].sum_dim], md = d[1 - kinds[i].sum_dim];
+    if (!(s = reduce_keep(ctx, R_SUM, &x, 1, &sd, true)))
+      s = reduce_keep(ctx, kinds[i].k, &x, 1, &md, true);
+    if (!s && !keepdim) {
+      nn_tensor *r = NULL;                 /* drop the two kept dims, the higher first */
+      int hi = d[0] > d[1] ? d[0] : d[1], lo = d[0] + d[1] - hi;
+      if (!(s = nn_squeeze(ctx, x, hi, &r))) { nn_tensor_release(x); x = r; s = nn_squeeze(ctx, x, lo, &r); }
+      if (!s) { nn_tensor_release(x); x = r; }
+    }
+    if (s) nn_tensor_release(x);
+    else *out = x;
+    return s;
+  }
+  return nn_fail(ctx, NN_ERR_ARG, "matrix_norm: ord \"%s\" is not one of \"fro\", \"1\", \"-1\", \"inf\", "
+                 "\"-inf\" (\"nuc\", \"2\" and \"-2\" need singular values, not available)", ord);
+}
+
+/* the LAPACK ops (ops_lapack.c) are listed with this file's */
+extern const nn_op nn_op_inv, nn_op_det, nn_op_solve, nn_op_cholesky;
+
 /* this file's ops, for the op list (oplist.c): a new op here is listed here */
-const nn_op *const nn_ops_linalg[] = {&nn_op_matmul, &nn_op_linear, &nn_op_linear_relu, &nn_op_addmm, NULL};
+const nn_op *const nn_ops_linalg[] = {&nn_op_matmul, &nn_op_linear, &nn_op_linear_relu, &nn_op_addmm,
+                                      &nn_op_inv, &nn_op_det, &nn_op_solve, &nn_op_cholesky, NULL};

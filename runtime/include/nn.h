@@ -393,6 +393,38 @@ NN_API nn_status nn_linear(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tensor *b
 /* y[N,M] = bias + x[N,K] w[K,M]; bias (NULL for none) broadcasts to [N,M]: a linear layer with
    its weight stored [in, out] */
 NN_API nn_status nn_addmm(nn_ctx *ctx, nn_tensor *bias, nn_tensor *x, nn_tensor *w, nn_tensor **out);
+/* issue 13's products (ops_linalg.c): bmm [B,n,m]·[B,m,p]; mv [n,m]·[m]; outer [n]⊗[m];
+   baddbmm/addmv: beta input + alpha product (input broadcasts; beta 0 ignores its values);
+   cross of 3-vectors along dim (NN_ALL: the first dim of size 3), a and b broadcast */
+NN_API nn_status nn_bmm(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_mv(nn_ctx *ctx, nn_tensor *m, nn_tensor *v, nn_tensor **out);
+NN_API nn_status nn_outer(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_baddbmm(nn_ctx *ctx, nn_tensor *input, nn_tensor *a, nn_tensor *b, double beta,
+                            double alpha, nn_tensor **out);
+NN_API nn_status nn_addmv(nn_ctx *ctx, nn_tensor *input, nn_tensor *m, nn_tensor *v, double beta,
+                          double alpha, nn_tensor **out);
+NN_API nn_status nn_cross(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, int dim, nn_tensor **out);
+/* einsum of n (1 or 2) operands, PyTorch's equations (ops_einsum.c). A plan is the parsed
+   equation, to run many times (free with nn_einsum_plan_free); nn_einsum parses each call. */
+typedef struct nn_einsum_plan nn_einsum_plan;
+NN_API nn_status nn_einsum_plan_new(nn_ctx *ctx, const char *eq, nn_einsum_plan **out);
+NN_API void nn_einsum_plan_free(nn_ctx *ctx, nn_einsum_plan *p);
+NN_API nn_status nn_einsum_run(nn_ctx *ctx, const nn_einsum_plan *p, int n, nn_tensor *const *ops,
+                               nn_tensor **out);
+NN_API nn_status nn_einsum(nn_ctx *ctx, const char *eq, int n, nn_tensor *const *ops, nn_tensor **out);
+/* LAPACK (ops_lapack.c), over batches [..., n, n], computed in float64: a singular matrix is
+   an error for inv and solve (det gives 0); cholesky reads the lower triangle and fails for a
+   matrix that is not positive-definite. solve: b [..., n, k], or [n] with a 2-D a. */
+NN_API nn_status nn_linalg_inv(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_linalg_det(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_linalg_solve(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_linalg_cholesky(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+/* torch.linalg.vector_norm: ord any p (INFINITY, -INFINITY, 0 counts nonzeros) over the dims
+   listed (ndims 0: all); matrix_norm: ord "fro", "1", "-1", "inf", "-inf" over dims d0, d1 */
+NN_API nn_status nn_linalg_vector_norm(nn_ctx *ctx, nn_tensor *t, double ord, int ndims,
+                                       const int *dims, bool keepdim, nn_tensor **out);
+NN_API nn_status nn_linalg_matrix_norm(nn_ctx *ctx, nn_tensor *t, const char *ord, int d0, int d1,
+                                       bool keepdim, nn_tensor **out);
 
 /* ---- neural-network functions ---------------------------------------------- */
 NN_API nn_status nn_softmax(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out);

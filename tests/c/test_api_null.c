@@ -530,6 +530,50 @@ static void test_reductions_linalg_nn(nn_tensor *x, nn_tensor *y, nn_tensor *w, 
   CHECK(!nn_profile_get(NULL, 0, &name, &calls, &secs) && calls == 7 && secs == 7);
 }
 
+/* issue 13's linear algebra: products, einsum and its plans, LAPACK, norms */
+static void test_linalg13(nn_tensor *x) {
+  BINARY("bmm", nn_bmm, x, x);
+  BINARY("mv", nn_mv, x, x);
+  BINARY("outer", nn_outer, x, x);
+  NULO("baddbmm", nn_baddbmm(C, NULL, x, x, 1, 1, &o));
+  NULO("baddbmm", nn_baddbmm(C, x, NULL, x, 1, 1, &o));
+  NUL("baddbmm", nn_baddbmm(C, x, x, x, 1, 1, NULL));
+  NOCTX(nn_baddbmm(NULL, x, x, x, 1, 1, &o));
+  NULO("addmv", nn_addmv(C, NULL, x, x, 1, 1, &o));
+  NULO("addmv", nn_addmv(C, x, x, NULL, 1, 1, &o));
+  NUL("addmv", nn_addmv(C, x, x, x, 1, 1, NULL));
+  NOCTX(nn_addmv(NULL, x, x, x, 1, 1, &o));
+  NULO("cross", nn_cross(C, NULL, x, NN_ALL, &o));
+  NUL("cross", nn_cross(C, x, x, NN_ALL, NULL));
+  NOCTX(nn_cross(NULL, x, x, NN_ALL, &o));
+  nn_tensor *ops[2] = {x, NULL};
+  NULO("einsum", nn_einsum(C, NULL, 1, ops, &o));
+  NULO("einsum", nn_einsum(C, "ij,jk", 2, ops, &o));     /* a NULL operand */
+  NULO("einsum", nn_einsum(C, "ij", 1, NULL, &o));
+  NUL("einsum", nn_einsum(C, "ij", 1, ops, NULL));
+  NOCTX(nn_einsum(NULL, "ij", 1, ops, &o));
+  nn_einsum_plan *pl = (nn_einsum_plan *)&pl;
+  NUL("einsum", nn_einsum_plan_new(C, NULL, &pl));
+  CHECK(pl == NULL);
+  NUL("einsum", nn_einsum_plan_new(C, "ij", NULL));
+  CHECK(nn_einsum_plan_new(NULL, "ij", &pl) == NN_ERR_ARG);
+  NULO("einsum", nn_einsum_run(C, NULL, 1, ops, &o));
+  OK(nn_einsum_plan_new(C, "ij->ji", &pl));
+  NUL("einsum", nn_einsum_run(C, pl, 1, ops, NULL));
+  NOCTX(nn_einsum_run(NULL, pl, 1, ops, &o));
+  nn_einsum_plan_free(C, pl);
+  nn_einsum_plan_free(C, NULL);
+  nn_einsum_plan_free(NULL, NULL);
+  UNARY0("inv", nn_linalg_inv);
+  UNARY0("det", nn_linalg_det);
+  UNARY0("cholesky", nn_linalg_cholesky);
+  BINARY("solve", nn_linalg_solve, x, x);
+  UNARY_OUT("vector_norm", nn_linalg_vector_norm, 2.0, 0, NULL, false);
+  NULO("vector_norm", nn_linalg_vector_norm(C, x, 2.0, 1, NULL, false, &o));
+  UNARY_OUT("matrix_norm", nn_linalg_matrix_norm, "fro", 0, 1, false);
+  NULO("matrix_norm", nn_linalg_matrix_norm(C, x, NULL, 0, 1, false, &o));
+}
+
 static void test_layers(nn_tensor *x) {
   nn_module *m = (nn_module *)&m, *lin, *seq;
   NUL("Linear", nn_linear_new(C, NULL, 3, 2, true, NN_F32, NULL));
@@ -750,6 +794,7 @@ int main(int argc, char **argv) {
   test_gather_masks(x, idx);
   test_elementwise(x, y);
   test_reductions_linalg_nn(x, y, w, cls);
+  test_linalg13(x);
   test_layers(xf);
   test_optim(p);
   test_files(x);

@@ -890,7 +890,11 @@ static void c_cumprod(void) {
   nn_tensor_release(x);
 }
 /* ---- end of B's cases ---- */
+#include "grad_linalg.h"   /* inv, det, solve, cholesky, bmm..., einsum, norms (issue 13) */
+
 static const struct { const char *op; void (*run)(void); } cases[] = {
+  {"inv", c_inv}, {"det", c_det}, {"solve", c_solve}, {"cholesky", c_cholesky},
+  {"linalg_composites", linalg_composites},
   {"adds", c_adds}, {"muls", c_muls}, {"rsubs", c_rsubs}, {"rdivs", c_rdivs}, {"pows", c_pows},
   {"leaky_relu", c_leaky_relu}, {"clamp", c_clamp}, {"where", c_where},
   {"sum", c_sum}, {"mean", c_mean}, {"prod", c_prod}, {"var", c_var}, {"std", c_std},

@@ -14,6 +14,7 @@ return {
   plot = module "lunet.plot",
   testing = module "lunet.testing",
   progress = module "lunet.progress",
+  linalg = module "lunet.linalg",
   CmdLine = module "lunet.cmdline",
   MLPClassifier = field("lunet.estimators", "MLPClassifier"),
   MLPRegressor = field("lunet.estimators", "MLPRegressor"),
