@@ -11,7 +11,8 @@ cd "$(dirname "$0")"
 
 PACKAGES=(cmake gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-dev lua-busted zlib1g-dev
           libedit-dev libcjson-dev valgrind clang libclang-rt-14-dev
-          luarocks)   # luarocks: tests/sh/luarocks.sh builds and loads the rockspec
+          luarocks    # luarocks: tests/sh/luarocks.sh builds and loads the rockspec
+          libopenmpi-dev openmpi-bin)   # lunet.distributed (tests/mpi: mpirun -np 2)
 OPTIONAL=(dataset-fashion-mnist)   # Fashion-MNIST for scripts/fashion_mlp.lua (installed if available)
 
 install_deps() {

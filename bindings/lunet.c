@@ -586,6 +586,7 @@ NN_API int luaopen_lunet(lua_State *L) {
   lunet_open_readers(L);
   lunet_open_io(L);
   lunet_open_nnops(L);
+  lunet_open_dist(L);
   lua_createtable(L, 0, 2);
   push_autoload(L);
   push_dir(L, -1);

@@ -46,5 +46,6 @@ void lunet_open_nnops(lua_State *L);     /* lnnops.c: conv, pool, norm, recurren
 void lunet_open_vocab(lua_State *L, int mod, int methods);
 /* llinalg.c: bmm, baddbmm, mv, addmv, outer, cross, einsum and lunet._linalg (LAPACK) */
 void lunet_open_linalg(lua_State *L, int mod, int methods);
+void lunet_open_dist(lua_State *L);      /* ldist.c: lunet._dist (MPI, for lunet.distributed) */
 
 #endif

@@ -237,6 +237,51 @@ static nn_status check_saved(nn_ctx *ctx, const nn_node *node) {
   return NN_OK;
 }
 
+/* ---- the gradient-ready hook ----------------------------------------------------------- */
+
+void nn_set_grad_ready_hook(nn_ctx *ctx, nn_grad_ready_fn fn, void *ud) {
+  if (!ctx) return;
+  ctx->grad_ready = fn;
+  ctx->grad_ready_ud = fn ? ud : NULL;
+}
+
+/* A leaf and the walk step after which its grad is final (the last node, in walk order, that
+   takes it as an input). */
+typedef struct nn_ready { size_t step; nn_tensor *leaf; } nn_ready;
+
+/* The leaves of order[0..n) with their last steps, the latest step first (so the walk takes
+   them from the end). Made only while a hook is set: a block of the cache, NULL with *m = 0 if
+   there is none or no memory (then only the final call comes: nn_set_grad_ready_hook). */
+static nn_ready *ready_list(nn_ctx *ctx, size_t n, size_t *m, size_t *bytes) {
+  *m = 0;
+  *bytes = 0;
+  size_t cap = 0;
+  for (size_t k = 0; k < n; k++) cap += (size_t)ctx->order[k]->nin;
+  if (cap == 0 || cap > SIZE_MAX / sizeof(nn_ready)) return NULL;
+  nn_ready *r = nn_block_get(ctx, cap * sizeof *r);
+  if (!r) return NULL;
+  *bytes = cap * sizeof *r;
+  uint64_t stamp = ++ctx->seq;
+  for (size_t k = n; k-- > 0;) {
+    nn_node *node = ctx->order[k];
+    for (int i = 0; i < node->nin; i++) {
+      nn_tensor *in = node->in[i];
+      if (!in || in->node || !in->requires_grad || in->ready_mark == stamp) continue;
+      in->ready_mark = stamp;
+      r[(*m)++] = (nn_ready){k, in};
+    }
+  }
+  return r;
+}
+
+/* Reports the leaves whose last step is k (all that are left when k is SIZE_MAX) */
+static void ready_upto(nn_ctx *ctx, const nn_ready *r, size_t *m, size_t k) {
+  while (*m > 0 && (k == SIZE_MAX || r[*m - 1].step <= k)) {
+    (*m)--;
+    ctx->grad_ready(ctx, r[*m].leaf, ctx->grad_ready_ud);
+  }
+}
+
 /* What a failed backward leaves. Every failure that can be seen before the walk (a saved tensor
    modified in place, a graph already freed, no memory for the work list) is found while the
    nodes are collected, before any gradient moves: the leaves' grads and the graph stay as they
@@ -293,12 +338,20 @@ nn_status nn_backward(nn_ctx *ctx, nn_tensor *t, nn_tensor *grad) {
 
   if (!t->node) {                  /* a leaf: its grad is the seed */
     materialize(t);
-    if (!t->grad) { t->grad = seed; return NN_OK; }
-    add_reduced(t->grad, seed);
-    nn_tensor_release(seed);
+    if (!t->grad) t->grad = seed;
+    else {
+      add_reduced(t->grad, seed);
+      nn_tensor_release(seed);
+    }
+    if (ctx->grad_ready) {
+      ctx->grad_ready(ctx, t, ctx->grad_ready_ud);
+      ctx->grad_ready(ctx, NULL, ctx->grad_ready_ud);
+    }
     return NN_OK;
   }
   qsort(ctx->order, n, sizeof *ctx->order, by_seq_desc);
+  size_t nready = 0, ready_bytes = 0;
+  nn_ready *ready = ctx->grad_ready ? ready_list(ctx, n, &nready, &ready_bytes) : NULL;
   for (size_t k = 0; k < n; k++) ctx->order[k]->refs++;   /* pinned while we walk */
 
   bool was = ctx->grad_enabled;
@@ -314,8 +367,14 @@ nn_status nn_backward(nn_ctx *ctx, nn_tensor *t, nn_tensor *grad) {
     if (ctx->profiling) nn_prof_add(ctx, node->op->name, nn_now() - t0);
     nn_tensor_release(node->gout);
     node->gout = NULL;
+    if (ready && !s) ready_upto(ctx, ready, &nready, k);
   }
   ctx->grad_enabled = was;
+  if (ctx->grad_ready && !s) {
+    if (ready) ready_upto(ctx, ready, &nready, SIZE_MAX);
+    ctx->grad_ready(ctx, NULL, ctx->grad_ready_ud);
+  }
+  if (ready) nn_block_put(ctx, ready, ready_bytes);
   /* free the graph: saved tensors and inputs go now, nodes when their outputs go */
   for (size_t k = 0; k < n; k++) { node_drop_graph(ctx->order[k]); ctx->order[k]->freed = true; }
   for (size_t k = 0; k < n; k++) nn_node_release(ctx->order[k]);

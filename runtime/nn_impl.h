@@ -45,6 +45,8 @@ struct nn_ctx {
   uint64_t seq;               /* autograd node sequence (topological order) */
   struct nn_node **order;     /* backward's reusable work list */
   size_t order_cap;
+  nn_grad_ready_fn grad_ready; /* nn_set_grad_ready_hook (DDP buckets); NULL: none */
+  void *grad_ready_ud;
   struct nn_rng rng;
   bool profiling;
   nn_prof prof[NN_PROF_MAX];
@@ -119,6 +121,7 @@ struct nn_tensor {
   nn_ctx *ctx;
   nn_tensor *grad;                 /* leaves: accumulated gradient */
   struct nn_node *node;            /* non-leaves: the op that made it (owned) */
+  uint64_t ready_mark;             /* backward's walk stamp: already on ctx->ready */
 };
 
 static inline char *nn_ptr(const nn_tensor *t) {

@@ -30,6 +30,18 @@ NN_API nn_status nn_linear_relu(nn_ctx *ctx, nn_tensor *x, nn_tensor *w, nn_tens
 NN_API void nn_tensor_zero_grad_deferred(nn_tensor *t);
 NN_API void nn_optim_zero_grad_deferred(nn_optim *o);   /* the same on each parameter */
 
+/* ---- the gradient-ready hook (lunet.distributed's DDP, bindings/ldist.c) ---------------------
+   While a hook is set, backward calls fn(ctx, leaf, ud) for each leaf that requires grad as
+   soon as the walk has added its last contribution (its grad is final for this backward), in
+   the order that happens, then fn(ctx, NULL, ud) once when the walk has finished without error.
+   It runs on the thread that called backward. fn NULL removes the hook. Without memory for its
+   list of leaves, backward makes only the final call: the hook then counts every leaf ready. */
+typedef void (*nn_grad_ready_fn)(nn_ctx *ctx, nn_tensor *leaf, void *ud);
+NN_API void nn_set_grad_ready_hook(nn_ctx *ctx, nn_grad_ready_fn fn, void *ud);
+/* the default thread count before LUNET_NUM_THREADS: the CPUs this process may use (affinity,
+   cgroup quota) divided by the MPI ranks on the host its launcher reports (runtime/pool.c) */
+NN_API int nn_cpus_usable(void);
+
 /* ---- optimizers: the option struct behind nn_optim_set/nn_optim_get ------------------------ */
 typedef enum { NN_SGD, NN_ADAM, NN_ADAMW, NN_RMSPROP, NN_ADAGRAD } nn_optim_kind; /* nn_optim_kind_name order */
 typedef struct nn_optim_opts {

@@ -15,6 +15,7 @@ return {
   testing = module "lunet.testing",
   progress = module "lunet.progress",
   linalg = module "lunet.linalg",
+  distributed = module "lunet.distributed",
   CmdLine = module "lunet.cmdline",
   MLPClassifier = field("lunet.estimators", "MLPClassifier"),
   MLPRegressor = field("lunet.estimators", "MLPRegressor"),

@@ -667,15 +667,31 @@ end
 ---------------------------------------------------------------------------------------------------
 -- minibatches
 
+-- shard = {rank, size} (lunet.distributed): this rank's rows of the epoch's order (the same
+-- permutation on every rank: the same random_state): the positions rank, rank + size, … of it
+-- (torch's DistributedSampler without its padding), so each row is in one shard once per epoch;
+-- when size does not divide n, the first n % size ranks hold one row more.
+local function shard_rows(F, shard, order, n)
+  local r, size = type(shard) == "table" and shard[1], type(shard) == "table" and shard[2]
+  if math.type(r) ~= "integer" or math.type(size) ~= "integer" or size < 1 or r < 1 or r > size then
+    raise(F .. ": shard must be {rank, size} with 1 <= rank <= size, got " ..
+      (type(shard) == "table" and ("{%s, %s}"):format(tostring(r), tostring(size)) or tostring(shard)))
+  end
+  local pos = lunet.arange(r, n + 1, size)
+  local mine = order and order:index_select(1, pos) or pos
+  return mine, mine:numel()
+end
+
 -- for xb, yb in data.batches(X [, y], {batch_size = 32, shuffle = false, random_state,
---                                      drop_last = false, generator}) do … end
--- Without shuffling the batches are views (narrow); with it, copies (index_select).
+--                                      drop_last = false, generator, shard}) do … end
+-- Without shuffling the batches are views (narrow); with it (or a shard), copies (index_select).
 function M.batches(X, y, opts)
   local F = "batches"
   if opts == nil and type(y) == "table" and not istensor(y) and #y == 0 and next(y) ~= nil then
     y, opts = nil, y
   end
-  opts = checkopts(F, opts, {"batch_size", "shuffle", "random_state", "drop_last", "generator"})
+  opts = checkopts(F, opts, {"batch_size", "shuffle", "random_state", "drop_last", "generator",
+                             "shard"})
   if not istensor(X) then raise(F .. ": X must be a tensor, got " .. type(X)) end
   local n = nrows(F, "X", X)
   if y ~= nil then
@@ -692,6 +708,7 @@ function M.batches(X, y, opts)
   local gen = shuffle and generator(F, opts) or nil
   -- NumPy's permutation(n) (plus one), as sklearn.utils.shuffle orders rows
   local order = shuffle and n > 0 and gen:permutation(n, "int64") or nil
+  if opts.shard ~= nil then order, n = shard_rows(F, opts.shard, order, n) end
   local start = 1
   return function()
     local len = math.min(bs, n - start + 1)
