@@ -892,7 +892,87 @@ static void c_cumprod(void) {
 /* ---- end of B's cases ---- */
 #include "grad_linalg.h"   /* inv, det, solve, cholesky, bmm..., einsum, norms (issue 13) */
 
+/* ---- shape vocabulary (ops_layout.c; diagonal is an op of its own, the others compose ops) ---- */
+static nn_status f_diagonal(nn_tensor **in, const A *a, nn_tensor **out) { return nn_diagonal(C, in[0], a->n, a->d0, a->d1, out); }
+static nn_status f_split2(nn_tensor **in, const A *a, nn_tensor **out) {   /* the second of two pieces */
+  nn_tensor *p[2];
+  int64_t sizes[2] = {a->n, nn_tensor_shape(in[0])[a->d0 < 0 ? nn_tensor_ndim(in[0]) + a->d0 : a->d0] - a->n};
+  nn_status s = nn_split(C, in[0], a->d0, 2, sizes, p);
+  if (s) return s;
+  nn_tensor_release(p[0]);
+  *out = p[1];
+  return NN_OK;
+}
+static nn_status f_flip(nn_tensor **in, const A *a, nn_tensor **out) { return nn_flip(C, in[0], a->nd, a->dims, out); }
+static nn_status f_roll(nn_tensor **in, const A *a, nn_tensor **out) { return nn_roll(C, in[0], a->nd, a->shape, a->keep ? NULL : a->dims, out); }
+static nn_status f_tile(nn_tensor **in, const A *a, nn_tensor **out) { return nn_tile(C, in[0], a->nd, a->shape, out); }
+static nn_status f_repint(nn_tensor **in, const A *a, nn_tensor **out) { return nn_repeat_interleave(C, in[0], a->n, a->keep ? in[1] : NULL, a->d0, out); }
+static nn_status f_tri(nn_tensor **in, const A *a, nn_tensor **out) { return (a->keep ? nn_triu : nn_tril)(C, in[0], a->n, out); }
+static nn_status f_diag(nn_tensor **in, const A *a, nn_tensor **out) { return nn_diag(C, in[0], a->n, out); }
+static nn_status f_trace(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_trace(C, in[0], out); }
+static nn_status f_movedim(nn_tensor **in, const A *a, nn_tensor **out) { return nn_movedim(C, in[0], a->nd, a->dims, a->dims + 4, out); }
+static nn_status f_meshgrid(nn_tensor **in, const A *a, nn_tensor **out) {   /* grid 1 * grid 2 */
+  nn_tensor *g[2];
+  nn_status s = nn_meshgrid(C, 2, in, a->keep, g);
+  if (s) return s;
+  s = nn_mul(C, g[0], g[1], out);
+  nn_tensor_release(g[0]); nn_tensor_release(g[1]);
+  return s;
+}
+static nn_status f_pad(nn_tensor **in, const A *a, nn_tensor **out) { return nn_pad(C, in[0], a->nd, a->shape, (nn_pad_mode)a->d0, a->s0, out); }
+static void c_diagonal(void) {
+  nn_tensor *x = MK(3, 0.1, 2, true, 3, 4, 2), *m = MK(2, 0.1, 2, true, 4, 3), *v = MK(1, 0.1, 2, true, 3);
+  A a = {.f = f_diagonal, .n = 1, .d0 = 0, .d1 = 1};
+  gradcheck("diagonal offset 1 dims 0,1", &a, 1, &x, 1);
+  a.n = -1; a.d0 = -1; a.d1 = 0;
+  gradcheck("diagonal offset -1 dims -1,0", &a, 1, &x, 1);
+  a = (A){.f = f_split2, .d0 = 1, .n = 1};
+  gradcheck("split [3,4,2] dim 1 into 1, 3", &a, 1, &x, 1);
+  a = (A){.f = f_flip, .nd = 2, .dims = {0, -1}};
+  gradcheck("flip dims 0, -1", &a, 1, &x, 1);
+  a = (A){.f = f_roll, .nd = 2, .shape = {1, -3}, .dims = {1, 0}};
+  gradcheck("roll shifts 1, -3 dims 1, 0", &a, 1, &x, 1);
+  a = (A){.f = f_roll, .nd = 1, .shape = {5}, .keep = true};
+  gradcheck("roll flattened by 5", &a, 1, &x, 1);
+  a = (A){.f = f_tile, .nd = 4, .shape = {2, 1, 2, 3}};
+  gradcheck("tile [3,4,2] by 2,1,2,3", &a, 1, &x, 1);
+  a = (A){.f = f_repint, .n = 2, .d0 = 1};
+  gradcheck("repeat_interleave 2 dim 1", &a, 1, &x, 1);
+  nn_tensor *in[2] = {m, mki(3, (const int64_t[]){2, 0, 3})};
+  a = (A){.f = f_repint, .d0 = -1, .keep = true};
+  gradcheck("repeat_interleave {2, 0, 3} dim -1", &a, 2, in, 1);
+  a = (A){.f = f_tri, .n = -1};
+  gradcheck("tril -1", &a, 1, &x, 1);
+  a = (A){.f = f_tri, .n = 1, .keep = true};
+  gradcheck("triu 1", &a, 1, &m, 1);
+  a = (A){.f = f_diag, .n = 0};
+  gradcheck("diag of a matrix", &a, 1, &m, 1);
+  a.n = -2;
+  gradcheck("diag of a vector, offset -2", &a, 1, &v, 1);
+  a.n = 1;
+  gradcheck("diag of a vector, offset 1", &a, 1, &v, 1);
+  a = (A){.f = f_trace};
+  gradcheck("trace", &a, 1, &m, 1);
+  a = (A){.f = f_movedim, .nd = 2, .dims = {0, 2, 0, 0, 2, 0}};
+  gradcheck("movedim {0, 2} -> {2, 0}", &a, 1, &x, 1);
+  nn_tensor *g[2] = {v, MK(1, 0.1, 2, true, 2)};
+  a = (A){.f = f_meshgrid};
+  gradcheck("meshgrid ij", &a, 2, g, 3);
+  a.keep = true;
+  gradcheck("meshgrid xy", &a, 2, g, 3);
+  static const int modes[] = {NN_PAD_CONSTANT, NN_PAD_REFLECT, NN_PAD_REPLICATE, NN_PAD_CIRCULAR};
+  for (int k = 0; k < 4; k++) {
+    char label[64];
+    a = (A){.f = f_pad, .nd = 4, .shape = {1, 1, 2, -1}, .d0 = modes[k], .s0 = 0.5};
+    snprintf(label, sizeof label, "pad mode %d {1, 1, 2, -1}", k);
+    gradcheck(label, &a, 1, &x, 1);
+  }
+  nn_tensor_release(x); nn_tensor_release(m); nn_tensor_release(v);
+  nn_tensor_release(in[1]); nn_tensor_release(g[1]);
+}
+
 static const struct { const char *op; void (*run)(void); } cases[] = {
+  {"diagonal", c_diagonal},
   {"inv", c_inv}, {"det", c_det}, {"solve", c_solve}, {"cholesky", c_cholesky},
   {"linalg_composites", linalg_composites},
   {"adds", c_adds}, {"muls", c_muls}, {"rsubs", c_rsubs}, {"rdivs", c_rdivs}, {"pows", c_pows},

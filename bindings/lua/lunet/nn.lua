@@ -548,6 +548,7 @@ M.functional = {
   -- the tensor functions themselves (ltensor.c)
   relu = lunet.relu, sigmoid = lunet.sigmoid, tanh = lunet.tanh, gelu = lunet.gelu,
   leaky_relu = lunet.leaky_relu,  -- (x, negative_slope = 0.01)
+  pad = lunet.pad,                -- (x, pads [, {mode, value}] | mode [, value]): last dim first
   softmax = function(x, dim) return lunet.softmax(x, dim or -1) end,
   log_softmax = function(x, dim) return lunet.log_softmax(x, dim or -1) end,
   dropout = C.dropout,            -- (x, p = 0.5, training = true [, generator])
