@@ -233,6 +233,7 @@ extern const nn_op *const nn_ops_ewise[], *const nn_ops_reduce[], *const nn_ops_
     *const nn_ops_index[], *const nn_ops_linalg[], *const nn_ops_nn[],
     *const nn_ops_rnn[];
 extern const nn_op *const nn_ops_conv[], *const nn_ops_pool[];   /* ops_conv.c, ops_pool.c */
+extern const nn_op *const nn_ops_norm[], *const nn_ops_resample[]; /* ops_norm.c, ops_resample.c */
 /* True if an op on these inputs must be recorded. */
 static inline bool nn_needs_grad(nn_ctx *ctx, int n, nn_tensor *const *in) {
   if (!ctx->grad_enabled) return false;

@@ -6,7 +6,8 @@
 
 static const nn_op *const *const families[] = {nn_ops_ewise, nn_ops_reduce, nn_ops_shape,
                                                nn_ops_index, nn_ops_linalg, nn_ops_nn, nn_ops_rnn,
-                                               nn_ops_conv, nn_ops_pool};
+                                               nn_ops_conv, nn_ops_pool, nn_ops_norm,
+                                               nn_ops_resample};
 #define NFAMILIES (int)(sizeof families / sizeof families[0])
 
 int nn_op_count(void) {
