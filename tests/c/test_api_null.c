@@ -240,6 +240,7 @@ static void test_creation(nn_tensor *x) {
     NUL(op, F(C, NULL, __VA_ARGS__));                                                         \
     NOCTX(F(NULL, x, __VA_ARGS__));                                                           \
   } while (0)
+
 /* gather/scatter and masks (ops_gather.c): each pointer NULL in turn, and no context */
 #define IDX3(op, F, ...)                                                                      \
   do {                                                                                        \
@@ -440,6 +441,62 @@ static void test_elementwise(nn_tensor *x, nn_tensor *y) {
   UNARY0("gelu", nn_gelu);
   UNARY0("sin", nn_sin);
   UNARY0("cos", nn_cos);
+  /* issue 13's element-wise vocabulary */
+  UNARY0("tan", nn_tan);
+  UNARY0("asin", nn_asin);
+  UNARY0("acos", nn_acos);
+  UNARY0("atan", nn_atan);
+  UNARY0("sinh", nn_sinh);
+  UNARY0("cosh", nn_cosh);
+  UNARY0("asinh", nn_asinh);
+  UNARY0("acosh", nn_acosh);
+  UNARY0("atanh", nn_atanh);
+  UNARY0("floor", nn_floor);
+  UNARY0("ceil", nn_ceil);
+  UNARY0("round", nn_round);
+  UNARY0("trunc", nn_trunc);
+  UNARY0("frac", nn_frac);
+  UNARY0("log1p", nn_log1p);
+  UNARY0("expm1", nn_expm1);
+  UNARY0("log2", nn_log2);
+  UNARY0("log10", nn_log10);
+  UNARY0("exp2", nn_exp2);
+  UNARY0("erf", nn_erf);
+  UNARY0("erfc", nn_erfc);
+  UNARY0("rsqrt", nn_rsqrt);
+  UNARY0("reciprocal", nn_reciprocal);
+  UNARY0("square", nn_square);
+  UNARY0("silu", nn_silu);
+  UNARY0("mish", nn_mish);
+  UNARY0("isnan", nn_isnan);
+  UNARY0("isinf", nn_isinf);
+  UNARY0("isfinite", nn_isfinite);
+  UNARY0("logical_not", nn_logical_not);
+  UNARY0("bitwise_not", nn_bitwise_not);
+  UNARY_OUT("hardtanh", nn_hardtanh, -1.0, 1.0);
+  UNARY_OUT("softplus", nn_softplus, 1.0, 20.0);
+  UNARY_OUT("nan_to_num", nn_nan_to_num, 0.0, 1.0, -1.0);
+  BINARY("atan2", nn_atan2, x, y);
+  BINARY("fmod", nn_fmod, x, y);
+  BINARY("remainder", nn_remainder, x, y);
+  BINARY("logical_and", nn_logical_and, x, y);
+  BINARY("logical_or", nn_logical_or, x, y);
+  BINARY("logical_xor", nn_logical_xor, x, y);
+  BINARY("bitwise_and", nn_bitwise_and, x, y);
+  BINARY("bitwise_or", nn_bitwise_or, x, y);
+  BINARY("bitwise_xor", nn_bitwise_xor, x, y);
+  NULO("lerp", nn_lerp(C, NULL, x, y, &o));
+  NULO("lerp", nn_lerp(C, x, NULL, y, &o));
+  NULO("lerp", nn_lerp(C, x, y, NULL, &o));
+  NUL("lerp", nn_lerp(C, x, y, y, NULL));
+  NOCTX(nn_lerp(NULL, x, y, y, &o));
+  NULO("lerp", nn_lerps(C, NULL, x, 0.5, &o));
+  NULO("lerp", nn_lerps(C, x, NULL, 0.5, &o));
+  NUL("lerp", nn_lerps(C, x, y, 0.5, NULL));
+  NOCTX(nn_lerps(NULL, x, y, 0.5, &o));
+  NUL("unary_", nn_unary_(C, NULL, x));
+  NUL("sin_", nn_unary_(C, "sin", NULL));
+  NOCTX(nn_unary_(NULL, "sin", x));
   UNARY_OUT("clamp", nn_clamp, 0.0, 1.0);
   INPLACE2("add_", nn_add_, y);
   NUL("add_", nn_add_(C, x, NULL));
@@ -518,6 +575,47 @@ static void test_reductions_linalg_nn(nn_tensor *x, nn_tensor *y, nn_tensor *w, 
   NULO("dropout", nn_dropout(C, NULL, NULL, 0.5, true, &o));
   NUL("dropout", nn_dropout(C, NULL, x, 0.5, true, NULL));
   NOCTX(nn_dropout(NULL, NULL, x, 0.5, true, &o));
+  /* normalization and resampling (ops_norm.c, ops_resample.c): weight, bias, running stats
+     NULL mean none; x, sizes and out are required */
+  int64_t k2[2] = {1, 1}, z2[2] = {0, 0}, d0 = 1;
+  NULO("batch_norm", nn_batch_norm(C, NULL, NULL, NULL, NULL, NULL, true, 0.1, 1e-5, &o));
+  NUL("batch_norm", nn_batch_norm(C, x, NULL, NULL, NULL, NULL, true, 0.1, 1e-5, NULL));
+  NOCTX(nn_batch_norm(NULL, x, NULL, NULL, NULL, NULL, true, 0.1, 1e-5, &o));
+  NULO("layer_norm", nn_layer_norm(C, NULL, 1, &d0, NULL, NULL, 1e-5, &o));
+  NULO("layer_norm", nn_layer_norm(C, x, 1, NULL, NULL, NULL, 1e-5, &o));
+  NUL("layer_norm", nn_layer_norm(C, x, 1, &d0, NULL, NULL, 1e-5, NULL));
+  NOCTX(nn_layer_norm(NULL, x, 1, &d0, NULL, NULL, 1e-5, &o));
+  NULO("group_norm", nn_group_norm(C, NULL, 1, NULL, NULL, 1e-5, &o));
+  NUL("group_norm", nn_group_norm(C, x, 1, NULL, NULL, 1e-5, NULL));
+  NOCTX(nn_group_norm(NULL, x, 1, NULL, NULL, 1e-5, &o));
+  NULO("dropout2d", nn_dropout2d(C, NULL, NULL, 0.5, true, &o));
+  NUL("dropout2d", nn_dropout2d(C, NULL, x, 0.5, true, NULL));
+  NOCTX(nn_dropout2d(NULL, NULL, x, 0.5, true, &o));
+  NULO("avg_pool2d", nn_avg_pool2d(C, NULL, k2, k2, z2, false, true, 0, &o));
+  NUL("avg_pool2d", nn_avg_pool2d(C, x, k2, k2, z2, false, true, 0, NULL));
+  NOCTX(nn_avg_pool2d(NULL, x, k2, k2, z2, false, true, 0, &o));
+  NULO("avg_pool1d", nn_avg_pool1d(C, NULL, 1, 1, 0, false, true, &o));
+  NUL("avg_pool1d", nn_avg_pool1d(C, x, 1, 1, 0, false, true, NULL));
+  NOCTX(nn_avg_pool1d(NULL, x, 1, 1, 0, false, true, &o));
+  NULO("adaptive_avg_pool2d", nn_adaptive_avg_pool2d(C, NULL, k2, &o));
+  NULO("adaptive_avg_pool2d", nn_adaptive_avg_pool2d(C, x, NULL, &o));
+  NUL("adaptive_avg_pool2d", nn_adaptive_avg_pool2d(C, x, k2, NULL));
+  NOCTX(nn_adaptive_avg_pool2d(NULL, x, k2, &o));
+  NULO("adaptive_max_pool2d", nn_adaptive_max_pool2d(C, NULL, k2, &o, NULL));
+  NULO("adaptive_max_pool2d", nn_adaptive_max_pool2d(C, x, NULL, &o, NULL));
+  NUL("adaptive_max_pool2d", nn_adaptive_max_pool2d(C, x, k2, NULL, NULL));
+  NOCTX(nn_adaptive_max_pool2d(NULL, x, k2, &o, NULL));
+  NULO("interpolate", nn_interpolate(C, NULL, k2, NULL, NN_INTERP_NEAREST, false, &o));
+  NUL("interpolate", nn_interpolate(C, x, k2, NULL, NN_INTERP_NEAREST, false, NULL));
+  NOCTX(nn_interpolate(NULL, x, k2, NULL, NN_INTERP_NEAREST, false, &o));
+  NULO("embedding", nn_embedding(C, NULL, x, -1, &o));
+  NULO("embedding", nn_embedding(C, cls, NULL, -1, &o));
+  NUL("embedding", nn_embedding(C, cls, x, -1, NULL));
+  NOCTX(nn_embedding(NULL, cls, x, -1, &o));
+  NULO("rnn_seq", nn_rnn_seq(C, NN_RNN_LSTM, NULL, x, NULL, NULL, NULL, false, &o));
+  NULO("rnn_seq", nn_rnn_seq(C, NN_RNN_GRU, x, NULL, NULL, NULL, NULL, true, &o));
+  NUL("rnn_seq", nn_rnn_seq(C, NN_RNN_TANH, x, x, NULL, NULL, NULL, false, NULL));
+  NOCTX(nn_rnn_seq(NULL, NN_RNN_RELU, x, x, NULL, NULL, NULL, false, &o));
   LOSS("cross_entropy", nn_cross_entropy, x, cls);
   LOSS("nll_loss", nn_nll_loss, x, cls);
   LOSS("mse_loss", nn_mse_loss, x, y);

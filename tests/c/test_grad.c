@@ -141,6 +141,11 @@ static nn_status f_sc(nn_tensor **in, const A *a, nn_tensor **out) { return a->s
 static nn_status f_red(nn_tensor **in, const A *a, nn_tensor **out) { return a->red(C, in[0], a->d0, a->keep, out); }
 static nn_status f_leaky(nn_tensor **in, const A *a, nn_tensor **out) { return nn_leaky_relu(C, in[0], a->s0, out); }
 static nn_status f_clamp(nn_tensor **in, const A *a, nn_tensor **out) { return nn_clamp(C, in[0], a->s0, a->s1, out); }
+static nn_status f_hardtanh(nn_tensor **in, const A *a, nn_tensor **out) { return nn_hardtanh(C, in[0], a->s0, a->s1, out); }
+static nn_status f_softplus(nn_tensor **in, const A *a, nn_tensor **out) { return nn_softplus(C, in[0], a->s0, a->s1, out); }
+static nn_status f_nan_to_num(nn_tensor **in, const A *a, nn_tensor **out) { return nn_nan_to_num(C, in[0], 0, a->s0, a->s1, out); }
+static nn_status f_lerp(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_lerp(C, in[0], in[1], in[2], out); }
+static nn_status f_lerps(nn_tensor **in, const A *a, nn_tensor **out) { return nn_lerps(C, in[0], in[1], a->s0, out); }
 static nn_status f_where(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_where(C, in[2], in[0], in[1], out); }
 static nn_status f_var(nn_tensor **in, const A *a, nn_tensor **out) { return nn_var(C, in[0], a->d0, a->keep, a->d1, out); }
 static nn_status f_std(nn_tensor **in, const A *a, nn_tensor **out) { return nn_std(C, in[0], a->d0, a->keep, a->d1, out); }
@@ -233,6 +238,8 @@ static const struct { const char *op; binfn f; double lo, hi; bool sgn_a, sgn_b;
   {"mul", nn_mul, 0.1, 2, true, true}, {"div", nn_div, 0.5, 2, true, true},
   {"pow", nn_pow, 0.5, 2, false, true}, {"maximum", nn_maximum, 0.1, 2, true, true},
   {"minimum", nn_minimum, 0.1, 2, true, true},
+  {"atan2", nn_atan2, 0.2, 2, true, true}, {"fmod", nn_fmod, 0.3, 2, true, true},
+  {"remainder", nn_remainder, 0.3, 2, true, true},
 };
 #define NBINARY (int)(sizeof binary_rows / sizeof binary_rows[0])
 static void binary_case(int k) {
@@ -267,6 +274,19 @@ static const struct { const char *op; unfn f; double lo, hi; bool sgn; } unary_r
   {"tanh", nn_tanh, 0.1, 2, true}, {"sigmoid", nn_sigmoid, 0.1, 3, true},
   {"relu", nn_relu, 0.1, 2, true}, {"gelu", nn_gelu, 0.1, 3, true},
   {"sin", nn_sin, 0.1, 4, true}, {"cos", nn_cos, 0.1, 4, true},
+  {"tan", nn_tan, 0.1, 1.2, true}, {"asin", nn_asin, 0.1, 0.9, true},
+  {"acos", nn_acos, 0.1, 0.9, true}, {"atan", nn_atan, 0.1, 3, true},
+  {"sinh", nn_sinh, 0.1, 2, true}, {"cosh", nn_cosh, 0.1, 2, true},
+  {"asinh", nn_asinh, 0.1, 3, true}, {"acosh", nn_acosh, 1.2, 3, false},
+  {"atanh", nn_atanh, 0.1, 0.9, true}, {"floor", nn_floor, 0.1, 3, true},
+  {"ceil", nn_ceil, 0.1, 3, true}, {"round", nn_round, 0.1, 3, true},
+  {"trunc", nn_trunc, 0.1, 3, true}, {"frac", nn_frac, 0.1, 3, true},
+  {"log1p", nn_log1p, 0.1, 0.9, true}, {"expm1", nn_expm1, 0.1, 2, true},
+  {"log2", nn_log2, 0.2, 3, false}, {"log10", nn_log10, 0.2, 3, false},
+  {"exp2", nn_exp2, 0.1, 2, true}, {"erf", nn_erf, 0.1, 2, true}, {"erfc", nn_erfc, 0.1, 2, true},
+  {"rsqrt", nn_rsqrt, 0.3, 3, false}, {"reciprocal", nn_reciprocal, 0.5, 2, true},
+  {"square", nn_square, 0.1, 2, true}, {"silu", nn_silu, 0.1, 3, true},
+  {"mish", nn_mish, 0.1, 3, true},
 };
 #define NUNARY (int)(sizeof unary_rows / sizeof unary_rows[0])
 /* forward values of the newest rows against libm, in both float types */
@@ -293,6 +313,37 @@ static void c_leaky_relu(void) {
   nn_tensor *x = MK(2, 0.1, 2, true, 4, 5);
   gradcheck("leaky_relu(0.1)", &a, 1, &x, 1);
   nn_tensor_release(x);
+}
+/* issue 13's parameterised element-wise ops and lerp (a composite: its gradient is its ops') */
+static void c_hardtanh(void) {
+  A a = {.f = f_hardtanh, .s0 = -0.5, .s1 = 0.7};
+  nn_tensor *x = MK(2, 0.1, 2, true, 3, 4);
+  gradcheck("hardtanh(-0.5, 0.7)", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_softplus(void) {
+  A a = {.f = f_softplus, .s0 = 2.0, .s1 = 3.0};   /* some elements past the threshold */
+  nn_tensor *x = MK(2, 0.1, 3, true, 3, 4);
+  gradcheck("softplus(2, 3)", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_nan_to_num(void) {
+  A a = {.f = f_nan_to_num, .s0 = 5, .s1 = -5};
+  nn_tensor *x = MK(2, 0.1, 3, true, 3, 4);
+  gradcheck("nan_to_num", &a, 1, &x, 1);
+  nn_tensor_release(x);
+}
+static void c_lerp(void) {
+  A a = {.f = f_lerp};
+  nn_tensor *in[3] = {MK(2, 0.1, 2, true, 3, 4), MK(1, 0.1, 2, true, 4), MK(2, 0.05, 0.95, false, 3, 1)};
+  gradcheck("lerp(a, b, w)", &a, 3, in, 7);
+  release_all(3, in);
+  for (int k = 0; k < 2; k++) {
+    A s = {.f = f_lerps, .s0 = k ? 0.8 : 0.3};   /* both of PyTorch's two forms */
+    nn_tensor *in2[2] = {MK(2, 0.1, 2, true, 3, 4), MK(2, 0.1, 2, true, 3, 4)};
+    gradcheck("lerp(a, b, number)", &s, 2, in2, 3);
+    release_all(2, in2);
+  }
 }
 static void c_clamp(void) {
   A a = {.f = f_clamp, .s0 = -0.5, .s1 = 0.7};
@@ -890,7 +941,44 @@ static void c_cumprod(void) {
   nn_tensor_release(x);
 }
 /* ---- end of B's cases ---- */
+
+/* ---- sequence models (ops_rnn.c) ---- */
+static nn_status f_embedding(nn_tensor **in, const A *a, nn_tensor **out) { return nn_embedding(C, in[0], in[1], a->d0, out); }
+static void c_embedding(void) {
+  nn_tensor *in[2] = {mki2(2, 3, SH(1, 4, 1, 0, 2, 1)), MK(2, 0.1, 2, true, 5, 3)};
+  A a = {.f = f_embedding, .d0 = -1};
+  gradcheck("embedding (repeated ids)", &a, 2, in, 2);
+  a.d0 = 3;   /* (the padding row's own gradient is zero by design: rnn_spec checks it) */
+  gradcheck("embedding with padding_idx 3 (no id uses it)", &a, 2, in, 2);
+  release_all(2, in);
+}
+/* in: gx, w_hh, b_hh, h0, c0; a->n: bit i set when optional input 2 + i is given */
+static nn_status f_rnn_seq(nn_tensor **in, const A *a, nn_tensor **out) {
+  return nn_rnn_seq(C, (nn_rnn_mode)a->d0, in[0], in[1], a->n & 1 ? in[2] : NULL,
+                    a->n & 2 ? in[3] : NULL, a->n & 4 ? in[4] : NULL, a->d1, out);
+}
+static void c_rnn_seq(void) {
+  static const struct { nn_rnn_mode mode; int gates, opt, reverse; const char *label; } rows[] = {
+    {NN_RNN_LSTM, 4, 7, 0, "rnn_seq lstm with b_hh, h0, c0"},
+    {NN_RNN_LSTM, 4, 0, 1, "rnn_seq lstm reverse, no b_hh or states"},
+    {NN_RNN_GRU, 3, 3, 1, "rnn_seq gru reverse with b_hh, h0"},
+    {NN_RNN_GRU, 3, 0, 0, "rnn_seq gru, no b_hh or h0"},
+    {NN_RNN_TANH, 1, 3, 0, "rnn_seq rnn_tanh with b_hh, h0"},
+    {NN_RNN_RELU, 1, 2, 1, "rnn_seq rnn_relu reverse with h0"},
+  };
+  for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+    int64_t G = rows[r].gates;
+    nn_tensor *in[5] = {MK(3, 0.1, 1, true, 3, 2, G * 2), MK(2, 0.1, 0.8, true, G * 2, 2),
+                        MK(1, 0.1, 0.5, true, G * 2), MK(2, 0.1, 1, true, 2, 2),
+                        MK(2, 0.1, 1, true, 2, 2)};
+    A a = {.f = f_rnn_seq, .d0 = rows[r].mode, .d1 = rows[r].reverse, .n = rows[r].opt};
+    gradcheck(rows[r].label, &a, 5, in, 3u | (unsigned)rows[r].opt << 2);
+    release_all(5, in);
+  }
+}
+
 #include "grad_linalg.h"   /* inv, det, solve, cholesky, bmm..., einsum, norms (issue 13) */
+#include "grad_norm.h"     /* normalization, average/adaptive pooling, interpolation (issue 14) */
 
 /* ---- shape vocabulary (ops_layout.c; diagonal is an op of its own, the others compose ops) ---- */
 static nn_status f_diagonal(nn_tensor **in, const A *a, nn_tensor **out) { return nn_diagonal(C, in[0], a->n, a->d0, a->d1, out); }
@@ -975,13 +1063,19 @@ static const struct { const char *op; void (*run)(void); } cases[] = {
   {"diagonal", c_diagonal},
   {"inv", c_inv}, {"det", c_det}, {"solve", c_solve}, {"cholesky", c_cholesky},
   {"linalg_composites", linalg_composites},
+  {"embedding", c_embedding}, {"rnn_seq", c_rnn_seq},
   {"adds", c_adds}, {"muls", c_muls}, {"rsubs", c_rsubs}, {"rdivs", c_rdivs}, {"pows", c_pows},
   {"leaky_relu", c_leaky_relu}, {"clamp", c_clamp}, {"where", c_where},
+  {"hardtanh", c_hardtanh}, {"softplus", c_softplus}, {"nan_to_num", c_nan_to_num},
+  {"lerp", c_lerp},
   {"sum", c_sum}, {"mean", c_mean}, {"prod", c_prod}, {"var", c_var}, {"std", c_std},
   {"max", c_max}, {"min", c_min},
   {"index_select", c_index_select}, {"cat", c_cat}, {"stack", c_stack},
   {"matmul", c_matmul}, {"linear", c_linear}, {"linear_relu", c_linear_relu}, {"addmm", c_addmm},
   {"conv2d", c_conv2d}, {"conv_transpose2d", c_conv_transpose2d}, {"max_pool2d", c_max_pool2d},
+  {"batch_norm", c_batch_norm}, {"layer_norm", c_layer_norm}, {"group_norm", c_group_norm},
+  {"avg_pool", c_avg_pool}, {"adaptive_avg_pool", c_adaptive_avg_pool},
+  {"adaptive_max_pool", c_adaptive_max_pool}, {"interpolate", c_interpolate},
   {"softmax", c_softmax}, {"log_softmax", c_log_softmax}, {"dropout", c_dropout},
   {"cross_entropy", c_cross_entropy}, {"nll_loss", c_nll_loss},
   {"binary_cross_entropy", c_bce}, {"bce_with_logits", c_bce_logits},
