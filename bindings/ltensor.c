@@ -8,6 +8,7 @@
 ** Every function registered here carries the tensor metatable as upvalue 1, so checking an
 ** argument and boxing a result need no registry lookup (a + b is on every hot path).
 */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -1585,6 +1586,99 @@ NN_UNARY_OPS(UNARY_METHOD)
 #define UNARY_REG(op_, ...) {#op_, t_##op_},
 #define UNARY_NAME(op_, ...) #op_,
 
+/* ---- issue 13's element-wise vocabulary: masks, in-place rows, parameterised, binary ---- */
+NN_UNARY_MASK_OPS(UNARY_METHOD)
+#define UNARY_INPLACE(op_, ...)                                        \
+  static int t_##op_##_(lua_State *L) {                                \
+    nn_tensor *t = checkt(L, 1);                                       \
+    lunet_check(L, nn_unary_(nn_tensor_ctx(t), #op_, t));              \
+    lua_settop(L, 1);                                                  \
+    return 1;                                                          \
+  }
+NN_UNARY_OPS(UNARY_INPLACE)
+#define UNARY_INPLACE_REG(op_, ...) {#op_ "_", t_##op_##_},
+static int t_atan2(lua_State *L) { return arith(L, OP_atan2); }
+static int t_fmod(lua_State *L) { return arith(L, OP_fmod); }
+static int t_remainder(lua_State *L) { return arith(L, OP_remainder); }
+/* a op b without gradient, b a tensor or a number */
+static int nograd_binary(lua_State *L, binary_fn f) {
+  nn_tensor *a = checkt(L, 1), *b = tensor_or_number(L, 2, a);
+  LTensor *r = newbox(L);
+  lunet_check(L, f(nn_tensor_ctx(a), a, b, &r->t));
+  return 1;
+}
+static int t_logical_and(lua_State *L) { return nograd_binary(L, nn_logical_and); }
+static int t_logical_or(lua_State *L) { return nograd_binary(L, nn_logical_or); }
+static int t_logical_xor(lua_State *L) { return nograd_binary(L, nn_logical_xor); }
+static int t_bitwise_and(lua_State *L) { return nograd_binary(L, nn_bitwise_and); }
+static int t_bitwise_or(lua_State *L) { return nograd_binary(L, nn_bitwise_or); }
+static int t_bitwise_xor(lua_State *L) { return nograd_binary(L, nn_bitwise_xor); }
+/* a & b, a | b, a ~ b, ~a: bitwise on int64 tensors; on float ones (Lunet's 0/1 masks) the
+   logical op, as PyTorch's & on bool masks */
+static int bitop(lua_State *L, binary_fn on_int, binary_fn on_float) {
+  nn_tensor *a = testt(L, 1), *b = testt(L, 2);
+  if (!a) { lua_insert(L, 1); a = b; }   /* 3 & t: t & 3 (the ops commute) */
+  if (!a) return luaL_typeerror(L, 1, "lunet.Tensor");
+  b = tensor_or_number(L, 2, a);
+  bool ints = nn_tensor_dtype(a) == NN_I64 && nn_tensor_dtype(b) == NN_I64;
+  return nograd_binary(L, ints ? on_int : on_float);
+}
+static int t_band(lua_State *L) { return bitop(L, nn_bitwise_and, nn_logical_and); }
+static int t_bor(lua_State *L) { return bitop(L, nn_bitwise_or, nn_logical_or); }
+static int t_bxor(lua_State *L) { return bitop(L, nn_bitwise_xor, nn_logical_xor); }
+static int t_bnot(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  return unary(L, nn_tensor_dtype(t) == NN_I64 ? nn_bitwise_not : nn_logical_not);
+}
+/* hardtanh([min = -1, max = 1]) */
+static int t_hardtanh(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  lua_Number lo = luaL_optnumber(L, 2, -1), hi = luaL_optnumber(L, 3, 1);
+  LTensor *b = newbox(L);
+  lunet_check(L, nn_hardtanh(nn_tensor_ctx(t), t, lo, hi, &b->t));
+  return 1;
+}
+/* softplus([beta = 1, threshold = 20]) */
+static int t_softplus(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  lua_Number beta = luaL_optnumber(L, 2, 1), th = luaL_optnumber(L, 3, 20);
+  LTensor *b = newbox(L);
+  lunet_check(L, nn_softplus(nn_tensor_ctx(t), t, beta, th, &b->t));
+  return 1;
+}
+/* nan_to_num([nan = 0, posinf, neginf]): ±inf default to the dtype's extreme finite values */
+static int t_nan_to_num(lua_State *L) {
+  nn_tensor *t = checkt(L, 1);
+  double big = nn_tensor_dtype(t) == NN_F32 ? FLT_MAX : DBL_MAX;
+  lua_Number nan = luaL_optnumber(L, 2, 0), pinf = luaL_optnumber(L, 3, big),
+             ninf = luaL_optnumber(L, 4, -big);
+  LTensor *b = newbox(L);
+  lunet_check(L, nn_nan_to_num(nn_tensor_ctx(t), t, nan, pinf, ninf, &b->t));
+  return 1;
+}
+/* lerp(a, b, w): a + w (b - a), w a number or a tensor */
+static int t_lerp(lua_State *L) {
+  nn_tensor *a = checkt(L, 1), *b = checkt(L, 2), *w = NULL;
+  if (lua_type(L, 3) != LUA_TNUMBER && (w = testt(L, 3)) == NULL)
+    return luaL_typeerror(L, 3, "number or lunet.Tensor (the weight)");
+  LTensor *r = newbox(L);
+  if (w) lunet_check(L, nn_lerp(nn_tensor_ctx(a), a, b, w, &r->t));
+  else lunet_check(L, nn_lerps(nn_tensor_ctx(a), a, b, lua_tonumber(L, 3), &r->t));
+  return 1;
+}
+#define EWISE_METHODS                                                                       \
+  NN_UNARY_MASK_OPS(UNARY_REG) NN_UNARY_OPS(UNARY_INPLACE_REG)                              \
+  {"atan2", t_atan2}, {"fmod", t_fmod}, {"remainder", t_remainder},                         \
+  {"logical_and", t_logical_and}, {"logical_or", t_logical_or},                             \
+  {"logical_xor", t_logical_xor}, {"bitwise_and", t_bitwise_and},                           \
+  {"bitwise_or", t_bitwise_or}, {"bitwise_xor", t_bitwise_xor}, {"band", t_bitwise_and},    \
+  {"bor", t_bitwise_or}, {"bxor", t_bitwise_xor}, {"hardtanh", t_hardtanh},                 \
+  {"softplus", t_softplus}, {"nan_to_num", t_nan_to_num}, {"lerp", t_lerp},
+#define EWISE_EXPORTED                                                                      \
+  NN_UNARY_MASK_OPS(UNARY_NAME) "atan2", "fmod", "remainder", "logical_and", "logical_or",  \
+  "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "band", "bor", "bxor",         \
+  "hardtanh", "softplus", "nan_to_num", "lerp",
+
 static int t_leaky_relu(lua_State *L) {
   nn_tensor *t = checkt(L, 1);
   lua_Number slope = luaL_optnumber(L, 2, 0.01);
@@ -2256,6 +2350,7 @@ static const luaL_Reg methods_list[] = {
   /* arithmetic */
   {"add", t_add}, {"sub", t_sub}, {"mul", t_mul}, {"div", t_div}, {"pow", t_pow},
   NN_UNARY_OPS(UNARY_REG)
+  EWISE_METHODS
   {"leaky_relu", t_leaky_relu}, {"softmax", t_softmax},
   {"log_softmax", t_log_softmax}, {"clamp", t_clamp}, {"maximum", t_maximum},
   {"minimum", t_minimum}, {"where", t_where},
@@ -2281,7 +2376,8 @@ static const luaL_Reg methods_list[] = {
 
 static const luaL_Reg metamethods[] = {
   {"__add", t_add}, {"__sub", t_sub}, {"__mul", t_mul}, {"__div", t_div}, {"__pow", t_pow},
-  {"__unm", t_neg}, {"__len", t_len}, {"__newindex", t_newindex}, {"__tostring", t_tostring},
+  {"__unm", t_neg}, {"__band", t_band}, {"__bor", t_bor}, {"__bxor", t_bxor},
+  {"__bnot", t_bnot}, {"__len", t_len}, {"__newindex", t_newindex}, {"__tostring", t_tostring},
   {"__gc", t_close}, {"__close", t_close},
   {NULL, NULL}
 };
@@ -2300,6 +2396,7 @@ static const luaL_Reg functions[] = {
 /* methods that are also module functions taking the tensor first (torch.exp(t) style) */
 static const char *const exported[] = {
   NN_UNARY_OPS(UNARY_NAME)
+  EWISE_EXPORTED
   "add", "sub", "mul", "div", "pow", "leaky_relu", "softmax", "log_softmax", "clamp", "maximum",
   "minimum", "eq", "ne", "lt", "le", "gt", "ge", "sum", "mean", "prod", "var", "std", "max",
   "min", "argmax", "argmin", "dot", "transpose", "reshape", "flatten", "squeeze", "unsqueeze",

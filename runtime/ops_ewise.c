@@ -1,6 +1,8 @@
 /* ops_ewise.c — element-wise ops: binary with broadcasting, with a number, unary,
    comparisons, where, and the in-place forms. Each op: forward, then its backward. */
+#include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include "nn_impl.h"
 #include "ops_unary.def"
 #include "ops_binary.def"
@@ -10,6 +12,9 @@
    through these names. */
 #define NN_SQRT1_2 0.70710678118654752440       /* 1/√2 */
 #define NN_INV_SQRT_2PI 0.39894228040143267794  /* 1/√(2π) */
+#define NN_2_SQRTPI 1.12837916709551257390      /* 2/√π */
+#define NN_LN2 0.69314718055994530942
+#define NN_LN10 2.30258509299404568402
 #define MATH1(f32, f64, u) _Generic((u), float: f32, default: f64)(u)
 #define EXP(u) _Generic((u), float: nn_expf, default: exp)(u)   /* (vectorizes: nn_impl.h) */
 #define LOG(u) MATH1(logf, log, u)
@@ -17,10 +22,75 @@
 #define FABS(u) MATH1(fabsf, fabs, u)
 #define TANH(u) MATH1(tanhf, tanh, u)
 #define ERF(u) MATH1(erff, erf, u)
-#define SIN(u) MATH1(sinf, sin, u)
-#define COS(u) MATH1(cosf, cos, u)
+#define SIN(u) MATH1(nn_sinf, sin, u)   /* (float: vectorizes, below) */
+#define COS(u) MATH1(nn_cosf, cos, u)
+#define TAN(u) MATH1(tanf, tan, u)
+#define ASIN(u) MATH1(asinf, asin, u)
+#define ACOS(u) MATH1(acosf, acos, u)
+#define ATAN(u) MATH1(atanf, atan, u)
+#define SINH(u) MATH1(sinhf, sinh, u)
+#define COSH(u) MATH1(coshf, cosh, u)
+#define ASINH(u) MATH1(asinhf, asinh, u)
+#define ACOSH(u) MATH1(acoshf, acosh, u)
+#define ATANH(u) MATH1(atanhf, atanh, u)
+#define FLOOR(u) MATH1(floorf, floor, u)
+#define CEIL(u) MATH1(ceilf, ceil, u)
+#define RINT(u) MATH1(rintf, rint, u)   /* the default rounding mode: half to even */
+#define TRUNC(u) MATH1(truncf, trunc, u)
+#define LOG1P(u) MATH1(log1pf, log1p, u)
+#define EXPM1(u) MATH1(expm1f, expm1, u)
+#define LOG2(u) MATH1(log2f, log2, u)
+#define LOG10(u) MATH1(log10f, log10, u)
+#define EXP2(u) MATH1(exp2f, exp2, u)
+#define ERFC(u) MATH1(erfcf, erfc, u)
+#define ATAN2(u, v) _Generic((u), float: atan2f, default: atan2)(u, v)
+#define FMOD(u, v) _Generic((u), float: fmodf, default: fmod)(u, v)
+/* PyTorch's float remainder: fmod moved to the divisor's sign */
+#define PYREM(u, v) \
+  ((FMOD(u, v) != 0 && ((v) < 0) != (FMOD(u, v) < 0)) ? FMOD(u, v) + (v) : FMOD(u, v))
+#define ISFINITE(u) ((u) == (u) && FABS(u) != INFINITY)
+#define SOFTPLUS20(u) ((u) > 20 ? (u) : LOG1P(EXP(u)))   /* PyTorch's threshold, beta 1 */
+#define SIGMOID_OF(u) (1 / (1 + EXP(-(u))))
+#define SILU_GRAD(u) (SIGMOID_OF(u) * (1 + (u) * (1 - SIGMOID_OF(u))))
+/* d/dx x tanh(softplus x) = tanh(sp) + x σ(x) (1 - tanh²(sp)) */
+#define MISH_GRAD(u) \
+  (TANH(SOFTPLUS20(u)) + (u) * SIGMOID_OF(u) * (1 - TANH(SOFTPLUS20(u)) * TANH(SOFTPLUS20(u))))
 #define SIGN(u) (((u) > 0) - ((u) < 0))
 #define POW(u, v) _Generic((u), float: powf, default: pow)(u, v)
+
+/* sin and cos of a float in double precision, branch-free so that the loops vectorize: q =
+   round(x/π), r = x - qπ in three parts (q·PI_A exact for |q| < 2^27), sin r by its Taylor
+   series to r^15 (|r| <= π/2: error < 1e-11, so the float result is within an ulp), the sign
+   from q's parity (the low bit of t). Past |x| > TRIG_FAST_MAX the reduction loses bits:
+   trig_big redoes those elements with libm. */
+#define TRIG_FAST_MAX 1e7f
+#define PI_A 0x1.921fb58p+1
+#define PI_B -0x1.dde974p-26
+#define PI_C 1.2246467991473532e-16
+#define NN_MAGIC52 0x1.8p52                     /* 1.5·2^52: adding it rounds to an integer */
+NN_ALWAYS_INLINE double nn_sin_reduced(double r) {
+  double s = r * r;
+  double p = ((((((-1.0 / 1307674368000 * s + 1.0 / 6227020800) * s - 1.0 / 39916800) * s +
+                 1.0 / 362880) * s - 1.0 / 5040) * s + 1.0 / 120) * s - 1.0 / 6);
+  return r + r * s * p;
+}
+NN_ALWAYS_INLINE float nn_trig_f(float xf, double shift, uint64_t flip) {
+  double x = xf, t = x * 0.31830988618379067154 - shift + NN_MAGIC52, q = t - NN_MAGIC52;
+  double r = x - q * PI_A;
+  r -= shift * PI_A;                              /* cos: r = x - (q + 1/2)π */
+  r -= q * PI_B + shift * PI_B;
+  r -= q * PI_C + shift * PI_C;
+  double y = nn_sin_reduced(r);
+  uint64_t tb, yb;
+  memcpy(&tb, &t, sizeof tb);
+  memcpy(&yb, &y, sizeof yb);
+  yb ^= ((tb & 1) ^ flip) << 63;
+  memcpy(&y, &yb, sizeof y);
+  return (float)y;
+}
+/* sin x = (-1)^q sin r;  cos x = (-1)^(q+1) sin r with x = (q + 1/2)π + r */
+NN_ALWAYS_INLINE float nn_sinf(float x) { return nn_trig_f(x, 0, 0); }
+NN_ALWAYS_INLINE float nn_cosf(float x) { return nn_trig_f(x, 0.5, 1); }
 
 /* ---- binary: the rows of ops_binary.def ---------------------------------------------------
    Each row gives an op code, a forward case (float, double and, unless FLOAT, int64), a
@@ -28,20 +98,26 @@
    descriptor and its public function. The comparisons add forward cases only; B_AXPY is
    axpy_'s a + alpha b, in place only. */
 #define BIN_CODE(name, ...) B_##name,
-typedef enum { NN_BINARY_OPS(BIN_CODE) NN_COMPARE_OPS(BIN_CODE) B_AXPY } binop;
+typedef enum {
+  NN_BINARY_OPS(BIN_CODE) NN_COMPARE_OPS(BIN_CODE) NN_LOGICAL_OPS(BIN_CODE)
+  NN_BITWISE_OPS(BIN_CODE) B_AXPY
+} binop;
 typedef struct { binop op; nn_dtype dt; double alpha; } bin_arg;  /* alpha: B_AXPY's scale */
 
 /* the int64 column's meaning: whether int64 stays int64, whether a negative b is refused */
 #define KEEPS_INT_INT 1
 #define KEEPS_INT_INT_NONNEG 1
 #define KEEPS_INT_FLOAT 0
-#define NONNEG_INT 0
-#define NONNEG_INT_NONNEG 1
-#define NONNEG_FLOAT 0
+#define KEEPS_INT_INT_NONZERO 1
+typedef enum { B_ANY, B_NONNEG, B_NONZERO } bcheck;   /* what an int64 b must be */
+#define CHECK_INT B_ANY
+#define CHECK_INT_NONNEG B_NONNEG
+#define CHECK_INT_NONZERO B_NONZERO
+#define CHECK_FLOAT B_ANY
 #define BIN_KEEPS_INT(name, fwd, ints, ...) [B_##name] = KEEPS_INT_##ints,
-#define BIN_NONNEG(name, fwd, ints, ...) [B_##name] = NONNEG_##ints,
+#define BIN_CHECK(name, fwd, ints, ...) [B_##name] = CHECK_##ints,
 static const bool bin_keeps_int[B_AXPY + 1] = {NN_BINARY_OPS(BIN_KEEPS_INT)};
-static const bool bin_nonneg[B_AXPY + 1] = {NN_BINARY_OPS(BIN_NONNEG)};
+static const bcheck bin_check[B_AXPY + 1] = {NN_BINARY_OPS(BIN_CHECK)};
 
 /* The loop body for one row, contiguous and strided (the contiguous one vectorizes). */
 #define ROW(T, EXPR)                                                                   \
@@ -59,6 +135,7 @@ static const bool bin_nonneg[B_AXPY + 1] = {NN_BINARY_OPS(BIN_NONNEG)};
 #define CMP_BCASE(name, test) case B_##name: ROW(T, (T)(test)); break;
 #define INT_BCASE_INT(name, ifwd) case B_##name: ROW(T, ifwd); break;
 #define INT_BCASE_INT_NONNEG(name, ifwd) INT_BCASE_INT(name, ifwd)
+#define INT_BCASE_INT_NONZERO(name, ifwd) INT_BCASE_INT(name, ifwd)
 #define INT_BCASE_FLOAT(name, ifwd)
 #define INT_BCASE(name, fwd, ints, ifwd, ...) INT_BCASE_##ints(name, ifwd)
 
@@ -66,6 +143,12 @@ static const bool bin_nonneg[B_AXPY + 1] = {NN_BINARY_OPS(BIN_NONNEG)};
 static inline int64_t i64_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
 static inline int64_t i64_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
 static inline int64_t i64_mul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
+/* C's % truncates as fmod does; b = 0 (refused before) and INT64_MIN % -1 give 0, not a trap */
+static inline int64_t i64_fmod(int64_t a, int64_t b) { return (b == 0 || b == -1) ? 0 : a % b; }
+static inline int64_t i64_rem(int64_t a, int64_t b) {
+  int64_t r = i64_fmod(a, b);
+  return (r != 0 && (r < 0) != (b < 0)) ? r + b : r;
+}
 #define F_ADD(u, v) ((u) + (v))
 #define F_SUB(u, v) ((u) - (v))
 #define F_MUL(u, v) ((u) * (v))
@@ -82,7 +165,9 @@ static int64_t ipow(int64_t u, int64_t v) {
   typedef TYPE T;                                                        \
   switch (c->op) {                                                       \
     NN_BINARY_OPS(FWD_BCASE) NN_COMPARE_OPS(CMP_BCASE)                   \
+    NN_LOGICAL_OPS(CMP_BCASE)                                            \
     case B_AXPY: { T al = (T)c->alpha; ROW(T, u + al * v); } break;      \
+    default: break;   /* (bitwise rows never compute in float) */        \
   }
 static void bin_f32(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb,
                     const bin_arg *c) {
@@ -96,7 +181,8 @@ static void bin_i64(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b
                     const bin_arg *c) {
   typedef int64_t T;
   switch (c->op) {
-    NN_BINARY_OPS(INT_BCASE) NN_COMPARE_OPS(CMP_BCASE)
+    NN_BINARY_OPS(INT_BCASE) NN_COMPARE_OPS(CMP_BCASE) NN_LOGICAL_OPS(CMP_BCASE)
+    NN_BITWISE_OPS(CMP_BCASE)
     case B_AXPY: { T al = (T)c->alpha; ROW(T, i64_add(u, i64_mul(al, v))); } break;
     default: break;   /* (FLOAT rows never compute in int64) */
   }
@@ -133,10 +219,13 @@ static void flat_bin_rows(void *arg, int part, int64_t lo, int64_t hi) {
           f->bscalar ? 0 : 1, (void *)&f->c);
 }
 
-/* The first negative value of an int64 tensor, if any (integer powers refuse them). */
-static bool has_negative(const nn_tensor *t, double *v) {
-  for (int64_t i = 0; i < t->numel; i++)
-    if ((*v = nn_get_flat(t, i)) < 0) return true;
+/* The first value of an int64 tensor that check refuses (negative, or zero), if any */
+static bool has_refused(const nn_tensor *t, bcheck check, double *v) {
+  if (check == B_ANY) return false;
+  for (int64_t i = 0; i < t->numel; i++) {
+    *v = nn_get_flat(t, i);
+    if (check == B_NONNEG ? *v < 0 : *v == 0) return true;
+  }
   return false;
 }
 
@@ -147,10 +236,13 @@ static nn_status binary(nn_ctx *ctx, const char *name, binop op, nn_tensor *a, n
   NN_ARG(ctx, name, out);
   *out = NULL;
   NN_ARG_AS(ctx, name, a && b, "tensor");
-  double neg;
-  if (bin_nonneg[op] && cdt == NN_I64 && has_negative(b, &neg))
-    return nn_fail(ctx, NN_ERR_ARG, "%s: integers to negative integer powers are not allowed "
-                   "(exponent %.0f; use a float tensor: a:double() ^ b)", name, neg);
+  double bad;
+  if (cdt == NN_I64 && has_refused(b, bin_check[op], &bad))
+    return bin_check[op] == B_NONNEG
+      ? nn_fail(ctx, NN_ERR_ARG, "%s: integers to negative integer powers are not allowed "
+                "(exponent %.0f; use a float tensor: a:double() ^ b)", name, bad)
+      : nn_fail(ctx, NN_ERR_ARG, "%s: integer division by zero (a zero in the int64 divisor; "
+                "a float tensor gives NaN: a:double())", name);
   int ndim;
   int64_t shape[NN_MAX_DIMS];
   nn_status s = nn_broadcast_shape(ctx, name, a, b, &ndim, shape);
@@ -283,6 +375,29 @@ nn_status nn_compare(nn_ctx *ctx, nn_cmp op, nn_tensor *a, nn_tensor *b, nn_tens
   return binary(ctx, names[op], map[op], a, b, nn_promote(a->dtype, b->dtype), out);
 }
 
+/* ---- logical (any dtype, 0/1 in the promoted one) and bitwise (int64) ops, no gradient ---- */
+static nn_status nograd_binary(nn_ctx *ctx, const char *name, binop op, bool ints, nn_tensor *a,
+                               nn_tensor *b, nn_tensor **out) {
+  NN_ARG(ctx, name, out);
+  if (!a || !b) return binary(ctx, name, op, a, b, NN_F32, out);   /* (reports the NULL) */
+  if (ints && (a->dtype != NN_I64 || b->dtype != NN_I64)) {
+    *out = NULL;
+    return nn_fail(ctx, NN_ERR_DTYPE, "%s: bitwise ops need int64 tensors, got %s and %s (use "
+                   "t:long())", name, nn_dtype_name(a->dtype), nn_dtype_name(b->dtype));
+  }
+  return binary(ctx, name, op, a, b, nn_promote(a->dtype, b->dtype), out);
+}
+#define LOGICAL_PUBLIC(op_, ...)                                                           \
+  nn_status nn_##op_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {           \
+    return nograd_binary(ctx, #op_, B_##op_, false, a, b, out);                            \
+  }
+#define BITWISE_PUBLIC(op_, ...)                                                           \
+  nn_status nn_##op_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out) {           \
+    return nograd_binary(ctx, #op_, B_##op_, true, a, b, out);                             \
+  }
+NN_LOGICAL_OPS(LOGICAL_PUBLIC)
+NN_BITWISE_OPS(BITWISE_PUBLIC)
+
 /* ---- with a number -------------------------------------------------------------------------
    y = a op s. The number takes a's dtype (as a Python scalar does in PyTorch), except that an
    int64 tensor with a fractional number computes in float32. */
@@ -406,44 +521,66 @@ nn_status nn_pows(nn_ctx *ctx, nn_tensor *a, double p, nn_tensor **out) {
    function. Math goes through the type-generic names at the top of the file. */
 
 #define UNARY_CODE(name, ...) U_##name,
-typedef enum { NN_UNARY_OPS(UNARY_CODE) NN_UNARY_PARAM_OPS(UNARY_CODE) } unop;
+typedef enum {
+  NN_UNARY_OPS(UNARY_CODE) NN_UNARY_PARAM_OPS(UNARY_CODE) NN_UNARY_MASK_OPS(UNARY_CODE)
+} unop;
 /* the node's payload: which row, and its parameters */
-typedef struct { unop op; double p, q; } unary_args;
+typedef struct { unop op; double p, q, r; } unary_args;
 
 /* a row's loop, contiguous and strided (the contiguous one vectorizes) */
 #define UROW(T, EXPR)                                                             \
   do {                                                                            \
     T *y_ = (T *)o; const T *x_ = (const T *)a;                                   \
-    if (so == 1 && sa == 1) for (int64_t i = 0; i < n; i++) { T v = x_[i]; y_[i] = (EXPR); } \
-    else for (int64_t i = 0; i < n; i++) { T v = x_[i * sa]; y_[i * so] = (EXPR); } \
+    if (so == 1 && sa == 1)                                                       \
+      for (int64_t i = 0; i < n; i++) { T v = x_[i]; (void)v; y_[i] = (EXPR); }   \
+    else for (int64_t i = 0; i < n; i++) { T v = x_[i * sa]; (void)v; y_[i * so] = (EXPR); } \
   } while (0)
 #define FWD_CASE(name, fwd, ...) case U_##name: UROW(T, fwd); break;
 #define INT_CASE_1(name, ifwd) case U_##name: UROW(int64_t, ifwd); break;
 #define INT_CASE_0(name, ifwd)
 #define INT_CASE(name, fwd, bwd, reads, keeps_int, ifwd) INT_CASE_##keeps_int(name, ifwd)
+#define MASK_INT_CASE(name, fwd, ifwd) INT_CASE_1(name, ifwd)
 #define KEEPS_INT(name, fwd, bwd, reads, keeps_int, ifwd) [U_##name] = keeps_int,
-static const bool keeps_int[] = {NN_UNARY_OPS(KEEPS_INT) NN_UNARY_PARAM_OPS(KEEPS_INT)};
+#define MASK_KEEPS_INT(name, ...) [U_##name] = 1,
+static const bool keeps_int[] = {NN_UNARY_OPS(KEEPS_INT) NN_UNARY_PARAM_OPS(KEEPS_INT)
+                                 NN_UNARY_MASK_OPS(MASK_KEEPS_INT)};
 
-/* the body of a row function in element type TYPE: every row's CASE (forward or backward) */
-#define UNARY_BODY(TYPE, CASE)                                    \
+/* the body of a row function in element type TYPE: every row's CASE (forward or backward),
+   and MORE (the mask rows' forward cases, or nothing) */
+#define UNARY_BODY(TYPE, CASE, MORE)                              \
   typedef TYPE T;                                                 \
-  const T p = (T)c->p, q = (T)c->q;                               \
-  (void)p; (void)q;                                               \
-  switch (c->op) { NN_UNARY_OPS(CASE) NN_UNARY_PARAM_OPS(CASE) }
+  const T p = (T)c->p, q = (T)c->q, r = (T)c->r;                  \
+  (void)p; (void)q; (void)r;                                      \
+  switch (c->op) { NN_UNARY_OPS(CASE) NN_UNARY_PARAM_OPS(CASE) MORE default: break; }
+
+/* sin and cos of floats past TRIG_FAST_MAX (and ±inf), again with libm: forward (g NULL) y =
+   f(x), backward y = g f'(x) */
+static void trig_big(unop op, int64_t n, float *y, int64_t sy, const float *g, int64_t sg,
+                     const float *x, int64_t sx) {
+  for (int64_t i = 0; i < n; i++) {
+    float v = x[i * sx];
+    if (!(fabsf(v) > TRIG_FAST_MAX)) continue;
+    bool sin_of = (op == U_sin) == (g == NULL);   /* sin's forward, cos's backward */
+    float f = sin_of ? sinf(v) : cosf(v);
+    y[i * sy] = g ? g[i * sg] * (op == U_cos ? -f : f) : f;
+  }
+}
 static void unary_f32(int64_t n, char *o, int64_t so, char *a, int64_t sa, const unary_args *c) {
-  UNARY_BODY(float, FWD_CASE)
+  UNARY_BODY(float, FWD_CASE, NN_UNARY_MASK_OPS(FWD_CASE))
+  if (c->op == U_sin || c->op == U_cos) trig_big(c->op, n, (float *)o, so, NULL, 0, (float *)a, sa);
 }
 static void unary_f64(int64_t n, char *o, int64_t so, char *a, int64_t sa, const unary_args *c) {
-  UNARY_BODY(double, FWD_CASE)
+  UNARY_BODY(double, FWD_CASE, NN_UNARY_MASK_OPS(FWD_CASE))
 }
 
 static void unary_i64(int64_t n, char *o, int64_t so, char *a, int64_t sa, const unary_args *c) {
-  /* clamp's bounds, rounded inwards and saturated to int64's range (±inf are no bound) */
-  const int64_t p = c->p <= -0x1p63 ? INT64_MIN : c->p >= 0x1p63 ? INT64_MAX : (int64_t)ceil(c->p);
-  const int64_t q = c->q <= -0x1p63 ? INT64_MIN : c->q >= 0x1p63 ? INT64_MAX : (int64_t)floor(c->q);
+  /* clamp's bounds, rounded inwards and saturated to int64's range (±inf are no bound; other
+     rows' parameters, NaN included, are unused) */
+  const int64_t p = !(c->p > -0x1p63) ? INT64_MIN : c->p >= 0x1p63 ? INT64_MAX : (int64_t)ceil(c->p);
+  const int64_t q = !(c->q < 0x1p63) ? INT64_MAX : c->q <= -0x1p63 ? INT64_MIN : (int64_t)floor(c->q);
   (void)p; (void)q;
   switch (c->op) {
-    NN_UNARY_OPS(INT_CASE) NN_UNARY_PARAM_OPS(INT_CASE)
+    NN_UNARY_OPS(INT_CASE) NN_UNARY_PARAM_OPS(INT_CASE) NN_UNARY_MASK_OPS(MASK_INT_CASE)
     default: break;
   }
 }
@@ -488,20 +625,24 @@ static nn_status unary_apply(nn_ctx *ctx, const char *name, const unary_args *c,
   do {                                                                                     \
     T *d_ = (T *)o; const T *g_ = (const T *)a, *s_ = (const T *)b;                        \
     if (so == 1 && sa == 1 && sb == 1)                                                     \
-      for (int64_t i = 0; i < n; i++) { T g = g_[i], x = s_[i], y = x; (void)x; (void)y; d_[i] = (EXPR); } \
+      for (int64_t i = 0; i < n; i++) {                                                    \
+        T g = g_[i], x = s_[i], y = x; (void)g; (void)x; (void)y; d_[i] = (EXPR);          \
+      }                                                                                    \
     else                                                                                   \
       for (int64_t i = 0; i < n; i++) {                                                    \
-        T g = g_[i * sa], x = s_[i * sb], y = x; (void)x; (void)y; d_[i * so] = (EXPR);    \
+        T g = g_[i * sa], x = s_[i * sb], y = x; (void)g; (void)x; (void)y; d_[i * so] = (EXPR); \
       }                                                                                    \
   } while (0)
 #define BWD_CASE(name, fwd, bwd, ...) case U_##name: BROW(T, bwd); break;
 static void unary_back_f32(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb,
                            const unary_args *c) {
-  UNARY_BODY(float, BWD_CASE)
+  UNARY_BODY(float, BWD_CASE, )
+  if (c->op == U_sin || c->op == U_cos)
+    trig_big(c->op, n, (float *)o, so, (float *)a, sa, (float *)b, sb);
 }
 static void unary_back_f64(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b, int64_t sb,
                            const unary_args *c) {
-  UNARY_BODY(double, BWD_CASE)
+  UNARY_BODY(double, BWD_CASE, )
 }
 static void unary_back_row(int64_t n, char *o, int64_t so, char *a, int64_t sa, char *b,
                            int64_t sb, void *arg) {
@@ -542,24 +683,35 @@ NN_UNARY_OPS(UNARY_DESCRIPTOR)
 NN_UNARY_PARAM_OPS(UNARY_DESCRIPTOR)
 
 /* Forward and recording of a unary op with parameters p, q */
-static nn_status unary_op(nn_ctx *ctx, const nn_op *op, unop code, nn_tensor *a, double p,
-                          double q, nn_tensor **out) {
-  unary_args c = {code, p, q};
+static nn_status unary_op(nn_ctx *ctx, const nn_op *op, unary_args c, nn_tensor *a,
+                          nn_tensor **out) {
   nn_status s = unary_apply(ctx, op->name, &c, a, NULL, out);
   return s ? s : nn_record(ctx, op, out, 1, &a, NULL, &c);
 }
 #define UNARY_PUBLIC(name, ...)                                              \
   nn_status nn_##name(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {          \
-    return unary_op(ctx, &nn_op_##name, U_##name, a, 0, 0, out);             \
+    return unary_op(ctx, &nn_op_##name, (unary_args){U_##name, 0, 0, 0}, a, out); \
   }
 NN_UNARY_OPS(UNARY_PUBLIC)
+
+/* the mask rows and bitwise_not: forward only, nothing recorded */
+#define MASK_PUBLIC(name, ...)                                               \
+  nn_status nn_##name(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {          \
+    if (U_##name == U_bitwise_not && a && a->dtype != NN_I64 && ctx && out) { \
+      *out = NULL;                                                           \
+      return nn_fail(ctx, NN_ERR_DTYPE, "bitwise_not: bitwise ops need an int64 tensor, got %s " \
+                     "(use t:long(), or logical_not for a 0/1 mask)", nn_dtype_name(a->dtype)); \
+    }                                                                        \
+    return unary_apply(ctx, #name, &(unary_args){U_##name, 0, 0, 0}, a, NULL, out); \
+  }
+NN_UNARY_MASK_OPS(MASK_PUBLIC)
 
 nn_status nn_leaky_relu(nn_ctx *ctx, nn_tensor *a, double slope, nn_tensor **out) {
   NN_ARG(ctx, "leaky_relu", out);
   *out = NULL;
   if (!isfinite(slope))
     return nn_fail(ctx, NN_ERR_ARG, "leaky_relu: negative slope must be finite, got %g", slope);
-  return unary_op(ctx, &nn_op_leaky_relu, U_leaky_relu, a, slope, 0, out);
+  return unary_op(ctx, &nn_op_leaky_relu, (unary_args){U_leaky_relu, slope, 0, 0}, a, out);
 }
 
 static nn_status check_clamp(nn_ctx *ctx, const char *name, double lo, double hi) {
@@ -571,7 +723,88 @@ nn_status nn_clamp(nn_ctx *ctx, nn_tensor *a, double lo, double hi, nn_tensor **
   NN_ARG(ctx, "clamp", out);
   *out = NULL;
   nn_status s = check_clamp(ctx, "clamp", lo, hi);
-  return s ? s : unary_op(ctx, &nn_op_clamp, U_clamp, a, lo, hi, out);
+  return s ? s : unary_op(ctx, &nn_op_clamp, (unary_args){U_clamp, lo, hi, 0}, a, out);
+}
+nn_status nn_hardtanh(nn_ctx *ctx, nn_tensor *a, double lo, double hi, nn_tensor **out) {
+  NN_ARG(ctx, "hardtanh", out);
+  *out = NULL;
+  nn_status s = check_clamp(ctx, "hardtanh", lo, hi);
+  return s ? s : unary_op(ctx, &nn_op_hardtanh, (unary_args){U_hardtanh, lo, hi, 0}, a, out);
+}
+nn_status nn_softplus(nn_ctx *ctx, nn_tensor *a, double beta, double threshold, nn_tensor **out) {
+  NN_ARG(ctx, "softplus", out);
+  *out = NULL;
+  if (!isfinite(beta) || beta == 0 || isnan(threshold))
+    return nn_fail(ctx, NN_ERR_ARG, "softplus: beta must be finite and nonzero and threshold a "
+                   "number, got beta = %g, threshold = %g", beta, threshold);
+  return unary_op(ctx, &nn_op_softplus, (unary_args){U_softplus, beta, threshold, 0}, a, out);
+}
+/* a replacement as the tensor's element type holds it: past float32's range it is ±inf, as
+   PyTorch's conversion gives (a C conversion of such a double to float is undefined) */
+static double as_elem(const nn_tensor *a, double v) {
+  if (!a || a->dtype != NN_F32 || !(fabs(v) > FLT_MAX)) return v;
+  return v > 0 ? INFINITY : -INFINITY;
+}
+nn_status nn_nan_to_num(nn_ctx *ctx, nn_tensor *a, double nan, double posinf, double neginf,
+                        nn_tensor **out) {
+  NN_ARG(ctx, "nan_to_num", out);
+  *out = NULL;
+  unary_args c = {U_nan_to_num, as_elem(a, nan), as_elem(a, posinf), as_elem(a, neginf)};
+  return unary_op(ctx, &nn_op_nan_to_num, c, a, out);
+}
+
+/* lerp: a + w (b - a) for w < 1/2, else b - (b - a)(1 - w), PyTorch's two forms (exact at w =
+   0 and w = 1), made of recorded ops, so its gradient is theirs */
+static nn_status lerp_check(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor *w, nn_tensor **out) {
+  NN_ARG(ctx, "lerp", out);
+  *out = NULL;
+  NN_ARG_AS(ctx, "lerp", a && b, "tensor");
+  int nd;
+  int64_t sh[NN_MAX_DIMS];
+  nn_status s = nn_broadcast_shape(ctx, "lerp", a, b, &nd, sh);
+  if (!s && w) {
+    nn_tensor ab = {0};
+    ab.ndim = nd;
+    memcpy(ab.shape, sh, sizeof sh);
+    s = nn_broadcast_shape(ctx, "lerp", &ab, w, &nd, sh);
+  }
+  if (s) return s;
+  nn_dtype dt = w ? w->dtype : a->dtype;
+  if (a->dtype == NN_I64 || b->dtype == NN_I64 || dt == NN_I64)
+    return nn_fail(ctx, NN_ERR_DTYPE, "lerp: needs float tensors, got %s, %s%s%s (use t:double())",
+                   nn_dtype_name(a->dtype), nn_dtype_name(b->dtype), w ? " and weight " : "",
+                   w ? nn_dtype_name(w->dtype) : "");
+  return NN_OK;
+}
+nn_status nn_lerps(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, double w, nn_tensor **out) {
+  nn_status s = lerp_check(ctx, a, b, NULL, out);
+  if (s) return s;
+  if (nn_promote(a->dtype, b->dtype) == NN_F32) w = (float)w;   /* the weight as the data's type */
+  double lo = w < 0.5 ? w : (nn_promote(a->dtype, b->dtype) == NN_F32 ? (double)(1.0f - (float)w) : 1 - w);
+  nn_tensor *d = NULL, *t = NULL;
+  if (!(s = nn_sub(ctx, b, a, &d)) && !(s = nn_muls(ctx, d, lo, &t)))
+    s = w < 0.5 ? nn_add(ctx, a, t, out) : nn_sub(ctx, b, t, out);
+  nn_tensor_release(d); nn_tensor_release(t);
+  return s;
+}
+nn_status nn_lerp(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor *w, nn_tensor **out) {
+  NN_ARG(ctx, "lerp", out);
+  *out = NULL;
+  NN_ARG_AS(ctx, "lerp", w, "weight");
+  nn_status s = lerp_check(ctx, a, b, w, out);
+  if (s) return s;
+  nn_tensor *d = NULL, *wd = NULL, *lo = NULL, *hi = NULL, *half = NULL, *cond = NULL, *t = NULL;
+  int64_t one = 1;
+  /* lo = a + w d, hi = b - (d - w d) = b - d (1 - w), cond = w < 1/2 */
+  if (!(s = nn_sub(ctx, b, a, &d)) && !(s = nn_mul(ctx, w, d, &wd)) &&
+      !(s = nn_add(ctx, a, wd, &lo)) && !(s = nn_sub(ctx, d, wd, &hi)) &&
+      !(s = nn_full(ctx, w->dtype, 0, &one, 0.5, &half)) &&
+      !(s = nn_compare(ctx, NN_LT, w, half, &cond))) {
+    if (!(s = nn_sub(ctx, b, hi, &t))) s = nn_where(ctx, cond, lo, t, out);
+  }
+  nn_tensor_release(d); nn_tensor_release(wd); nn_tensor_release(lo); nn_tensor_release(hi);
+  nn_tensor_release(half); nn_tensor_release(cond); nn_tensor_release(t);
+  return s;
 }
 
 /* ---- where: y = cond ? a : b;  da += dy [cond],  db += dy [!cond] -------------------------- */
@@ -711,13 +944,31 @@ static nn_status scalar_inplace(nn_ctx *ctx, const char *name, scalop op, nn_ten
 }
 nn_status nn_adds_(nn_ctx *ctx, nn_tensor *a, double s) { return scalar_inplace(ctx, "add_", S_ADD, a, s); }
 nn_status nn_muls_(nn_ctx *ctx, nn_tensor *a, double s) { return scalar_inplace(ctx, "mul_", S_MUL, a, s); }
-nn_status nn_clamp_(nn_ctx *ctx, nn_tensor *a, double lo, double hi) {
-  nn_status s = check_inplace(ctx, "clamp_", a);
-  if (!s) s = check_clamp(ctx, "clamp_", lo, hi);
-  unary_args c = {U_clamp, lo, hi};
-  if (!s) s = unary_apply(ctx, "clamp_", &c, a, a, NULL);
+/* a unary row in place; (dtype-changing rows refused on int64 tensors) */
+static nn_status unary_inplace(nn_ctx *ctx, const char *name, unary_args c, nn_tensor *a) {
+  nn_status s = check_inplace(ctx, name, a);
+  if (!s && a->dtype == NN_I64 && !keeps_int[c.op])
+    s = nn_fail(ctx, NN_ERR_DTYPE, "%s: its float result cannot be stored in an int64 tensor "
+                "(use the op without _ for a new tensor)", name);
+  if (!s) s = unary_apply(ctx, name, &c, a, a, NULL);
   if (!s) a->st->version++;
   return s;
+}
+nn_status nn_clamp_(nn_ctx *ctx, nn_tensor *a, double lo, double hi) {
+  nn_status s = check_clamp(ctx, "clamp_", lo, hi);
+  return s ? s : unary_inplace(ctx, "clamp_", (unary_args){U_clamp, lo, hi, 0}, a);
+}
+/* op_ in place for any row of NN_UNARY_OPS, by name ("sin" for sin_) */
+nn_status nn_unary_(nn_ctx *ctx, const char *op, nn_tensor *a) {
+#define UNARY_STR(name, ...) #name,
+  static const char *const names[] = {NN_UNARY_OPS(UNARY_STR)};
+  NN_ARG(ctx, "unary_", op);
+  int k = 0, n = (int)(sizeof names / sizeof names[0]);
+  while (k < n && strcmp(names[k], op) != 0) k++;
+  if (k == n) return nn_fail(ctx, NN_ERR_ARG, "unary_: no element-wise op named '%.40s'", op);
+  char name[48];
+  snprintf(name, sizeof name, "%s_", op);
+  return unary_inplace(ctx, name, (unary_args){(unop)k, 0, 0, 0}, a);
 }
 
 /* this file's ops, for the op list (oplist.c): a new op here is listed here */

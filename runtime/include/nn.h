@@ -280,6 +280,65 @@ NN_API nn_status nn_gelu(nn_ctx *ctx, nn_tensor *a, nn_tensor **out); /* exact (
 NN_API nn_status nn_clamp(nn_ctx *ctx, nn_tensor *a, double lo, double hi, nn_tensor **out);
 NN_API nn_status nn_sin(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
 NN_API nn_status nn_cos(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+/* the element-wise vocabulary (ops_unary.def, ops_binary.def): PyTorch's semantics; floor,
+   ceil, round (half to even), trunc and square keep int64, the others compute int64 in float32 */
+NN_API nn_status nn_tan(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_asin(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_acos(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_atan(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_sinh(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_cosh(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_asinh(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_acosh(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_atanh(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_floor(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_ceil(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_round(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_trunc(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_frac(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_log1p(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_expm1(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_log2(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_log10(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_exp2(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_erf(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_erfc(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_rsqrt(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_reciprocal(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_square(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_silu(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_mish(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_hardtanh(nn_ctx *ctx, nn_tensor *a, double lo, double hi, nn_tensor **out);
+NN_API nn_status nn_softplus(nn_ctx *ctx, nn_tensor *a, double beta, double threshold,
+                             nn_tensor **out);            /* linear where beta x > threshold */
+/* NaN, +inf and -inf replaced by the given values (PyTorch's defaults: 0 and the dtype's
+   largest and lowest finite values); int64 unchanged */
+NN_API nn_status nn_nan_to_num(nn_ctx *ctx, nn_tensor *a, double nan, double posinf,
+                               double neginf, nn_tensor **out);
+NN_API nn_status nn_atan2(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+/* fmod: the dividend's sign (C's fmod); remainder: the divisor's (Python's %); int64 division
+   by zero is an error */
+NN_API nn_status nn_fmod(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_remainder(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+/* a + w (b - a), w a tensor (broadcasting) or a number; float only */
+NN_API nn_status nn_lerp(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor *w, nn_tensor **out);
+NN_API nn_status nn_lerps(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, double w, nn_tensor **out);
+/* without gradient: 0/1 in the input's (promoted) dtype; logical ops take nonzero as true */
+NN_API nn_status nn_isnan(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_isinf(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_isfinite(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_logical_not(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_logical_and(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_logical_or(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_logical_xor(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+/* int64 only, no gradient */
+NN_API nn_status nn_bitwise_not(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+NN_API nn_status nn_bitwise_and(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_bitwise_or(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+NN_API nn_status nn_bitwise_xor(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
+/* the in-place form of the unary op named op ("sin" for sin_, any of the rows above without
+   parameters: neg exp log … mish); as the other in-place ops below */
+NN_API nn_status nn_unary_(nn_ctx *ctx, const char *op, nn_tensor *a);
 /* in place on a (no autograd recording through a; bumps the version; a leaf that requires
    grad may not be changed in place while grad mode is on) */
 NN_API nn_status nn_add_(nn_ctx *ctx, nn_tensor *a, nn_tensor *b);  /* a += b (b broadcasts) */
