@@ -30,5 +30,11 @@ grep -q "Fits plotted to $T/r.svg" "$T/r.out" || bad "regression.lua output: $(c
 [ "$(grep -c '<circle cx=.* r="3"/>' "$T/r.svg")" -ge 20 ] || bad "regression.svg: expected the data points"
 grep -q '>x</text>' "$T/r.svg" || bad "regression.svg: no x axis label"
 
+# attention.lua: causal attention forward and backward against its naive loops (it exits
+# non-zero past its tolerance); four difference rows, the last line its verdict
+"$L" scripts/attention.lua 9 4 1 >"$T/att" 2>"$T/att.err" || bad "attention.lua: $(cat "$T/att" "$T/att.err")"
+[ "$(grep -c 'max abs diff' "$T/att")" = 4 ] || bad "attention.lua output: $(cat "$T/att")"
+grep -q '^attention T=9 d=4: Lunet matches the loops' "$T/att" || bad "attention.lua verdict: $(tail -1 "$T/att")"
+
 [ "$failed" = 0 ] && echo "scripts.sh: all checks passed"
 exit "$failed"
