@@ -1,6 +1,8 @@
 -- scripts/fashion_mlp.lua: a 784-256-128-10 ReLU MLP on Fashion-MNIST with a hand-made loop.
 --
 --   lunet scripts/fashion_mlp.lua [epochs]     (needs the package dataset-fashion-mnist)
+--   mpirun -np N lunet scripts/fashion_mlp.lua   (data-parallel: each rank a 1/N of each batch of
+--                                                 128; rank 1 prints; the same steps as alone)
 local lunet = require "lunet"
 local nn = require "lunet.nn"
 local optim = require "lunet.optim"
@@ -8,6 +10,9 @@ local data = require "lunet.data"
 
 local epochs = tonumber(arg and arg[1]) or 10
 lunet.manual_seed(0)
+local dist = lunet.distributed.init()   -- alone: a world of one rank
+local print = dist.is_main() and print or function() end
+local BATCH = 128 // dist.size()        -- per rank: the global batch stays 128
 
 local X_train, y_train = data.load_fashion_mnist("train")
 local X_test, y_test = data.load_fashion_mnist("test")
@@ -25,6 +30,7 @@ local model = nn.Sequential(
   nn.Linear(256, 128), nn.ReLU(),
   nn.Linear(128, 10))
 print(model)
+local ddp = dist.DistributedDataParallel(model)   -- averages the gradients in backward
 local opt = optim.Adam(model:parameters(), {lr = 1e-3})
 
 -- cross_entropy wants 1-based class ids; the labels are 0..9
@@ -39,13 +45,14 @@ for epoch = 1, epochs do
   local t0 = lunet.clock()
   model:train()
   local total, n = 0, 0
-  local bar = lunet.progress(data.batches(X_train, target_train, {batch_size = 128, shuffle = true,
-                                                                  random_state = epoch}),
+  local bar = lunet.progress(dist.shard(X_train, target_train, {batch_size = BATCH, shuffle = true,
+                                                                 random_state = epoch}),
                              {desc = ("epoch %d/%d"):format(epoch, epochs), unit = "batch",
-                              total = math.ceil(X_train:size(1) / 128)})
+                              total = math.ceil(X_train:size(1) / dist.size() / BATCH),
+                              quiet = not dist.is_main()})
   for xb, yb in bar do
     opt:zero_grad()
-    local loss = nn.cross_entropy(model(xb), yb)
+    local loss = nn.cross_entropy(ddp(xb), yb)
     loss:backward()
     opt:step()
     total, n = total + loss:item() * xb:size(1), n + xb:size(1)
