@@ -452,8 +452,11 @@ static nn_status shift_ids(lua_State *L, nn_ctx *ctx, const char *op, nn_tensor 
     if (ids[i] < 1 || ids[i] > classes) {
       lua_Integer bad = (lua_Integer)ids[i];
       nn_tensor_release(c);
-      luaL_error(L, "%s: target class id %I is out of range for %I classes (ids are 1..%I)",
-                 op, bad, (lua_Integer)classes, (lua_Integer)classes);
+      if (bad == 0)   /* the usual slip: a 0-based label set */
+        lunet_error(L, "%s: target class id 0: Lunet's class ids are 1-based: for labels 0..K-1 "
+                    "pass y + 1", op);
+      lunet_error(L, "%s: target class id %I is out of range for %I classes (ids are 1..%I)",
+                  op, bad, (lua_Integer)classes, (lua_Integer)classes);
     }
   }
   nn_tensor_release(c);
@@ -476,7 +479,7 @@ static int class_loss(lua_State *L, const char *op, class_loss_fn f, bool probs_
   if (nd != 1 && nd != 2) {
     char sx[96];
     shapestr(x, sx, sizeof sx);
-    return luaL_error(L, "%s: input must be [N, C] (or [C]), got shape %s", op, sx);
+    return lunet_error(L, "%s: input must be [N, C] (or [C]), got shape %s", op, sx);
   }
   LTensor *r = lunet_newbox(L);
   if (nn_tensor_dtype(t) == NN_I64) {
@@ -487,7 +490,7 @@ static int class_loss(lua_State *L, const char *op, class_loss_fn f, bool probs_
       shapestr(t, st, sizeof st);
       char want[40] = "[]";
       if (nd == 2) snprintf(want, sizeof want, "[%lld]", (long long)nn_tensor_shape(x)[0]);
-      return luaL_error(L, "%s: class-id target must have shape %s for input %s, got %s",
+      return lunet_error(L, "%s: class-id target must have shape %s for input %s, got %s",
                         op, want, sx, st);
     }
     nn_tensor *t0;
@@ -500,11 +503,11 @@ static int class_loss(lua_State *L, const char *op, class_loss_fn f, bool probs_
   char sx[96], st[96];
   shapestr(x, sx, sizeof sx);
   shapestr(t, st, sizeof st);
-  if (!probs_ok)
-    return luaL_error(L, "%s: target must be int64 class ids (1-based), got %s %s", op,
-                      nn_dtype_name(nn_tensor_dtype(t)), st);
+  if (!probs_ok || (nn_tensor_ndim(t) == nd - 1 && strcmp(sx, st) != 0))   /* ids as floats */
+    return lunet_error(L, "%s: class ids must be int64: y:long() (got a %s target of shape %s "
+                       "for input %s)", op, nn_dtype_name(nn_tensor_dtype(t)), st, sx);
   if (strcmp(sx, st) != 0)
-    return luaL_error(L, "%s: target must be int64 class ids (1-based) or class probabilities "
+    return lunet_error(L, "%s: target must be int64 class ids (1-based) or class probabilities "
                       "of shape %s, got %s %s", op, sx, nn_dtype_name(nn_tensor_dtype(t)), st);
   lunet_check(L, f(ctx, x, t, red, &r->t));
   return 1;

@@ -1130,7 +1130,9 @@ static int t_float(lua_State *L) { return convert(L, NN_F32); }
 static int t_double(lua_State *L) { return convert(L, NN_F64); }
 static int t_long(lua_State *L) { return convert(L, NN_I64); }
 
-/* index_select(dim, idx): idx 1-based, an int64 tensor (1-D) or a Lua array of integers */
+/* index_select(dim, idx): idx 1-based, an int64 tensor (1-D) or a Lua array of integers; an
+   index 0 names the fix */
+#define ONE_BASED " (indices are 1-based: 1 is the first; for 0-based idx pass idx + 1)"
 static int t_index_select(lua_State *L) {
   nn_tensor *t = checkt(L, 1), *idx, *zb;
   int d = dimarg_n(L, 2, t, 0, "index_select");
@@ -1153,8 +1155,8 @@ static int t_index_select(lua_State *L) {
         return luaL_error(L, "index_select: index %I of the list is not an integer",
                           (lua_Integer)i + 1);
       if (v < 1 || v > size)
-        return luaL_error(L, "index_select: index %I out of range for dimension %d of size %I",
-                          v, d + 1, (lua_Integer)size);
+        return luaL_error(L, "index_select: index %I out of range for dimension %d of size %I%s",
+                          v, d + 1, (lua_Integer)size, v == 0 ? ONE_BASED : "");
       q[i] = (int64_t)v - 1;
       lua_pop(L, 1);
     }
@@ -1174,8 +1176,9 @@ static int t_index_select(lua_State *L) {
     p = nn_tensor_data(idx);
     for (i = 0; i < n; i++)
       if (p[i * st] < 1 || p[i * st] > size)
-        return luaL_error(L, "index_select: index %I out of range for dimension %d of size %I",
-                          (lua_Integer)p[i * st], d + 1, (lua_Integer)size);
+        return luaL_error(L, "index_select: index %I out of range for dimension %d of size %I%s",
+                          (lua_Integer)p[i * st], d + 1, (lua_Integer)size,
+                          p[i * st] == 0 ? ONE_BASED : "");
     lunet_check(L, nn_adds(ctx, idx, -1, &ib->t));
   }
   zb = ib->t;

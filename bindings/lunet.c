@@ -3,6 +3,8 @@
 ** shares (lunet_impl.h), module-level functions (grad mode, threads, clock, BLAS info,
 ** profiling) and the lazy loading of the pure-Lua parts (listed in lua/lunet/autoload.lua).
 */
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +102,40 @@ nn_ctx *lunet_ctx(lua_State *L) {
 
 /* ---- shared helpers ---------------------------------------------------------------------- */
 
+/* Whether a chunk is one of Lunet's Lua modules (…/lunet/<name>.lua) */
+static bool lunet_source(const char *src) {
+  size_t n = strlen(src);
+  const char *slash = strrchr(src, '/');
+  if (src[0] != '@' || !slash || n < 4 || strcmp(src + n - 4, ".lua") != 0) return false;
+  return slash - src >= 6 && memcmp(slash - 6, "/lunet", 6) == 0;
+}
+
+/* "file:line: " of the user's code that called into Lunet: the first Lua frame outside Lunet's
+   own modules, so an error raised for nn.lua's call to a C function names the caller's line */
+static void lunet_where(lua_State *L) {
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline > 0 && !lunet_source(ar.source)) {
+      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+      return;
+    }
+  }
+  lua_pushliteral(L, "");
+}
+
+int lunet_error(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lunet_where(L);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
 int lunet_check(lua_State *L, nn_status s) {
-  if (s != NN_OK) return luaL_error(L, "%s", nn_ctx_errmsg(lunet_ctx(L)));
+  if (s != NN_OK) return lunet_error(L, "%s", nn_ctx_errmsg(lunet_ctx(L)));
   return 0;
 }
 

@@ -15,6 +15,9 @@ typedef struct { nn_tensor *t; } LTensor;  /* t == NULL: closed */
 
 /* Raises the context's error message as a Lua error when s != NN_OK. */
 int lunet_check(lua_State *L, nn_status s);
+/* luaL_error, but the position is the user's line that called into Lunet (Lunet's own Lua
+   modules are skipped), as every error of lunet_check's */
+int lunet_error(lua_State *L, const char *fmt, ...);
 /* Box first, then compute: pushes a closed box to fill; an error after this leaks nothing. */
 LTensor *lunet_newbox(lua_State *L);
 /* Tensor at idx; a number becomes a 0-d tensor of dtype like (or float32 if like is NULL). */

@@ -89,7 +89,10 @@ NN_ALWAYS_INLINE float nn_trig_f(float xf, double shift, uint64_t flip) {
   return (float)y;
 }
 /* sin x = (-1)^q sin r;  cos x = (-1)^(q+1) sin r with x = (q + 1/2)π + r */
-NN_ALWAYS_INLINE float nn_sinf(float x) { return nn_trig_f(x, 0, 0); }
+NN_ALWAYS_INLINE float nn_sinf(float x) {
+  float y = nn_trig_f(x, 0, 0);
+  return x == 0 ? x : y;   /* sin(-0) = -0, which the reduction's -0 - -0 = +0 loses */
+}
 NN_ALWAYS_INLINE float nn_cosf(float x) { return nn_trig_f(x, 0.5, 1); }
 
 /* ---- binary: the rows of ops_binary.def ---------------------------------------------------

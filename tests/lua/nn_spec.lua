@@ -185,12 +185,14 @@ describe("nn: loss values", function()
     local logits = lunet.zeros(4, 3)
     assert.equal("cross_entropy: target class id 4 is out of range for 3 classes (ids are 1..3)",
       errmsg(nn.cross_entropy, logits, lunet.tensor({1, 2, 3, 4}, {dtype = "int64"})))
-    assert.equal("cross_entropy: target class id 0 is out of range for 3 classes (ids are 1..3)",
+    assert.equal("cross_entropy: target class id 0: Lunet's class ids are 1-based: for labels "
+      .. "0..K-1 pass y + 1",
       errmsg(nn.cross_entropy, logits, lunet.tensor({0, 1, 2, 3}, {dtype = "int64"})))
-    assert.equal("cross_entropy: target must be int64 class ids (1-based) or class "
-      .. "probabilities of shape [4, 3], got float32 [4]",
+    assert.equal("cross_entropy: class ids must be int64: y:long() (got a float32 target of "
+      .. "shape [4] for input [4, 3])",
       errmsg(nn.cross_entropy, logits, lunet.tensor{1, 2, 3, 1}))
-    assert.equal("nll_loss: target must be int64 class ids (1-based), got float32 [4, 3]",
+    assert.equal("nll_loss: class ids must be int64: y:long() (got a float32 target of shape "
+      .. "[4, 3] for input [4, 3])",
       errmsg(nn.nll_loss, logits, lunet.zeros(4, 3)))
     assert.equal("cross_entropy: class-id target must have shape [4] for input [4, 3], got [3]",
       errmsg(nn.cross_entropy, logits, lunet.tensor({1, 2, 3}, {dtype = "int64"})))

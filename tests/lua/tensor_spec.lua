@@ -245,7 +245,8 @@ describe("views", function()
     assert.same({{1, 2}, {1, 2}}, vals(d))
     assert.equal("index_select: index 3 out of range for dimension 1 of size 2",
                  errmsg(t.index_select, t, 1, {1, 3}))
-    assert.equal("index_select: index 0 out of range for dimension 2 of size 2",
+    assert.equal("index_select: index 0 out of range for dimension 2 of size 2 (indices are "
+                 .. "1-based: 1 is the first; for 0-based idx pass idx + 1)",
                  errmsg(t.index_select, t, 2, lunet.tensor({0}, "int64")))
     assert.equal("index_select: indices must be an int64 tensor, got float32",
                  errmsg(t.index_select, t, 1, lunet.tensor({1})))
