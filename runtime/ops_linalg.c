@@ -249,6 +249,37 @@ static nn_status mm_backward(nn_ctx *ctx, nn_node *n) {
 }
 const nn_op nn_op_matmul = {.name = "matmul", .backward = mm_backward, .saves = 3};
 
+/* the offsets in A and B (elements) of product bi of a broadcast batch of shape bsh */
+static void batch_offsets(int64_t bi, int64_t nbd, const int64_t *bsh, const int64_t *sa,
+                          const int64_t *sb, int64_t *oa, int64_t *ob) {
+  *oa = *ob = 0;
+  for (int64_t d = nbd - 1; d >= 0; d--) {
+    int64_t k = bi % bsh[d];
+    bi /= bsh[d]; *oa += k * sa[d]; *ob += k * sb[d];
+  }
+}
+
+/* products lo..hi-1 of a batch, each on this thread (mm_raw's lanes) */
+typedef struct {
+  nn_dtype dt;
+  int64_t M, N, K, nbd, ars, acs, brs, bcs;
+  const int64_t *bsh, *sa, *sb;     /* batch shape, A's and B's batch strides */
+  const char *a, *b;
+  char *y;
+} mm_batch;
+
+static void mm_batch_rows(void *arg, int part, int64_t lo, int64_t hi) {
+  const mm_batch *j = arg;
+  int64_t es = (int64_t)nn_dtype_size(j->dt);
+  (void)part;
+  for (int64_t bi = lo; bi < hi; bi++) {
+    int64_t oa, ob;
+    batch_offsets(bi, j->nbd, j->bsh, j->sa, j->sb, &oa, &ob);
+    gemm1(j->dt, j->M, j->N, j->K, j->a + oa * es, j->ars, j->acs, j->b + ob * es, j->brs, j->bcs,
+          j->y + bi * j->M * j->N * es, j->N > 0 ? j->N : 1, 0.0);
+  }
+}
+
 static nn_status mm_raw(nn_ctx *ctx, nn_tensor *a0, nn_tensor *b0, nn_tensor **out) {
   *out = NULL;
   char b1[NN_SHAPE_BUF], b2[NN_SHAPE_BUF];
@@ -279,10 +310,24 @@ static nn_status mm_raw(nn_ctx *ctx, nn_tensor *a0, nn_tensor *b0, nn_tensor **o
   nn_broadcast_strides(&ha, nbd, bsh, sa);
   nn_broadcast_strides(&hb, nbd, bsh, sb);
   int64_t batches = nn_shape_numel(nbd, bsh), es = (int64_t)nn_dtype_size(a->dtype);
+  double macs = (double)M * (double)N * (double)K;
+  if (a->dtype != NN_I64 && K > 0 && batches > 1 && macs < SPLIT_MACS &&
+      macs * (double)batches >= SPLIT_MACS && ctx->threads > 1) {
+    /* many small products (attention's heads): each too small to split, so the batch is split
+       in lanes instead, each product whole on one thread (the same bits as one at a time) */
+    mm_batch j = {.dt = a->dtype, .M = M, .N = N, .K = K, .nbd = nbd, .bsh = bsh, .sa = sa,
+                  .sb = sb, .a = nn_ptr(a), .b = nn_ptr(b), .y = nn_ptr(y), .ars = a->stride[na - 2],
+                  .acs = a->stride[na - 1], .brs = b->stride[nb - 2], .bcs = b->stride[nb - 1]};
+    nn_blas_threads(ctx);
+    unsigned mode = nn_ftz_begin();
+    nn_lanes(ctx, batches, batches * (M * K + K * N + M * N), mm_batch_rows, &j);
+    nn_ftz_end(mode);
+    batches = 0;                        /* (done) */
+  }
   for (int64_t bi = 0; bi < batches; bi++) {
     if ((s = nn_check_interrupt(ctx, "matmul"))) goto done;   /* Ctrl-C in a long batch */
-    int64_t oa = 0, ob = 0, r = bi;
-    for (int d = nbd - 1; d >= 0; d--) { int64_t k = r % bsh[d]; r /= bsh[d]; oa += k * sa[d]; ob += k * sb[d]; }
+    int64_t oa, ob;
+    batch_offsets(bi, nbd, bsh, sa, sb, &oa, &ob);
     const char *pa = nn_ptr(a) + oa * es, *pb = nn_ptr(b) + ob * es;
     char *py = nn_ptr(y) + bi * M * N * es;
     if (a->dtype == NN_I64)
@@ -766,30 +811,30 @@ static nn_status add_scaled(nn_ctx *ctx, const char *op, nn_tensor *input, nn_te
   return s;
 }
 
-nn_status nn_baddbmm(nn_ctx *ctx, nn_tensor *input, nn_tensor *a, nn_tensor *b, double beta,
-                     double alpha, nn_tensor **out) {
-  NN_ARG(ctx, "baddbmm", out);
+/* beta input + alpha product(a, b): baddbmm (product bmm) and addmv (mv) */
+static nn_status add_product(nn_ctx *ctx, const char *op,
+                             nn_status (*product)(nn_ctx *, nn_tensor *, nn_tensor *, nn_tensor **),
+                             nn_tensor *input, nn_tensor *a, nn_tensor *b, double beta, double alpha,
+                             nn_tensor **out) {
+  NN_ARG(ctx, op, out);
   *out = NULL;
-  NN_ARG_AS(ctx, "baddbmm", input && a && b, "tensor");
+  NN_ARG_AS(ctx, op, input && a && b, "tensor");
   nn_tensor *p = NULL;
-  nn_status s = nn_bmm(ctx, a, b, &p);
+  nn_status s = product(ctx, a, b, &p);
   if (s) return s;
-  s = add_scaled(ctx, "baddbmm", input, p, beta, alpha, out);
+  s = add_scaled(ctx, op, input, p, beta, alpha, out);
   nn_tensor_release(p);
   return s;
 }
 
+nn_status nn_baddbmm(nn_ctx *ctx, nn_tensor *input, nn_tensor *a, nn_tensor *b, double beta,
+                     double alpha, nn_tensor **out) {
+  return add_product(ctx, "baddbmm", nn_bmm, input, a, b, beta, alpha, out);
+}
+
 nn_status nn_addmv(nn_ctx *ctx, nn_tensor *input, nn_tensor *m, nn_tensor *v, double beta,
                    double alpha, nn_tensor **out) {
-  NN_ARG(ctx, "addmv", out);
-  *out = NULL;
-  NN_ARG_AS(ctx, "addmv", input && m && v, "tensor");
-  nn_tensor *p = NULL;
-  nn_status s = nn_mv(ctx, m, v, &p);
-  if (s) return s;
-  s = add_scaled(ctx, "addmv", input, p, beta, alpha, out);
-  nn_tensor_release(p);
-  return s;
+  return add_product(ctx, "addmv", nn_mv, input, m, v, beta, alpha, out);
 }
 
 /* ---- cross: the cross product of 3-vectors along dim (a and b broadcast) ------------------

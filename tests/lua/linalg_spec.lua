@@ -76,6 +76,15 @@ describe("products", function()
     assert.are.equal("float32", lunet.bmm(lunet.ones(2, 2, 3), lunet.ones(2, 3, 1)):dtype())
   end)
 
+  it("bmm of many small products (split over threads) gives each product's bits", function()
+    local a, b = randn(64, 8, 16), randn(64, 16, 8)
+    local before = lunet.get_num_threads()
+    lunet.set_num_threads(2)
+    local y = lunet.bmm(a, b)
+    lunet.set_num_threads(before)
+    for i = 1, 64, 9 do assert.are.same(lunet.matmul(a[i], b[i]):totable(), y[i]:totable()) end
+  end)
+
   it("baddbmm and addmv scale the input and the product", function()
     local m, v = f64{{1, 2}, {3, 4}}, f64{1, 1}
     h.near({3 * 3 + 2, 3 * 7 + 2}, lunet.addmv(f64{1, 1}, m, v, {beta = 2, alpha = 3}):totable())
