@@ -172,7 +172,7 @@ static int l_matrix_norm(lua_State *L) {
 
 static const luaL_Reg linalg_methods[] = {    /* methods and lunet.* functions */
   {"bmm", l_bmm}, {"baddbmm", l_baddbmm}, {"mv", l_mv}, {"addmv", l_addmv}, {"outer", l_outer},
-  {"cross", l_cross}, {NULL, NULL}
+  {"cross", l_cross}, {"inverse", l_inv}, {"det", l_det}, {"cholesky", l_cholesky}, {NULL, NULL}
 };
 
 static const luaL_Reg lapack_funcs[] = {      /* lunet._linalg */

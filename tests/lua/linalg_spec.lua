@@ -221,6 +221,9 @@ describe("lunet.linalg", function()
       h.near({{2, 0}, {1, math.sqrt(2)}}, L.cholesky(lunet.tensor({{4, 2}, {2, 3}}, {dtype = dt})):totable(), tol)
     end
     h.near(-2, L.det(f64{{0, 1}, {2, 0}}):item())     -- a row swap flips the sign
+    h.near(-2, f64{{0, 1}, {2, 0}}:det():item())
+    h.near({{0.6, -0.7}, {-0.2, 0.4}}, lunet.inverse(f64{{4, 7}, {2, 6}}):totable(), 1e-12)
+    h.near({{2, 0}, {1, math.sqrt(2)}}, f64{{4, 2}, {2, 3}}:cholesky():totable(), 1e-12)
     assert.are.equal(0, L.det(f64{{1, 2}, {2, 4}}):item())
   end)
 
