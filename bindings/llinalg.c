@@ -131,6 +131,7 @@ static int unary(lua_State *L, un_fn f) {
 static int l_inv(lua_State *L) { return unary(L, nn_linalg_inv); }
 static int l_det(lua_State *L) { return unary(L, nn_linalg_det); }
 static int l_cholesky(lua_State *L) { return unary(L, nn_linalg_cholesky); }
+static int l_svdvals(lua_State *L) { return unary(L, nn_linalg_svdvals); }
 static int l_solve(lua_State *L) { return binary(L, nn_linalg_solve); }
 
 /* dims at arg: nil (all), one dim, or a list of dims; returns their count */
@@ -177,7 +178,7 @@ static const luaL_Reg linalg_methods[] = {    /* methods and lunet.* functions *
 
 static const luaL_Reg lapack_funcs[] = {      /* lunet._linalg */
   {"inv", l_inv}, {"det", l_det}, {"solve", l_solve}, {"cholesky", l_cholesky},
-  {"vector_norm", l_vector_norm}, {"matrix_norm", l_matrix_norm}, {NULL, NULL}
+  {"svdvals", l_svdvals}, {"vector_norm", l_vector_norm}, {"matrix_norm", l_matrix_norm}, {NULL, NULL}
 };
 
 void lunet_open_linalg(lua_State *L, int mod, int methods) {

@@ -18,6 +18,9 @@ extern void dgetri_(const int *n, double *a, const int *lda, const int *ipiv, do
 extern void dgetrs_(const char *trans, const int *n, const int *nrhs, const double *a,
                     const int *lda, const int *ipiv, double *b, const int *ldb, int *info, size_t);
 extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t);
+extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda, double *s,
+                    double *u, const int *ldu, double *vt, const int *ldvt, double *work,
+                    const int *lwork, int *iwork, int *info, size_t);
 
 /* ---- shared: the batch of square matrices -------------------------------------------------- */
 
@@ -316,5 +319,96 @@ nn_status nn_linalg_cholesky(nn_ctx *ctx, nn_tensor *a, nn_tensor **out) {
   if (!s) { s = store_as(ctx, r, a->dtype, out); r = NULL; }
   if (!s) s = nn_record(ctx, &nn_op_cholesky, out, 1, &a, NULL, NULL);
   nn_tensor_release(r); nn_tensor_release(b.a);
+  return s;
+}
+
+/* ---- svdvals: the singular values of each matrix [..., m, n], descending ---------------------
+   dA = U diag(dσ) V^T (distinct singular values). gesdd on the row-major buffer factors A^T =
+   Uc Σ Vc^T, so A's U is Vc (Vc^T's buffer read row-major [m, k]) and A's V^T is Uc^T (Uc's
+   buffer read row-major [k, n]): no transposes. */
+typedef struct {
+  int m, n, k;
+  double *a, *u, *vt, *s, *work;     /* one matrix's copy, its factors, gesdd's workspace */
+  int *iwork, lwork;
+  size_t bytes;                      /* the whole block */
+} svd_work;
+
+static nn_status svd_begin(nn_ctx *ctx, const char *op, int m, int n, svd_work *w) {
+  int k = m < n ? m : n, info = 0, q = -1;
+  double opt = 0;
+  w->m = m; w->n = n; w->k = k;
+  dgesdd_("S", &n, &m, NULL, &n, NULL, NULL, &n, NULL, &k, &opt, &q, NULL, &info, 1);
+  w->lwork = info == 0 && opt >= 1 && opt < 1e9 ? (int)opt : 3 * k + 5 * k * k + m + n + 64;
+  size_t nd = (size_t)m * (size_t)n + (size_t)n * (size_t)k + (size_t)k * (size_t)m + (size_t)k + (size_t)w->lwork;
+  w->bytes = nd * sizeof(double) + (size_t)(8 * k + 1) * sizeof(int);
+  char *p = nn_block_get(ctx, w->bytes);
+  if (!p) return nn_fail(ctx, NN_ERR_MEM, "%s: out of memory", op);
+  w->a = (double *)p; w->u = w->a + (size_t)m * n; w->vt = w->u + (size_t)n * k;
+  w->s = w->vt + (size_t)k * m; w->work = w->s + k; w->iwork = (int *)(w->work + w->lwork);
+  return NN_OK;
+}
+
+/* the SVD of the row-major [m, n] matrix at src (its singular values in w->s) */
+static nn_status svd_one(nn_ctx *ctx, const char *op, svd_work *w, const double *src) {
+  int info = 0, m = w->m, n = w->n, k = w->k;
+  memcpy(w->a, src, sizeof(double) * (size_t)m * (size_t)n);
+  dgesdd_("S", &n, &m, w->a, &n, w->s, w->u, &n, w->vt, &k, w->work, &w->lwork, w->iwork, &info, 1);
+  return info ? nn_fail(ctx, NN_ERR_ARG, "%s: the SVD did not converge (LAPACK info %d)", op, info) : NN_OK;
+}
+
+static nn_status svdvals_backward(nn_ctx *ctx, nn_node *n) {
+  nn_tensor *a = NULL, *g = NULL, *ga = NULL;
+  nn_tensor *x = n->in[0];
+  int nd = x->ndim, m = (int)x->shape[nd - 2], nn = (int)x->shape[nd - 1], k = m < nn ? m : nn;
+  svd_work w = {0};
+  nn_status s = f64c(ctx, x, &a);
+  if (!s) s = f64c(ctx, n->gout, &g);
+  if (!s) s = nn_new(ctx, NN_F64, nd, x->shape, true, &ga);
+  if (!s && k > 0) s = svd_begin(ctx, "svdvals (backward)", m, nn, &w);
+  int64_t batch = s || k == 0 ? 0 : a->numel / ((int64_t)m * nn);
+  for (int64_t b = 0; b < batch && !s; b++) {
+    if ((s = svd_one(ctx, "svdvals (backward)", &w, (const double *)nn_ptr(a) + b * m * nn))) break;
+    const double *gs = (const double *)nn_ptr(g) + b * k;
+    double *d = (double *)nn_ptr(ga) + b * m * nn;
+    for (int i = 0; i < m; i++)          /* dA[i][j] = Σ_l U[i][l] dσ_l V^T[l][j] */
+      for (int l = 0; l < k; l++) {
+        double c = w.vt[(size_t)i * k + l] * gs[l];
+        for (int j = 0; j < nn; j++) d[(size_t)i * nn + j] += c * w.u[(size_t)l * nn + j];
+      }
+  }
+  if (w.bytes) nn_block_put(ctx, w.a, w.bytes);
+  if (!s) s = nn_grad_accum(ctx, n, 0, ga);
+  nn_tensor_release(a); nn_tensor_release(g); nn_tensor_release(ga);
+  return s;
+}
+const nn_op nn_op_svdvals = {.name = "svdvals", .backward = svdvals_backward, .saves = 1};
+
+nn_status nn_linalg_svdvals(nn_ctx *ctx, nn_tensor *t, nn_tensor **out) {
+  NN_ARG(ctx, "svdvals", out);
+  *out = NULL;
+  char b1[NN_SHAPE_BUF];
+  nn_status s = nn_need_float(ctx, "svdvals", t);
+  if (s) return s;
+  int nd = t->ndim;
+  if (nd < 2)
+    return nn_fail(ctx, NN_ERR_SHAPE, "svdvals: expected matrices [..., m, n], got %s", nn_shape_fmt(nd, t->shape, b1));
+  int64_t m = t->shape[nd - 2], n = t->shape[nd - 1], k = m < n ? m : n, sh[NN_MAX_DIMS];
+  if (m > INT_MAX / 2 || n > INT_MAX / 2)
+    return nn_fail(ctx, NN_ERR_SHAPE, "svdvals: matrices of %s are too large", nn_shape_fmt(nd, t->shape, b1));
+  memcpy(sh, t->shape, sizeof(int64_t) * (size_t)(nd - 1));
+  sh[nd - 2] = k;
+  nn_tensor *a = NULL, *r = NULL;
+  svd_work w = {0};
+  if ((s = f64c(ctx, t, &a)) || (s = nn_new(ctx, NN_F64, nd - 1, sh, false, &r))) goto done;
+  if (k > 0 && (s = svd_begin(ctx, "svdvals", (int)m, (int)n, &w))) goto done;
+  int64_t batch = k == 0 ? 0 : t->numel / (m * n);
+  for (int64_t b = 0; b < batch && !s; b++)
+    if (!(s = svd_one(ctx, "svdvals", &w, (const double *)nn_ptr(a) + b * m * n)))
+      memcpy((double *)nn_ptr(r) + b * k, w.s, sizeof(double) * (size_t)k);
+  if (!s) { s = store_as(ctx, r, t->dtype, out); r = NULL; }
+  if (!s) s = nn_record(ctx, &nn_op_svdvals, out, 1, &t, NULL, NULL);
+done:
+  if (w.bytes) nn_block_put(ctx, w.a, w.bytes);
+  nn_tensor_release(a); nn_tensor_release(r);
   return s;
 }

@@ -939,6 +939,27 @@ nn_status nn_linalg_vector_norm(nn_ctx *ctx, nn_tensor *t, double ord, int ndims
   return s;
 }
 
+/* the matrix norms of singular values: "2" the largest, "-2" the smallest, "nuc" their sum,
+   over dims d[0], d[1] (distinct, normalized) */
+static nn_status svd_norm(nn_ctx *ctx, nn_tensor *t, red_kind k, const int *d, bool keepdim, nn_tensor **out) {
+  int perm[NN_MAX_DIMS], n = 0, last;
+  for (int i = 0; i < t->ndim; i++) if (i != d[0] && i != d[1]) perm[n++] = i;
+  last = n;                                /* the singular values' dim */
+  perm[n++] = d[0]; perm[n++] = d[1];
+  nn_tensor *p = NULL, *x = NULL, *r = NULL;
+  nn_status s = nn_permute(ctx, t, perm, &p);
+  if (!s) s = nn_linalg_svdvals(ctx, p, &x);
+  if (!s) s = reduce_keep(ctx, k, &x, 1, &last, false);
+  for (int i = 0; i < 2 && !s && keepdim; i++) {   /* the two dims back, as size 1 */
+    int at = i == 0 ? (d[0] < d[1] ? d[0] : d[1]) : (d[0] < d[1] ? d[1] : d[0]);
+    if (!(s = nn_unsqueeze(ctx, x, at, &r))) { nn_tensor_release(x); x = r; }
+  }
+  nn_tensor_release(p);
+  if (s) nn_tensor_release(x);
+  else *out = x;
+  return s;
+}
+
 nn_status nn_linalg_matrix_norm(nn_ctx *ctx, nn_tensor *t, const char *ord, int d0, int d1,
                                 bool keepdim, nn_tensor **out) {
   NN_ARG(ctx, "matrix_norm", out);
@@ -953,6 +974,8 @@ nn_status nn_linalg_matrix_norm(nn_ctx *ctx, nn_tensor *t, const char *ord, int 
   int d[2], nd;
   if ((s = norm_dims(ctx, "matrix_norm", t, 2, (const int[]){d0, d1}, d, &nd))) return s;
   if (strcmp(ord, "fro") == 0) return nn_linalg_vector_norm(ctx, t, 2.0, 2, d, keepdim, out);
+  if (strcmp(ord, "2") == 0 || strcmp(ord, "-2") == 0 || strcmp(ord, "nuc") == 0)
+    return svd_norm(ctx, t, ord[0] == 'n' ? R_SUM : ord[0] == '2' ? R_MAX : R_MIN, d, keepdim, out);
   /* "1": the largest column sum of |t| (sum over rows d0, then max over d1); "inf": rows */
   static const struct { const char *name; int sum_dim; red_kind k; } kinds[] = {
     {"1", 0, R_MAX}, {"-1", 0, R_MIN}, {"inf", 1, R_MAX}, {"-inf", 1, R_MIN}};
@@ -973,13 +996,14 @@ nn_status nn_linalg_matrix_norm(nn_ctx *ctx, nn_tensor *t, const char *ord, int 
     else *out = x;
     return s;
   }
-  return nn_fail(ctx, NN_ERR_ARG, "matrix_norm: ord \"%s\" is not one of \"fro\", \"1\", \"-1\", \"inf\", "
-                 "\"-inf\" (\"nuc\", \"2\" and \"-2\" need singular values, not available)", ord);
+  return nn_fail(ctx, NN_ERR_ARG, "matrix_norm: ord \"%s\" is not one of \"fro\", \"nuc\", \"1\", \"-1\", "
+                 "\"2\", \"-2\", \"inf\", \"-inf\"", ord);
 }
 
 /* the LAPACK ops (ops_lapack.c) are listed with this file's */
-extern const nn_op nn_op_inv, nn_op_det, nn_op_solve, nn_op_cholesky;
+extern const nn_op nn_op_inv, nn_op_det, nn_op_solve, nn_op_cholesky, nn_op_svdvals;
 
 /* this file's ops, for the op list (oplist.c): a new op here is listed here */
 const nn_op *const nn_ops_linalg[] = {&nn_op_matmul, &nn_op_linear, &nn_op_linear_relu, &nn_op_addmm,
-                                      &nn_op_inv, &nn_op_det, &nn_op_solve, &nn_op_cholesky, NULL};
+                                      &nn_op_inv, &nn_op_det, &nn_op_solve, &nn_op_cholesky,
+                                      &nn_op_svdvals, NULL};

@@ -478,8 +478,11 @@ NN_API nn_status nn_linalg_inv(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
 NN_API nn_status nn_linalg_det(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
 NN_API nn_status nn_linalg_solve(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
 NN_API nn_status nn_linalg_cholesky(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
+/* the singular values of each matrix [..., m, n] as [..., min(m, n)], descending */
+NN_API nn_status nn_linalg_svdvals(nn_ctx *ctx, nn_tensor *a, nn_tensor **out);
 /* torch.linalg.vector_norm: ord any p (INFINITY, -INFINITY, 0 counts nonzeros) over the dims
-   listed (ndims 0: all); matrix_norm: ord "fro", "1", "-1", "inf", "-inf" over dims d0, d1 */
+   listed (ndims 0: all); matrix_norm: ord "fro", "nuc", "1", "-1", "2", "-2", "inf", "-inf" over
+   dims d0, d1 */
 NN_API nn_status nn_linalg_vector_norm(nn_ctx *ctx, nn_tensor *t, double ord, int ndims,
                                        const int *dims, bool keepdim, nn_tensor **out);
 NN_API nn_status nn_linalg_matrix_norm(nn_ctx *ctx, nn_tensor *t, const char *ord, int d0, int d1,

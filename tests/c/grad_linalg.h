@@ -19,6 +19,7 @@ static nn_status f_cholesky(nn_tensor **in, const A *a, nn_tensor **out) {
   nn_tensor_release(xt); nn_tensor_release(p); nn_tensor_release(eye); nn_tensor_release(sp);
   return s;
 }
+static nn_status f_svdvals(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_linalg_svdvals(C, in[0], out); }
 static nn_status f_bmm(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_bmm(C, in[0], in[1], out); }
 static nn_status f_mv(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_mv(C, in[0], in[1], out); }
 static nn_status f_outer(nn_tensor **in, const A *a, nn_tensor **out) { (void)a; return nn_outer(C, in[0], in[1], out); }
@@ -78,6 +79,16 @@ static void c_cholesky(void) {
   release_all(2, in);
 }
 
+/* random matrices have distinct singular values (where the gradient is defined) */
+static void c_svdvals(void) {
+  A a = {.f = f_svdvals};
+  nn_tensor *in[3] = {MK(2, 0.1, 1, true, 3, 3), MK(2, 0.1, 1, true, 4, 2), MK(3, 0.1, 1, true, 2, 2, 3)};
+  gradcheck("svdvals", &a, 1, &in[0], 1);
+  gradcheck("svdvals, tall", &a, 1, &in[1], 1);
+  gradcheck("svdvals, batched wide", &a, 1, &in[2], 1);
+  release_all(3, in);
+}
+
 /* the products made of listed ops, and einsum's lowerings */
 static void linalg_composites(void) {
   A a = {.f = f_bmm};
@@ -123,8 +134,8 @@ static void linalg_composites(void) {
   A vi = {.f = f_vnorm, .s0 = INFINITY, .nd = 1, .dims = {0}};
   gradcheck("vector_norm inf", &vi, 1, &x, 1);
   A mn = {.f = f_mnorm, .d0 = 0, .d1 = 1};
-  static const char *const ords[] = {"fro", "1", "-1", "inf", "-inf"};
-  for (int k = 0; k < 5; k++) {
+  static const char *const ords[] = {"fro", "1", "-1", "inf", "-inf", "2", "-2", "nuc"};
+  for (int k = 0; k < 8; k++) {
     char label[64];
     snprintf(label, sizeof label, "matrix_norm %s", ords[k]);
     mnorm_ord = ords[k];

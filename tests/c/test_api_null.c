@@ -665,6 +665,7 @@ static void test_linalg13(nn_tensor *x) {
   UNARY0("inv", nn_linalg_inv);
   UNARY0("det", nn_linalg_det);
   UNARY0("cholesky", nn_linalg_cholesky);
+  UNARY0("svdvals", nn_linalg_svdvals);
   BINARY("solve", nn_linalg_solve, x, x);
   UNARY_OUT("vector_norm", nn_linalg_vector_norm, 2.0, 0, NULL, false);
   NULO("vector_norm", nn_linalg_vector_norm(C, x, 2.0, 1, NULL, false, &o));

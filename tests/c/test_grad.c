@@ -1061,7 +1061,7 @@ static void c_diagonal(void) {
 
 static const struct { const char *op; void (*run)(void); } cases[] = {
   {"diagonal", c_diagonal},
-  {"inv", c_inv}, {"det", c_det}, {"solve", c_solve}, {"cholesky", c_cholesky},
+  {"inv", c_inv}, {"det", c_det}, {"solve", c_solve}, {"cholesky", c_cholesky}, {"svdvals", c_svdvals},
   {"linalg_composites", linalg_composites},
   {"embedding", c_embedding}, {"rnn_seq", c_rnn_seq},
   {"adds", c_adds}, {"muls", c_muls}, {"rsubs", c_rsubs}, {"rdivs", c_rdivs}, {"pows", c_pows},

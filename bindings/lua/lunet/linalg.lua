@@ -1,5 +1,5 @@
 -- lunet/linalg.lua: lunet.linalg, PyTorch's torch.linalg for dense matrices: inv, det, solve,
--- cholesky (LAPACK, in C: lunet._linalg), vector_norm, matrix_norm and norm, which picks one of
+-- cholesky, svdvals (LAPACK, in C: lunet._linalg), vector_norm, matrix_norm and norm, which picks one of
 -- them from its arguments as torch.linalg.norm does.
 local lunet = require "lunet"
 local C = lunet._linalg
@@ -7,7 +7,7 @@ local error, math, tostring, type = error, math, tostring, type
 local M = {}
 _ENV = nil
 
-M.inv, M.det, M.solve, M.cholesky = C.inv, C.det, C.solve, C.cholesky
+M.inv, M.det, M.solve, M.cholesky, M.svdvals = C.inv, C.det, C.solve, C.cholesky, C.svdvals
 M.vector_norm, M.matrix_norm = C.vector_norm, C.matrix_norm
 
 -- a matrix ord as matrix_norm names it
