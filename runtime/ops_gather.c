@@ -77,6 +77,7 @@ static void walk(nn_ctx *ctx, walk_mode m, int dim, const nn_tensor *idx, nn_ten
                 oth ? nn_ptr(oth) : NULL, oth && idx->ndim ? oth->stride : zero,
                 (const int64_t *)nn_ptr(idx), idx->ndim ? idx->stride : zero};
   char scratch[8] = {0};
+  if (idx->numel == 0) return;                        /* (a size 0 would divide by zero) */
   if (!oth) w.oth = scratch;                          /* W_ZERO reads no other operand */
   if (m == W_GATHER)          /* each position writes its own result element: lanes are safe */
     nn_lanes(ctx, idx->numel, idx->numel, walk_range, &w);

@@ -11,6 +11,9 @@ typedef struct { int dim; } scan_args;
 
 typedef struct { int64_t outer, n, inner; int dim; } scan_geom;
 
+/* no element: nothing to run (a [2^40, 0] tensor has 2^40 empty rows, not worth walking) */
+static bool scan_empty(const scan_geom *g) { return g->outer == 0 || g->n == 0 || g->inner == 0; }
+
 static nn_status scan_setup(nn_ctx *ctx, const char *op, nn_tensor *t, int dim, scan_geom *g) {
   memset(g, 0, sizeof *g);
   NN_ARG_AS(ctx, op, t, "tensor");
@@ -29,6 +32,7 @@ static nn_status scan_setup(nn_ctx *ctx, const char *op, nn_tensor *t, int dim, 
 
 /* y[k] = x[0] op .. op x[k] along each row (reverse: x[k] op .. op x[n-1]), in double for floats */
 static void scan_rows(const char *x, char *y, nn_dtype dt, const scan_geom *g, bool mul, bool reverse) {
+  if (scan_empty(g)) return;
   for (int64_t o = 0; o < g->outer; o++)
     for (int64_t j = 0; j < g->inner; j++) {
       int64_t base = o * g->n * g->inner + j;
@@ -68,6 +72,7 @@ const nn_op nn_op_cumsum = {.name = "cumsum", .backward = cumsum_backward, .args
    dx_k = (Σ_{j>=k} dy_j y_j) / x_k; at z, dx_z = y_{z-1} (dy_z + Σ_{j>z} dy_j Π_{z<i<=j} x_i);
    after z, 0. */
 static void cumprod_grad(const char *x, const char *y, const char *gy, char *dx, nn_dtype dt, const scan_geom *g) {
+  if (scan_empty(g)) return;
   for (int64_t o = 0; o < g->outer; o++)
     for (int64_t j = 0; j < g->inner; j++) {
       int64_t base = o * g->n * g->inner + j, z = g->n;
@@ -126,6 +131,7 @@ nn_status nn_cumprod(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **out) { retu
 /* ---- cummax, cummin: the running extreme's index (the latest of equal ones; a NaN, once
    seen, stays the extreme), as PyTorch's ---------------------------------------------------- */
 static void cumext_rows(const char *x, int64_t *ix, nn_dtype dt, const scan_geom *g, bool want_max) {
+  if (scan_empty(g)) return;
   for (int64_t o = 0; o < g->outer; o++)
     for (int64_t j = 0; j < g->inner; j++) {
       int64_t base = o * g->n * g->inner + j, bi = 0;
