@@ -72,7 +72,7 @@ static void walk_range(void *arg, int part, int64_t lo, int64_t hi) {
 
 static void walk(nn_ctx *ctx, walk_mode m, int dim, const nn_tensor *idx, nn_tensor *dst,
                  nn_tensor *oth) {
-  int64_t zero[1] = {0};
+  int64_t zero[NN_MAX_DIMS] = {0};               /* the strides of an absent operand */
   walk_job w = {m, dst->dtype, idx->ndim, dim, idx->shape, nn_ptr(dst), idx->ndim ? dst->stride : zero,
                 oth ? nn_ptr(oth) : NULL, oth && idx->ndim ? oth->stride : zero,
                 (const int64_t *)nn_ptr(idx), idx->ndim ? idx->stride : zero};
