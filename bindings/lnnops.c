@@ -42,58 +42,6 @@ static void sizes_arg(lua_State *L, int opts, const char *field, int n, int64_t 
   lua_pop(L, 1);
 }
 
-/* ---- sequence models (ops_rnn.c) ---------------------------------------------------------- */
-
-/* embedding(ids, weight [, padding_idx]): ids int64 1-based of any shape; a 0 or an id past the
-   rows is an error that says ids are 1-based */
-static int f_embedding(lua_State *L) {
-  nn_tensor *ids = lunet_checktensor(L, 1), *w = lunet_checktensor(L, 2);
-  nn_ctx *ctx = lunet_ctx(L);
-  lua_Integer pad = luaL_optinteger(L, 3, 0);   /* 0: none */
-  if (nn_tensor_ndim(w) != 2) return luaL_error(L, "embedding: weight must be 2-D [num, dim]");
-  int64_t rows = nn_tensor_shape(w)[0];
-  if (pad < 0 || pad > rows)
-    return luaL_error(L, "embedding: padding_idx %I is out of range for %I rows (1..%I)",
-                      pad, (lua_Integer)rows, (lua_Integer)rows);
-  if (nn_tensor_dtype(ids) != NN_I64)
-    return luaL_error(L, "embedding: ids must be int64 (1-based), got %s; convert with :long()",
-                      nn_dtype_name(nn_tensor_dtype(ids)));
-  LTensor *r = lunet_newbox(L);
-  nn_tensor *c, *ids0 = NULL;
-  lunet_check(L, nn_contiguous(ctx, ids, &c));
-  const int64_t *id = nn_tensor_data(c);
-  for (int64_t i = 0, n = nn_tensor_numel(c); i < n; i++)
-    if (id[i] < 1 || id[i] > rows) {
-      lua_Integer bad = (lua_Integer)id[i];
-      nn_tensor_release(c);
-      return luaL_error(L, "embedding: id %I is out of range for %I rows (ids are 1-based: "
-                        "1..%I%s)", bad, (lua_Integer)rows, (lua_Integer)rows,
-                        bad == 0 ? "; 0-based ids need + 1" : "");
-    }
-  nn_status s = nn_adds(ctx, c, -1.0, &ids0);
-  nn_tensor_release(c);
-  lunet_check(L, s);
-  s = nn_embedding(ctx, ids0, w, (int64_t)pad - 1, &r->t);
-  nn_tensor_release(ids0);
-  lunet_check(L, s);
-  return 1;
-}
-
-/* rnn_seq(mode, gx, w_hh [, b_hh, h0, c0, reverse]): mode "rnn_tanh" | "rnn_relu" | "lstm" | "gru" */
-static int f_rnn_seq(lua_State *L) {
-  static const char *const modes[] = {"rnn_tanh", "rnn_relu", "lstm", "gru", NULL};
-  int mode = luaL_checkoption(L, 1, NULL, modes);
-  nn_tensor *gx = lunet_checktensor(L, 2), *whh = lunet_checktensor(L, 3);
-  nn_tensor *opt[3] = {NULL, NULL, NULL};
-  for (int i = 0; i < 3; i++)
-    if (!lua_isnoneornil(L, 4 + i)) opt[i] = lunet_checktensor(L, 4 + i);
-  bool reverse = lua_toboolean(L, 7);
-  LTensor *r = lunet_newbox(L);
-  lunet_check(L, nn_rnn_seq(lunet_ctx(L), (nn_rnn_mode)mode, gx, whh, opt[0], opt[1], opt[2],
-                            reverse, &r->t));
-  return 1;
-}
-
 /* ---- convolution and max pooling (runtime/ops_conv.c, ops_pool.c) -------------------------- */
 
 /* conv options from the table at opts for an op over n spatial dims of weight w: stride,
@@ -135,6 +83,58 @@ typedef nn_status (*conv_fn)(nn_ctx *, nn_tensor *, nn_tensor *, nn_tensor *, co
                              nn_tensor **);
 
 /* conv1d/conv2d/conv_transpose2d(x, w [, b [, opts]]) */
+static int conv_call(lua_State *L, conv_fn f, int n, bool transposed, const char *fname) {
+  nn_tensor *x = lunet_checktensor(L, 1), *w = lunet_checktensor(L, 2);
+  nn_tensor *b = lua_isnoneornil(L, 3) ? NULL : lunet_checktensor(L, 3);
+  nn_conv_opts o;
+  conv_opts_arg(L, 4, n, w, transposed, &o, fname);
+  LTensor *r = lunet_newbox(L);
+  lunet_check(L, f(lunet_ctx(L), x, w, b, &o, &r->t));
+  lunet_gcstep(L);
+  return 1;
+}
+static int m_conv1d(lua_State *L) { return conv_call(L, nn_conv1d, 1, false, "conv1d"); }
+static int m_conv2d(lua_State *L) { return conv_call(L, nn_conv2d, 2, false, "conv2d"); }
+static int m_conv_transpose2d(lua_State *L) {
+  return conv_call(L, nn_conv_transpose2d, 2, true, "conv_transpose2d");
+}
+
+/* max_pool1d/2d(x, kernel [, {stride = kernel, padding = 0, dilation = 1, ceil_mode = false,
+   return_indices = false}]) -> y [, 1-based int64 positions in each plane] */
+static int max_pool_call(lua_State *L, int n, const char *fname) {
+  nn_tensor *x = lunet_checktensor(L, 1);
+  nn_pool_opts o = {0};
+  lua_settop(L, 3);
+  lua_newtable(L);                         /* {kernel = arg 2}: sizes_arg reads fields */
+  lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "kernel");
+  sizes_arg(L, 4, "kernel", n, o.kernel, 0, 1, fname);
+  lua_pop(L, 1);
+  sizes_arg(L, 3, "stride", n, o.stride, 0, 1, fname);   /* absent (0): the kernel */
+  sizes_arg(L, 3, "padding", n, o.padding, 0, 0, fname);
+  sizes_arg(L, 3, "dilation", n, o.dilation, 1, 1, fname);
+  bool ret = false;
+  if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "ceil_mode"); o.ceil_mode = lua_toboolean(L, -1);
+    lua_getfield(L, 3, "return_indices"); ret = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+  }
+  if (lua_isnoneornil(L, 2)) luaL_error(L, "%s: kernel size expected", fname);
+  LTensor *y = lunet_newbox(L), *i = ret ? lunet_newbox(L) : NULL;
+  lunet_check(L, (n == 1 ? nn_max_pool1d : nn_max_pool2d)(lunet_ctx(L), x, &o, &y->t,
+                                                         i ? &i->t : NULL));
+  if (i) {                                 /* 1-based, as every index at the Lua boundary */
+    nn_tensor *z = i->t;
+    nn_status s = nn_adds(lunet_ctx(L), z, 1, &i->t);
+    if (s) i->t = z; else nn_tensor_release(z);
+    lunet_check(L, s);
+  }
+  lunet_gcstep(L);
+  return ret ? 2 : 1;
+}
+static int m_max_pool1d(lua_State *L) { return max_pool_call(L, 1, "max_pool1d"); }
+static int m_max_pool2d(lua_State *L) { return max_pool_call(L, 2, "max_pool2d"); }
+
 /* ---- normalization, average/adaptive pooling, interpolation (ops_norm.c, ops_resample.c) ---- */
 
 /* The sizes at argument idx (a number or a table of n), named what in messages */
@@ -389,69 +389,15 @@ static int f_rnn_seq(lua_State *L) {
   return 1;
 }
 
-static int conv_call(lua_State *L, conv_fn f, int n, bool transposed, const char *fname) {
-  nn_tensor *x = lunet_checktensor(L, 1), *w = lunet_checktensor(L, 2);
-  nn_tensor *b = lua_isnoneornil(L, 3) ? NULL : lunet_checktensor(L, 3);
+static const luaL_Reg functions[] = {
+  {"embedding", f_embedding},
+  {"rnn_seq", f_rnn_seq},
   {"conv1d", m_conv1d}, {"conv2d", m_conv2d}, {"conv_transpose2d", m_conv_transpose2d},
   {"max_pool1d", m_max_pool1d}, {"max_pool2d", m_max_pool2d},
   {"avg_pool1d", m_avg_pool1d}, {"avg_pool2d", m_avg_pool2d},
   {"adaptive_avg_pool2d", m_adaptive_avg_pool2d}, {"adaptive_max_pool2d", m_adaptive_max_pool2d},
   {"interpolate", m_interpolate}, {"batch_norm", m_batch_norm}, {"layer_norm", m_layer_norm},
   {"group_norm", m_group_norm}, {"dropout2d", m_dropout2d},
-  nn_conv_opts o;
-  conv_opts_arg(L, 4, n, w, transposed, &o, fname);
-  LTensor *r = lunet_newbox(L);
-  lunet_check(L, f(lunet_ctx(L), x, w, b, &o, &r->t));
-  lunet_gcstep(L);
-  return 1;
-}
-static int m_conv1d(lua_State *L) { return conv_call(L, nn_conv1d, 1, false, "conv1d"); }
-static int m_conv2d(lua_State *L) { return conv_call(L, nn_conv2d, 2, false, "conv2d"); }
-static int m_conv_transpose2d(lua_State *L) {
-  return conv_call(L, nn_conv_transpose2d, 2, true, "conv_transpose2d");
-}
-
-/* max_pool1d/2d(x, kernel [, {stride = kernel, padding = 0, dilation = 1, ceil_mode = false,
-   return_indices = false}]) -> y [, 1-based int64 positions in each plane] */
-static int max_pool_call(lua_State *L, int n, const char *fname) {
-  nn_tensor *x = lunet_checktensor(L, 1);
-  nn_pool_opts o = {0};
-  lua_settop(L, 3);
-  lua_newtable(L);                         /* {kernel = arg 2}: sizes_arg reads fields */
-  lua_pushvalue(L, 2);
-  lua_setfield(L, -2, "kernel");
-  sizes_arg(L, 4, "kernel", n, o.kernel, 0, 1, fname);
-  lua_pop(L, 1);
-  sizes_arg(L, 3, "stride", n, o.stride, 0, 1, fname);   /* absent (0): the kernel */
-  sizes_arg(L, 3, "padding", n, o.padding, 0, 0, fname);
-  sizes_arg(L, 3, "dilation", n, o.dilation, 1, 1, fname);
-  bool ret = false;
-  if (lua_istable(L, 3)) {
-    lua_getfield(L, 3, "ceil_mode"); o.ceil_mode = lua_toboolean(L, -1);
-    lua_getfield(L, 3, "return_indices"); ret = lua_toboolean(L, -1);
-    lua_pop(L, 2);
-  }
-  if (lua_isnoneornil(L, 2)) luaL_error(L, "%s: kernel size expected", fname);
-  LTensor *y = lunet_newbox(L), *i = ret ? lunet_newbox(L) : NULL;
-  lunet_check(L, (n == 1 ? nn_max_pool1d : nn_max_pool2d)(lunet_ctx(L), x, &o, &y->t,
-                                                         i ? &i->t : NULL));
-  if (i) {                                 /* 1-based, as every index at the Lua boundary */
-    nn_tensor *z = i->t;
-    nn_status s = nn_adds(lunet_ctx(L), z, 1, &i->t);
-    if (s) i->t = z; else nn_tensor_release(z);
-    lunet_check(L, s);
-  }
-  lunet_gcstep(L);
-  return ret ? 2 : 1;
-}
-static int m_max_pool1d(lua_State *L) { return max_pool_call(L, 1, "max_pool1d"); }
-static int m_max_pool2d(lua_State *L) { return max_pool_call(L, 2, "max_pool2d"); }
-
-static const luaL_Reg functions[] = {
-  {"conv1d", m_conv1d}, {"conv2d", m_conv2d}, {"conv_transpose2d", m_conv_transpose2d},
-  {"max_pool1d", m_max_pool1d}, {"max_pool2d", m_max_pool2d},
-  {"embedding", f_embedding},
-  {"rnn_seq", f_rnn_seq},
   {NULL, NULL}
 };
 

@@ -443,6 +443,7 @@ NN_API nn_status nn_count_nonzero(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor 
 NN_API nn_status nn_aminmax(nn_ctx *ctx, nn_tensor *t, int dim, bool keepdim, nn_tensor **min,
                             nn_tensor **max);
 /* ---- end of the issue-13 vocabulary of ops_gather.c, ops_sort.c, ops_scan.c ---- */
+
 /* ---- linear algebra (BLAS) ------------------------------------------------ */
 NN_API nn_status nn_matmul(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor **out);
                                     /* 1-D·1-D, 2-D, batched 3-D (broadcast batch) as PyTorch */
@@ -494,6 +495,44 @@ NN_API nn_status nn_log_softmax(nn_ctx *ctx, nn_tensor *t, int dim, nn_tensor **
 /* inverted dropout: zeroes with probability p and scales the rest by 1/(1-p); identity when !train */
 NN_API nn_status nn_dropout(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double p, bool train,
                             nn_tensor **out);
+
+/* ---- normalization (ops_norm.c): x [N, C, *]; per-channel tensors 1-d [C] of x's dtype ---- */
+/* batch_norm: training normalizes with the batch's mean and biased variance and (running stats
+   given) updates running = (1 - momentum) running + momentum stat, the variance unbiased;
+   evaluation uses the running stats. weight, bias, running_mean/var may be NULL (the running
+   pair together; evaluation needs them). */
+NN_API nn_status nn_batch_norm(nn_ctx *ctx, nn_tensor *x, nn_tensor *running_mean,
+                               nn_tensor *running_var, nn_tensor *weight, nn_tensor *bias,
+                               bool training, double momentum, double eps, nn_tensor **out);
+/* over the last nd dims, which must equal normalized_shape; weight, bias (NULL: none) of that shape */
+NN_API nn_status nn_layer_norm(nn_ctx *ctx, nn_tensor *x, int nd, const int64_t *normalized_shape,
+                               nn_tensor *weight, nn_tensor *bias, double eps, nn_tensor **out);
+/* over each of groups channel groups (C % groups == 0) of each sample; weight, bias [C] or NULL */
+NN_API nn_status nn_group_norm(nn_ctx *ctx, nn_tensor *x, int64_t groups, nn_tensor *weight,
+                               nn_tensor *bias, double eps, nn_tensor **out);
+/* whole channels of [N, C, *] zeroed with probability p, the rest scaled by 1/(1-p) */
+NN_API nn_status nn_dropout2d(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double p, bool train,
+                              nn_tensor **out);
+
+/* ---- average/adaptive pooling, interpolation (ops_resample.c): x [N, C, H, W] or [C, H, W]
+   (1-d: [N, C, L] or [C, L]); sizes {h, w}; output sizes as PyTorch's */
+NN_API nn_status nn_avg_pool2d(nn_ctx *ctx, nn_tensor *x, const int64_t kernel[2],
+                               const int64_t stride[2], const int64_t padding[2], bool ceil_mode,
+                               bool count_include_pad, int64_t divisor_override, /* 0: none */
+                               nn_tensor **out);
+NN_API nn_status nn_avg_pool1d(nn_ctx *ctx, nn_tensor *x, int64_t kernel, int64_t stride,
+                               int64_t padding, bool ceil_mode, bool count_include_pad,
+                               nn_tensor **out);
+NN_API nn_status nn_adaptive_avg_pool2d(nn_ctx *ctx, nn_tensor *x, const int64_t size[2],
+                                        nn_tensor **out);
+/* indices (may be NULL): int64, 0-based h * W + w within each plane, as PyTorch's */
+NN_API nn_status nn_adaptive_max_pool2d(nn_ctx *ctx, nn_tensor *x, const int64_t size[2],
+                                        nn_tensor **out, nn_tensor **indices);
+typedef enum { NN_INTERP_NEAREST, NN_INTERP_LINEAR } nn_interp_mode; /* linear: bilinear in 2-d */
+/* x [N, C, L] or [N, C, H, W]; one of size (ndim - 2 sizes) or scale (factors; out = floor(in *
+   scale), the index arithmetic then uses 1 / scale) is NULL */
+NN_API nn_status nn_interpolate(nn_ctx *ctx, nn_tensor *x, const int64_t *size, const double *scale,
+                                nn_interp_mode mode, bool align_corners, nn_tensor **out);
 
 /* ---- sequence models (ops_rnn.c) ---- */
 /* y[..., D] = weight[ids[...], :]; ids int64 0-based of any shape, weight [N, D]; the row
@@ -555,44 +594,6 @@ NN_API nn_status nn_max_pool2d(nn_ctx *ctx, nn_tensor *x, const nn_pool_opts *op
 /* the same over x[N,C,L] (or [C,L]): positions in L */
 NN_API nn_status nn_max_pool1d(nn_ctx *ctx, nn_tensor *x, const nn_pool_opts *opts,
                                nn_tensor **out, nn_tensor **indices);
-/* ---- normalization (ops_norm.c): x [N, C, *]; per-channel tensors 1-d [C] of x's dtype ---- */
-/* batch_norm: training normalizes with the batch's mean and biased variance and (running stats
-   given) updates running = (1 - momentum) running + momentum stat, the variance unbiased;
-   evaluation uses the running stats. weight, bias, running_mean/var may be NULL (the running
-   pair together; evaluation needs them). */
-NN_API nn_status nn_batch_norm(nn_ctx *ctx, nn_tensor *x, nn_tensor *running_mean,
-                               nn_tensor *running_var, nn_tensor *weight, nn_tensor *bias,
-                               bool training, double momentum, double eps, nn_tensor **out);
-/* over the last nd dims, which must equal normalized_shape; weight, bias (NULL: none) of that shape */
-NN_API nn_status nn_layer_norm(nn_ctx *ctx, nn_tensor *x, int nd, const int64_t *normalized_shape,
-                               nn_tensor *weight, nn_tensor *bias, double eps, nn_tensor **out);
-/* over each of groups channel groups (C % groups == 0) of each sample; weight, bias [C] or NULL */
-NN_API nn_status nn_group_norm(nn_ctx *ctx, nn_tensor *x, int64_t groups, nn_tensor *weight,
-                               nn_tensor *bias, double eps, nn_tensor **out);
-/* whole channels of [N, C, *] zeroed with probability p, the rest scaled by 1/(1-p) */
-NN_API nn_status nn_dropout2d(nn_ctx *ctx, nn_rng *r, nn_tensor *t, double p, bool train,
-                              nn_tensor **out);
-
-/* ---- average/adaptive pooling, interpolation (ops_resample.c): x [N, C, H, W] or [C, H, W]
-   (1-d: [N, C, L] or [C, L]); sizes {h, w}; output sizes as PyTorch's */
-NN_API nn_status nn_avg_pool2d(nn_ctx *ctx, nn_tensor *x, const int64_t kernel[2],
-                               const int64_t stride[2], const int64_t padding[2], bool ceil_mode,
-                               bool count_include_pad, int64_t divisor_override, /* 0: none */
-                               nn_tensor **out);
-NN_API nn_status nn_avg_pool1d(nn_ctx *ctx, nn_tensor *x, int64_t kernel, int64_t stride,
-                               int64_t padding, bool ceil_mode, bool count_include_pad,
-                               nn_tensor **out);
-NN_API nn_status nn_adaptive_avg_pool2d(nn_ctx *ctx, nn_tensor *x, const int64_t size[2],
-                                        nn_tensor **out);
-/* indices (may be NULL): int64, 0-based h * W + w within each plane, as PyTorch's */
-NN_API nn_status nn_adaptive_max_pool2d(nn_ctx *ctx, nn_tensor *x, const int64_t size[2],
-                                        nn_tensor **out, nn_tensor **indices);
-typedef enum { NN_INTERP_NEAREST, NN_INTERP_LINEAR } nn_interp_mode; /* linear: bilinear in 2-d */
-/* x [N, C, L] or [N, C, H, W]; one of size (ndim - 2 sizes) or scale (factors; out = floor(in *
-   scale), the index arithmetic then uses 1 / scale) is NULL */
-NN_API nn_status nn_interpolate(nn_ctx *ctx, nn_tensor *x, const int64_t *size, const double *scale,
-                                nn_interp_mode mode, bool align_corners, nn_tensor **out);
-
 
 /* ---- the op list (for gradient checks and profiling) ------------------------ */
 typedef struct nn_op nn_op;

@@ -84,6 +84,24 @@ function M.time(fn, reps, warmup)
   return ts, last
 end
 
+-- The sgemm rate a training step's products reach: shapes is a list of {M, K, N} (A[M,K] @ B[K,N],
+-- each once a round, as a step runs them), timed through lunet.matmul `rounds` rounds at a time,
+-- the best of `reps`. Returns GFLOP/s and the FLOPs of one round: an epoch's FLOPs over that rate
+-- is the time the products alone would take, the limit a benchmark's epoch is compared with.
+function M.sgemm_rate(shapes, rounds, reps)
+  local mats, flops = {}, 0
+  for k, s in ipairs(shapes) do
+    mats[k] = {lunet.randn(s[1], s[2]), lunet.randn(s[2], s[3])}
+    flops = flops + 2 * s[1] * s[2] * s[3]
+  end
+  local ts = M.time(function()
+    for _ = 1, rounds do
+      for k = 1, #mats do lunet.matmul(mats[k][1], mats[k][2]) end
+    end
+  end, reps, 1)
+  return flops * rounds / M.stats(ts) / 1e9, flops
+end
+
 -- Runs `python3 <script> args…` from this folder. The script prints lines `key v1 v2 …`;
 -- returns a table key -> array of numbers (or strings where not numbers), and its raw output.
 function M.run_python(script, args)

@@ -57,20 +57,7 @@ for l = 1, 3 do
   shapes[#shapes + 1] = {o, BATCH, i}           -- backward dW = dY^T X
   shapes[#shapes + 1] = {BATCH, o, i}           -- backward dX = dY W
 end
-local mats, flops_per_round = {}, 0
-for k, s in ipairs(shapes) do
-  mats[k] = {lunet.randn(s[1], s[2]), lunet.randn(s[2], s[3])}
-  flops_per_round = flops_per_round + 2 * s[1] * s[2] * s[3]
-end
-local ROUNDS = B.reps(400, 100)
-local function gemms()
-  for _ = 1, ROUNDS do
-    for k = 1, #mats do lunet.matmul(mats[k][1], mats[k][2]) end
-  end
-end
-local gemm_ts = B.time(gemms, B.reps(5, 2), 1)
-local gemm_min = B.stats(gemm_ts)
-local gflops = flops_per_round * ROUNDS / gemm_min / 1e9
+local gflops = B.sgemm_rate(shapes, B.reps(400, 100), B.reps(5, 2))
 local fwd = 2 * N * (784 * 256 + 256 * 128 + 128 * 10)
 local epoch_flops = 3 * fwd
 local limit = epoch_flops / (gflops * 1e9)

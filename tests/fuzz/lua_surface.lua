@@ -273,7 +273,10 @@ end
 local targets = {}           -- {path = Lua expression, fn = function, kind = self's kind or nil, file = bool}
 local by_fn = {}
 
-local function isident(k) return type(k) == "string" and k:match("^[%a_][%w_]*$") end
+local KEYWORDS = {}   -- names that cannot follow a dot (t["repeat"] is a method)
+for w in ("and break do else elseif end false for function goto if in local nil not or repeat return "
+          .. "then true until while"):gmatch("%a+") do KEYWORDS[w] = true end
+local function isident(k) return type(k) == "string" and k:match("^[%a_][%w_]*$") and not KEYWORDS[k] end
 local function sub(path, k)
   if isident(k) then return path .. "." .. k end
   return path .. "[" .. string.format("%q", k) .. "]"

@@ -38,6 +38,7 @@ _ENV = nil
 
 local classes = setmetatable({}, {__mode = "k"})   -- class table -> true
 local params = setmetatable({}, {__mode = "k"})    -- tensor made by nn.Parameter -> true
+local buffers = setmetatable({}, {__mode = "k"})   -- tensor made by nn.Buffer -> true
 local FIELDS, ORDER = {}, {}                       -- private keys of a Lua module instance
 
 local function is_tensor(v)
@@ -48,6 +49,7 @@ local function is_cmodule(v) return C.is_module(v) end
 local function is_lmodule(v) return type(v) == "table" and classes[getmetatable(v)] == true end
 local function is_module(v) return is_cmodule(v) or is_lmodule(v) end
 local function is_param(v) return params[v] == true end
+local function is_buffer(v) return buffers[v] == true end
 
 local function shapestr(t) return "[" .. concat(t:shape(), ", ") .. "]" end
 local function keyname(k)
@@ -72,11 +74,25 @@ function M.Parameter(t, requires_grad)
 end
 M.is_parameter = is_param
 
+--- nn.Buffer(t): a tensor sharing t's storage that a module field registers as a buffer (as
+--- BatchNorm's running_mean): in state_dict, load_state_dict and named_parameters, not in
+--- parameters() (the optimizer's list); no gradient.
+function M.Buffer(t)
+  if not is_tensor(t) then
+    error("nn.Buffer: expected a tensor, got " .. type(t), 2)
+  end
+  local b = t:detach()
+  buffers[b] = true
+  return b
+end
+M.is_buffer = is_buffer
+
 -- ---- walking a module tree ----------------------------------------------------------------
 
--- Calls visit(name, tensor) for every parameter in registration order (PyTorch's order);
--- with seen, a tensor met twice (a shared module or parameter) is visited once.
-local function walk(m, prefix, visit, seen)
+-- Calls visit(name, tensor) for every parameter (and with bufs, every buffer) in registration
+-- order (PyTorch's order); with seen, a tensor met twice (a shared module or parameter) is
+-- visited once.
+local function walk(m, prefix, visit, seen, bufs)
   if is_cmodule(m) then
     local map, names = m:named_parameters()
     for _, n in ipairs(names) do
@@ -92,7 +108,7 @@ local function walk(m, prefix, visit, seen)
   for _, k in ipairs(rawget(m, ORDER)) do
     local v = f[k]
     local name = prefix .. keyname(k)
-    if is_param(v) then
+    if is_param(v) or (bufs and is_buffer(v)) then
       if not seen or not seen[v] then
         if seen then seen[v] = true end
         visit(name, v)
@@ -100,7 +116,7 @@ local function walk(m, prefix, visit, seen)
     elseif is_module(v) then
       if not seen or not seen[v] then
         if seen then seen[v] = true end
-        walk(v, name .. ".", visit, seen)
+        walk(v, name .. ".", visit, seen, bufs)
       end
     end
   end
@@ -135,10 +151,10 @@ function Base:parameters()
   return out
 end
 
---- m:named_parameters(): name -> tensor (each tensor once), and the names in order.
+--- m:named_parameters(): name -> tensor (each tensor once, buffers included), and the names in order.
 function Base:named_parameters()
   local map, names = {}, {}
-  walk(self, "", function(n, t) map[n] = t; names[#names + 1] = n end, {})
+  walk(self, "", function(n, t) map[n] = t; names[#names + 1] = n end, {}, true)
   return map, names
 end
 
@@ -146,7 +162,7 @@ end
 --- in order. A shared parameter appears under each of its names, as in PyTorch.
 function Base:state_dict()
   local map, names = {}, {}
-  walk(self, "", function(n, t) map[n] = t:detach(); names[#names + 1] = n end, nil)
+  walk(self, "", function(n, t) map[n] = t:detach(); names[#names + 1] = n end, nil, true)
   return map, names
 end
 
@@ -159,7 +175,7 @@ function Base:load_state_dict(sd, strict)
   end
   strict = strict ~= false
   local own, names = {}, {}
-  walk(self, "", function(n, t) own[n] = t; names[#names + 1] = n end, nil)
+  walk(self, "", function(n, t) own[n] = t; names[#names + 1] = n end, nil, true)
   local missing, unexpected = {}, {}
   for _, n in ipairs(names) do
     local v = sd[n]
@@ -247,6 +263,12 @@ function Base:register_parameter(name, p)
   self[name] = p
   return p
 end
+--- m:register_buffer(name, t): self[name] = nn.Buffer(t); returns the buffer.
+function Base:register_buffer(name, t)
+  if not is_buffer(t) then t = M.Buffer(t) end
+  self[name] = t
+  return t
+end
 
 local function addindent(s, n)
   return (s:gsub("\n", "\n" .. (" "):rep(n)))
@@ -298,7 +320,7 @@ function M.Module(name, parent)
     return cls[k]
   end
   cls.__newindex = function(self, k, v)
-    if is_module(v) or is_param(v) then
+    if is_module(v) or is_param(v) or is_buffer(v) then
       local order = rawget(self, ORDER)
       local f = rawget(self, FIELDS)
       local known = false
