@@ -11,6 +11,9 @@ describe("lunet's autoloaded parts", function()
     assert.are.equal(require "lunet.optim", lunet.optim)
     assert.are.equal(require("lunet.estimators").MLPClassifier, lunet.MLPClassifier)
     assert.are.equal(require("lunet.estimators").MLPRegressor, lunet.MLPRegressor)
+    assert.are.equal(require "lunet.linalg", lunet.linalg)
+    assert.are.equal(require "lunet.distributed", lunet.distributed)
+    assert.are.equal(require "lunet.cmdline", lunet.CmdLine)
   end)
 
   it("cover every name of the list, each giving a value", function()
@@ -19,7 +22,7 @@ describe("lunet's autoloaded parts", function()
       assert.is_not_nil(lunet[name], name)
       n = n + 1
     end
-    assert.are.equal(9, n)
+    assert.are.equal(12, n)
   end)
 
   it("give nil for other names, strings or not", function()
@@ -34,8 +37,8 @@ describe("lunet's autoloaded parts", function()
     local dir = {}
     for _, name in ipairs(getmetatable(lunet).__dir) do dir[#dir + 1] = name end
     table.sort(dir)
-    assert.are.same({"MLPClassifier", "MLPRegressor", "data", "metrics", "nn", "optim", "plot",
-                     "progress", "testing"}, dir)
+    assert.are.same({"CmdLine", "MLPClassifier", "MLPRegressor", "data", "distributed", "linalg",
+                     "metrics", "nn", "optim", "plot", "progress", "testing"}, dir)
     local _, value = debug.getupvalue(getmetatable(lunet).__index, 1)
     assert.are.equal(list, value)
   end)
