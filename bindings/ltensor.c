@@ -55,7 +55,7 @@ nn_tensor *lunet_totensor(lua_State *L, int idx) {
 
 nn_tensor *lunet_checktensor(lua_State *L, int idx) {
   LTensor *b = luaL_testudata(L, idx, LUNET_TENSOR);
-  if (b == NULL) luaL_typeerror(L, idx, LUNET_TENSOR);
+  if (b == NULL) lunet_typeerror(L, idx, LUNET_TENSOR);
   if (b->t == NULL) luaL_error(L, "closed tensor");
   return b->t;
 }
@@ -79,7 +79,7 @@ static nn_tensor *testt(lua_State *L, int idx) {
 
 static nn_tensor *checkt(lua_State *L, int idx) {
   nn_tensor *t = testt(L, idx);
-  if (t == NULL) luaL_typeerror(L, idx, LUNET_TENSOR);
+  if (t == NULL) lunet_typeerror(L, idx, LUNET_TENSOR);
   return t;
 }
 
@@ -113,7 +113,7 @@ nn_tensor *lunet_totensor_or_number(lua_State *L, int idx, nn_tensor *like) {
 static nn_tensor *tensor_or_number(lua_State *L, int idx, nn_tensor *like) {
   if (lua_type(L, idx) == LUA_TNUMBER) return scalar_at(L, idx, like);
   nn_tensor *t = testt(L, idx);
-  if (t == NULL) luaL_typeerror(L, idx, "lunet.Tensor or number");
+  if (t == NULL) lunet_typeerror(L, idx, "lunet.Tensor or number");
   return t;
 }
 
@@ -238,7 +238,7 @@ static void readopts(lua_State *L, int idx, Opts *o, const char *fname) {
     return;
   }
   if (lua_type(L, idx) != LUA_TTABLE) {
-    luaL_typeerror(L, idx, "options table");
+    lunet_typeerror(L, idx, "options table");
     return;
   }
   lua_pushnil(L);
@@ -272,7 +272,7 @@ static void readopts(lua_State *L, int idx, Opts *o, const char *fname) {
 static void tailopts(lua_State *L, int at, Opts *o, const char *fname) {
   int top = lua_gettop(L);
   if (at <= top && lua_type(L, at) != LUA_TTABLE && !lua_isnil(L, at))
-    luaL_typeerror(L, at, "integer or options table");
+    lunet_typeerror(L, at, "integer or options table");
   if (at < top) luaL_error(L, "%s: too many arguments", fname);
   readopts(L, at, o, fname);
 }
@@ -335,7 +335,7 @@ static int oneshape(lua_State *L, int arg, int64_t *shape, const char *fname) {
       luaL_error(L, "%s: %I dimensions (at most %d are supported)", fname, len, NN_MAX_DIMS);
     for (i = 1; i <= len; i++) shape[n++] = shape_entry(L, arg, (int)i, fname);
   } else {
-    if (lua_type(L, arg) != LUA_TNUMBER) luaL_typeerror(L, arg, "shape table or integer");
+    if (lua_type(L, arg) != LUA_TNUMBER) lunet_typeerror(L, arg, "shape table or integer");
     shape[n++] = (int64_t)luaL_checkinteger(L, arg);
   }
   nonneg(L, n, shape, fname);
@@ -602,7 +602,7 @@ static int m_tensor(lua_State *L) {
   }
   default:
     src = testt(L, 1);
-    if (src == NULL) return luaL_typeerror(L, 1, "number, table or lunet.Tensor");
+    if (src == NULL) return lunet_typeerror(L, 1, "number, table or lunet.Tensor");
     {
       nn_tensor *d;
       nn_status s;
@@ -911,7 +911,7 @@ static int t_index(lua_State *L) {
 static int assign(lua_State *L, nn_ctx *ctx, nn_tensor *v) {
   nn_tensor *src = NULL;
   if (lua_type(L, 3) != LUA_TNUMBER && (src = testt(L, 3)) == NULL)
-    return luaL_typeerror(L, 3, "number or lunet.Tensor");
+    return lunet_typeerror(L, 3, "number or lunet.Tensor");
   return lunet_check(L, src ? nn_copy_(ctx, v, src) : nn_fill_(ctx, v, lua_tonumber(L, 3)));
 }
 
@@ -939,7 +939,7 @@ static int t_newindex(lua_State *L) {
         return lunet_check(L, nn_tensor_set(ctx, t, &k, lua_tonumber(L, 3)));
     } else {
       v = testt(L, 3);
-      if (v == NULL) return luaL_typeerror(L, 3, "number or lunet.Tensor");
+      if (v == NULL) return lunet_typeerror(L, 3, "number or lunet.Tensor");
     }
     lunet_check(L, nn_select(ctx, t, 0, k, &row));
     s = v ? nn_copy_(ctx, row, v) : nn_fill_(ctx, row, lua_tonumber(L, 3));
@@ -953,7 +953,7 @@ static int t_newindex(lua_State *L) {
       return luaL_error(L, "index: assigning through an index tensor is not supported (use index_copy_ "
                         "or index_fill_)");
     if (lua_type(L, 3) != LUA_TNUMBER && (src = testt(L, 3)) == NULL)
-      return luaL_typeerror(L, 3, "number or lunet.Tensor");
+      return lunet_typeerror(L, 3, "number or lunet.Tensor");
     return lunet_check(L, src ? nn_masked_scatter_(ctx, t, mask, src)
                               : nn_masked_fill_(ctx, t, mask, lua_tonumber(L, 3)));
   }
@@ -971,7 +971,7 @@ static int shaped(lua_State *L, shape_fn f, const char *fname) {
   int64_t shape[NN_MAX_DIMS];
   int next, n = shapeargs(L, 2, shape, &next, fname), i;
   LTensor *b;
-  if (next <= lua_gettop(L)) luaL_typeerror(L, next, "integer");
+  if (next <= lua_gettop(L)) lunet_typeerror(L, next, "integer");
   for (i = 0; i < n; i++)
     if (shape[i] < -1)
       luaL_error(L, "%s: invalid size %I in dimension %d", fname, (lua_Integer)shape[i], i + 1);
@@ -1123,7 +1123,7 @@ static int convert(lua_State *L, nn_dtype dt) {
 /* to(dtype) or to{dtype = ...} */
 static int t_to(lua_State *L) {
   nn_tensor *t = checkt(L, 1);
-  if (lua_isnoneornil(L, 2)) luaL_typeerror(L, 2, "dtype name");
+  if (lua_isnoneornil(L, 2)) lunet_typeerror(L, 2, "dtype name");
   return convert(L, lunet_checkdtype(L, 2, nn_tensor_dtype(t)));
 }
 static int t_float(lua_State *L) { return convert(L, NN_F32); }
@@ -1162,7 +1162,7 @@ static int t_index_select(lua_State *L) {
     }
   } else {
     idx = testt(L, 3);
-    if (idx == NULL) return luaL_typeerror(L, 3, "lunet.Tensor or table of indices");
+    if (idx == NULL) return lunet_typeerror(L, 3, "lunet.Tensor or table of indices");
     if (nn_tensor_dtype(idx) != NN_I64)
       return luaL_error(L, "index_select: indices must be an int64 tensor, got %s",
                         nn_dtype_name(nn_tensor_dtype(idx)));
@@ -1217,7 +1217,7 @@ static int intlist(lua_State *L, int arg, int64_t *v, int max, const char *fname
     if (n == max) luaL_error(L, "%s: more than %d entries given", fname, max);
     v[n++] = (int64_t)luaL_checkinteger(L, i);
   }
-  if (i <= top && !lua_isnil(L, i)) luaL_typeerror(L, i, "integer or table of integers");
+  if (i <= top && !lua_isnil(L, i)) lunet_typeerror(L, i, "integer or table of integers");
   return n;
 }
 
@@ -1342,7 +1342,7 @@ static int t_roll(lua_State *L) {
   LTensor *b;
   if (lua_type(L, 2) == LUA_TNUMBER) shifts[0] = (int64_t)luaL_checkinteger(L, 2), ns = 1;
   else if (lua_type(L, 2) == LUA_TTABLE) ns = intlist(L, 2, shifts, NN_MAX_DIMS, "roll");
-  else return luaL_typeerror(L, 2, "integer or table of integers");
+  else return lunet_typeerror(L, 2, "integer or table of integers");
   if (!lua_isnoneornil(L, 3)) {
     if (lua_type(L, 3) == LUA_TNUMBER) dims[0] = lunet_checkdim(L, 3, "roll"), nd = 1;
     else nd = dimlist(L, 3, dims, "roll");
@@ -1370,7 +1370,7 @@ static int t_repeat_interleave(lua_State *L) {
   int d = lua_isnoneornil(L, 3) ? NN_ALL : lunet_checkdim(L, 3, "repeat_interleave");
   LTensor *b;
   if (lua_type(L, 2) == LUA_TNUMBER) r = luaL_checkinteger(L, 2);
-  else if ((reps = testt(L, 2)) == NULL) return luaL_typeerror(L, 2, "integer or int64 lunet.Tensor");
+  else if ((reps = testt(L, 2)) == NULL) return lunet_typeerror(L, 2, "integer or int64 lunet.Tensor");
   b = newbox(L);
   lunet_check(L, nn_repeat_interleave(nn_tensor_ctx(t), t, (int64_t)r, reps, d, &b->t));
   return 1;
@@ -1550,8 +1550,8 @@ static int arith(lua_State *L, int op) {
     }
   }
   if (a == NULL && b == NULL) {
-    if (lua_type(L, 1) != LUA_TNUMBER) luaL_typeerror(L, 1, "lunet.Tensor or number");
-    luaL_typeerror(L, 2, "lunet.Tensor");
+    if (lua_type(L, 1) != LUA_TNUMBER) lunet_typeerror(L, 1, "lunet.Tensor or number");
+    lunet_typeerror(L, 2, "lunet.Tensor");
   }
   a = tensor_or_number(L, 1, b);
   b = tensor_or_number(L, 2, a);
@@ -1621,7 +1621,7 @@ static int t_bitwise_xor(lua_State *L) { return nograd_binary(L, nn_bitwise_xor)
 static int bitop(lua_State *L, binary_fn on_int, binary_fn on_float) {
   nn_tensor *a = testt(L, 1), *b = testt(L, 2);
   if (!a) { lua_insert(L, 1); a = b; }   /* 3 & t: t & 3 (the ops commute) */
-  if (!a) return luaL_typeerror(L, 1, "lunet.Tensor");
+  if (!a) return lunet_typeerror(L, 1, "lunet.Tensor");
   b = tensor_or_number(L, 2, a);
   bool ints = nn_tensor_dtype(a) == NN_I64 && nn_tensor_dtype(b) == NN_I64;
   return nograd_binary(L, ints ? on_int : on_float);
@@ -1663,7 +1663,7 @@ static int t_nan_to_num(lua_State *L) {
 static int t_lerp(lua_State *L) {
   nn_tensor *a = checkt(L, 1), *b = checkt(L, 2), *w = NULL;
   if (lua_type(L, 3) != LUA_TNUMBER && (w = testt(L, 3)) == NULL)
-    return luaL_typeerror(L, 3, "number or lunet.Tensor (the weight)");
+    return lunet_typeerror(L, 3, "number or lunet.Tensor (the weight)");
   LTensor *r = newbox(L);
   if (w) lunet_check(L, nn_lerp(nn_tensor_ctx(a), a, b, w, &r->t));
   else lunet_check(L, nn_lerps(nn_tensor_ctx(a), a, b, lua_tonumber(L, 3), &r->t));
@@ -1893,7 +1893,7 @@ static int variance(lua_State *L, bool sd) {
     if (!lua_isnil(L, -1)) correction = lua_toboolean(L, -1) ? 1 : 0;
     lua_pop(L, 2);
   } else if (!lua_isnoneornil(L, at)) {
-    luaL_typeerror(L, at, "options table");
+    lunet_typeerror(L, at, "options table");
   }
   b = newbox(L);
   s = sd ? nn_std(nn_tensor_ctx(t), t, d, keep, correction, &b->t)
@@ -2066,7 +2066,7 @@ static int t_zero_grad(lua_State *L) {
 /* __gc, __close and close(): idempotent; a closed tensor raises "closed tensor" when used */
 static int t_close(lua_State *L) {
   LTensor *b = tobox(L, 1);
-  if (b == NULL) return luaL_typeerror(L, 1, LUNET_TENSOR);
+  if (b == NULL) return lunet_typeerror(L, 1, LUNET_TENSOR);
   nn_tensor_release(b->t);
   b->t = NULL;
   return 0;
@@ -2268,7 +2268,7 @@ static int t_tostring(lua_State *L) {
   const char *body, *nl;
   size_t len, last;
   char shp[96];
-  if (box == NULL) return luaL_typeerror(L, 1, LUNET_TENSOR);
+  if (box == NULL) return lunet_typeerror(L, 1, LUNET_TENSOR);
   if (box->t == NULL) {
     lua_pushliteral(L, "tensor(closed)");
     return 1;

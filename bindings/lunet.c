@@ -139,6 +139,67 @@ int lunet_check(lua_State *L, nn_status s) {
   return 0;
 }
 
+/* Pushes the string key under which table t holds the value at f, or nothing */
+static bool keyof(lua_State *L, int t, int f) {
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    if (lua_rawequal(L, -1, f) && lua_type(L, -2) == LUA_TSTRING) {
+      lua_pop(L, 1);
+      return true;
+    }
+    lua_pop(L, 1);
+  }
+  return false;
+}
+
+/* The running C function's name for an argument error. Lua names it from the call site, which
+   has no name for x[name](...) or a function taken from a table ("?"): then its key in the
+   tensor methods (upvalue 3 of the tensor's __index) or in the lunet module is the name. */
+static const char *funcname(lua_State *L, lua_Debug *ar) {
+  int top = lua_gettop(L);
+  if (ar->name && strcmp(ar->name, "?") != 0) return ar->name;
+  lua_getinfo(L, "f", ar);                                   /* fn */
+  if (luaL_getmetatable(L, LUNET_TENSOR) == LUA_TTABLE &&    /* fn mt */
+      lua_getfield(L, -1, "__index") == LUA_TFUNCTION &&     /* fn mt index */
+      lua_getupvalue(L, -1, 3) && lua_type(L, -1) == LUA_TTABLE &&
+      keyof(L, lua_gettop(L), top + 1)) {
+    const char *s = lua_tostring(L, -1);
+    lua_replace(L, top + 1);                                 /* anchor the name */
+    lua_settop(L, top + 1);
+    return s;
+  }
+  lua_settop(L, top + 1);                                    /* fn */
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE &&
+      lua_getfield(L, -1, "lunet") == LUA_TTABLE && keyof(L, lua_gettop(L), top + 1)) {
+    const char *s = lua_pushfstring(L, "lunet.%s", lua_tostring(L, -1));
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return s;
+  }
+  lua_settop(L, top);
+  return "?";
+}
+
+int lunet_argerror(lua_State *L, int arg, const char *extramsg) {
+  lua_Debug ar;
+  const char *name;
+  if (!lua_getstack(L, 0, &ar)) return lunet_error(L, "bad argument #%d (%s)", arg, extramsg);
+  lua_getinfo(L, "n", &ar);
+  if (ar.namewhat && strcmp(ar.namewhat, "method") == 0) {   /* self is not counted */
+    if (--arg == 0) return lunet_error(L, "calling '%s' on bad self (%s)", ar.name, extramsg);
+  }
+  name = funcname(L, &ar);
+  return lunet_error(L, "bad argument #%d to '%s' (%s)", arg, name, extramsg);
+}
+
+int lunet_typeerror(lua_State *L, int arg, const char *tname) {
+  const char *typearg;
+  if (luaL_getmetafield(L, arg, "__name") == LUA_TSTRING) typearg = lua_tostring(L, -1);
+  else if (lua_type(L, arg) == LUA_TLIGHTUSERDATA) typearg = "light userdata";
+  else typearg = luaL_typename(L, arg);
+  return lunet_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, typearg));
+}
+
 void lunet_pushctxbox(lua_State *L) {
   ctxbox(L);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &ctxkey);

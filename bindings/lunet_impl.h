@@ -18,6 +18,10 @@ int lunet_check(lua_State *L, nn_status s);
 /* luaL_error, but the position is the user's line that called into Lunet (Lunet's own Lua
    modules are skipped), as every error of lunet_check's */
 int lunet_error(lua_State *L, const char *fmt, ...);
+/* luaL_argerror and luaL_typeerror at the user's line (as lunet_error), naming the function
+   also where the call site gives Lua no name (x[name](...)): its method or lunet.* name */
+int lunet_argerror(lua_State *L, int arg, const char *extramsg);
+int lunet_typeerror(lua_State *L, int arg, const char *tname);
 /* Box first, then compute: pushes a closed box to fill; an error after this leaks nothing. */
 LTensor *lunet_newbox(lua_State *L);
 /* Tensor at idx; a number becomes a 0-d tensor of dtype like (or float32 if like is NULL). */

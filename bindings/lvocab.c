@@ -62,7 +62,7 @@ static nn_tensor *idx_arg(lua_State *L, int arg, int64_t size, int dim, const ch
     if (n < 0 || n > ((int64_t)1 << 40)) luaL_error(L, "%s: bad index list length", fname);
     lunet_check(L, nn_tensor_new(ctx, NN_I64, 1, &n, &b->t));
   } else {
-    luaL_typeerror(L, arg, "int64 tensor or list of indices");
+    lunet_typeerror(L, arg, "int64 tensor or list of indices");
     return NULL;
   }
   q = nn_tensor_data(b->t);

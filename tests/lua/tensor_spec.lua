@@ -166,7 +166,7 @@ describe("indexing", function()
     assert.equal("index: index 4 out of range for dimension 1 of size 3", errmsg(function() return v[4] end))
     assert.equal("index: index 0 is invalid: indices are 1-based (1 is the first, -1 the last)", errmsg(function() return v[0] end))
     assert.equal("tensor index must be an integer, got 1.5", errmsg(function() return v[1.5] end))
-    assert.equal("tensor index must be an integer or a method name, got boolean",
+    assert.equal("tensor index must be an integer, a table of ranges, a mask tensor or a method name, got boolean",
                  errmsg(function() return v[true] end))
     assert.equal("index: a 0-d tensor cannot be indexed", errmsg(function() return lunet.tensor(1)[1] end))
     assert.is_nil(v.nosuchmethod)
