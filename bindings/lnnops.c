@@ -345,14 +345,18 @@ static int f_embedding(lua_State *L) {
   nn_tensor *ids = lunet_checktensor(L, 1), *w = lunet_checktensor(L, 2);
   nn_ctx *ctx = lunet_ctx(L);
   lua_Integer pad = luaL_optinteger(L, 3, 0);   /* 0: none */
-  if (nn_tensor_ndim(w) != 2) return luaL_error(L, "embedding: weight must be 2-D [num, dim]");
+  if (nn_tensor_ndim(w) != 2) {
+    char sw[96];
+    nn_shape_str(w, sw, sizeof sw);
+    return lunet_error(L, "embedding: weight must be 2-D [num, dim], got %s", sw);
+  }
   int64_t rows = nn_tensor_shape(w)[0];
   if (pad < 0 || pad > rows)
-    return luaL_error(L, "embedding: padding_idx %I is out of range for %I rows (1..%I)",
-                      pad, (lua_Integer)rows, (lua_Integer)rows);
+    return lunet_error(L, "embedding: padding_idx %I is out of range for %I rows (1..%I)",
+                       pad, (lua_Integer)rows, (lua_Integer)rows);
   if (nn_tensor_dtype(ids) != NN_I64)
-    return luaL_error(L, "embedding: ids must be int64 (1-based), got %s; convert with :long()",
-                      nn_dtype_name(nn_tensor_dtype(ids)));
+    return lunet_error(L, "embedding: ids must be int64 (1-based), got %s; convert with :long()",
+                       nn_dtype_name(nn_tensor_dtype(ids)));
   LTensor *r = lunet_newbox(L);
   nn_tensor *c, *ids0 = NULL;
   lunet_check(L, nn_contiguous(ctx, ids, &c));
@@ -361,9 +365,9 @@ static int f_embedding(lua_State *L) {
     if (id[i] < 1 || id[i] > rows) {
       lua_Integer bad = (lua_Integer)id[i];
       nn_tensor_release(c);
-      return luaL_error(L, "embedding: id %I is out of range for %I rows (ids are 1-based: "
-                        "1..%I%s)", bad, (lua_Integer)rows, (lua_Integer)rows,
-                        bad == 0 ? "; 0-based ids need + 1" : "");
+      return lunet_error(L, "embedding: id %I is out of range for %I rows (ids are 1-based: "
+                         "1..%I%s)", bad, (lua_Integer)rows, (lua_Integer)rows,
+                         bad == 0 ? "; 0-based ids need + 1" : "");
     }
   nn_status s = nn_adds(ctx, c, -1.0, &ids0);
   nn_tensor_release(c);

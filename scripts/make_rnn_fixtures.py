@@ -42,14 +42,19 @@ def lua_value(v):
 
 
 def layer_case(name, cls, input_size, hidden, T, B, opts, with_h0):
+    """B None: unbatched input [T, input] and states [L * D, hidden]"""
     m = cls(input_size, hidden, **opts)
     bf = opts.get("batch_first", False)
     D = 2 if opts.get("bidirectional", False) else 1
     L = opts.get("num_layers", 1)
-    x = torch.randn(*((B, T, input_size) if bf else (T, B, input_size)), requires_grad=True)
+    if B is None:
+        xshape, sshape = (T, input_size), (L * D, hidden)
+    else:
+        xshape, sshape = (B, T, input_size) if bf else (T, B, input_size), (L * D, B, hidden)
+    x = torch.randn(*xshape, requires_grad=True)
     lstm = cls is torch.nn.LSTM
-    h0 = torch.randn(L * D, B, hidden, requires_grad=True) if with_h0 else None
-    c0 = torch.randn(L * D, B, hidden, requires_grad=True) if with_h0 and lstm else None
+    h0 = torch.randn(*sshape, requires_grad=True) if with_h0 else None
+    c0 = torch.randn(*sshape, requires_grad=True) if with_h0 and lstm else None
     if lstm:
         y, (h, c) = m(x, (h0, c0)) if with_h0 else m(x)
     else:
@@ -74,11 +79,13 @@ def layer_case(name, cls, input_size, hidden, T, B, opts, with_h0):
 
 
 def cell_case(name, cls, input_size, hidden, B, opts, with_h0):
+    """B None: unbatched input [input] and states [hidden]"""
     m = cls(input_size, hidden, **opts)
-    x = torch.randn(B, input_size, requires_grad=True)
+    xshape, sshape = ((input_size,), (hidden,)) if B is None else ((B, input_size), (B, hidden))
+    x = torch.randn(*xshape, requires_grad=True)
     lstm = cls is torch.nn.LSTMCell
-    h0 = torch.randn(B, hidden, requires_grad=True) if with_h0 else None
-    c0 = torch.randn(B, hidden, requires_grad=True) if with_h0 and lstm else None
+    h0 = torch.randn(*sshape, requires_grad=True) if with_h0 else None
+    c0 = torch.randn(*sshape, requires_grad=True) if with_h0 and lstm else None
     if lstm:
         h, c = m(x, (h0, c0)) if with_h0 else m(x)
     else:
@@ -130,6 +137,17 @@ def main():
         cell_case("rnncell", N.RNNCell, 3, 4, 2, {"nonlinearity": "relu"}, True),
         cell_case("rnncell0", N.RNNCell, 3, 4, 2, {"bias": False}, False),
         embedding_case(),
+        # appended after the first cases so those keep their random draws
+        layer_case("rnn_tanh_bi2", N.RNN, 3, 4, 4, 2, {"num_layers": 2, "bidirectional": True}, True),
+        layer_case("gru_bf_h0", N.GRU, 3, 4, 3, 2, {"batch_first": True, "num_layers": 2}, True),
+        layer_case("lstm_bi2_bf_h0", N.LSTM, 3, 4, 3, 2,
+                   {"batch_first": True, "num_layers": 2, "bidirectional": True}, True),
+        layer_case("lstm_unbatched", N.LSTM, 3, 4, 5, None, {"num_layers": 2}, True),
+        layer_case("gru_unbatched", N.GRU, 3, 4, 5, None, {"bidirectional": True}, True),
+        layer_case("rnn_unbatched", N.RNN, 3, 4, 5, None, {"batch_first": True}, False),
+        cell_case("lstmcell_unbatched", N.LSTMCell, 3, 4, None, {}, True),
+        cell_case("grucell_unbatched", N.GRUCell, 3, 4, None, {}, False),
+        cell_case("rnncell_tanh", N.RNNCell, 3, 4, 2, {}, True),
     ]
     with open(OUT, "w") as f:
         f.write("-- tests/fixtures/rnn.lua: written by scripts/make_rnn_fixtures.py (PyTorch %s); "

@@ -965,6 +965,12 @@ static void c_rnn_seq(void) {
     {NN_RNN_GRU, 3, 0, 0, "rnn_seq gru, no b_hh or h0"},
     {NN_RNN_TANH, 1, 3, 0, "rnn_seq rnn_tanh with b_hh, h0"},
     {NN_RNN_RELU, 1, 2, 1, "rnn_seq rnn_relu reverse with h0"},
+    {NN_RNN_LSTM, 4, 7, 1, "rnn_seq lstm reverse with b_hh, h0, c0"},
+    {NN_RNN_LSTM, 4, 2, 0, "rnn_seq lstm with h0 only (c0 zeros)"},
+    {NN_RNN_LSTM, 4, 5, 1, "rnn_seq lstm reverse with b_hh, c0 only (h0 zeros)"},
+    {NN_RNN_GRU, 3, 2, 0, "rnn_seq gru with h0, no b_hh"},
+    {NN_RNN_TANH, 1, 0, 1, "rnn_seq rnn_tanh reverse, no b_hh or h0"},
+    {NN_RNN_RELU, 1, 1, 0, "rnn_seq rnn_relu with b_hh, no h0"},
   };
   for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
     int64_t G = rows[r].gates;

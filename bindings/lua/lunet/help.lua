@@ -265,6 +265,7 @@ function M.public_names()
   add(lunet, "lunet.", "lunet", "function")
   for _, s in ipairs(SUBMODULES) do add(lunet[s], "lunet." .. s .. ".", "lunet." .. s, "function") end
   add(lunet.nn.init, "lunet.nn.init.", "lunet.nn", "function")
+  add(lunet.nn.utils, "lunet.nn.utils.", "lunet.nn", "function")
   for _, s in ipairs(samples()) do
     local m = methods_of(s[2])
     if m then add(m, s[1] .. ":", s[1], "method") end
