@@ -587,5 +587,7 @@ require("lunet.nn_rnn")(M)     -- Embedding, RNN/LSTM/GRU and cells, nn.utils cl
 function M.summary(...) return require("lunet.summary").summary(...) end
 
 require("lunet.nn_conv")(M)   -- Conv1d/2d, ConvTranspose2d, MaxPool1d/2d
+require("lunet.nn_norm")(M)   -- BatchNorm1d/2d, LayerNorm, GroupNorm, Dropout2d, AvgPool1d/2d,
+                              -- AdaptiveAvg/MaxPool2d, Upsample
 assert(Base and M.Module)
 return M
