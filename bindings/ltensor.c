@@ -2349,7 +2349,7 @@ static const luaL_Reg methods_list[] = {
   {"tile", t_tile}, {"repeat", t_tile}, {"repeat_interleave", t_repeat_interleave},
   {"tril", t_tril}, {"triu", t_triu}, {"diag", t_diag}, {"diagonal", t_diagonal}, {"trace", t_trace},
   {"movedim", t_movedim}, {"moveaxis", t_movedim}, {"swapaxes", t_transpose}, {"swapdims", t_transpose},
-  {"broadcast_to", t_expand}, {"pad", t_pad},
+  {"broadcast_to", t_expand}, {"pad", t_pad}, {"meshgrid", m_meshgrid},
   /* arithmetic */
   {"add", t_add}, {"sub", t_sub}, {"mul", t_mul}, {"div", t_div}, {"pow", t_pow},
   NN_UNARY_OPS(UNARY_REG)
