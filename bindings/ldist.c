@@ -224,10 +224,12 @@ static int mpi_count(lua_State *L, const nn_tensor *t, const char *fname) {
   return (int)n;
 }
 
+/* a 0-based rank from lunet.distributed's root_arg; the message shows it 1-based again, the +1
+   wrapping as Lua's integers do (math.maxinteger comes back as the math.mininteger it was) */
 static int check_root(lua_State *L, int idx, const char *fname) {
   lua_Integer r = luaL_checkinteger(L, idx);
   if (r < 0 || r >= W.size)
-    luaL_error(L, "%s: rank %I is not in 1..%d", fname, r + 1, W.size);
+    luaL_error(L, "%s: rank %I is not in 1..%d", fname, (lua_Integer)((lua_Unsigned)r + 1u), W.size);
   return (int)r;
 }
 

@@ -96,6 +96,14 @@ describe("lunet.distributed, one rank", function()
     assert.is_false(pcall(C.frombytes, "abcd", "float32", {-1}))
   end)
 
+  it("the C layer's 0-based ranks at the integer limits are refused without overflow", function()
+    local C = lunet._dist
+    raises("broadcast: rank " .. math.mininteger .. " is not in 1..1", C.broadcast, lunet.ones(1), math.maxinteger)
+    raises("broadcast: rank " .. (math.mininteger + 1) .. " is not in 1..1", C.broadcast, lunet.ones(1),
+           math.mininteger)
+    raises("send: rank 3 is not in 1..1", C.send, lunet.ones(1), 2)
+  end)
+
   it("DistributedDataParallel on one rank is the model: calls, grads, no_sync", function()
     lunet.manual_seed(3)
     local model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
