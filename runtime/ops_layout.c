@@ -189,11 +189,21 @@ nn_status nn_tile(nn_ctx *ctx, nn_tensor *t, int n, const int64_t *reps, nn_tens
     sh[i] = i < lead ? 1 : t->shape[i - lead];
     r[i] = i < nd - n ? 1 : reps[i - (nd - n)];
   }
+  /* the result's shape is checked before anything is made, and dims repeated 0 times go first:
+     each step's copy is then no larger than the result (a huge count beside a 0 copies nothing) */
+  int64_t final[NN_MAX_DIMS];
+  for (int i = 0; i < nd; i++)
+    if (!nn_size_mul(sh[i], r[i], &final[i]))
+      return nn_fail(ctx, NN_ERR_SHAPE, "tile: the result is too large (%lld × %lld in dim %d)",
+                     (long long)sh[i], (long long)r[i], i + 1);
+  nn_status s = nn_check_shape(ctx, "tile", nd, final);
+  if (s) return s;
   nn_tensor *y;
   bool copied = false;
-  nn_status s = nn_reshape(ctx, t, nd, sh, &y);
-  for (int i = 0; i < nd && !s; i++)
-    if (r[i] != 1) { s = tile_dim(ctx, &y, i, r[i]); copied = true; }
+  s = nn_reshape(ctx, t, nd, sh, &y);
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < nd && !s; i++)
+      if (r[i] != 1 && (r[i] == 0) == (pass == 0)) { s = tile_dim(ctx, &y, i, r[i]); copied = true; }
   if (s) { nn_tensor_release(y); return s; }
   if (!copied) return fresh_copy(ctx, y, out);
   *out = y;

@@ -123,6 +123,17 @@ describe("tile, repeat, repeat_interleave", function()
     assert.matches("repeats must be an int64 tensor of 1 or 2 elements",
                    errmsg(function() f64(mat(2, 2)):repeat_interleave(i64{1, 2, 3}, 1) end), 1, true)
   end)
+  it("check the result's size before copying anything (huge counts)", function()
+    -- the first dim alone would be a 26 TB copy: refused by the size check, not by the allocator
+    assert.matches("tile: shape [2199023255552, 3298534883328] has too many elements (at most 2^48)",
+                   errmsg(function() f64(mat(2, 3)):tile(1 << 40, 1 << 40) end), 1, true)
+    assert.matches("tile: the result is too large (2 × 9223372036854775807 in dim 1)",
+                   errmsg(function() f64(mat(2, 3)):tile(math.maxinteger, 1) end), 1, true)
+    -- a 0 count beside a huge one: an empty result, no copy of the huge dim
+    local e = f64(mat(2, 3)):tile(1 << 40, 0)
+    assert.are.same({1 << 41, 0}, shape(e))
+    assert.are.same({0, 3 << 40}, shape(lunet.zeros(2, 3):tile(0, 1 << 40)))
+  end)
 end)
 
 describe("tril, triu, diag, diagonal, trace", function()
