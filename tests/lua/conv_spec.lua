@@ -151,6 +151,41 @@ describe("convolution layers", function()
     assert.are.equal(4, y:totable()[1][1][2])
   end)
 
+  it("2×2 pooling at stride 2 (its own loop) against a naive one: ties, NaNs, odd sizes", function()
+    lunet.manual_seed(3)
+    for _, dt in ipairs{"float32", "float64"} do
+      for _, hw in ipairs{{6, 8}, {7, 5}} do
+        local x = lunet.randint(0, 3, {2, 3, hw[1], hw[2]}):to(dt)   -- many ties
+        x[{1, 2, 3, 4}] = 0 / 0
+        x[{2, 1, 1, 1}] = 0 / 0
+        x[{2, 1, 2, 2}] = 0 / 0
+        local y, idx = lunet.max_pool2d(x, 2, {return_indices = true})
+        local xt, yt, it = x:totable(), y:totable(), idx:totable()
+        for n = 1, 2 do
+          for c = 1, 3 do
+            for oh = 1, hw[1] // 2 do
+              for ow = 1, hw[2] // 2 do
+                local m, at
+                for ki = 0, 1 do
+                  for kj = 0, 1 do
+                    local r, q = 2 * oh - 1 + ki, 2 * ow - 1 + kj
+                    local v = xt[n][c][r][q]
+                    if not at or (m == m and (v > m or v ~= v)) then
+                      m, at = v, (r - 1) * hw[2] + q
+                    end
+                  end
+                end
+                local got = yt[n][c][oh][ow]
+                assert.is_true(got == m or (got ~= got and m ~= m), dt .. ": value")
+                assert.are.equal(at, it[n][c][oh][ow], dt .. ": index")
+              end
+            end
+          end
+        end
+      end
+    end
+  end)
+
   it("a small CNN learns: the loss falls in a few Adam steps", function()
     lunet.manual_seed(1)
     local model = nn.Sequential(nn.Conv2d(1, 4, 3, {padding = 1}), nn.ReLU(), nn.MaxPool2d(2),
