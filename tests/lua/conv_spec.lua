@@ -6,17 +6,8 @@ local nn = lunet.nn
 local h = dofile("tests/lua/helpers.lua")
 local fixtures = dofile("tests/fixtures/conv.lua")
 
-local function from(f, grad)
-  local t = lunet.tensor(f.data, {dtype = "float64"}):view(f.shape)
-  if grad then t:set_requires_grad(true) end
-  return t
-end
-
--- max |a - b| over two tensors of one shape
-local function maxdiff(a, b)
-  assert(h.near(a:shape(), b:shape(), 0) == nil)
-  return (a:to("float64") - b:to("float64")):abs():max():item()
-end
+local from = h.fixture
+local maxdiff = h.maxdiff
 
 -- runs fixture case c in dtype: the output (and indices) and, in float64, every gradient
 local function run(c)

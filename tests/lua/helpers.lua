@@ -49,4 +49,18 @@ function h.write_file(path, bytes)
   return path
 end
 
+-- A fixture tensor ({shape = {...}, data = {...}}, as scripts/make_*_fixtures.py write them) in
+-- float64, a leaf that requires grad when grad is true
+function h.fixture(f, grad)
+  local t = lunet.tensor(f.data, {dtype = "float64"}):view(f.shape)
+  if grad then t:set_requires_grad(true) end
+  return t
+end
+
+-- max |a - b| over two tensors of one shape (the shapes are asserted equal first)
+function h.maxdiff(a, b)
+  assert(h.near(a:shape(), b:shape(), 0) == nil, "shapes differ")
+  return (a:to("float64") - b:to("float64")):abs():max():item()
+end
+
 return h

@@ -10,17 +10,8 @@ local testing = lunet.testing
 local h = dofile("tests/lua/helpers.lua")
 local fixtures = dofile("tests/fixtures/norm.lua")
 
-local function from(f, grad)
-  local t = lunet.tensor(f.data, {dtype = "float64"}):view(f.shape)
-  if grad then t:set_requires_grad(true) end
-  return t
-end
-
--- max |a - b| over two tensors of one shape
-local function maxdiff(a, b)
-  assert.are.same(b:shape(), a:shape())
-  return (a:to("float64") - b:to("float64")):abs():max():item()
-end
+local from = h.fixture
+local maxdiff = h.maxdiff
 
 -- the layer of fixture case c, with c's state loaded (opts: c's options, changed by over)
 local function build(c, over)

@@ -127,6 +127,15 @@ return function(M)
 
   local RNNBase = M.Module("RNNBase")
 
+  -- RNN's and RNNCell's mode from their nonlinearity option (LSTM and GRU name their own)
+  local function rnn_mode(name, nl)
+    nl = nl or "tanh"
+    if nl ~= "tanh" and nl ~= "relu" then
+      raise(name .. ": nonlinearity must be 'tanh' or 'relu', got '" .. tostring(nl) .. "'")
+    end
+    return "rnn_" .. nl
+  end
+
   local function layer_class(name, mode)
     local cls = M.Module(name, RNNBase)
     M[name] = cls
@@ -135,15 +144,7 @@ return function(M)
                        "generator"}
       if not mode then allowed[#allowed + 1] = "nonlinearity" end
       opts = checkopts(name, opts, allowed)
-      local m = mode
-      if not m then
-        local nl = opts.nonlinearity or "tanh"
-        if nl ~= "tanh" and nl ~= "relu" then
-          raise(name .. ": nonlinearity must be 'tanh' or 'relu', got '" .. tostring(nl) .. "'")
-        end
-        m = "rnn_" .. nl
-      end
-      self.mode = m
+      self.mode = mode or rnn_mode(name, opts.nonlinearity)
       self.input_size = posint(input_size, "input_size", name)
       self.hidden_size = posint(hidden_size, "hidden_size", name)
       self.num_layers = posint(opts.num_layers or 1, "num_layers", name)
@@ -237,15 +238,7 @@ return function(M)
       local allowed = {"bias", "dtype", "generator"}
       if not mode then allowed[#allowed + 1] = "nonlinearity" end
       opts = checkopts(name, opts, allowed)
-      local m = mode
-      if not m then
-        local nl = opts.nonlinearity or "tanh"
-        if nl ~= "tanh" and nl ~= "relu" then
-          raise(name .. ": nonlinearity must be 'tanh' or 'relu', got '" .. tostring(nl) .. "'")
-        end
-        m = "rnn_" .. nl
-      end
-      self.mode = m
+      self.mode = mode or rnn_mode(name, opts.nonlinearity)
       self.input_size = posint(input_size, "input_size", name)
       self.hidden_size = posint(hidden_size, "hidden_size", name)
       self.bias = opts.bias ~= false
