@@ -7,7 +7,7 @@
    The classic structure (Goto, BLIS), small: for each depth block of KC, MC rows of A are packed
    in panels of 6 rows and B in panels of 16 columns, and a 6x16 micro-kernel keeps its tile of
    C in 12 registers across the panel's depth. Edges go through a zero-padded tile. Any
-   strides: the packing reads them. 64 KB of stack, nothing allocated. */
+   strides: the packing reads them. 90 KB of stack, nothing allocated. */
 #include "nn_impl.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
@@ -16,7 +16,7 @@
 #define MR 6
 #define NR 16
 #define KC 256
-#define MC 48      /* rows of A packed at a time (a multiple of MR) */
+#define MC 72      /* rows of A packed at a time (a multiple of MR): a layer of 64 at once */
 #define TARGET __attribute__((target("avx2,fma")))
 
 bool nn_sgemm_avx2_usable(void) {
@@ -24,50 +24,93 @@ bool nn_sgemm_avx2_usable(void) {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/* c[0..MR)[0..NR) (row stride ldc) = (load ? c : 0) + ap · bp over kb steps */
-TARGET static void kernel(int64_t kb, const float *ap, const float *bp, float *c, int64_t ldc,
-                          bool load) {
-  __m256 c0[MR], c1[MR];
-  for (int i = 0; i < MR; i++) {
-    c0[i] = load ? _mm256_loadu_ps(c + i * ldc) : _mm256_setzero_ps();
-    c1[i] = load ? _mm256_loadu_ps(c + i * ldc + 8) : _mm256_setzero_ps();
+/* c[0..MR)[0..NR) (row stride ldc) = (load ? c : 0) + ap · bp over kb steps. The tile is twelve
+   named registers (GCC can leave an array of __m256 in memory, storing it every step), in one
+   function for each value of load. */
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define DECL(i) __m256 c##i##0, c##i##1;
+#define INIT_LOAD(i) c##i##0 = _mm256_loadu_ps(c + i * ldc); c##i##1 = _mm256_loadu_ps(c + i * ldc + 8);
+#define INIT_ZERO(i) c##i##0 = _mm256_setzero_ps(); c##i##1 = _mm256_setzero_ps();
+#define STEP(i) { __m256 a = _mm256_broadcast_ss(ap + i);                                        \
+                  c##i##0 = _mm256_fmadd_ps(a, b0, c##i##0); c##i##1 = _mm256_fmadd_ps(a, b1, c##i##1); }
+#define STORE(i) _mm256_storeu_ps(c + i * ldc, c##i##0); _mm256_storeu_ps(c + i * ldc + 8, c##i##1);
+#define KERNEL(NAME, INIT)                                                                       \
+  TARGET static void NAME(int64_t kb, const float *ap, const float *bp, float *c, int64_t ldc) { \
+    ROWS(DECL)                                                                                   \
+    ROWS(INIT)                                                                                   \
+    for (int64_t k = 0; k < kb; k++, ap += MR, bp += NR) {                                       \
+      __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);                               \
+      ROWS(STEP)                                                                                 \
+    }                                                                                            \
+    ROWS(STORE)                                                                                  \
   }
-  for (int64_t k = 0; k < kb; k++, ap += MR, bp += NR) {
-    __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
-    for (int i = 0; i < MR; i++) {
-      __m256 a = _mm256_broadcast_ss(ap + i);
-      c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
-      c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+KERNEL(kernel_load, INIT_LOAD)
+KERNEL(kernel_zero, INIT_ZERO)
+static void kernel(int64_t kb, const float *ap, const float *bp, float *c, int64_t ldc, bool load) {
+  if (load) kernel_load(kb, ap, bp, c, ldc);
+  else kernel_zero(kb, ap, bp, c, ldc);
+}
+
+/* B's rows k0..k0+kb, columns j0..j0+nb, into a panel of NR columns (zeros past nb) */
+TARGET static void pack_b(float *bp, const float *b, int64_t brs, int64_t bcs, int64_t k0, int64_t kb,
+                          int64_t j0, int64_t nb) {
+  if (bcs == 1 && nb == NR) {             /* rows contiguous: two loads a row */
+    for (int64_t k = 0; k < kb; k++) {
+      const float *r = b + (k0 + k) * brs + j0;
+      _mm256_store_ps(bp + k * NR, _mm256_loadu_ps(r));
+      _mm256_store_ps(bp + k * NR + 8, _mm256_loadu_ps(r + 8));
     }
+    return;
   }
-  for (int i = 0; i < MR; i++) {
-    _mm256_storeu_ps(c + i * ldc, c0[i]);
-    _mm256_storeu_ps(c + i * ldc + 8, c1[i]);
+  if (brs == 1 && nb == NR) {             /* columns contiguous (B = X^T): 8x8 transposes */
+    nn_transpose_avx2(NR, kb, b + j0 * bcs + k0, bcs, bp, NR);
+    return;
   }
+  for (int64_t k = 0; k < kb; k++)
+    for (int64_t j = 0; j < NR; j++)
+      bp[k * NR + j] = j < nb ? b[(k0 + k) * brs + (j0 + j) * bcs] : 0.0f;
+}
+
+/* A's rows m0..m0+mb (mb <= MR), depth k0..k0+kb, into a panel of MR rows (zeros past mb) */
+static void pack_a(float *ap, const float *a, int64_t ars, int64_t acs, int64_t m0, int64_t mb,
+                   int64_t k0, int64_t kb) {
+  if (mb == MR && ars == 1) {             /* columns contiguous: MR floats a step */
+    for (int64_t k = 0; k < kb; k++) memcpy(ap + k * MR, a + m0 + (k0 + k) * acs, MR * sizeof *ap);
+    return;
+  }
+  if (mb == MR) {
+    for (int64_t i = 0; i < MR; i++) {
+      const float *r = a + (m0 + i) * ars + k0 * acs;
+      for (int64_t k = 0; k < kb; k++) ap[k * MR + i] = r[k * acs];
+    }
+    return;
+  }
+  for (int64_t k = 0; k < kb; k++)
+    for (int64_t i = 0; i < MR; i++)
+      ap[k * MR + i] = i < mb ? a[(m0 + i) * ars + (k0 + k) * acs] : 0.0f;
 }
 
 void nn_sgemm_avx2(int64_t M, int64_t N, int64_t K, const float *a, int64_t ars, int64_t acs,
                    const float *b, int64_t brs, int64_t bcs, float *c, int64_t ldc, float beta) {
   _Alignas(32) float bp[KC * NR];          /* 16 KB: one panel of B */
-  _Alignas(32) float ap[MC * KC];          /* 48 KB: MC rows of A, in panels of MR */
+  _Alignas(32) float ap[MC * KC];          /* 72 KB: MC rows of A, in panels of MR */
   _Alignas(32) float tile[MR * NR];
   if (beta != 0 && beta != 1)             /* (Lunet's products use 0 and 1) */
     for (int64_t i = 0; i < M; i++)
       for (int64_t j = 0; j < N; j++) c[i * ldc + j] *= beta;
-  for (int64_t k0 = 0; k0 < K; k0 += KC) {
-    int64_t kb = K - k0 < KC ? K - k0 : KC;
+  /* the depth in equal blocks of at most KC (K = 288 as 144 + 144, not 256 + 32: a short
+     block loads and stores C's tiles for few multiply-adds) */
+  int64_t kblocks = (K + KC - 1) / KC, kstep = kblocks ? (K + kblocks - 1) / kblocks : KC;
+  for (int64_t k0 = 0; k0 < K; k0 += kstep) {
+    int64_t kb = K - k0 < kstep ? K - k0 : kstep;
     bool load = k0 > 0 || beta != 0;      /* the first panel of depth overwrites when beta is 0 */
     for (int64_t m0 = 0; m0 < M; m0 += MC) {
       int64_t mc = M - m0 < MC ? M - m0 : MC;
       for (int64_t p0 = 0; p0 < mc; p0 += MR)       /* A's rows m0.., packed once per depth */
-        for (int64_t k = 0; k < kb; k++)
-          for (int64_t i = 0; i < MR; i++)
-            ap[p0 * kb + k * MR + i] = p0 + i < mc ? a[(m0 + p0 + i) * ars + (k0 + k) * acs] : 0.0f;
+        pack_a(ap + p0 * kb, a, ars, acs, m0 + p0, mc - p0 < MR ? mc - p0 : MR, k0, kb);
       for (int64_t j0 = 0; j0 < N; j0 += NR) {
         int64_t nb = N - j0 < NR ? N - j0 : NR;
-        for (int64_t k = 0; k < kb; k++)
-          for (int64_t j = 0; j < NR; j++)
-            bp[k * NR + j] = j < nb ? b[(k0 + k) * brs + (j0 + j) * bcs] : 0.0f;
+        pack_b(bp, b, brs, bcs, k0, kb, j0, nb);
         for (int64_t p0 = 0; p0 < mc; p0 += MR) {
           int64_t mb = mc - p0 < MR ? mc - p0 : MR;
           float *ct = c + (m0 + p0) * ldc + j0;

@@ -66,6 +66,11 @@ static void im2col(const geom *g, nn_dtype dt, const char *img, char *col) {
       }
 }
 
+/* d[i] += s[i] (a row of col2im at stride 1: vectorized) */
+static void add_f32(float *restrict d, const float *restrict s, int64_t n) {
+  for (int64_t i = 0; i < n; i++) d[i] += s[i];
+}
+
 /* The adjoint of im2col: col's entries added back into the image they were read from */
 static void col2im(const geom *g, nn_dtype dt, const char *col, char *img) {
   const axis *h = &g->h, *w = &g->w;
@@ -79,7 +84,9 @@ static void col2im(const geom *g, nn_dtype dt, const char *col, char *img) {
           int64_t ih = oh * h->s - h->p + ki * h->d;
           if (ih < 0 || ih >= h->big) continue;
           char *dst = img + ((c * h->big + ih) * w->big + off) * es;
-          if (dt == NN_F32)
+          if (dt == NN_F32 && w->s == 1)
+            add_f32((float *)dst + lo, (const float *)col + lo, hi - lo);
+          else if (dt == NN_F32)
             for (int64_t o = lo; o < hi; o++) ((float *)dst)[o * w->s] += ((const float *)col)[o];
           else
             for (int64_t o = lo; o < hi; o++) ((double *)dst)[o * w->s] += ((const double *)col)[o];
@@ -96,11 +103,23 @@ static void fill_bias(nn_dtype dt, char *img, const char *bias, int64_t n, int64
       for (int64_t i = 0; i < P; i++) ((double *)img)[c * P + i] = ((const double *)bias)[c];
 }
 
+/* The sum of x[0..n) in double, in 8 partial sums (one chain of dependent adds would wait on
+   each add's latency; 8 independent ones vectorize), added in a fixed order */
+static double sum_f32(const float *x, int64_t n) {
+  double acc[8] = {0}, s = 0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++) acc[l] += x[i + l];
+  for (; i < n; i++) s += x[i];
+  return s + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 /* db[c] += the sum of channel c of img (n channels of P elements) */
 static void sum_channels(nn_dtype dt, const char *img, char *db, int64_t n, int64_t P) {
   for (int64_t c = 0; c < n; c++) {
     double s = 0;
-    for (int64_t i = 0; i < P; i++) s += nn_load_f(img, dt, c * P + i);
+    if (dt == NN_F32) s = sum_f32((const float *)img + c * P, P);
+    else for (int64_t i = 0; i < P; i++) s += nn_load_f(img, dt, c * P + i);
     nn_store_f(db, dt, c, nn_load_f(db, dt, c) + s);
   }
 }

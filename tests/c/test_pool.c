@@ -326,6 +326,8 @@ int main(void) {
     {200, 128, 64, false, false}, {200, 128, 64, false, true}, {128, 64, 200, true, false},
     {200, 10, 64, false, true},   {93, 64, 128, false, true},  {128, 256, 784, false, true},
     {7, 300, 50, false, false},   {300, 7, 50, true, false},
+    /* Lunet's AVX2 product: depth in equal blocks (300, 520), B^T packed by transposes, A^T */
+    {70, 40, 300, false, true},   {130, 33, 520, true, true},  {64, 288, 196, false, true},
     /* one row (a layer on one sample): Lunet's own gemv where OpenBLAS runs a generic kernel */
     {1, 64, 64, false, true},     {1, 64, 64, false, false},   {1, 10, 37, false, true},
     {1, 19, 5, false, false},     {1, 24, 70, true, true},
