@@ -59,27 +59,26 @@
 #define POW(u, v) _Generic((u), float: powf, default: pow)(u, v)
 
 /* sin and cos of a float in double precision, branch-free so that the loops vectorize: q =
-   round(x/π), r = x - qπ in three parts (q·PI_A exact for |q| < 2^27), sin r by its Taylor
-   series to r^15 (|r| <= π/2: error < 1e-11, so the float result is within an ulp), the sign
-   from q's parity (the low bit of t). Past |x| > TRIG_FAST_MAX the reduction loses bits:
-   trig_big redoes those elements with libm. */
+   round(x/π), r = x - qπ in two fused multiply-adds (π as a double plus its remainder: the
+   first is exact when r is small, so r keeps its relative precision near multiples of π), sin r
+   by its Taylor series to r^13 (|r| <= π/2: error < 7e-10, so the float result is within an ulp),
+   the sign from q's parity (the low bit of t). fma() is spelled out: ISO C mode contracts no
+   a * b + c by itself. Past |x| > TRIG_FAST_MAX q loses bits: trig_big redoes those elements with
+   libm. */
 #define TRIG_FAST_MAX 1e7f
-#define PI_A 0x1.921fb58p+1
-#define PI_B -0x1.dde974p-26
-#define PI_C 1.2246467991473532e-16
+#define PI_HI 0x1.921fb54442d18p+1              /* π rounded to double */
+#define PI_LO 0x1.1a62633145c07p-53             /* π - PI_HI */
 #define NN_MAGIC52 0x1.8p52                     /* 1.5·2^52: adding it rounds to an integer */
 NN_ALWAYS_INLINE double nn_sin_reduced(double r) {
   double s = r * r;
-  double p = ((((((-1.0 / 1307674368000 * s + 1.0 / 6227020800) * s - 1.0 / 39916800) * s +
-                 1.0 / 362880) * s - 1.0 / 5040) * s + 1.0 / 120) * s - 1.0 / 6);
-  return r + r * s * p;
+  double p = fma(fma(fma(fma(fma(1.0 / 6227020800, s, -1.0 / 39916800), s, 1.0 / 362880), s,
+                         -1.0 / 5040), s, 1.0 / 120), s, -1.0 / 6);
+  return fma(r * s, p, r);
 }
 NN_ALWAYS_INLINE float nn_trig_f(float xf, double shift, uint64_t flip) {
-  double x = xf, t = x * 0.31830988618379067154 - shift + NN_MAGIC52, q = t - NN_MAGIC52;
-  double r = x - q * PI_A;
-  r -= shift * PI_A;                              /* cos: r = x - (q + 1/2)π */
-  r -= q * PI_B + shift * PI_B;
-  r -= q * PI_C + shift * PI_C;
+  double x = xf, t = fma(x, 0.31830988618379067154, -shift) + NN_MAGIC52;
+  double q = t - NN_MAGIC52 + shift;              /* cos: x = qπ + r with q = n + 1/2 */
+  double r = fma(-q, PI_LO, fma(-q, PI_HI, x));
   double y = nn_sin_reduced(r);
   uint64_t tb, yb;
   memcpy(&tb, &t, sizeof tb);
@@ -568,9 +567,32 @@ static void trig_big(unop op, int64_t n, float *y, int64_t sy, const float *g, i
     y[i * sy] = g ? g[i * sg] * (op == U_cos ? -f : f) : f;
   }
 }
+/* sin or cos of a contiguous row; the elements past TRIG_FAST_MAX are found in the same pass
+   (an OR that vectorizes), so the libm pass runs only for a row that has some */
+static void trig_row(unop op, int64_t n, float *restrict y, const float *restrict x) {
+  int big = 0;
+  if (op == U_sin)
+    for (int64_t i = 0; i < n; i++) { y[i] = nn_sinf(x[i]); big |= !(fabsf(x[i]) <= TRIG_FAST_MAX); }
+  else
+    for (int64_t i = 0; i < n; i++) { y[i] = nn_cosf(x[i]); big |= !(fabsf(x[i]) <= TRIG_FAST_MAX); }
+  if (big) trig_big(op, n, y, 1, NULL, 0, x, 1);
+}
+/* sin or cos of any row: a contiguous one at once, others (strided, or in place, where the
+   libm pass would read results instead of inputs) through a block of copied inputs */
+static void trig_f32(unop op, int64_t n, float *y, int64_t sy, const float *x, int64_t sx) {
+  float in[256], out[256];
+  uintptr_t yp = (uintptr_t)y, xp = (uintptr_t)x, len = (uintptr_t)n * sizeof *x;
+  if (sy == 1 && sx == 1 && (yp + len <= xp || xp + len <= yp)) { trig_row(op, n, y, x); return; }
+  for (int64_t b = 0; b < n; b += 256) {
+    int64_t m = n - b < 256 ? n - b : 256;
+    for (int64_t i = 0; i < m; i++) in[i] = x[(b + i) * sx];
+    trig_row(op, m, out, in);
+    for (int64_t i = 0; i < m; i++) y[(b + i) * sy] = out[i];
+  }
+}
 static void unary_f32(int64_t n, char *o, int64_t so, char *a, int64_t sa, const unary_args *c) {
+  if (c->op == U_sin || c->op == U_cos) { trig_f32(c->op, n, (float *)o, so, (const float *)a, sa); return; }
   UNARY_BODY(float, FWD_CASE, NN_UNARY_MASK_OPS(FWD_CASE))
-  if (c->op == U_sin || c->op == U_cos) trig_big(c->op, n, (float *)o, so, NULL, 0, (float *)a, sa);
 }
 static void unary_f64(int64_t n, char *o, int64_t so, char *a, int64_t sa, const unary_args *c) {
   UNARY_BODY(double, FWD_CASE, NN_UNARY_MASK_OPS(FWD_CASE))
@@ -810,19 +832,36 @@ nn_status nn_lerp(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor *w, nn_tens
   return s;
 }
 
-/* ---- where: y = cond ? a : b;  da += dy [cond],  db += dy [!cond] -------------------------- */
+/* ---- where: y = cond ? a : b;  da += dy [cond],  db += dy [!cond] --------------------------
+   Branch-free selects in element types: with a random mask a branch per element mispredicts
+   half the time, while a compare and a blend vectorize. */
 typedef struct { nn_dtype dt, ct; } where_arg;
+/* the element loop: y[i] = c[i] != 0 ? x[i] : z[i], contiguous when every stride is 1 */
+#define WHERE_LOOP(T, CT)                                                                    do {                                                                                         T *y_ = (T *)o; const CT *c_ = (const CT *)c; const T *x_ = (const T *)x, *z_ = (const T *)z;     if (so == 1 && sc == 1 && sx == 1 && sz == 1)                                                for (int64_t i = 0; i < n; i++) y_[i] = c_[i] != 0 ? x_[i] : z_[i];                      else                                                                                         for (int64_t i = 0; i < n; i++) y_[i * so] = c_[i * sc] != 0 ? x_[i * sx] : z_[i * sz];   } while (0)
+#define WHERE_CT(T)                                                        switch (w->ct) {                                                           case NN_F32: WHERE_LOOP(T, float); break;                                case NN_F64: WHERE_LOOP(T, double); break;                               case NN_I64: WHERE_LOOP(T, int64_t); break;                            }
+static void where_elems(const where_arg *w, int64_t n, char *o, int64_t so, const char *c, int64_t sc,
+                        const char *x, int64_t sx, const char *z, int64_t sz) {
+  switch (w->dt) {
+    case NN_F32: WHERE_CT(float); break;
+    case NN_F64: WHERE_CT(double); break;
+    case NN_I64: WHERE_CT(int64_t); break;
+  }
+}
 static void where_row(int64_t n, char *o, int64_t so, char *c, int64_t sc, char *x, int64_t sx,
                       void *arg) {
-  /* the row walks (out, cond, a); b was copied into out first, so only "true" lanes move */
-  const where_arg *w = arg;
-  size_t es = nn_dtype_size(w->dt), cs = nn_dtype_size(w->ct);
-  for (int64_t i = 0; i < n; i++) {
-    const char *cp = c + i * sc * (int64_t)cs;
-    bool t = w->ct == NN_F32 ? *(const float *)cp != 0 : w->ct == NN_F64 ? *(const double *)cp != 0
-                                                                         : *(const int64_t *)cp != 0;
-    if (t) memcpy(o + i * so * (int64_t)es, x + i * sx * (int64_t)es, es);
-  }
+  /* the row walks (out, cond, a); b was copied into out first: out = cond ? a : out */
+  where_elems(arg, n, o, so, c, sc, x, sx, o, so);
+}
+/* the common case, cond, a and b contiguous in the result's shape, a and b of its dtype: one
+   pass in lanes over the result's rows */
+typedef struct { where_arg w; char *o, *c, *a, *b; int64_t row; } flat_where;
+static void flat_where_rows(void *arg, int part, int64_t lo, int64_t hi) {
+  const flat_where *f = arg;
+  (void)part;
+  size_t es = nn_dtype_size(f->w.dt), cs = nn_dtype_size(f->w.ct);
+  int64_t at = lo * f->row;
+  where_elems(&f->w, (hi - lo) * f->row, f->o + (size_t)at * es, 1, f->c + (size_t)at * cs, 1,
+              f->a + (size_t)at * es, 1, f->b + (size_t)at * es, 1);
 }
 static nn_status where_raw(nn_ctx *ctx, nn_tensor *cond, nn_tensor *a, nn_tensor *b, nn_tensor **out) {
   *out = NULL;
@@ -836,7 +875,17 @@ static nn_status where_raw(nn_ctx *ctx, nn_tensor *cond, nn_tensor *a, nn_tensor
   if ((s = nn_broadcast_shape(ctx, "where", cond, &tmp, &nd, sh))) return s;
   nn_dtype dt = nn_promote(a->dtype, b->dtype);
   nn_tensor *ca = NULL, *r = NULL;
-  if ((s = nn_new(ctx, dt, nd, sh, false, &r)) || (s = nn_as_dtype(ctx, a, dt, &ca))) {
+  if ((s = nn_new(ctx, dt, nd, sh, false, &r))) return s;
+  where_arg w = {dt, cond->dtype};
+  if (a->dtype == dt && b->dtype == dt && nn_is_contig(a) && nn_is_contig(b) && nn_is_contig(cond) &&
+      a->numel == r->numel && b->numel == r->numel && cond->numel == r->numel) {
+    int64_t rows = nd > 0 && r->numel > 0 ? sh[0] : 1;
+    flat_where f = {w, nn_ptr(r), nn_ptr(cond), nn_ptr(a), nn_ptr(b), r->numel / rows};
+    nn_lanes(ctx, rows, r->numel, flat_where_rows, &f);
+    *out = r;
+    return NN_OK;
+  }
+  if ((s = nn_as_dtype(ctx, a, dt, &ca))) {
     nn_tensor_release(r);
     return s;
   }
@@ -844,11 +893,10 @@ static nn_status where_raw(nn_ctx *ctx, nn_tensor *cond, nn_tensor *a, nn_tensor
   int64_t sc[NN_MAX_DIMS], sa[NN_MAX_DIMS];
   nn_broadcast_strides(cond, nd, sh, sc);
   nn_broadcast_strides(ca, nd, sh, sa);
-  where_arg w = {dt, cond->dtype};
   char *base[3] = {nn_ptr(r), nn_ptr(cond), nn_ptr(ca)};
   const int64_t *st[3] = {r->stride, sc, sa};
   size_t e[3] = {nn_dtype_size(dt), nn_dtype_size(cond->dtype), nn_dtype_size(dt)};
-  nn_loop(3, nd, sh, base, st, e, where_row, &w);
+  nn_loop_lanes(ctx, 3, nd, sh, base, st, e, where_row, &w);
   nn_tensor_release(ca);
   *out = r;
   return NN_OK;

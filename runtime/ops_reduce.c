@@ -75,64 +75,97 @@ static nn_status expand_back(nn_ctx *ctx, const nn_node *n, nn_tensor *dy, nn_te
 }
 
 /* ---- sum ------------------------------------------------------------------------------
-   Float32 accumulates in double. Rows (inner == 1) use eight independent lanes, so the loop
-   vectorizes without reassociating; columns (inner > 1) add whole rows at a time through a
-   block of double accumulators (the column sums of Linear's backward). */
+   Float32 accumulates in double. Rows (inner == 1) use independent lanes (16 for float32, so
+   the additions' latency is hidden; 8 for the others), so the loop vectorizes without
+   reassociating; columns (inner > 1) add whole rows at a time through a block of double
+   accumulators (the column sums of Linear's backward). Big sums split across threads by
+   results: rows of the outer dim, or blocks of columns when there is one outer row; each
+   result is summed whole on one thread, so the bits do not depend on the thread count. */
 #define LANES 8
 #define COLBLOCK 256
 
-#define ROW_SUM(NAME, T)                                                                      \
+#define ROW_SUM(NAME, T, L)                                                                   \
   static double NAME(const T *x, int64_t n) {                                                 \
-    double acc[LANES] = {0};                                                                  \
-    int64_t i = 0;                                                                            \
-    for (; i + LANES <= n; i += LANES)                                                        \
-      for (int j = 0; j < LANES; j++) acc[j] += x[i + j];                                     \
     double s = 0;                                                                             \
+    int64_t i = 0;                                                                            \
+    if (n < L) {                     /* a short row: the tail alone (0 + s: -0 sums to +0) */ \
+      for (; i < n; i++) s += x[i];                                                           \
+      return 0.0 + s;                                                                         \
+    }                                                                                         \
+    double acc[L];                                                                            \
+    for (int j = 0; j < L; j++) acc[j] = 0;                                                   \
+    for (; i + L <= n; i += L)                                                                \
+      for (int j = 0; j < L; j++) acc[j] += x[i + j];                                         \
+    for (int w = 1; w < L; w *= 2)             /* ((a0 + a1) + (a2 + a3)) + ...: pairs */      \
+      for (int j = 0; j + w < L; j += 2 * w) acc[j] += acc[j + w];                            \
     for (; i < n; i++) s += x[i];                                                             \
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s; \
+    return acc[0] + s;                                                                        \
   }
-ROW_SUM(row_sum_f32, float)
-ROW_SUM(row_sum_f64, double)
+ROW_SUM(row_sum_f32, float, 2 * LANES)
+ROW_SUM(row_sum_f64, double, LANES)
 
-static void sum_f32(const float *x, float *y, const geom *g) {
+/* results [o0, o1) of the outer dim, columns [j0, j1) of each */
+static void sum_f32(const float *x, float *y, const geom *g, int64_t o0, int64_t o1, int64_t j0,
+                    int64_t j1) {
   int64_t n = g->n, inner = g->inner;
-  for (int64_t o = 0; o < g->outer; o++) {
+  for (int64_t o = o0; o < o1; o++) {
     const float *xo = x + o * n * inner;
     if (inner == 1) { y[o] = (float)row_sum_f32(xo, n); continue; }
-    for (int64_t j0 = 0; j0 < inner; j0 += COLBLOCK) {
-      int64_t m = inner - j0 < COLBLOCK ? inner - j0 : COLBLOCK;
+    for (int64_t b = j0; b < j1; b += COLBLOCK) {
+      int64_t m = j1 - b < COLBLOCK ? j1 - b : COLBLOCK;
       double acc[COLBLOCK];
       for (int64_t j = 0; j < m; j++) acc[j] = 0;
       for (int64_t k = 0; k < n; k++) {
-        const float *r = xo + k * inner + j0;
+        const float *r = xo + k * inner + b;
         for (int64_t j = 0; j < m; j++) acc[j] += r[j];
       }
-      for (int64_t j = 0; j < m; j++) y[o * inner + j0 + j] = (float)acc[j];
+      for (int64_t j = 0; j < m; j++) y[o * inner + b + j] = (float)acc[j];
     }
   }
 }
-static void sum_f64(const double *x, double *y, const geom *g) {
+static void sum_f64(const double *x, double *y, const geom *g, int64_t o0, int64_t o1, int64_t j0,
+                    int64_t j1) {
   int64_t n = g->n, inner = g->inner;
-  for (int64_t o = 0; o < g->outer; o++) {
+  for (int64_t o = o0; o < o1; o++) {
     const double *xo = x + o * n * inner;
     if (inner == 1) { y[o] = row_sum_f64(xo, n); continue; }
     double *yo = y + o * inner;
-    for (int64_t j = 0; j < inner; j++) yo[j] = 0;
+    for (int64_t j = j0; j < j1; j++) yo[j] = 0;
     for (int64_t k = 0; k < n; k++) {
       const double *r = xo + k * inner;
-      for (int64_t j = 0; j < inner; j++) yo[j] += r[j];
+      for (int64_t j = j0; j < j1; j++) yo[j] += r[j];
     }
   }
 }
-static void sum_i64(const int64_t *x, int64_t *y, const geom *g) {
+static void sum_i64(const int64_t *x, int64_t *y, const geom *g, int64_t o0, int64_t o1, int64_t j0,
+                    int64_t j1) {
   int64_t n = g->n, inner = g->inner;
-  for (int64_t o = 0; o < g->outer; o++) {
+  for (int64_t o = o0; o < o1; o++) {
     int64_t *yo = y + o * inner;
-    for (int64_t j = 0; j < inner; j++) yo[j] = 0;
+    for (int64_t j = j0; j < j1; j++) yo[j] = 0;
     for (int64_t k = 0; k < n; k++) {
       const int64_t *r = x + (o * n + k) * inner;
-      for (int64_t j = 0; j < inner; j++) yo[j] = (int64_t)((uint64_t)yo[j] + (uint64_t)r[j]);
+      for (int64_t j = j0; j < j1; j++) yo[j] = (int64_t)((uint64_t)yo[j] + (uint64_t)r[j]);
     }
+  }
+}
+
+/* a lane's share: outer rows [lo, hi), or (one outer row) column blocks [lo, hi) */
+typedef struct { const geom *g; nn_dtype dt; const char *x; char *y; bool by_cols; } sum_job;
+static void sum_lane(void *arg, int part, int64_t lo, int64_t hi) {
+  const sum_job *j = arg;
+  const geom *g = j->g;
+  int64_t o0 = lo, o1 = hi, j0 = 0, j1 = g->inner;
+  (void)part;
+  if (j->by_cols) {
+    o0 = 0; o1 = 1;
+    j0 = lo * COLBLOCK;
+    j1 = hi * COLBLOCK < g->inner ? hi * COLBLOCK : g->inner;
+  }
+  switch (j->dt) {
+    case NN_F32: sum_f32((const float *)j->x, (float *)j->y, g, o0, o1, j0, j1); break;
+    case NN_F64: sum_f64((const double *)j->x, (double *)j->y, g, o0, o1, j0, j1); break;
+    case NN_I64: sum_i64((const int64_t *)j->x, (int64_t *)j->y, g, o0, o1, j0, j1); break;
   }
 }
 
@@ -142,11 +175,10 @@ static nn_status sum_raw(nn_ctx *ctx, nn_tensor *t, const geom *g, nn_tensor **o
   nn_status s = nn_contig(ctx, t, &c);
   if (s) return s;
   if (!(s = nn_new(ctx, t->dtype, g->ndim, g->shape, false, &y))) {
-    switch (t->dtype) {
-      case NN_F32: sum_f32((const float *)nn_ptr(c), (float *)nn_ptr(y), g); break;
-      case NN_F64: sum_f64((const double *)nn_ptr(c), (double *)nn_ptr(y), g); break;
-      case NN_I64: sum_i64((const int64_t *)nn_ptr(c), (int64_t *)nn_ptr(y), g); break;
-    }
+    bool by_cols = g->outer == 1 && g->inner > 1;
+    int64_t units = by_cols ? (g->inner + COLBLOCK - 1) / COLBLOCK : g->outer;
+    sum_job j = {g, t->dtype, nn_ptr(c), nn_ptr(y), by_cols};
+    nn_lanes(ctx, units, t->numel, sum_lane, &j);
     *out = y;
   }
   nn_tensor_release(c);

@@ -296,3 +296,57 @@ describe("element-wise bad input", function()
     assert.matches("bad argument #1 to 'nan_to_num' (number expected", errmsg(function() return x:nan_to_num("a") end), 1, true)
   end)
 end)
+
+-- The kernels' fast paths (a contiguous row, lanes across threads) against the general ones
+-- and naive loops: the same bits whichever path or thread count computes them.
+describe("fast paths", function()
+  local threads = lunet.get_num_threads()
+  after_each(function() lunet.set_num_threads(threads) end)
+  local function flat(t) return vals(t:contiguous():view(-1)) end
+
+  it("where: a random mask over many rows, any mask dtype, contiguous or not, as the naive select", function()
+    local a, b = lunet.randn(300, 50), lunet.randn(300, 50)
+    local u = lunet.rand(300, 50)
+    local av, bv, uv = flat(a), flat(b), flat(u)
+    local want = {}
+    for i = 1, #av do want[i] = uv[i] < 0.5 and av[i] or bv[i] end
+    for _, n in ipairs{1, 2} do
+      lunet.set_num_threads(n)
+      for _, dt in ipairs{"float32", "float64", "int64"} do
+        local m = u:lt(0.5):to(dt)
+        assert.are.same(want, flat(lunet.where(m, a, b)))                          -- one pass
+        assert.are.same(want, flat(lunet.where(m:t():contiguous():t(), a, b)))      -- strided mask
+      end
+      assert.are.same(want, flat(lunet.where(u:lt(0.5), a:t():contiguous():t(), b)))   -- strided a
+      local s = flat(lunet.where(u:lt(0.5), a, 0))                                      -- a number
+      for i = 1, #av do assert(s[i] == (uv[i] < 0.5 and av[i] or 0)) end
+    end
+  end)
+
+  it("sin, cos: contiguous, in place and strided give the same bits, huge values included", function()
+    local x = lunet.randn(200, 40) * 30
+    x[{1, 1}] = 3e7; x[{1, 2}] = -1e20; x[{200, 40}] = 1e8
+    for _, name in ipairs{"sin", "cos"} do
+      local want = flat(x[name](x))
+      assert.are.same(want, flat(x:clone()[name .. "_"](x:clone())))
+      assert.are.same(want, flat(x:t():contiguous():t()[name](x:t():contiguous():t())))
+      local xv = flat(x)
+      for _, i in ipairs{1, 2, 8000} do
+        local w = math[name](xv[i])
+        assert(math.abs(want[i] - w) <= 2 ^ (select(2, math.frexp(math.abs(w))) - 24), name .. " of " .. xv[i])
+      end
+    end
+  end)
+
+  it("sum(dim): rows, columns and one row of columns, the same bits on 1 and 2 threads", function()
+    for _, c in ipairs{{{300, 50}, 2}, {{300, 50}, 1}, {{1, 5000}, 1}, {{3, 7}, 2}, {{2, 40, 60}, 2}} do
+      local x = lunet.randn(c[1])
+      lunet.set_num_threads(1)
+      local one = flat(x:sum(c[2]))
+      lunet.set_num_threads(2)
+      assert.are.same(one, flat(x:sum(c[2])))
+      assert.are.same(flat(x:double():sum(c[2]):float()), one)   -- sums in double, rounded once
+    end
+    assert.is_false(isnegzero(vals(lunet.tensor{{-0.0}}:sum(2))[1]))   -- 0 + -0, as before
+  end)
+end)
