@@ -45,6 +45,28 @@ if command -v taskset >/dev/null 2>&1 && [ "$(nproc --all)" -ge 2 ]; then
   [ "$out" = 1 ] && ok || bad "taskset -c 0: [$out], wanted 1"
 fi
 
+# determinism: the same seed on the same ranks and threads gives the same bits, run after run
+# (DDP's buckets are reduced in one order whatever finishes first)
+DET='local lunet = require "lunet"; local nn, optim = lunet.nn, lunet.optim
+local d = lunet.distributed.init(); lunet.manual_seed(5)
+local X, y = lunet.randn(256, 16), lunet.randint(1, 5, {256})
+local m = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+local ddp = d.DistributedDataParallel(m, {bucket_mb = 0.001})
+local opt = optim.Adam(m:parameters(), {lr = 1e-2})
+for e = 1, 3 do
+  for xb, yb in d.shard(X, y, {batch_size = 32, shuffle = true, random_state = e}) do
+    opt:zero_grad(); nn.cross_entropy(ddp(xb), yb):backward(); opt:step()
+  end
+end
+local s = {}
+for i, p in ipairs(m:parameters()) do s[i] = ("%a"):format(p:double():sum():item()) end
+print(d.rank(), table.concat(s, " "))'
+run1=$(timeout 60 "$MPIRUN" -np 2 "$L" -e "$DET" 2>&1 | sort)
+run2=$(timeout 60 "$MPIRUN" -np 2 "$L" -e "$DET" 2>&1 | sort)
+if [ "$(wc -l <<<"$run1")" = 2 ] && [ "$run1" = "$run2" ] &&
+   [ "$(cut -f2 <<<"$run1" | sort -u | wc -l)" = 1 ]; then ok
+else bad "DDP is not deterministic or the ranks differ: [$run1] then [$run2]"; fi
+
 # a 1-rank world: MPI's singleton start (LUNET_MPI_SINGLETON=1), and without MPI at all
 ONE='local d = require("lunet").distributed; d.init()
 local t = d.all_reduce(require("lunet").tensor({2, 3}), "mean")
