@@ -34,6 +34,11 @@ typedef struct {
   int parts;
 } conv_job;
 
+/* d[i] += s[i] (a row of col2im at stride 1: vectorized) */
+static void add_f32(float *restrict d, const float *restrict s, int64_t n) {
+  for (int64_t i = 0; i < n; i++) d[i] += s[i];
+}
+
 /* o in [*lo, *hi) are the positions of [0, len) with 0 <= o s + off < n */
 static void valid_range(int64_t off, int64_t s, int64_t n, int64_t len, int64_t *lo, int64_t *hi) {
   *lo = off < 0 ? (-off + s - 1) / s : 0;
@@ -42,10 +47,74 @@ static void valid_range(int64_t off, int64_t s, int64_t n, int64_t len, int64_t 
   if (*lo > *hi) *lo = *hi;
 }
 
+/* Both axes at stride 1 and the width kept (a "same" convolution's): then the valid rows of one
+   tap's block of col are one stretch of the image, shifted by the tap. The stretch is copied
+   (or added) whole, from the first valid element of the first row to the last of the last;
+   the entries past each row's valid columns, which the stretch takes from the neighbouring
+   row, are zeros in col (im2col writes them after, col2im clears them before). */
+static bool flat(const geom *g) {
+  return g->h.s == 1 && g->w.s == 1 && g->w.small == g->w.big;
+}
+
+/* The block of tap (ki, kj) of channel c: rows [*olo, *ohi) of col valid, reading the image
+   from element *first (of the stretch starting at row *olo's column lo) */
+static void flat_rows(const geom *g, int64_t c, int64_t ki, int64_t off, int64_t lo,
+                      int64_t *olo, int64_t *ohi, int64_t *first) {
+  const axis *h = &g->h, *w = &g->w;
+  int64_t ih0 = ki * h->d - h->p;               /* the image row of col's row 0 */
+  valid_range(ih0, 1, h->big, h->small, olo, ohi);
+  *first = (c * h->big + ih0 + *olo) * w->big + off + lo;
+}
+
+static void im2col_flat(const geom *g, nn_dtype dt, const char *img, char *col) {
+  const axis *h = &g->h, *w = &g->w;
+  int64_t es = (int64_t)nn_dtype_size(dt), cbg = g->Cb / g->G, Ws = w->small, Hs = h->small;
+  for (int64_t c = 0; c < cbg; c++)
+    for (int64_t ki = 0; ki < h->k; ki++)
+      for (int64_t kj = 0; kj < w->k; kj++, col += Hs * Ws * es) {
+        int64_t off = kj * w->d - w->p, lo, hi, olo, ohi, first;
+        valid_range(off, 1, w->big, Ws, &lo, &hi);
+        flat_rows(g, c, ki, off, lo, &olo, &ohi, &first);
+        if (hi <= lo || ohi <= olo) { memset(col, 0, (size_t)(Hs * Ws * es)); continue; }
+        memset(col, 0, (size_t)(olo * Ws * es));
+        memset(col + ohi * Ws * es, 0, (size_t)((Hs - ohi) * Ws * es));
+        memcpy(col + (olo * Ws + lo) * es, img + first * es,
+               (size_t)(((ohi - olo) * Ws - lo - (Ws - hi)) * es));
+        for (int64_t oh = olo; oh < ohi; oh++) {
+          char *row = col + oh * Ws * es;
+          if (lo) memset(row, 0, (size_t)(lo * es));
+          if (hi < Ws) memset(row + hi * es, 0, (size_t)((Ws - hi) * es));
+        }
+      }
+}
+
+static void col2im_flat(const geom *g, nn_dtype dt, char *col, char *img) {
+  const axis *h = &g->h, *w = &g->w;
+  int64_t es = (int64_t)nn_dtype_size(dt), cbg = g->Cb / g->G, Ws = w->small, Hs = h->small;
+  for (int64_t c = 0; c < cbg; c++)
+    for (int64_t ki = 0; ki < h->k; ki++)
+      for (int64_t kj = 0; kj < w->k; kj++, col += Hs * Ws * es) {
+        int64_t off = kj * w->d - w->p, lo, hi, olo, ohi, first;
+        valid_range(off, 1, w->big, Ws, &lo, &hi);
+        flat_rows(g, c, ki, off, lo, &olo, &ohi, &first);
+        if (hi <= lo || ohi <= olo) continue;
+        for (int64_t oh = olo; oh < ohi; oh++) {
+          char *row = col + oh * Ws * es;
+          if (lo) memset(row, 0, (size_t)(lo * es));
+          if (hi < Ws) memset(row + hi * es, 0, (size_t)((Ws - hi) * es));
+        }
+        int64_t n = (ohi - olo) * Ws - lo - (Ws - hi);
+        char *src = col + (olo * Ws + lo) * es, *dst = img + first * es;
+        if (dt == NN_F32) add_f32((float *)dst, (const float *)src, n);
+        else for (int64_t i = 0; i < n; i++) ((double *)dst)[i] += ((const double *)src)[i];
+      }
+}
+
 /* One group of one image, [Cbg, Hb, Wb] at img, unfolded into col [Cbg·kh·kw, Hs·Ws] */
 static void im2col(const geom *g, nn_dtype dt, const char *img, char *col) {
   const axis *h = &g->h, *w = &g->w;
   int64_t es = (int64_t)nn_dtype_size(dt), cbg = g->Cb / g->G;
+  if (flat(g)) { im2col_flat(g, dt, img, col); return; }
   for (int64_t c = 0; c < cbg; c++)
     for (int64_t ki = 0; ki < h->k; ki++)
       for (int64_t kj = 0; kj < w->k; kj++) {
@@ -66,15 +135,12 @@ static void im2col(const geom *g, nn_dtype dt, const char *img, char *col) {
       }
 }
 
-/* d[i] += s[i] (a row of col2im at stride 1: vectorized) */
-static void add_f32(float *restrict d, const float *restrict s, int64_t n) {
-  for (int64_t i = 0; i < n; i++) d[i] += s[i];
-}
-
-/* The adjoint of im2col: col's entries added back into the image they were read from */
-static void col2im(const geom *g, nn_dtype dt, const char *col, char *img) {
+/* The adjoint of im2col: col's entries added back into the image they were read from (col is
+   scratch: the flat form clears entries of it) */
+static void col2im(const geom *g, nn_dtype dt, char *col, char *img) {
   const axis *h = &g->h, *w = &g->w;
   int64_t es = (int64_t)nn_dtype_size(dt), cbg = g->Cb / g->G;
+  if (flat(g)) { col2im_flat(g, dt, col, img); return; }
   for (int64_t c = 0; c < cbg; c++)
     for (int64_t ki = 0; ki < h->k; ki++)
       for (int64_t kj = 0; kj < w->k; kj++) {

@@ -142,6 +142,49 @@ describe("convolution layers", function()
     assert.are.equal(4, y:totable()[1][1][2])
   end)
 
+  it("stride-1 convolutions that keep the width (copied as whole stretches) against naive loops", function()
+    lunet.manual_seed(5)
+    -- {H, W, k, padding, dilation}: same-size outputs, taps wholly in the padding, taller than wide
+    for _, c in ipairs{{5, 4, 3, 1, 1}, {2, 2, 5, 2, 1}, {3, 6, 3, 2, 2}, {7, 3, 1, 0, 1}, {4, 5, 3, {0, 1}, 1}} do
+      local H, W, k, pad, d = table.unpack(c)
+      local ph, pw = type(pad) == "table" and pad[1] or pad, type(pad) == "table" and pad[2] or pad
+      local x = lunet.randn(2, 3, H, W, {dtype = "float64"}):set_requires_grad(true)
+      local w = lunet.randn(4, 3, k, k, {dtype = "float64"}):set_requires_grad(true)
+      local y = lunet.conv2d(x, w, nil, {padding = pad, dilation = d})
+      local OH, OW = H + 2 * ph - d * (k - 1), W + 2 * pw - d * (k - 1)
+      assert.are.same({2, 4, OH, OW}, y:shape())
+      local gy = lunet.randn(2, 4, OH, OW, {dtype = "float64"})
+      y:backward(gy)
+      local xt, wt, yt, gt = x:totable(), w:totable(), y:totable(), gy:totable()
+      local dxt, dwt = x.grad:totable(), w.grad:totable()
+      local want_dx, want_dw = {}, {}
+      for n = 1, 2 do for ci = 1, 3 do for i = 1, H do for j = 1, W do
+        want_dx[((n * 4 + ci) * 10 + i) * 10 + j] = 0 end end end end
+      for o = 1, 4 do for ci = 1, 3 do for a = 1, k do for b = 1, k do
+        want_dw[((o * 4 + ci) * 10 + a) * 10 + b] = 0 end end end end
+      for n = 1, 2 do for o = 1, 4 do for oh = 1, OH do for ow = 1, OW do
+        local sum = 0
+        for ci = 1, 3 do for a = 1, k do for b = 1, k do
+          local ih, iw = oh - ph + (a - 1) * d, ow - pw + (b - 1) * d
+          if ih >= 1 and ih <= H and iw >= 1 and iw <= W then
+            sum = sum + xt[n][ci][ih][iw] * wt[o][ci][a][b]
+            local kx = ((n * 4 + ci) * 10 + ih) * 10 + iw
+            want_dx[kx] = want_dx[kx] + gt[n][o][oh][ow] * wt[o][ci][a][b]
+            local kw = ((o * 4 + ci) * 10 + a) * 10 + b
+            want_dw[kw] = want_dw[kw] + gt[n][o][oh][ow] * xt[n][ci][ih][iw]
+          end
+        end end end
+        assert.is_true(math.abs(yt[n][o][oh][ow] - sum) < 1e-12, "output")
+      end end end end
+      for n = 1, 2 do for ci = 1, 3 do for i = 1, H do for j = 1, W do
+        assert.is_true(math.abs(dxt[n][ci][i][j] - want_dx[((n * 4 + ci) * 10 + i) * 10 + j]) < 1e-12, "dx")
+      end end end end
+      for o = 1, 4 do for ci = 1, 3 do for a = 1, k do for b = 1, k do
+        assert.is_true(math.abs(dwt[o][ci][a][b] - want_dw[((o * 4 + ci) * 10 + a) * 10 + b]) < 1e-12, "dw")
+      end end end end
+    end
+  end)
+
   it("2×2 pooling at stride 2 (its own loop) against a naive one: ties, NaNs, odd sizes", function()
     lunet.manual_seed(3)
     for _, dt in ipairs{"float32", "float64"} do
