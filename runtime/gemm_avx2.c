@@ -108,6 +108,10 @@ static void pack_a(float *ap, int64_t mr, const float *a, int64_t ars, int64_t a
       memcpy(ap + k * mr, a + m0 + (k0 + k) * acs, (size_t)mr * sizeof *ap);
     return;
   }
+  if (mb == mr && acs == 1 && mr % 8 == 0) {   /* rows contiguous: 8x8 transposes */
+    nn_transpose_avx2(mr, kb, a + m0 * ars + k0, ars, ap, mr);
+    return;
+  }
   if (mb == mr) {
     for (int64_t i = 0; i < mr; i++) {
       const float *r = a + (m0 + i) * ars + k0 * acs;

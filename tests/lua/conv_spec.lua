@@ -193,8 +193,24 @@ describe("convolution layers", function()
         x[{1, 2, 3, 4}] = 0 / 0
         x[{2, 1, 1, 1}] = 0 / 0
         x[{2, 1, 2, 2}] = 0 / 0
+        x:set_requires_grad(true)
         local y, idx = lunet.max_pool2d(x, 2, {return_indices = true})
-        local xt, yt, it = x:totable(), y:totable(), idx:totable()
+        local gy = lunet.randn(y:shape()):to(dt)
+        y:backward(gy)
+        local xt, yt, it, gt, dxt = x:totable(), y:totable(), idx:totable(), gy:totable(), x.grad:totable()
+        for n = 1, 2 do                    -- dy at each window's argmax, zeros elsewhere
+          for c = 1, 3 do
+            local want = {}
+            for oh = 1, hw[1] // 2 do
+              for ow = 1, hw[2] // 2 do want[it[n][c][oh][ow]] = gt[n][c][oh][ow] end
+            end
+            for r = 1, hw[1] do
+              for q = 1, hw[2] do
+                assert.are.equal(want[(r - 1) * hw[2] + q] or 0, dxt[n][c][r][q], dt .. ": gradient")
+              end
+            end
+          end
+        end
         for n = 1, 2 do
           for c = 1, 3 do
             for oh = 1, hw[1] // 2 do
