@@ -50,20 +50,19 @@ static void taps(const pool_axis *ax, int64_t o, int64_t *start, int64_t *lo, in
     }                                                                                        \
   } while (0)
 
-/* The usual 2×2 window at stride 2 with every window inside the plane, in a plane without NaN:
-   a strict > over the four taps in row-major order keeps the first largest, as the general loop
-   does, and without its bounds arithmetic and branches the compiler vectorizes it. (A plane
-   with a NaN takes the general loop, whose rule for NaN this one does not follow.) */
+/* The usual 2×2 window at stride 2 with every window inside the plane: a strict > over the four
+   taps in row-major order keeps the first largest, as the general loop does, and without its
+   bounds arithmetic and branches the compiler vectorizes it. NaN is the general loop's to
+   handle: a row function says whether a window summed to NaN (a NaN in it, or inf - inf), and
+   such a plane is done again by the general loop. (One pass: a separate scan for NaN read the
+   plane twice.) */
 #define POOL_2X2(T, NAME)                                                                    \
-  static bool NAME##_nan(const T *x, int64_t n) {                                            \
-    int any = 0;                                                                             \
-    for (int64_t i = 0; i < n; i++) any |= x[i] != x[i];                                     \
-    return any;                                                                              \
-  }                                                                                          \
-  static void NAME(const T *restrict r0, const T *restrict r1, int64_t W, int64_t OW,        \
-                   int64_t base, T *restrict y, int64_t *restrict ip) {                      \
+  static int NAME(const T *restrict r0, const T *restrict r1, int64_t W, int64_t OW,         \
+                  int64_t base, T *restrict y, int64_t *restrict ip) {                       \
+    int bad = 0;                                                                             \
     for (int64_t ow = 0; ow < OW; ow++) {                                                    \
       T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1], m = a;       \
+      T sum = (a + b) + (c + d);                                                             \
       int64_t k = base + 2 * ow;                                                             \
       bool u = b > m;                                                                        \
       m = u ? b : m; k = u ? base + 2 * ow + 1 : k;                                          \
@@ -71,21 +70,24 @@ static void taps(const pool_axis *ax, int64_t o, int64_t *start, int64_t *lo, in
       m = u ? c : m; k = u ? base + 2 * ow + W : k;                                          \
       u = d > m;                                                                             \
       m = u ? d : m; k = u ? base + 2 * ow + W + 1 : k;                                      \
+      bad |= sum != sum;                                                                     \
       y[ow] = m;                                                                             \
       ip[ow] = k;                                                                            \
     }                                                                                        \
+    return bad;                                                                              \
   }
 POOL_2X2(float, pool_row_f32)
 POOL_2X2(double, pool_row_f64)
 
-/* one plane through POOL_2X2's row function; false (nothing written) if the plane has a NaN */
+/* one plane through POOL_2X2's row function; done false if the general loop must redo it */
 #define POOL_PLANE_2X2(T, ROW, done)                                                         \
   do {                                                                                       \
     const T *xp = (const T *)j->x + pl * H * W;                                              \
-    done = !ROW##_nan(xp, H * W);                                                            \
-    for (int64_t oh = 0; done && oh < OH; oh++)                                              \
-      ROW(xp + 2 * oh * W, xp + (2 * oh + 1) * W, W, OW, 2 * oh * W,                         \
-          (T *)j->y + pl * OH * OW + oh * OW, ip + oh * OW);                                 \
+    int bad = 0;                                                                             \
+    for (int64_t oh = 0; oh < OH; oh++)                                                      \
+      bad |= ROW(xp + 2 * oh * W, xp + (2 * oh + 1) * W, W, OW, 2 * oh * W,                  \
+                 (T *)j->y + pl * OH * OW + oh * OW, ip + oh * OW);                          \
+    done = !bad;                                                                             \
   } while (0)
 
 static bool whole_2x2(const pool_args *a) {
