@@ -113,39 +113,14 @@ static void pool_fwd_lane(void *arg, int part, int64_t lo, int64_t hi) {
   }
 }
 
-/* A fresh gradient of a plane the 2×2 windows tile exactly (each element in one window): each
-   window's four elements written once, dy at its argmax and zeros elsewhere, with no pass
-   that clears the plane first */
-#define POOL_BWD_2X2(T)                                                                      \
-  do {                                                                                       \
-    T *d = (T *)j->dx + pl * P;                                                              \
-    const T *g = (const T *)j->gy + pl * Q;                                                  \
-    for (int64_t oh = 0; oh < OH; oh++) {                                                    \
-      T *r0 = d + 2 * oh * W, *r1 = r0 + W;                                                  \
-      int64_t base = 2 * oh * W;                                                             \
-      for (int64_t ow = 0; ow < OW; ow++) {                                                  \
-        int64_t at = ip[oh * OW + ow] - base - 2 * ow;   /* 0, 1, W or W + 1 */              \
-        T v = g[oh * OW + ow];                                                               \
-        r0[2 * ow] = at == 0 ? v : 0;                                                        \
-        r0[2 * ow + 1] = at == 1 ? v : 0;                                                    \
-        r1[2 * ow] = at == W ? v : 0;                                                        \
-        r1[2 * ow + 1] = at == W + 1 ? v : 0;                                                \
-      }                                                                                      \
-    }                                                                                        \
-  } while (0)
-
 static void pool_bwd_lane(void *arg, int part, int64_t lo, int64_t hi) {
   const pool_job *j = arg;
   const pool_args *a = j->a;
   int64_t P = a->h.in * a->w.in, Q = a->h.out * a->w.out;
-  int64_t W = a->w.in, OH = a->h.out, OW = a->w.out;
-  bool tiled = j->zero_dx && whole_2x2(a) && 2 * OH == a->h.in && 2 * OW == W;
   (void)part;
   for (int64_t pl = lo; pl < hi; pl++) {
     const int64_t *ip = j->idx + pl * Q;
-    if (tiled && j->dt == NN_F32) POOL_BWD_2X2(float);
-    else if (tiled) POOL_BWD_2X2(double);
-    else if (j->dt == NN_F32) {
+    if (j->dt == NN_F32) {
       float *d = (float *)j->dx + pl * P;
       const float *g = (const float *)j->gy + pl * Q;
       if (j->zero_dx) memset(d, 0, (size_t)P * sizeof *d);
