@@ -174,7 +174,9 @@ static nn_status sum_raw(nn_ctx *ctx, nn_tensor *t, const geom *g, nn_tensor **o
   nn_tensor *c, *y;
   nn_status s = nn_contig(ctx, t, &c);
   if (s) return s;
-  if (!(s = nn_new(ctx, t->dtype, g->ndim, g->shape, false, &y))) {
+  /* an empty t sums to zeros and runs no kernel: [2^40, 0] over dim 1 would walk 2^40 empty rows */
+  if (!(s = nn_new(ctx, t->dtype, g->ndim, g->shape, t->numel == 0, &y)) && t->numel == 0) *out = y;
+  else if (!s) {
     bool by_cols = g->outer == 1 && g->inner > 1;
     int64_t units = by_cols ? (g->inner + COLBLOCK - 1) / COLBLOCK : g->outer;
     sum_job j = {g, t->dtype, nn_ptr(c), nn_ptr(y), by_cols};

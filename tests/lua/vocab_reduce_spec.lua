@@ -205,3 +205,22 @@ describe("reductions", function()
     assert.is_truthy(errmsg(x.aminmax, x, 3):match("options must be a table"))
   end)
 end)
+
+describe("reductions of empty tensors with a huge dim", function()
+  -- [2^40, 0] reduced over its first dim: an empty result at once, never a walk over 2^40 empty
+  -- rows (a kernel that loops over the reduced dim hangs here in unoptimized builds)
+  it("give an empty result without running a kernel", function()
+    local t = lunet.zeros(1 << 40, 0)
+    for _, x in ipairs({t, t:double(), t:long()}) do
+      local fns = {"sum", "prod", "count_nonzero", "all", "any"}
+      if x:dtype() ~= "int64" then fns[#fns + 1] = "mean"; fns[#fns + 1] = "logsumexp" end
+      for _, f in ipairs(fns) do
+        assert.are.same({0}, x[f](x, 1):shape(), f .. " " .. x:dtype())
+      end
+      assert.are.same({1 << 40, 0}, x:cumsum(1):shape())
+    end
+    assert.are.same({0}, t:long():sum(1):shape())
+    assert.are.same({0}, t:count_nonzero(-2):shape())
+    assert.are.equal(0, t:sum():item())
+  end)
+end)
