@@ -63,4 +63,20 @@ function h.maxdiff(a, b)
   return (a:to("float64") - b:to("float64")):abs():max():item()
 end
 
+-- Trains model on (x, y) for steps Adam steps (lr 0.01) with cross-entropy; the first and the
+-- last loss
+function h.train_losses(model, x, y, steps)
+  local opt = lunet.optim.Adam(model:parameters(), {lr = 0.01})
+  local first, last
+  for step = 1, steps do
+    opt:zero_grad()
+    local loss = lunet.nn.cross_entropy(model(x), y)
+    loss:backward()
+    opt:step()
+    if step == 1 then first = loss:item() end
+    last = loss:item()
+  end
+  return first, last
+end
+
 return h

@@ -221,16 +221,7 @@ describe("batch norm: train and eval", function()
     local model = nn.Sequential(nn.Conv2d(1, 4, 3, {padding = 1}), nn.BatchNorm2d(4), nn.ReLU(),
                                 nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
     local x, y = lunet.randn(12, 1, 8, 8), lunet.randint(1, 4, {12})
-    local opt = lunet.optim.Adam(model:parameters(), {lr = 0.01})
-    local first, last
-    for step = 1, 30 do
-      opt:zero_grad()
-      local loss = nn.cross_entropy(model(x), y)
-      loss:backward()
-      opt:step()
-      if step == 1 then first = loss:item() end
-      last = loss:item()
-    end
+    local first, last = h.train_losses(model, x, y, 30)
     assert.is_true(last < first * 0.5, ("loss %g -> %g"):format(first, last))
     assert.are.equal(30, model[2].num_batches_tracked:item())
   end)

@@ -12,6 +12,15 @@ local function T(f, dtype)
 end
 local function maxdiff(a, b) return (a:double() - b:double()):abs():max():item() end
 
+-- f() raises an error containing pat, raised at a line of this file; returns the message
+local function raises(pat, f)
+  local ok, e = pcall(f)
+  assert.is_false(ok)
+  assert.is_truthy(e:find(pat, 1, true), e)
+  assert.is_truthy(e:find("rnn_spec.lua:", 1, true), e)
+  return e
+end
+
 -- builds the case's module with PyTorch's weights, runs it and backward through the weighted sum
 local function run_case(c, dtype)
   local opts = {dtype = dtype}
@@ -189,12 +198,7 @@ describe("recurrent layers against PyTorch", function()
 
   it("rejects bad input with errors at the caller's line", function()
     local m = nn.LSTM(3, 4)
-    local function err(f, pat)
-      local ok, e = pcall(f)
-      assert.is_false(ok)
-      assert.is_truthy(e:find(pat, 1, true), e)
-      assert.is_truthy(e:find("rnn_spec.lua:", 1, true), e)
-    end
+    local function err(f, pat) return raises(pat, f) end
     err(function() m(lunet.randn(5, 2, 7)) end, "LSTM: expected input with 3 features, got [5, 2, 7]")
     err(function() m(lunet.randn(5)) end, "LSTM: expected a 3-D input")
     err(function() m(lunet.randn(5, 2, 3), lunet.zeros(2, 2, 4)) end,
@@ -229,10 +233,7 @@ describe("recurrent layers against PyTorch", function()
     local gx, w = lunet.randn(3, 2, 16), lunet.randn(16, 4)
     local function err(pat, ...)
       local args = table.pack(...)
-      local ok, e = pcall(function() return lunet.rnn_seq(table.unpack(args, 1, args.n)) end)
-      assert.is_false(ok)
-      assert.is_truthy(e:find(pat, 1, true), e)
-      assert.is_truthy(e:find("rnn_spec.lua:", 1, true), e)
+      return raises(pat, function() return lunet.rnn_seq(table.unpack(args, 1, args.n)) end)
     end
     err("invalid option 'lstm2'", "lstm2", gx, w)
     err("rnn_seq (gru): w_hh must be [3 * hidden, hidden], got [16, 4]", "gru", gx, w)
@@ -278,13 +279,7 @@ describe("Embedding", function()
 
   it("teaches that ids are 1-based", function()
     local m = nn.Embedding(5, 2)
-    local function err(pat, f)
-      local ok, e = pcall(f)
-      assert.is_false(ok)
-      assert.is_truthy(e:find(pat, 1, true), e)
-      assert.is_truthy(e:find("rnn_spec.lua:", 1, true), e)
-      return e
-    end
+    local err = raises
     local e = err("embedding: id 0 is out of range for 5 rows (ids are 1-based: 1..5; 0-based ids need + 1)",
                   function() m(lunet.tensor({1, 0}):long()) end)
     err("embedding: id 6 is out of range for 5 rows", function() m(lunet.tensor({6}):long()) end)
@@ -342,12 +337,7 @@ describe("nn.utils clipping", function()
   end)
 
   it("rejects bad arguments", function()
-    local function err(pat, f)
-      local ok, e = pcall(f)
-      assert.is_false(ok)
-      assert.is_truthy(e:find(pat, 1, true), e)
-      assert.is_truthy(e:find("rnn_spec.lua:", 1, true), e)
-    end
+    local err = raises
     err("clip_grad_norm_: max_norm must be a number >= 0, got nil",
         function() nn.utils.clip_grad_norm_({}, nil) end)
     err("clip_grad_norm_: norm_type must be a positive number",
