@@ -14,31 +14,11 @@ import os
 import torch
 import torch.nn.functional as F
 
+from fixtures_lua import lua_value, tensor
+
 torch.manual_seed(0)
 torch.set_default_dtype(torch.float64)
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "conv.lua")
-
-
-def tensor(t):
-    t = t.detach()
-    shape = ", ".join(str(s) for s in t.shape)
-    data = ", ".join(repr(float(v)) for v in t.reshape(-1).tolist())
-    return "{shape = {%s}, data = {%s}}" % (shape, data)
-
-
-def lua_value(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"%s"' % v
-    if isinstance(v, (tuple, list)):
-        return "{" + ", ".join(lua_value(x) for x in v) + "}"
-    if isinstance(v, dict):
-        return "{" + ", ".join("%s = %s" % (k, lua_value(x)) for k, x in v.items()) + "}"
-    raise TypeError(v)
-
 
 FN = {"conv1d": F.conv1d, "conv2d": F.conv2d, "conv_transpose2d": F.conv_transpose2d}
 

@@ -19,34 +19,11 @@ import os
 import torch
 import torch.nn as nn
 
+from fixtures_lua import lua_value, tensor
+
 torch.manual_seed(0)
 torch.set_default_dtype(torch.float64)
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "norm.lua")
-
-
-def tensor(t):
-    t = t.detach()
-    shape = ", ".join(str(s) for s in t.shape)
-    data = ", ".join(repr(float(v)) for v in t.reshape(-1).tolist())
-    return "{shape = {%s}, data = {%s}}" % (shape, data)
-
-
-def lua_value(v):
-    if v is None:
-        return "false"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"%s"' % v
-    if isinstance(v, torch.Tensor):
-        return tensor(v)
-    if isinstance(v, (tuple, list)):
-        return "{" + ", ".join(lua_value(x) for x in v) + "}"
-    if isinstance(v, dict):
-        return "{" + ", ".join("%s = %s" % (k, lua_value(x)) for k, x in v.items()) + "}"
-    raise TypeError(v)
 
 
 def state(m):

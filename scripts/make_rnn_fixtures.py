@@ -11,34 +11,11 @@ respect to every parameter, the input and the given states. Everything in float6
 import os
 import torch
 
+from fixtures_lua import lua_value, tensor
+
 torch.manual_seed(0)
 torch.set_default_dtype(torch.float64)
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "rnn.lua")
-
-
-def num(v):
-    return repr(float(v))
-
-
-def tensor(t):
-    t = t.detach()
-    shape = ", ".join(str(s) for s in t.shape)
-    data = ", ".join(num(v) for v in t.reshape(-1).tolist())
-    return "{shape = {%s}, data = {%s}}" % (shape, data)
-
-
-def lua_value(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"%s"' % v
-    if isinstance(v, torch.Tensor):
-        return tensor(v)
-    if isinstance(v, dict):
-        return "{" + ", ".join('["%s"] = %s' % (k, lua_value(x)) for k, x in v.items()) + "}"
-    raise TypeError(type(v))
 
 
 def layer_case(name, cls, input_size, hidden, T, B, opts, with_h0):
