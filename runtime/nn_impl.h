@@ -177,6 +177,9 @@ nn_status nn_broadcast_shape(nn_ctx *ctx, const char *op, const nn_tensor *a, co
 void nn_broadcast_strides(const nn_tensor *t, int ndim, const int64_t *shape, int64_t *stride);
 /* Element i (flat, row-major over shape) of t as double; slow path helper. */
 double nn_get_flat(const nn_tensor *t, int64_t i);
+/* x[0..n) summed in double through independent lanes, in a fixed order (ops_reduce.c: sum's
+   float32 rows, also a convolution's bias gradient) */
+double nn_sum_f32_row(const float *x, int64_t n);
 /* Copies src (broadcast) into dst converting dtypes; no autograd. */
 void nn_copy_raw(nn_tensor *dst, const nn_tensor *src);
 /* nn_copy_raw, refusing float values that int64 cannot hold when dst is int64 */

@@ -66,6 +66,16 @@ static void flat_rows(const geom *g, int64_t c, int64_t ki, int64_t off, int64_t
   *first = (c * h->big + ih0 + *olo) * w->big + off + lo;
 }
 
+/* zeros in rows [olo, ohi) of a tap's block of col outside the valid columns [lo, hi) */
+static void clear_edges(char *col, int64_t olo, int64_t ohi, int64_t Ws, int64_t lo, int64_t hi,
+                        int64_t es) {
+  for (int64_t oh = olo; oh < ohi; oh++) {
+    char *row = col + oh * Ws * es;
+    if (lo) memset(row, 0, (size_t)(lo * es));
+    if (hi < Ws) memset(row + hi * es, 0, (size_t)((Ws - hi) * es));
+  }
+}
+
 static void im2col_flat(const geom *g, nn_dtype dt, const char *img, char *col) {
   const axis *h = &g->h, *w = &g->w;
   int64_t es = (int64_t)nn_dtype_size(dt), cbg = g->Cb / g->G, Ws = w->small, Hs = h->small;
@@ -80,11 +90,7 @@ static void im2col_flat(const geom *g, nn_dtype dt, const char *img, char *col) 
         memset(col + ohi * Ws * es, 0, (size_t)((Hs - ohi) * Ws * es));
         memcpy(col + (olo * Ws + lo) * es, img + first * es,
                (size_t)(((ohi - olo) * Ws - lo - (Ws - hi)) * es));
-        for (int64_t oh = olo; oh < ohi; oh++) {
-          char *row = col + oh * Ws * es;
-          if (lo) memset(row, 0, (size_t)(lo * es));
-          if (hi < Ws) memset(row + hi * es, 0, (size_t)((Ws - hi) * es));
-        }
+        clear_edges(col, olo, ohi, Ws, lo, hi, es);
       }
 }
 
@@ -98,11 +104,7 @@ static void col2im_flat(const geom *g, nn_dtype dt, char *col, char *img) {
         valid_range(off, 1, w->big, Ws, &lo, &hi);
         flat_rows(g, c, ki, off, lo, &olo, &ohi, &first);
         if (hi <= lo || ohi <= olo) continue;
-        for (int64_t oh = olo; oh < ohi; oh++) {
-          char *row = col + oh * Ws * es;
-          if (lo) memset(row, 0, (size_t)(lo * es));
-          if (hi < Ws) memset(row + hi * es, 0, (size_t)((Ws - hi) * es));
-        }
+        clear_edges(col, olo, ohi, Ws, lo, hi, es);
         int64_t n = (ohi - olo) * Ws - lo - (Ws - hi);
         char *src = col + (olo * Ws + lo) * es, *dst = img + first * es;
         if (dt == NN_F32) add_f32((float *)dst, (const float *)src, n);
@@ -169,22 +171,11 @@ static void fill_bias(nn_dtype dt, char *img, const char *bias, int64_t n, int64
       for (int64_t i = 0; i < P; i++) ((double *)img)[c * P + i] = ((const double *)bias)[c];
 }
 
-/* The sum of x[0..n) in double, in 8 partial sums (one chain of dependent adds would wait on
-   each add's latency; 8 independent ones vectorize), added in a fixed order */
-static double sum_f32(const float *x, int64_t n) {
-  double acc[8] = {0}, s = 0;
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; l++) acc[l] += x[i + l];
-  for (; i < n; i++) s += x[i];
-  return s + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
 /* db[c] += the sum of channel c of img (n channels of P elements) */
 static void sum_channels(nn_dtype dt, const char *img, char *db, int64_t n, int64_t P) {
   for (int64_t c = 0; c < n; c++) {
     double s = 0;
-    if (dt == NN_F32) s = sum_f32((const float *)img + c * P, P);
+    if (dt == NN_F32) s = nn_sum_f32_row((const float *)img + c * P, P);
     else for (int64_t i = 0; i < P; i++) s += nn_load_f(img, dt, c * P + i);
     nn_store_f(db, dt, c, nn_load_f(db, dt, c) + s);
   }

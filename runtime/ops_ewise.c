@@ -837,8 +837,22 @@ nn_status nn_lerp(nn_ctx *ctx, nn_tensor *a, nn_tensor *b, nn_tensor *w, nn_tens
    half the time, while a compare and a blend vectorize. */
 typedef struct { nn_dtype dt, ct; } where_arg;
 /* the element loop: y[i] = c[i] != 0 ? x[i] : z[i], contiguous when every stride is 1 */
-#define WHERE_LOOP(T, CT)                                                                    do {                                                                                         T *y_ = (T *)o; const CT *c_ = (const CT *)c; const T *x_ = (const T *)x, *z_ = (const T *)z;     if (so == 1 && sc == 1 && sx == 1 && sz == 1)                                                for (int64_t i = 0; i < n; i++) y_[i] = c_[i] != 0 ? x_[i] : z_[i];                      else                                                                                         for (int64_t i = 0; i < n; i++) y_[i * so] = c_[i * sc] != 0 ? x_[i * sx] : z_[i * sz];   } while (0)
-#define WHERE_CT(T)                                                        switch (w->ct) {                                                           case NN_F32: WHERE_LOOP(T, float); break;                                case NN_F64: WHERE_LOOP(T, double); break;                               case NN_I64: WHERE_LOOP(T, int64_t); break;                            }
+#define WHERE_LOOP(T, CT)                                                                     \
+  do {                                                                                        \
+    T *y_ = (T *)o;                                                                           \
+    const CT *c_ = (const CT *)c;                                                             \
+    const T *x_ = (const T *)x, *z_ = (const T *)z;                                           \
+    if (so == 1 && sc == 1 && sx == 1 && sz == 1)                                             \
+      for (int64_t i = 0; i < n; i++) y_[i] = c_[i] != 0 ? x_[i] : z_[i];                     \
+    else                                                                                      \
+      for (int64_t i = 0; i < n; i++) y_[i * so] = c_[i * sc] != 0 ? x_[i * sx] : z_[i * sz]; \
+  } while (0)
+#define WHERE_CT(T)                                                                         \
+  switch (w->ct) {                                                                          \
+    case NN_F32: WHERE_LOOP(T, float); break;                                               \
+    case NN_F64: WHERE_LOOP(T, double); break;                                              \
+    case NN_I64: WHERE_LOOP(T, int64_t); break;                                             \
+  }
 static void where_elems(const where_arg *w, int64_t n, char *o, int64_t so, const char *c, int64_t sc,
                         const char *x, int64_t sx, const char *z, int64_t sz) {
   switch (w->dt) {

@@ -103,6 +103,7 @@ static nn_status expand_back(nn_ctx *ctx, const nn_node *n, nn_tensor *dy, nn_te
   }
 ROW_SUM(row_sum_f32, float, 2 * LANES)
 ROW_SUM(row_sum_f64, double, LANES)
+double nn_sum_f32_row(const float *x, int64_t n) { return row_sum_f32(x, n); }
 
 /* results [o0, o1) of the outer dim, columns [j0, j1) of each */
 static void sum_f32(const float *x, float *y, const geom *g, int64_t o0, int64_t o1, int64_t j0,
@@ -175,14 +176,14 @@ static nn_status sum_raw(nn_ctx *ctx, nn_tensor *t, const geom *g, nn_tensor **o
   nn_status s = nn_contig(ctx, t, &c);
   if (s) return s;
   /* an empty t sums to zeros and runs no kernel: [2^40, 0] over dim 1 would walk 2^40 empty rows */
-  if (!(s = nn_new(ctx, t->dtype, g->ndim, g->shape, t->numel == 0, &y)) && t->numel == 0) *out = y;
-  else if (!s) {
+  s = nn_new(ctx, t->dtype, g->ndim, g->shape, t->numel == 0, &y);
+  if (!s && t->numel > 0) {
     bool by_cols = g->outer == 1 && g->inner > 1;
     int64_t units = by_cols ? (g->inner + COLBLOCK - 1) / COLBLOCK : g->outer;
     sum_job j = {g, t->dtype, nn_ptr(c), nn_ptr(y), by_cols};
     nn_lanes(ctx, units, t->numel, sum_lane, &j);
-    *out = y;
   }
+  if (!s) *out = y;
   nn_tensor_release(c);
   return s;
 }
