@@ -16,20 +16,10 @@ _ENV = nil
 
 -- A size option as a table of n integers (a number repeated), checked >= lo
 local function sizes(v, n, what, cls, lo)
+  v = util.size_option(v, n, what, cls, lo)
+  if type(v) == "table" then return v end
   local t = {}
-  if math_type(v) == "integer" then
-    for i = 1, n do t[i] = v end
-  elseif type(v) == "table" and #v == n then
-    for i = 1, n do t[i] = v[i] end
-  else
-    util.raise(format("%s: %s must be an integer or a table of %d integers, got %s", cls, what, n,
-                      type(v) == "table" and ("a table of " .. #v) or type(v)), 4)
-  end
-  for i = 1, n do
-    if math_type(t[i]) ~= "integer" or t[i] < lo then
-      util.raise(format("%s: %s must be integers >= %d, got %s", cls, what, lo, tostring(t[i])))
-    end
-  end
+  for i = 1, n do t[i] = v end
   return t
 end
 

@@ -13,30 +13,9 @@ local util = require "lunet.util"
 
 local ipairs, math_type, tostring, tonumber, type, format, concat =
       ipairs, math.type, tostring, tonumber, type, string.format, table.concat
-local raise, checkopts, shapestr = util.raise, util.checkopts, util.shapestr
+local raise, checkopts, shapestr, size_arg = util.raise, util.checkopts, util.shapestr, util.size_option
 
 _ENV = nil
-
--- A size as given (an integer >= lo, or a table of n of them), checked; a table is copied so
--- the caller's later changes do not reach the layer
-local function size_arg(v, n, what, cls, lo)
-  if math_type(v) == "integer" then
-    if v < lo then raise(format("%s: %s must be >= %d, got %d", cls, what, lo, v)) end
-    return v
-  end
-  if type(v) ~= "table" or #v ~= n then
-    raise(format("%s: %s must be an integer or a table of %d integers, got %s", cls, what, n,
-                 type(v) == "table" and ("a table of " .. #v) or type(v)))
-  end
-  local t = {}
-  for i = 1, n do
-    if math_type(v[i]) ~= "integer" or v[i] < lo then
-      raise(format("%s: %s must be integers >= %d, got %s", cls, what, lo, tostring(v[i])))
-    end
-    t[i] = v[i]
-  end
-  return t
-end
 
 -- A positive finite number option (eps)
 local function positive(v, what, cls)

@@ -1,5 +1,6 @@
--- lunet/util.lua: small helpers shared by the pure-Lua modules (data, metrics). Internal.
-local table, type, pairs, ipairs, tostring, error = table, type, pairs, ipairs, tostring, error
+-- lunet/util.lua: small helpers shared by the pure-Lua modules (data, metrics, the layers). Internal.
+local table, string, type, pairs, ipairs, tostring, error, math_type =
+      table, string, type, pairs, ipairs, tostring, error, math.type
 local debug = debug
 local M = {}
 
@@ -42,6 +43,28 @@ function M.checkopts(fname, opts, allowed)
     if not ok then M.raise(fname .. ": unknown option '" .. tostring(k) .. "'") end
   end
   return opts
+end
+
+-- A layer's size option (kernel_size, stride, ...) as given: an integer >= lo, or a table of n
+-- of them, copied so the caller's later changes do not reach the layer; cls and what name it in
+-- errors
+function M.size_option(v, n, what, cls, lo)
+  if math_type(v) == "integer" then
+    if v < lo then M.raise(string.format("%s: %s must be >= %d, got %d", cls, what, lo, v)) end
+    return v
+  end
+  if type(v) ~= "table" or #v ~= n then
+    M.raise(string.format("%s: %s must be an integer or a table of %d integers, got %s", cls, what,
+                          n, type(v) == "table" and ("a table of " .. #v) or type(v)))
+  end
+  local t = {}
+  for i = 1, n do
+    if math_type(v[i]) ~= "integer" or v[i] < lo then
+      M.raise(string.format("%s: %s must be integers >= %d, got %s", cls, what, lo, tostring(v[i])))
+    end
+    t[i] = v[i]
+  end
+  return t
 end
 
 return M
