@@ -86,6 +86,12 @@ void nn_prof_add(nn_ctx *ctx, const char *name, double seconds);
    at most as many parts run as there are threads. */
 void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void *arg);
 void nn_pool_free(nn_pool *p);
+/* the jobs a context's pool ran on the caller alone while backing off from crowded CPUs, and
+   the spells of that (pool.c); 0 without a pool */
+void nn_pool_stats(const nn_ctx *ctx, long *solo_jobs, long *spells);
+/* the calling thread's involuntary context switches so far, which the pool's back-off counts;
+   a test may point it elsewhere */
+extern long (*nn_pool_preemptions)(void);
 /* The threads a new context gets: the CPUs this process may run on, capped by its cgroup's CPU
    quota, shared among the MPI ranks on this host; 1..NN_THREADS_MAX (pool.c). */
 int nn_cpus_usable(void);

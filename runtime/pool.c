@@ -16,7 +16,8 @@
    thread being waited for may be off the CPU for a whole time slice, and spinning through it
    only keeps it off longer. Idle workers spin briefly (the next job usually follows within
    microseconds), then sleep on a condition variable; a thread waiting for parts that other
-   threads have claimed spins briefly, then sleeps until the last of them is done. */
+   threads have claimed spins briefly, then sleeps until the last of them is done. And when
+   the caller finds the CPUs crowded, it stops posting jobs for a while (see after_job). */
 #define _GNU_SOURCE        /* pthread_setname_np, sched_getaffinity */
 #include <pthread.h>
 #include <sched.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include "nn_impl.h"
 
 extern int openblas_get_parallel(void);   /* 0: a serial build, 1: pthreads, 2: OpenMP */
@@ -64,6 +66,14 @@ struct nn_pool {
   atomic_int waiting;         /* threads asleep on finished */
   atomic_bool busy;           /* a job is running: a call from inside one of its parts runs serially */
   atomic_bool quit;
+  /* back-off (see after_job), the caller's alone: no worker reads these */
+  double solo_until;          /* jobs posted before this time run on the caller alone */
+  double backoff;             /* the next solo spell's length */
+  double parallel_since;      /* when the last spell ended */
+  double checked;             /* when the current window started */
+  pthread_t checker;          /* the thread whose preemptions it counts, */
+  long preempts;              /* and their number then */
+  long solo_jobs, spells;     /* counted for nn_pool_stats */
 };
 
 static inline void cpu_relax(void) {
@@ -195,6 +205,65 @@ static nn_pool *pool_new(nn_ctx *ctx, int nworkers) {
   return p;
 }
 
+/* Back-off. When more threads want the CPUs than there are (two training processes on two
+   cores), parallel jobs cost more than they give: a worker woken for a job takes a CPU from
+   the caller or from the other process, and a part's thread may be off its CPU for a whole
+   time slice. The caller sees it from its own thread: it is preempted (an involuntary context
+   switch) hundreds of times a second where alone it hardly ever is. A window of CHECK_S with
+   more than PREEMPT_RATE makes the next jobs run on the caller alone for a spell: the workers
+   fall asleep and leave their CPUs to the other threads. A spell doubles, up to BACKOFF_MAX,
+   when the parallel jobs after it are crowded again (so two processes on two cores settle
+   into one thread each, trying two for a window every BACKOFF_MAX), and starts again from
+   BACKOFF_MIN after CLEAN_S without one. The split does not change (the same parts, run in
+   order), so neither do the bits. */
+#define CHECK_S 1e-3
+#define PREEMPT_RATE 1e3   /* preemptions per second of the caller (and 2 at least) */
+#define BACKOFF_MIN 2e-3
+#define BACKOFF_MAX 128e-3
+#define CLEAN_S 0.25
+
+/* the calling thread's involuntary context switches so far (0 where the system does not say) */
+static long thread_preemptions(void) {
+#if defined(RUSAGE_THREAD)
+  struct rusage ru;
+  if (getrusage(RUSAGE_THREAD, &ru) == 0) return ru.ru_nivcsw;
+#endif
+  return 0;
+}
+long (*nn_pool_preemptions)(void) = thread_preemptions;
+
+/* a new window from now on, counting the calling thread's preemptions */
+static void window_start(nn_pool *p, double now) {
+  p->checked = now;
+  p->checker = pthread_self();
+  p->preempts = nn_pool_preemptions();
+}
+
+/* whether this job runs on the caller alone: a spell is on */
+static bool solo(nn_pool *p) {
+  if (p->solo_until == 0) return false;
+  double now = nn_now();
+  if (now < p->solo_until) return p->solo_jobs++, true;
+  p->solo_until = 0;
+  p->parallel_since = now;
+  window_start(p, now);
+  return false;
+}
+
+/* a parallel job is over: at the end of a window, start a spell when it was crowded */
+static void after_job(nn_pool *p) {
+  double now = nn_now(), span = now - p->checked;
+  if (span < CHECK_S) return;
+  long n = nn_pool_preemptions() - p->preempts;
+  bool crowded = pthread_equal(p->checker, pthread_self()) && n >= 2 && n > PREEMPT_RATE * span;
+  window_start(p, now);
+  if (!crowded) return;
+  p->spells++;
+  if (now - p->parallel_since > CLEAN_S || p->backoff < BACKOFF_MIN) p->backoff = BACKOFF_MIN;
+  p->solo_until = now + p->backoff;
+  p->backoff = p->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : p->backoff * 2;
+}
+
 /* Runs fn(arg, 0..nparts-1), part 0 on the calling thread and the others on the context's
    workers (created on first use); parts >= phase (when phase > 0) only once every part below
    phase is done. Without workers every part runs here, in order. */
@@ -219,7 +288,7 @@ static void pool_run(nn_ctx *ctx, int nparts, int phase, void (*fn)(void *arg, i
     nn_blas_threads(ctx);
     ctx->pool = p = pool_new(ctx, want);
   }
-  if (!p || nested || nparts < 2 || nparts > MAX_PARTS) {
+  if (!p || nested || nparts < 2 || nparts > MAX_PARTS || solo(p)) {
     for (int i = 0; i < nparts; i++) fn(arg, i);
     return;
   }
@@ -243,10 +312,17 @@ static void pool_run(nn_ctx *ctx, int nparts, int phase, void (*fn)(void *arg, i
   run_parts(p, job);                /* parts no worker has taken yet */
   wait_done(p, nparts);             /* parts workers have taken */
   atomic_store_explicit(&p->busy, false, memory_order_relaxed);
+  after_job(p);
 }
 
 void nn_pool_run(nn_ctx *ctx, int nparts, void (*fn)(void *arg, int part), void *arg) {
   pool_run(ctx, nparts, 0, fn, arg);
+}
+
+void nn_pool_stats(const nn_ctx *ctx, long *solo_jobs, long *spells) {
+  const nn_pool *p = ctx->pool;
+  *solo_jobs = p ? p->solo_jobs : 0;
+  *spells = p ? p->spells : 0;
 }
 
 /* ---- lanes: row ranges across threads -------------------------------------------------------

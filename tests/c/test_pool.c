@@ -6,10 +6,12 @@
 ** layer's forward and backward split by rows into lanes agree with one thread's, run after run.
 ** The pool itself: every part of every job runs exactly once (jobs of changing part counts
 ** back to back, where a worker still finishing one job meets the next), a second phase starts
-** after the first, a lane function that splits work of its own runs it serially; the thread
+** after the first, a lane function that splits work of its own runs it serially, a caller that is
+** preempted often backs off to running jobs alone for a while; the thread
 ** limit and the default thread count (cgroup quota files, MPI ranks on the host); the
 ** workers start with a context's first job that splits, however soon after its creation.
 */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -226,6 +228,86 @@ static void pool_nested(nn_ctx *ctx) {
   }
   CHECKF(wrong == 0, "nested lanes: %d inner row ranges not covered exactly once", wrong);
   CHECK(split > 0);   /* (the inner calls still split their rows, serially) */
+}
+
+/* Back-off: a caller preempted often (here a counter standing in for the system's) runs the
+   next jobs alone for a spell, every part on its own thread and in order; a caller that is not
+   never does; after the spell, workers take parts again. The spell's length is time, so the
+   checks ask only what holds wherever the clock lands: a job counted as run alone ran every
+   part on the caller, one of the first jobs after a crowded window ran alone, and within 2 s of
+   jobs a worker runs a part again. */
+typedef struct {
+  pthread_t caller;
+  int wait_ms;                /* part 0 waits this long at most for part 1 to be claimed */
+  atomic_int claimed, runs[MAXP], on_caller[MAXP];
+} solo_job;
+
+static void solo_part(void *arg, int part) {
+  solo_job *j = arg;
+  bool here = pthread_equal(pthread_self(), j->caller);
+  atomic_fetch_add(&j->runs[part], 1);
+  if (here) atomic_fetch_add(&j->on_caller[part], 1);
+  if (part == 1) atomic_store(&j->claimed, 1);
+  for (int ms = 0; part == 0 && !atomic_load(&j->claimed) && ms < j->wait_ms; ms++) usleep(1000);
+}
+
+static int miscounted, alone_elsewhere;   /* jobs with a part not run once; jobs alone that were not */
+
+/* one job of nparts on ctx; returns whether it ran alone (nn_pool_stats' count moved), counts
+   it in miscounted or alone_elsewhere when wrong, and adds the parts run off the caller */
+static bool solo_run(nn_ctx *ctx, int nparts, int wait_ms, int *elsewhere) {
+  solo_job j = {.caller = pthread_self(), .wait_ms = wait_ms};
+  atomic_init(&j.claimed, 0);
+  for (int i = 0; i < MAXP; i++) atomic_init(&j.runs[i], 0), atomic_init(&j.on_caller[i], 0);
+  long solo0, solo1, spells;
+  nn_pool_stats(ctx, &solo0, &spells);
+  nn_pool_run(ctx, nparts, solo_part, &j);
+  nn_pool_stats(ctx, &solo1, &spells);
+  int here = 0, once = 0;
+  for (int i = 0; i < nparts; i++) {
+    once += atomic_load(&j.runs[i]) == 1;
+    here += atomic_load(&j.on_caller[i]);
+  }
+  miscounted += once != nparts;
+  alone_elsewhere += solo1 > solo0 && here != nparts;
+  *elsewhere += nparts - here;
+  return solo1 > solo0;
+}
+
+static atomic_long fake_count;
+static long crowded_caller(void) { return atomic_fetch_add(&fake_count, 50) + 50; }
+static long quiet_caller(void) { return atomic_load(&fake_count); }
+
+/* jobs of 2 parts for at least ms milliseconds; returns the spells started meanwhile */
+static long jobs_for(nn_ctx *ctx, int ms) {
+  long solo, spells0, spells;
+  int elsewhere = 0;
+  nn_pool_stats(ctx, &solo, &spells0);
+  for (double t0 = nn_now(); nn_now() - t0 < ms * 1e-3;) solo_run(ctx, 2, 0, &elsewhere);
+  nn_pool_stats(ctx, &solo, &spells);
+  return spells - spells0;
+}
+
+static void pool_backoff(nn_ctx *ctx) {
+  long (*real)(void) = nn_pool_preemptions;
+  nn_pool_preemptions = quiet_caller;
+  long quiet = jobs_for(ctx, 20);
+  int alone = 0, elsewhere = 0, tries = 0;
+  nn_pool_preemptions = crowded_caller;
+  for (; tries < 5 && !alone; tries++) {
+    long spells = 0;
+    for (int k = 0; k < 100 && !spells; k++) spells = jobs_for(ctx, 1);
+    CHECKF(spells > 0, "back-off: 100 ms of jobs with a caller preempted 50 times a window started no spell");
+    for (int k = 0; k < 3; k++) alone += solo_run(ctx, 3, 0, &elsewhere);
+  }
+  nn_pool_preemptions = real;
+  CHECKF(quiet == 0, "back-off: a caller never preempted started %ld spells in 20 ms of jobs", quiet);
+  CHECKF(alone > 0, "back-off: no job ran alone right after a crowded window (%d tries)", tries);
+  elsewhere = 0;
+  for (int k = 0; k < 400 && elsewhere == 0; k++) solo_run(ctx, 2, 5, &elsewhere);
+  CHECKF(elsewhere > 0, "back-off: after the spell no worker ran a part in 2 s of jobs");
+  CHECKF(miscounted == 0, "back-off: %d jobs did not run each part exactly once", miscounted);
+  CHECKF(alone_elsewhere == 0, "back-off: %d jobs counted as run alone ran parts on a worker", alone_elsewhere);
 }
 
 /* ---- the thread limit and the default thread count ------------------------------------------ */
@@ -518,6 +600,7 @@ int main(void) {
     pool_phases(four);
     pool_nested(four);
     pool_nested(two);
+    if (openblas_get_parallel() == 1) pool_backoff(two);   /* (other builds have no workers) */
     nn_ctx_free(four);
   }
   thread_counts();
