@@ -46,6 +46,7 @@ B.header("cores")
 local REPS = B.reps(5, 2)
 local lun, self = B.shell_quote(B.lunet), B.shell_quote(B.dir .. "/cores.lua")
 local one = ("env -u LUNET_NUM_THREADS %s %s --worker"):format(lun, self)
+local single = ("LUNET_NUM_THREADS=1 %s %s --worker"):format(lun, self)
 local function epochs(cmd)
   local p = assert(io.popen(cmd .. " 2>&1"))
   local out = p:read("a")
@@ -56,11 +57,10 @@ local function epochs(cmd)
   return r
 end
 local configs = {
-  {key = "t1", name = "t1: alone, 1 thread", cmd = "LUNET_NUM_THREADS=1 " .. lun .. " " .. self .. " --worker"},
+  {key = "t1", name = "t1: alone, 1 thread", cmd = single},
   {key = "a", name = "(a) two default processes at once", cmd = ("(%s & %s; wait)"):format(one, one)},
   -- what sharing costs with no threads of ours to get in the way: (a)'s floor on this machine
-  {key = "a1", name = "two 1-thread processes at once",
-   cmd = ("(LUNET_NUM_THREADS=1 %s %s --worker & LUNET_NUM_THREADS=1 %s %s --worker; wait)"):format(lun, self, lun, self)},
+  {key = "a1", name = "two 1-thread processes at once", cmd = ("(%s & %s; wait)"):format(single, single)},
   -- the spinner is this shell's child, ended by its own pid when the worker is done
   {key = "b", name = "(b) beside a busy core", cmd = ("(sh -c 'while :; do :; done' & s=$!; %s; kill $s)"):format(one)},
   {key = "c", name = "(c) alone, default threads", cmd = one},

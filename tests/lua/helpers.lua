@@ -34,6 +34,12 @@ function h.errmsg(fn, ...)
   return h.strip(e)
 end
 
+-- fn() raises an error whose message holds want (plain text)
+function h.raises_holding(fn, want)
+  local msg = h.errmsg(fn)
+  assert(msg:find(want, 1, true), ("message %q does not hold %q"):format(msg, want))
+end
+
 function h.read_file(path)
   local f = assert(io.open(path, "rb"))
   local s = f:read("a")
